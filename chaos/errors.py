@@ -1,0 +1,95 @@
+"""The one error root of gochaos, and the exit code each kind of failure maps to.
+
+Hierarchy::
+
+    ChaosError                      anything gochaos raises on purpose
+    +-- UsageError                  bad command line or option value          (exit 2)
+    +-- ScenarioError               scenario file malformed or invalid        (exit 2)
+    +-- InfrastructureError         the suite could not set the stage         (exit 3)
+    |   +-- BuildError              `go build` of a target or etcd failed
+    |   +-- TargetError             a target would not start, or died at once
+    |   +-- PlatformError           the platform (local processes, Kubernetes) failed
+    |   +-- EtcdError               the etcd cluster could not start or answer
+    |   +-- LoadError               the load generator could not start or died
+    +-- InjectionFailed             a fault could not be injected             (exit 3)
+    +-- RevertFailed                a fault could not be reverted: needs a human (exit 3)
+    +-- Interrupted                 SIGINT / SIGTERM arrived; everything was cleaned up (exit 130)
+
+Every message says what failed and what to do about it. Foreign errors are wrapped with
+``raise PlatformError(f"start {name}: {e}") from e`` so the cause stays attached.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of `gochaos run`, stable for CI scripts."""
+
+    PASS = 0
+    FAIL = 1
+    USAGE = 2
+    INFRASTRUCTURE = 3
+    INCONCLUSIVE = 4
+    INTERRUPTED = 130
+
+
+class ChaosError(Exception):
+    """Root of every error gochaos raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.INFRASTRUCTURE
+
+
+class UsageError(ChaosError):
+    """A command-line argument or option value is wrong."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ScenarioError(ChaosError):
+    """A scenario file cannot be read or does not validate."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InfrastructureError(ChaosError):
+    """The suite could not set the stage: nothing was judged."""
+
+
+class BuildError(InfrastructureError):
+    """Building a Go target or the etcd binaries failed."""
+
+
+class TargetError(InfrastructureError):
+    """A target would not start, did not become ready, or its spec is unusable."""
+
+
+class PlatformError(InfrastructureError):
+    """The platform running the targets failed (processes, ports, Kubernetes API)."""
+
+
+class EtcdError(InfrastructureError):
+    """The etcd cluster could not be started, queried or driven."""
+
+
+class LoadError(InfrastructureError):
+    """The load generator could not start, or died during the run."""
+
+
+class InjectionFailed(ChaosError):
+    """A fault could not be injected at all (as opposed to injected but not landing)."""
+
+
+class RevertFailed(ChaosError):
+    """A fault could not be reverted. The system may be left degraded: the message says how to fix it."""
+
+
+class Interrupted(ChaosError):
+    """The run was interrupted by a signal; everything started was stopped."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(f"interrupted by {signal_name}; everything the run started was stopped")
+        self.signal_name = signal_name

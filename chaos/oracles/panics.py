@@ -1,0 +1,62 @@
+"""The no-panic oracle: no Go crash in any target's output, no unrequested exit, no restart.
+
+It quotes the crash headline and the crashing goroutine's stack, and says which fault window the
+crash fell in, so whoever reads a failed gate sees at once what broke and when.
+"""
+
+from __future__ import annotations
+
+from chaos.oracles.context import OracleContext
+from chaos.oracles.gocrash import find_crashes
+from chaos.timeline import Timeline
+from chaos.verdict import Evidence, Finding, Status
+
+NAME = "panics"
+
+
+def check(ctx: OracleContext) -> Finding:
+    """FAIL on any crash signature, unrequested non-zero exit or restart of any target."""
+    targets, timeline = ctx.targets, ctx.timeline
+    evidence: list[Evidence] = []
+    headlines: list[str] = []
+    crash_count = 0
+    bad_exits = 0
+    restarts = 0
+    for target in targets:
+        name = target.spec.name
+        for crash in find_crashes(target.logs()):
+            crash_count += 1
+            where = placement(timeline, crash.t_ns)
+            headlines.append(f"{name}: {crash.headline} ({where})")
+            stack = "\n".join(crash.stack[:12]) if crash.stack else "(no goroutine stack printed)"
+            evidence.append(Evidence(crash.t_ns, f"{name} {crash.kind}, {where}: {crash.headline}\n{stack}"))
+        for record in target.exits():
+            if not record.requested and record.failed:
+                bad_exits += 1
+                evidence.append(Evidence(record.t_ns, f"{name} {record.describe()}, "
+                                                      f"{placement(timeline, record.t_ns)}"))
+        restarts += target.restarts
+    figures = {"crashes": crash_count, "unrequested_exits": bad_exits, "restarts": restarts}
+    if crash_count or bad_exits or restarts:
+        first = headlines[0] if headlines else evidence[0].text.splitlines()[0]
+        more = f" (+{len(headlines) - 1} more)" if len(headlines) > 1 else ""
+        summary = f"{first}{more}; {bad_exits} unrequested exit(s), {restarts} restart(s)"
+        return Finding(NAME, Status.FAIL, summary, tuple(evidence), figures)
+    return Finding(NAME, Status.PASS, f"no crash, exit or restart in {len(targets)} target(s)",
+                   (), figures)
+
+
+def placement(timeline: Timeline, t_ns: int) -> str:
+    """Where `t_ns` falls relative to the run's fault windows, in words."""
+    starts = timeline.events(kind="fault.start")
+    ends = {e.details.get("fault_id"): e for e in timeline.events(kind="fault.end")}
+    best: str | None = None
+    for start in starts:
+        fault = f"{start.source}#{start.details.get('fault_id')}"
+        end = ends.get(start.details.get("fault_id"))
+        if t_ns < start.t_ns:
+            continue
+        if end is None or t_ns <= end.t_ns:
+            return f"during fault {fault}, {(t_ns - start.t_ns) / 1e6:.0f} ms after it started"
+        best = f"{(t_ns - end.t_ns) / 1e6:.0f} ms after fault {fault} ended"
+    return best or "before any fault"

@@ -1,0 +1,1 @@
+"""Where targets run: the local process platform (default) and Kubernetes."""

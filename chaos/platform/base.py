@@ -1,0 +1,72 @@
+"""The Platform protocol: where targets run, and what the suite can observe and do there.
+
+Injectors and oracles only ever talk to a `Platform` and a `RunningTarget`, so a scenario gives the
+same verdict on local processes and on Kubernetes. A platform records every start, exit and restart
+on the run's Timeline as it happens.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from chaos.process import ExitRecord, LogLine
+from chaos.targets import TargetSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where the suite reaches a target (always loopback, or a namespace the run created)."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+@runtime_checkable
+class RunningTarget(Protocol):
+    """A started target as injectors and oracles see it."""
+
+    @property
+    def spec(self) -> TargetSpec: ...
+
+    @property
+    def endpoint(self) -> Endpoint: ...
+
+    @property
+    def config_path(self) -> Path | None:
+        """The config file the target watches, as the suite can write it (None: no config)."""
+        ...
+
+    @property
+    def restarts(self) -> int: ...
+
+    def logs(self, since_ns: int | None = None) -> list[LogLine]: ...
+
+    def exits(self) -> list[ExitRecord]: ...
+
+    def send_signal(self, sig: signal.Signals) -> None: ...
+
+
+class Platform(Protocol):
+    """Starts, stops and restarts targets; closes everything it started on `close()`."""
+
+    name: str
+
+    def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
+                     etcd_endpoints: str = "") -> RunningTarget: ...
+
+    def stop_target(self, name: str) -> None: ...
+
+    def restart_target(self, name: str) -> None: ...
+
+    def target(self, name: str) -> RunningTarget: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,210 @@
+"""The embedded default platform: each target is a supervised process on a free loopback port.
+
+Every target gets a work dir under the run dir (its config file and log live there), its own
+process group, and a restart policy applied like a kubelet would. Starts, exits and restarts go on
+the Timeline as they happen. `close()` stops everything and removes the run dir unless asked to
+keep it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from chaos.build import Binaries
+from chaos.errors import PlatformError, TargetError
+from chaos.platform.base import Endpoint
+from chaos.ports import LOOPBACK, free_port, port_in_use
+from chaos.process import ExitRecord, LogLine, SupervisedProcess
+from chaos.readiness import http_ok, wait_until
+from chaos.targets import GO_OBSERVABILITY_ENV, TargetSpec
+from chaos.timeline import Timeline
+
+
+class LocalTarget:
+    """A target running as a local supervised process (implements `RunningTarget`)."""
+
+    def __init__(self, spec: TargetSpec, process: SupervisedProcess, endpoint: Endpoint,
+                 workdir: Path, config_path: Path | None) -> None:
+        self._spec = spec
+        self.process = process
+        self._endpoint = endpoint
+        self.workdir = workdir
+        self._config_path = config_path
+
+    @property
+    def spec(self) -> TargetSpec:
+        return self._spec
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self._endpoint
+
+    @property
+    def config_path(self) -> Path | None:
+        return self._config_path
+
+    @property
+    def restarts(self) -> int:
+        return self.process.restarts
+
+    @property
+    def log_path(self) -> Path:
+        return self.process.log_path
+
+    def logs(self, since_ns: int | None = None) -> list[LogLine]:
+        return self.process.lines(since_ns)
+
+    def exits(self) -> list[ExitRecord]:
+        return self.process.exits
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        self.process.send_signal(sig, expect_exit=sig in (signal.SIGKILL, signal.SIGTERM))
+
+
+class LocalPlatform:
+    """Runs targets as local processes on loopback; the suite's default platform."""
+
+    name = "local"
+
+    def __init__(self, *, timeline: Timeline, binaries: Binaries | None = None,
+                 run_dir: Path | None = None, keep: bool = False) -> None:
+        self.timeline = timeline
+        self.binaries = binaries
+        self.keep = keep or run_dir is not None
+        self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="gochaos-run-"))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._targets: dict[str, LocalTarget] = {}
+
+    # -- Platform ----------------------------------------------------------------------------
+    def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
+                     etcd_endpoints: str = "") -> LocalTarget:
+        """Write its config, start it, wait for readiness; TargetError with its log tail if not."""
+        if spec.name in self._targets:
+            raise PlatformError(f"a target named {spec.name!r} is already running in this run")
+        workdir = self.run_dir / spec.name
+        workdir.mkdir(parents=True, exist_ok=True)
+        config_path = None
+        if spec.config is not None:
+            config_path = workdir / spec.config.file_name
+            config_path.write_text(spec.config.initial, encoding="utf-8")
+        port = free_port()
+        values = {
+            "binary": str(self._binary(spec)) if spec.binary else "",
+            "listen": f"{LOOPBACK}:{port}",
+            "host": LOOPBACK,
+            "port": str(port),
+            "config": str(config_path or ""),
+            "etcd_endpoints": etcd_endpoints,
+            "workdir": str(workdir),
+        }
+        argv = [_fill(arg, values, spec.name) for arg in spec.command]
+        _check_executable(argv[0], spec.name)
+        env = {**os.environ, **GO_OBSERVABILITY_ENV}
+        env.update({k: _fill(v, values, spec.name) for k, v in spec.env.items()})
+        env.update(extra_env or {})
+        process = SupervisedProcess(
+            spec.name, argv, log_path=workdir / "output.log", env=env, cwd=workdir,
+            restart=spec.restart, on_exit=self._on_exit,
+        )
+        target = LocalTarget(spec, process, Endpoint(LOOPBACK, port), workdir, config_path)
+        self._targets[spec.name] = target
+        process.start()
+        self.timeline.record("target.start", spec.name, pid=process.pid, port=port)
+        self._wait_ready(target)
+        return target
+
+    def stop_target(self, name: str) -> None:
+        target = self._targets.pop(name, None)
+        if target is not None:
+            target.process.stop()
+            self.timeline.record("target.stop", name)
+
+    def restart_target(self, name: str) -> None:
+        target = self.target(name)
+        target.process.restart()
+        self.timeline.record("target.start", name, pid=target.process.pid, requested=True)
+        self._wait_ready(target)
+
+    def target(self, name: str) -> LocalTarget:
+        try:
+            return self._targets[name]
+        except KeyError:
+            raise PlatformError(
+                f"no target named {name!r} in this run; running: {sorted(self._targets)}"
+            ) from None
+
+    def close(self) -> None:
+        """Stop every target; remove the run dir unless it is kept."""
+        for name in list(self._targets):
+            self.stop_target(name)
+        if not self.keep:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalPlatform:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _binary(self, spec: TargetSpec) -> Path:
+        if self.binaries is None:
+            raise PlatformError(
+                f"target {spec.name} needs the bundled binary {spec.binary!r} but the platform was "
+                "created without built binaries; pass binaries=chaos.build.build()"
+            )
+        return self.binaries[spec.binary or spec.name]
+
+    def _on_exit(self, process: SupervisedProcess, record: ExitRecord) -> None:
+        self.timeline.record(
+            "target.exit", process.name, t_ns=record.t_ns, pid=record.pid,
+            returncode=record.returncode, signal=record.signal, requested=record.requested,
+            incarnation=record.incarnation,
+        )
+
+    def _wait_ready(self, target: LocalTarget) -> None:
+        spec = target.spec
+        check_url = (target.endpoint.url + spec.readiness.http_path
+                     if spec.readiness.http_path else None)
+
+        def ready() -> bool:
+            if check_url is not None:
+                return http_ok(check_url)
+            return port_in_use(target.endpoint.port)
+
+        def died() -> str | None:
+            return None if target.process.running else "process exited"
+
+        if not wait_until(ready, timeout_s=spec.readiness.timeout_s, abort=died):
+            tail = "\n".join(line.text for line in target.logs()[-15:])
+            exits = "; ".join(e.describe() for e in target.exits()) or "still running"
+            self.stop_target(spec.name)
+            raise TargetError(
+                f"target {spec.name} did not become ready within {spec.readiness.timeout_s:g}s "
+                f"({exits}). Last output:\n{tail or '(none)'}"
+            )
+        self.timeline.record("target.ready", spec.name, pid=target.process.pid)
+
+
+def _fill(template: str, values: Mapping[str, str], target: str) -> str:
+    try:
+        return template.format_map(values)
+    except (KeyError, ValueError, IndexError) as e:
+        raise TargetError(
+            f"target {target}: bad placeholder in {template!r} ({e}); "
+            "use {binary} {listen} {host} {port} {config} {etcd_endpoints} {workdir}"
+        ) from e
+
+
+def _check_executable(program: str, target: str) -> None:
+    found = shutil.which(program)
+    if found is None:
+        raise TargetError(
+            f"target {target}: program {program!r} does not exist or is not executable; "
+            "build it or fix the target's command"
+        )

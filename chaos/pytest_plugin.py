@@ -1,0 +1,147 @@
+"""pytest plugin: options, markers and fixtures that bring Go targets and etcd up for a test.
+
+Registered through the `pytest11` entry point, so installing gochaos is enough. Heavy imports
+(locust, kubernetes) happen inside fixtures, never when pytest loads the plugin. Session-scoped
+fixtures build the binaries once; function-scoped ones give each test its own timeline, platform
+and etcd cluster, all torn down even when the test fails.
+
+Fixtures:
+    chaos_binaries      session: built configd, kvd, allocd, etcd, etcdctl (cached build)
+    chaos_timeline      the test's Timeline (one clock for events and requests)
+    chaos_platform      the test's Platform (local processes by default)
+    make_target         factory: start a bundled target by name with flags, or any TargetSpec
+    make_etcd_cluster   factory: start an N-member etcd cluster
+    etcd_cluster        a started 3-member etcd cluster (members from --gochaos-etcd-members)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from chaos.build import Binaries
+    from chaos.etcd import EtcdCluster
+    from chaos.platform.base import RunningTarget
+    from chaos.platform.local import LocalPlatform
+    from chaos.targets import TargetSpec
+    from chaos.timeline import Timeline
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gochaos", "gochaos: chaos testing of Go services")
+    group.addoption("--gochaos-platform", default="local", choices=("local",),
+                    help="where targets run (default: local processes on loopback)")
+    group.addoption("--gochaos-report-dir", default=None, metavar="DIR",
+                    help="write run artefacts (target logs, etcd data) under DIR and keep them")
+    group.addoption("--gochaos-etcd-members", type=int, default=3, metavar="N",
+                    help="members of the etcd_cluster fixture (default 3)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "gochaos: a chaos test using gochaos fixtures")
+
+
+def _artefact_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                  kind: str) -> tuple[Path, bool]:
+    """Where a test's run artefacts go, and whether to keep them (a report dir was given)."""
+    report_dir = request.config.getoption("--gochaos-report-dir")
+    safe = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
+    if report_dir:
+        path = Path(report_dir) / safe / kind
+        path.mkdir(parents=True, exist_ok=True)
+        return path, True
+    return tmp_path_factory.mktemp(f"{kind}-{safe[:40]}"), False
+
+
+@pytest.fixture(scope="session")
+def chaos_binaries() -> Binaries:
+    """The bundled Go targets and etcd, each built on first use (reused from the build cache)."""
+    from chaos.build import Binaries
+
+    return Binaries()
+
+
+@pytest.fixture
+def chaos_timeline() -> Timeline:
+    from chaos.timeline import Timeline
+
+    return Timeline()
+
+
+@pytest.fixture
+def chaos_platform(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    chaos_binaries: Binaries,
+    chaos_timeline: Timeline,
+) -> Iterator[LocalPlatform]:
+    """The test's platform; every target started on it is stopped when the test ends."""
+    from chaos.platform.local import LocalPlatform
+
+    run_dir, keep = _artefact_dir(request, tmp_path_factory, "targets")
+    platform = LocalPlatform(timeline=chaos_timeline, binaries=chaos_binaries, run_dir=run_dir,
+                             keep=keep)
+    try:
+        yield platform
+    finally:
+        platform.close()
+
+
+@pytest.fixture
+def make_etcd_cluster(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    chaos_binaries: Binaries,
+    chaos_timeline: Timeline,
+) -> Iterator[Callable[..., EtcdCluster]]:
+    """Factory: `make_etcd_cluster(size=3, heartbeat_ms=50, election_ms=500)` -> started cluster."""
+    from chaos.etcd import EtcdCluster
+
+    clusters: list[EtcdCluster] = []
+
+    def make(size: int = 3, **options: Any) -> EtcdCluster:
+        base, _ = _artefact_dir(request, tmp_path_factory, f"etcd{len(clusters)}")
+        cluster = EtcdCluster(etcd_binary=chaos_binaries["etcd"], base_dir=base, size=size,
+                              timeline=chaos_timeline, **options)
+        clusters.append(cluster)
+        cluster.start()
+        return cluster
+
+    try:
+        yield make
+    finally:
+        for cluster in reversed(clusters):
+            cluster.stop()
+
+
+@pytest.fixture
+def etcd_cluster(request: pytest.FixtureRequest,
+                 make_etcd_cluster: Callable[..., EtcdCluster]) -> EtcdCluster:
+    """A started etcd cluster (3 members unless --gochaos-etcd-members says otherwise)."""
+    return make_etcd_cluster(size=request.config.getoption("--gochaos-etcd-members"))
+
+
+@pytest.fixture
+def make_target(
+    chaos_platform: LocalPlatform,
+    make_etcd_cluster: Callable[..., EtcdCluster],
+) -> Callable[..., RunningTarget]:
+    """Factory: `make_target("configd", reload_strategy="unsafe")` or `make_target(spec)`.
+
+    A target that needs etcd gets a fresh 3-member cluster unless `etcd=` passes one.
+    """
+    from chaos.targets import TargetSpec, bundled
+
+    def make(what: str | TargetSpec, *, etcd: EtcdCluster | None = None,
+             extra_env: dict[str, str] | None = None, **flags: Any) -> RunningTarget:
+        spec = what if isinstance(what, TargetSpec) else bundled(what, **flags)
+        endpoints = ""
+        if spec.needs_etcd:
+            endpoints = (etcd or make_etcd_cluster()).endpoints
+        return chaos_platform.start_target(spec, extra_env=extra_env, etcd_endpoints=endpoints)
+
+    return make

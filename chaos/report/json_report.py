@@ -1,0 +1,50 @@
+"""report.json: the verdict, findings, phases, faults and events of a run, for machines.
+
+Schema (version 1): {schema, scenario, buggy, seed, verdict, exit_code, phases{...ns},
+findings[{check, status, summary, figures, evidence[{t_ns, text}]}], faults[{name, fault_id,
+target, start_ns, end_ns, landed, summary, details}], events[{t_ns, kind, source, details}]}.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from chaos.runner import RunResult
+
+SCHEMA_VERSION = 1
+
+
+def to_dict(result: RunResult) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "scenario": result.scenario.name,
+        "buggy": result.buggy,
+        "seed": result.seed,
+        "verdict": result.verdict.status.value,
+        "exit_code": int(result.verdict.exit_code),
+        "phases": asdict(result.phases),
+        "findings": [
+            {"check": f.check, "status": f.status.value, "summary": f.summary,
+             "figures": dict(f.figures),
+             "evidence": [{"t_ns": e.t_ns, "text": e.text} for e in f.evidence]}
+            for f in result.verdict.findings
+        ],
+        "faults": [
+            {"name": r.name, "fault_id": r.fault_id, "target": r.target, "start_ns": r.start_ns,
+             "end_ns": r.end_ns, "landed": r.outcome.landed, "summary": r.outcome.summary,
+             "details": dict(r.outcome.details)}
+            for r in result.faults
+        ],
+        "events": [{"t_ns": e.t_ns, "kind": e.kind, "source": e.source, "details": dict(e.details)}
+                   for e in result.timeline.events()],
+    }
+
+
+def write(result: RunResult, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "report.json"
+    path.write_text(json.dumps(to_dict(result), indent=2, default=str), encoding="utf-8")
+    return path

@@ -1,0 +1,234 @@
+"""Run one scenario end to end: stage, baseline, faults, observation, judgement, clean-up.
+
+The phases follow the design: the platform brings the targets (and etcd) up, load starts and
+streams onto the timeline, a baseline window measures steady state, the fault schedule runs (each
+fault in its own thread at its offset, reverted in `finally`), an observation window follows, and
+the oracles judge. Whatever happens, including Ctrl-C, every fault is reverted and everything
+started is stopped before this returns or raises.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from chaos.build import Binaries
+from chaos.errors import ChaosError, InfrastructureError, UsageError
+from chaos.etcd import EtcdCluster
+from chaos.injectors.base import FaultReport, InjectionContext, Injector, create, run_fault
+from chaos.oracles import ORACLES
+from chaos.oracles import baseline as baseline_oracle
+from chaos.oracles.context import OracleContext, Phases
+from chaos.platform.base import RunningTarget
+from chaos.platform.local import LocalPlatform
+from chaos.scenario import Scenario
+from chaos.targets import TargetSpec, chaosagent_env
+from chaos.timeline import Timeline, WindowStats, now_ns
+from chaos.verdict import Finding, Verdict, decide
+
+if TYPE_CHECKING:
+    from chaos.load import LoadRun
+
+PLATFORMS = ("local", "kubernetes")
+
+
+class Progress(Protocol):
+    """Where the runner reports what it is doing (the console, or nothing)."""
+
+    def phase(self, name: str, seconds: float | None = None) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+    def live(self, stats: WindowStats | None) -> None: ...
+
+
+class QuietProgress:
+    def phase(self, name: str, seconds: float | None = None) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass
+
+    def live(self, stats: WindowStats | None) -> None:
+        pass
+
+
+@dataclass
+class RunResult:
+    """Everything a report needs about one finished run."""
+
+    scenario: Scenario
+    verdict: Verdict
+    timeline: Timeline
+    phases: Phases
+    seed: int
+    buggy: bool
+    faults: list[FaultReport] = field(default_factory=list)
+    load_totals: object | None = None
+    target_logs: dict[str, str] = field(default_factory=dict)
+    run_dir: Path | None = None
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    base_dir: Path,
+    platform: str = "local",
+    buggy: bool = False,
+    seed: int | None = None,
+    run_dir: Path | None = None,
+    progress: Progress | None = None,
+    binaries: Binaries | None = None,
+) -> RunResult:
+    """Run `scenario` and judge it. Raises ChaosError subclasses for infrastructure problems."""
+    if platform not in PLATFORMS:
+        raise UsageError(f"unknown platform {platform!r}; choose from {', '.join(PLATFORMS)}")
+    if platform != "local":
+        raise InfrastructureError(
+            "the Kubernetes platform is not part of this build yet; run with --platform local"
+        )
+    show = progress or QuietProgress()
+    seed = seed if seed is not None else (scenario.seed if scenario.seed is not None
+                                          else random.SystemRandom().randrange(2**31))
+    timeline = Timeline()
+    binaries = binaries or Binaries(progress=show.note)
+    specs = [entry.spec(base_dir, buggy=buggy) for entry in scenario.targets]
+    token = uuid.uuid4().hex
+    with ExitStack() as stack:
+        show.phase("setup")
+        local = LocalPlatform(timeline=timeline, binaries=binaries, run_dir=run_dir)
+        stack.callback(local.close)
+        etcd = _start_etcd(scenario, specs, binaries, local.run_dir, timeline, stack, show)
+        targets: list[RunningTarget] = []
+        for spec in specs:
+            show.note(f"starting {spec.name}")
+            env = chaosagent_env(token) if spec.chaosagent else None
+            targets.append(local.start_target(spec, extra_env=env,
+                                              etcd_endpoints=etcd.endpoints if etcd else ""))
+        injectors = [(f.at_s, create(f.injector, f.params, f.target)) for f in scenario.faults]
+        load = _start_load(scenario, injectors, targets, timeline, local.run_dir, stack, show)
+
+        baseline_start = now_ns()
+        show.phase("baseline", scenario.windows.baseline_s)
+        _wait(scenario.windows.baseline_s, load, show)
+
+        faults_start = now_ns()
+        show.phase("faults")
+        ctx = InjectionContext(platform=local, timeline=timeline, etcd=etcd,
+                               rng=random.Random(seed))
+        reports = _run_faults(injectors, ctx, load, show)
+        faults_end = now_ns()
+
+        show.phase("observe", scenario.windows.observe_s)
+        _wait(scenario.windows.observe_s, load, show)
+        observe_end = now_ns()
+
+        show.phase("judge")
+        totals = load.stop() if load is not None else None
+        phases = Phases(baseline_start, faults_start, faults_end, observe_end)
+        oracle_ctx = OracleContext(targets, timeline, phases)
+        findings: list[Finding] = [r.finding() for r in reports]
+        if load is not None:
+            findings.append(baseline_oracle.check(oracle_ctx))
+        findings += [ORACLES[name](oracle_ctx) for name in scenario.oracles]
+        return RunResult(
+            scenario=scenario, verdict=decide(findings), timeline=timeline, phases=phases,
+            seed=seed, buggy=buggy, faults=reports, load_totals=totals,
+            target_logs={t.spec.name: "\n".join(line.text for line in t.logs()) for t in targets},
+            run_dir=run_dir,
+        )
+    raise AssertionError("unreachable")  # pragma: no cover - ExitStack never swallows
+
+
+def _start_etcd(scenario: Scenario, specs: list[TargetSpec], binaries: Binaries, run_dir: Path,
+                timeline: Timeline, stack: ExitStack, show: Progress) -> EtcdCluster | None:
+    if scenario.etcd is None and not any(s.needs_etcd for s in specs):
+        return None
+    options = scenario.etcd
+    show.note("starting etcd")
+    cluster = EtcdCluster(
+        etcd_binary=binaries["etcd"], base_dir=run_dir / "etcd", timeline=timeline,
+        size=options.members if options else 3,
+        heartbeat_ms=options.heartbeat_ms if options else 50,
+        election_ms=options.election_ms if options else 500,
+    )
+    stack.callback(cluster.stop)
+    cluster.start()
+    return cluster
+
+
+def _start_load(scenario: Scenario, injectors: list[tuple[float, Injector]], targets: list[RunningTarget],
+                timeline: Timeline, run_dir: Path, stack: ExitStack, show: Progress) -> LoadRun | None:
+    entry = scenario.load
+    if entry is None:
+        return None
+    from chaos.load import LoadRun, LoadSpec
+
+    target = next(t for t in targets if entry.target in (None, t.spec.name))
+    user = entry.user or target.spec.load_user
+    if user is None:
+        raise UsageError(f"load on {target.spec.name}: no built-in user fits it; set load.user")
+    windows = scenario.windows
+    fault_budget = max((at_s + inj.expected_duration_s() for at_s, inj in injectors), default=0.0)
+    spec = LoadSpec(host=target.endpoint.url, user=user, users=entry.users,
+                    spawn_rate=entry.spawn_rate,
+                    duration_s=windows.baseline_s + windows.observe_s + fault_budget + 30,
+                    **entry.options)
+    show.note(f"starting load: {entry.users} {user} users")
+    run = LoadRun(spec, timeline, log_dir=run_dir / "load")
+    stack.callback(run.kill)
+    run.start()
+    return run
+
+
+def _run_faults(injectors: list[tuple[float, Injector]], ctx: InjectionContext,
+                load: LoadRun | None, show: Progress) -> list[FaultReport]:
+    """Each fault in its own thread, started at its offset; errors re-raised here, in order."""
+    reports: dict[int, FaultReport] = {}
+    errors: list[BaseException] = []
+    start = time.monotonic()
+
+    def one(fault_id: int, at_s: float, injector: Injector) -> None:
+        try:
+            if ctx.stop.wait(max(0.0, start + at_s - time.monotonic())):
+                return
+            reports[fault_id] = run_fault(injector, ctx, fault_id)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(fid, at_s, inj), name=f"fault-{fid}", daemon=True)
+               for fid, (at_s, inj) in enumerate(injectors, start=1)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.25)
+                show.live(load.live() if load else None)
+    except BaseException:
+        ctx.stop.set()  # faults stop early and revert in their own finally
+        for thread in threads:
+            thread.join(30)
+        raise
+    if errors:
+        first = errors[0]
+        if isinstance(first, ChaosError):
+            raise first
+        raise InfrastructureError(f"a fault thread failed: {first!r}") from first
+    return [reports[k] for k in sorted(reports)]
+
+
+def _wait(seconds: float, load: LoadRun | None, show: Progress,
+          clock: Callable[[], float] = time.monotonic) -> None:
+    """Sleep through a window, feeding live load figures to the console (Ctrl-C still works)."""
+    deadline = clock() + seconds
+    while (remaining := deadline - clock()) > 0:
+        time.sleep(min(0.25, remaining))
+        show.live(load.live() if load else None)

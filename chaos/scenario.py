@@ -1,0 +1,256 @@
+"""Scenarios: typed, validated descriptions of one chaos run, loaded from YAML.
+
+A scenario names its targets (bundled, with flags, or any Go service per the Target contract), the
+etcd cluster it needs, the load, the baseline and observation windows, the fault schedule and the
+oracles. Validation errors name the file, the line and the field, and suggest the nearest valid
+name, so a typo costs seconds, not a CI run.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from chaos.errors import ScenarioError
+from chaos.process import RestartPolicy
+from chaos.targets import BUNDLED, ConfigSpec, Readiness, ReloadTrigger, TargetSpec, VersionProbe, bundled
+
+SCENARIO_SUFFIX = ".chaos.yaml"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TargetEntry(_Model):
+    """A target: `bundled: configd` with `flags`, or a user's own service with `command`."""
+
+    name: str | None = Field(None, description="Name in this run; defaults to the bundled name")
+    bundled: str | None = Field(None, description="Bundled target: " + ", ".join(BUNDLED))
+    flags: dict[str, str | int | float | bool] = Field(default_factory=dict,
+                                                       description="Command-line flags (bundled)")
+    buggy_flags: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Flags that switch the target's bug on (`gochaos reproduce`)")
+    command: tuple[str, ...] | None = Field(None, description="argv of a user's own service")
+    config_file: str | None = Field(None, description="Initial config, relative to the scenario file")
+    reload: ReloadTrigger = Field(ReloadTrigger.WATCH, description="How the service reloads config")
+    version_header: str | None = Field(None, description="Response header with the live config version")
+    version_endpoint: str | None = Field(None, description="GET path returning JSON with the version")
+    ready_path: str | None = Field("/-/readyz", description="GET path answering 2xx when ready")
+    env: dict[str, str] = Field(default_factory=dict)
+    restart: RestartPolicy = RestartPolicy.ALWAYS
+    load_user: str | None = Field(None, description="Built-in Locust user for this service")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TargetEntry:
+        if (self.bundled is None) == (self.command is None):
+            raise ValueError("give exactly one of `bundled` (a bundled target) or `command` (your own service)")
+        if self.bundled is not None and self.bundled not in BUNDLED:
+            raise ValueError(f"unknown bundled target {self.bundled!r}{_suggest(self.bundled, BUNDLED)}")
+        if self.command is not None and self.name is None:
+            raise ValueError("a service given by `command` needs a `name`")
+        return self
+
+    def spec(self, base_dir: Path, *, buggy: bool = False) -> TargetSpec:
+        """The TargetSpec this entry stands for (with the bug switched on when `buggy`)."""
+        flags = {**self.flags, **(self.buggy_flags if buggy else {})}
+        if self.bundled is not None:
+            return bundled(self.bundled, self.name, **flags)
+        assert self.command is not None and self.name is not None
+        config = None
+        if self.config_file is not None:
+            path = (base_dir / self.config_file).resolve()
+            try:
+                config = ConfigSpec(initial=path.read_text(encoding="utf-8"), trigger=self.reload,
+                                    file_name=path.name)
+            except OSError as e:
+                raise ScenarioError(f"target {self.name}: config_file {path}: {e.strerror}") from e
+        version = None
+        if self.version_header or self.version_endpoint:
+            version = VersionProbe(header=self.version_header, endpoint=self.version_endpoint)
+        command = tuple(str((base_dir / arg).resolve()) if i == 0 and arg.startswith(".") else arg
+                        for i, arg in enumerate(self.command))
+        return TargetSpec(name=self.name, command=command, env=self.env, restart=self.restart,
+                          readiness=Readiness(http_path=self.ready_path), config=config,
+                          version=version, load_user=self.load_user)
+
+
+class EtcdEntry(_Model):
+    members: int = Field(3, ge=1, le=7, description="Members of the etcd cluster")
+    heartbeat_ms: int = Field(50, ge=10, description="etcd --heartbeat-interval")
+    election_ms: int = Field(500, ge=50, description="etcd --election-timeout")
+
+
+class LoadEntry(_Model):
+    target: str | None = Field(None, description="Target to load; defaults to the first one")
+    user: str | None = Field(None, description="Locust user; defaults to the target's built-in user")
+    users: int = Field(10, ge=1, le=10_000)
+    spawn_rate: float = Field(50.0, gt=0)
+    options: dict[str, Any] = Field(default_factory=dict, description="More LoadSpec fields")
+
+
+class Windows(_Model):
+    baseline_s: float = Field(3.0, ge=0, le=3600, description="Steady state measured before faults")
+    observe_s: float = Field(5.0, ge=0, le=3600, description="Watched after the last fault ended")
+
+
+class FaultEntry(_Model):
+    injector: str = Field(description="Registered injector name, e.g. reload_storm")
+    target: str | None = Field(None, description="Target it acts on (if it needs one)")
+    at_s: float = Field(0.0, ge=0, description="Offset from the start of the fault phase")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Scenario(_Model):
+    """One chaos run, as a user writes it."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,60}$")
+    description: str = ""
+    targets: tuple[TargetEntry, ...] = Field(min_length=1)
+    etcd: EtcdEntry | None = None
+    load: LoadEntry | None = Field(default_factory=LoadEntry)
+    windows: Windows = Field(default_factory=Windows)
+    faults: tuple[FaultEntry, ...] = ()
+    oracles: tuple[str, ...] = ("panics",)
+    seed: int | None = Field(None, description="Seed for jitter and generated names; printed in reports")
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        from chaos.injectors.base import REGISTRY, create  # noqa: F401 - fills the registry
+        from chaos.oracles import ORACLES
+
+        names = [t.name or t.bundled for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"target names must be unique, got {names}")
+        for fault in self.faults:
+            if fault.target is not None and fault.target not in names:
+                raise ValueError(f"fault {fault.injector} targets {fault.target!r}, "
+                                 f"which is not a target of this scenario{_suggest(fault.target, names)}")
+            create(fault.injector, fault.params, fault.target)
+        for oracle in self.oracles:
+            if oracle not in ORACLES:
+                raise ValueError(f"unknown oracle {oracle!r}{_suggest(oracle, ORACLES)}")
+        if self.load is not None and self.load.target is not None and self.load.target not in names:
+            raise ValueError(f"load targets {self.load.target!r}{_suggest(self.load.target, names)}")
+        return self
+
+
+def _suggest(word: str, choices: Sequence[str] | Any) -> str:
+    options = sorted(str(c) for c in choices if c)
+    close = difflib.get_close_matches(word, options, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} (valid: {', '.join(options)})"
+
+
+# -- loading -------------------------------------------------------------------------------------
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file; ScenarioError names file, line and field when invalid."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read scenario: {e.strerror}") from e
+    return parse_scenario(text, str(path))
+
+
+def parse_scenario(text: str, source: str) -> Scenario:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ScenarioError(f"{source}{where}: not valid YAML: {getattr(e, 'problem', e)}") from e
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario is a YAML mapping with at least `name` and `targets`")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(_describe(e, node, source)) from e
+    except ScenarioError as e:  # raised while checking injector params
+        raise ScenarioError(f"{source}: {e}") from e
+
+
+def _describe(error: ValidationError, root: yaml.Node | None, source: str) -> str:
+    lines = []
+    for err in error.errors():
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        line = _line_of(root, loc)
+        field = ".".join(str(p) for p in loc) or "(scenario)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and loc:
+            message = f"unknown field {loc[-1]!r}{_suggest(str(loc[-1]), _fields_at(loc[:-1]))}"
+        lines.append(f"{source}:{line}: {field}: {message}" if line else f"{source}: {field}: {message}")
+    return "\n".join(lines)
+
+
+def _line_of(root: yaml.Node | None, loc: Sequence[Any]) -> int | None:
+    """1-based line of the YAML node at `loc` (or of its deepest existing parent)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _fields_at(loc: Sequence[Any]) -> list[str]:
+    """Field names valid at `loc` (for 'did you mean')."""
+    model: type[BaseModel] = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
+        found = _model_in(annotation)
+        if found is None:
+            return []
+        model = found
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+# -- bundled scenarios ---------------------------------------------------------------------------
+def bundled_scenarios() -> dict[str, Path]:
+    """Bundled scenario name -> file (package data, so they work after `pip install`)."""
+    folder = resources.files("chaos") / "scenarios"
+    out = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(SCENARIO_SUFFIX):
+            out[entry.name.removesuffix(SCENARIO_SUFFIX)] = Path(str(entry))
+    return dict(sorted(out.items()))
+
+
+def resolve(name_or_path: str) -> Path:
+    """A bundled scenario by name, or a scenario file by path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ScenarioError(f"scenario file {path} does not exist")
+        return path
+    known = bundled_scenarios()
+    if name_or_path in known:
+        return known[name_or_path]
+    raise ScenarioError(f"no bundled scenario {name_or_path!r}{_suggest(name_or_path, known)}; "
+                        "or give a path to a .chaos.yaml file")

@@ -1,0 +1,99 @@
+"""Ctrl-C and SIGTERM on a running `gochaos run`: no child survives, no temp dir is left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chaos.readiness import wait_until
+
+pytestmark = pytest.mark.integration
+
+SCENARIO = """
+name: long-run
+targets:
+  - bundled: configd
+load: {users: 5, spawn_rate: 50}
+windows: {baseline_s: BASELINE, observe_s: 60}
+faults:
+  - injector: reload_storm
+    target: configd
+    params: {pattern: incident, rounds: 1000, interval_ms: 200}
+"""
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """Every live descendant of `pid` (any session or process group), pid -> command."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] == "Z":
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        names[int(entry.name)] = stat[stat.index("(") + 1:stat.rindex(")")]
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in found:
+                found[child] = names[child]
+                frontier.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.parametrize(("sig", "phase"), [
+    (signal.SIGINT, "baseline"),
+    (signal.SIGINT, "faults"),
+    (signal.SIGTERM, "faults"),
+])
+def test_signal_stops_everything_the_run_started(tmp_path: Path, sig: signal.Signals, phase: str) -> None:
+    scenario = tmp_path / "long.chaos.yaml"
+    scenario.write_text(SCENARIO.replace("BASELINE", "60" if phase == "baseline" else "1"))
+    output = tmp_path / "out.txt"
+    env = {**os.environ, "TMPDIR": str(tmp_path), "COLUMNS": "200"}
+    with output.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", str(scenario)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        assert wait_until(lambda: f"long-run: {phase}" in output.read_text(), timeout_s=120), \
+            output.read_text()
+        time.sleep(1.0)
+        descendants = children_of(proc.pid)
+        names = set(descendants.values())
+        assert "configd" in names, f"expected the target among {descendants}"
+        assert any("python" in n for n in names), f"expected the Locust child among {descendants}"
+        run_dirs = list(tmp_path.glob("gochaos-run-*"))
+        assert len(run_dirs) == 1
+        config = run_dirs[0] / "configd" / "config.yaml"
+        proc.send_signal(sig)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = output.read_text()
+    assert code == 130, text
+    assert "interrupted" in text
+    survivors = {pid: name for pid, name in descendants.items() if alive(pid)}
+    assert survivors == {}, f"left running after {sig.name}: {survivors}"
+    assert not config.exists() and list(tmp_path.glob("gochaos-run-*")) == [], "run dir left behind"

@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"gochaos: {e}")
         return e.exit_code
     except ChaosError as e:
-        err.print(f"gochaos: {type(e).__name__}: {e}", highlight=False, markup=False)
+        err.print(f"gochaos: {type(e).__name__}: {e}", highlight=False, markup=False, soft_wrap=True)
         return e.exit_code
 
 

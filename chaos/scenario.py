@@ -8,7 +8,6 @@ name, so a typo costs seconds, not a CI run.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from chaos.errors import ScenarioError
 from chaos.process import RestartPolicy
+from chaos.suggest import did_you_mean
 from chaos.targets import BUNDLED, ConfigSpec, Readiness, ReloadTrigger, TargetSpec, VersionProbe, bundled
 
 SCENARIO_SUFFIX = ".chaos.yaml"
@@ -52,7 +52,7 @@ class TargetEntry(_Model):
         if (self.bundled is None) == (self.command is None):
             raise ValueError("give exactly one of `bundled` (a bundled target) or `command` (your own service)")
         if self.bundled is not None and self.bundled not in BUNDLED:
-            raise ValueError(f"unknown bundled target {self.bundled!r}{_suggest(self.bundled, BUNDLED)}")
+            raise ValueError(f"unknown bundled target {self.bundled!r}{did_you_mean(self.bundled, BUNDLED)}")
         if self.command is not None and self.name is None:
             raise ValueError("a service given by `command` needs a `name`")
         return self
@@ -121,31 +121,39 @@ class Scenario(_Model):
     seed: int | None = Field(None, description="Seed for jitter and generated names; printed in reports")
 
     @model_validator(mode="after")
-    def _references(self) -> Scenario:
-        from chaos.injectors.base import REGISTRY, create  # noqa: F401 - fills the registry
-        from chaos.oracles import ORACLES
-
-        names = [t.name or t.bundled for t in self.targets]
+    def _unique_targets(self) -> Scenario:
+        names = self.target_names()
         if len(set(names)) != len(names):
             raise ValueError(f"target names must be unique, got {names}")
-        for fault in self.faults:
-            if fault.target is not None and fault.target not in names:
-                raise ValueError(f"fault {fault.injector} targets {fault.target!r}, "
-                                 f"which is not a target of this scenario{_suggest(fault.target, names)}")
-            create(fault.injector, fault.params, fault.target)
-        for oracle in self.oracles:
-            if oracle not in ORACLES:
-                raise ValueError(f"unknown oracle {oracle!r}{_suggest(oracle, ORACLES)}")
-        if self.load is not None and self.load.target is not None and self.load.target not in names:
-            raise ValueError(f"load targets {self.load.target!r}{_suggest(self.load.target, names)}")
         return self
 
+    def target_names(self) -> list[str]:
+        return [str(t.name or t.bundled) for t in self.targets]
 
-def _suggest(word: str, choices: Sequence[str] | Any) -> str:
-    options = sorted(str(c) for c in choices if c)
-    close = difflib.get_close_matches(word, options, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{hint} (valid: {', '.join(options)})"
+
+def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """References between sections (fault -> target, injector and oracle names): (loc, problem)."""
+    from chaos.injectors.base import create
+    from chaos.oracles import ORACLES
+
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    names = scenario.target_names()
+    for i, fault in enumerate(scenario.faults):
+        if fault.target is not None and fault.target not in names:
+            problems.append((("faults", i, "target"), f"{fault.target!r} is not a target of this "
+                                                      f"scenario{did_you_mean(fault.target, names)}"))
+        try:
+            create(fault.injector, fault.params, fault.target)
+        except ScenarioError as e:
+            field = "injector" if "unknown injector" in str(e) else "params"
+            problems.append((("faults", i, field), str(e)))
+    for i, oracle in enumerate(scenario.oracles):
+        if oracle not in ORACLES:
+            problems.append((("oracles", i), f"unknown oracle {oracle!r}{did_you_mean(oracle, ORACLES)}"))
+    if scenario.load is not None and scenario.load.target not in (None, *names):
+        problems.append((("load", "target"), f"{scenario.load.target!r} is not a target"
+                                             f"{did_you_mean(str(scenario.load.target), names)}"))
+    return problems
 
 
 # -- loading -------------------------------------------------------------------------------------
@@ -169,23 +177,35 @@ def parse_scenario(text: str, source: str) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario is a YAML mapping with at least `name` and `targets`")
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as e:
         raise ScenarioError(_describe(e, node, source)) from e
-    except ScenarioError as e:  # raised while checking injector params
-        raise ScenarioError(f"{source}: {e}") from e
+    problems = _cross_check(scenario)
+    if problems:
+        raise ScenarioError("\n".join(_located(source, node, loc, message) for loc, message in problems))
+    return scenario
+
+
+def _located(source: str, root: yaml.Node | None, loc: Sequence[Any], message: str) -> str:
+    line = _line_of(root, loc)
+    field = ".".join(str(p) for p in loc) or "(scenario)"
+    return f"{source}:{line}: {field}: {message}" if line else f"{source}: {field}: {message}"
 
 
 def _describe(error: ValidationError, root: yaml.Node | None, source: str) -> str:
     lines = []
-    for err in error.errors():
+    errors = error.errors()
+    for err in errors:
+        if err["type"] == "too_short" and any(
+            len(other["loc"]) > len(err["loc"]) and other["loc"][:len(err["loc"])] == err["loc"]
+            for other in errors
+        ):
+            continue  # a list emptied by its own invalid items: the items' errors say it all
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        line = _line_of(root, loc)
-        field = ".".join(str(p) for p in loc) or "(scenario)"
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden" and loc:
-            message = f"unknown field {loc[-1]!r}{_suggest(str(loc[-1]), _fields_at(loc[:-1]))}"
-        lines.append(f"{source}:{line}: {field}: {message}" if line else f"{source}: {field}: {message}")
+            message = f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), _fields_at(loc[:-1]))}"
+        lines.append(_located(source, root, loc, message))
     return "\n".join(lines)
 
 
@@ -252,5 +272,5 @@ def resolve(name_or_path: str) -> Path:
     known = bundled_scenarios()
     if name_or_path in known:
         return known[name_or_path]
-    raise ScenarioError(f"no bundled scenario {name_or_path!r}{_suggest(name_or_path, known)}; "
+    raise ScenarioError(f"no bundled scenario {name_or_path!r}{did_you_mean(name_or_path, known)}; "
                         "or give a path to a .chaos.yaml file")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chaos.build import go_targets_dir
 from chaos.errors import TargetError
 from chaos.process import RestartPolicy
+from chaos.suggest import did_you_mean
 
 #: Placeholders the platform substitutes in `command` and `env` values.
 PLACEHOLDERS = ("binary", "listen", "host", "port", "config", "etcd_endpoints", "workdir")
@@ -145,9 +146,7 @@ def bundled(kind: str, name: str | None = None, **flags: object) -> TargetSpec:
     try:
         factory = BUNDLED[kind]
     except KeyError:
-        raise TargetError(
-            f"unknown bundled target {kind!r}; choose from {', '.join(sorted(BUNDLED))}"
-        ) from None
+        raise TargetError(f"unknown bundled target {kind!r}{did_you_mean(kind, BUNDLED)}") from None
     return factory(name or kind, **flags)
 
 

@@ -9,6 +9,7 @@ oracles and reports read. Neither side imports the other.
 from __future__ import annotations
 
 import bisect
+import heapq
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -51,6 +52,12 @@ class RequestRecord:
     status: int = 0
     error: str | None = None
     version: str | None = None
+    #: Key a keyed request wrote or read (write/read-pair users such as kvd's), else None.
+    key: str | None = None
+    #: Write: the value written. Read: the value this user last wrote and had acknowledged.
+    expected: str | None = None
+    #: Read: the value the service returned (None for writes and failed reads).
+    observed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +90,6 @@ class Timeline:
         self._events: list[Event] = []
         self._requests: list[RequestRecord] = []
         self._request_times: list[int] = []
-        self._sorted = True
 
     # -- writing ---------------------------------------------------------------------------
     def record(self, kind: str, source: str, t_ns: int | None = None, **details: Any) -> Event:
@@ -94,13 +100,22 @@ class Timeline:
         return event
 
     def add_requests(self, records: Iterable[RequestRecord]) -> None:
-        """Add request results; they may arrive slightly out of order from the load process."""
+        """Add request results; they may arrive slightly out of order from the load process.
+
+        Each batch is sorted and merged into the tail it overlaps, so the record stays in time
+        order at the cost of the (short) overlap, not of the whole run.
+        """
+        batch = sorted(records, key=lambda r: r.t_ns)
+        if not batch:
+            return
         with self._lock:
-            for record in records:
-                if self._request_times and record.t_ns < self._request_times[-1]:
-                    self._sorted = False
-                self._requests.append(record)
-                self._request_times.append(record.t_ns)
+            cut = bisect.bisect_right(self._request_times, batch[0].t_ns)
+            if cut < len(self._requests):
+                batch = list(heapq.merge(self._requests[cut:], batch, key=lambda r: r.t_ns))
+                del self._requests[cut:]
+                del self._request_times[cut:]
+            self._requests.extend(batch)
+            self._request_times.extend(r.t_ns for r in batch)
 
     # -- reading ---------------------------------------------------------------------------
     def events(
@@ -120,7 +135,6 @@ class Timeline:
     def requests(self, start_ns: int | None = None, end_ns: int | None = None) -> list[RequestRecord]:
         """Request records started in `[start_ns, end_ns)`, in time order."""
         with self._lock:
-            self._sort_locked()
             lo = 0 if start_ns is None else bisect.bisect_left(self._request_times, start_ns)
             hi = (
                 len(self._request_times)
@@ -176,14 +190,6 @@ class Timeline:
             if run >= hold_steps:
                 return start_ns + (i + 1 - hold_steps) * step_ns
         return None
-
-    def _sort_locked(self) -> None:
-        if self._sorted:
-            return
-        pairs = sorted(zip(self._request_times, self._requests, strict=True), key=lambda p: p[0])
-        self._request_times = [p[0] for p in pairs]
-        self._requests = [p[1] for p in pairs]
-        self._sorted = True
 
 
 def summarize(records: list[RequestRecord], start_ns: int, end_ns: int) -> WindowStats:

@@ -22,6 +22,7 @@ from chaos.errors import InjectionFailed, ScenarioError
 from chaos.etcd import EtcdCluster
 from chaos.platform.base import Platform, RunningTarget
 from chaos.readiness import http_ok
+from chaos.suggest import did_you_mean
 from chaos.timeline import Timeline
 from chaos.verdict import Evidence, Finding, Status
 
@@ -134,9 +135,7 @@ def create(name: str, params: Mapping[str, Any], target: str | None) -> Injector
     try:
         cls = REGISTRY[name]
     except KeyError:
-        raise ScenarioError(
-            f"unknown injector {name!r}; choose from {', '.join(sorted(REGISTRY))}"
-        ) from None
+        raise ScenarioError(f"unknown injector {name!r}{did_you_mean(name, REGISTRY)}") from None
     try:
         validated = cls.Params(**params)
     except ValidationError as e:

@@ -21,6 +21,7 @@ from chaos.platform.base import Endpoint
 from chaos.ports import LOOPBACK, free_port, port_in_use
 from chaos.process import ExitRecord, LogLine, SupervisedProcess
 from chaos.readiness import http_ok, wait_until
+from chaos.suggest import did_you_mean
 from chaos.targets import GO_OBSERVABILITY_ENV, TargetSpec
 from chaos.timeline import Timeline
 
@@ -134,9 +135,7 @@ class LocalPlatform:
         try:
             return self._targets[name]
         except KeyError:
-            raise PlatformError(
-                f"no target named {name!r} in this run; running: {sorted(self._targets)}"
-            ) from None
+            raise PlatformError(f"no target named {name!r} in this run{did_you_mean(name, self._targets)}") from None
 
     def close(self) -> None:
         """Stop every target; remove the run dir unless it is kept."""

@@ -1,0 +1,34 @@
+# Two entry points, each doing its own set-up first (venv, install, Go build):
+#   make gate   run the chaos gate on the local platform
+#   make test   run every test: Go (vet, race) and Python (unit, integration)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: setup gate test test-go test-python clean
+
+$(BIN)/gochaos: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/gochaos
+	cd go_targets && go mod download
+	$(BIN)/python -c "from chaos.build import build; build(progress=print)"
+
+gate: setup
+	$(BIN)/gochaos run reload-panic
+
+test: test-go test-python
+
+test-go: setup
+	cd go_targets && go vet ./... && go test -race -count=1 ./...
+
+test-python: setup
+	$(BIN)/ruff check chaos tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,216 @@
+"""How many requests per second one Locust process sustains here, next to wrk on the same endpoint.
+
+    python tests/bench/bench_load_capacity.py [--out FILE] [--step-s 5] [--users 1,8,32,64]
+
+Builds configd from go_targets (or takes --configd BIN), serves one static route on loopback,
+then:
+
+1. Locust: one load process (the unit a distributed worker is) through `chaos.load.LoadRun`
+   with the built-in configd user on that route only, unpaced, at each user count in turn. The
+   figure is the request rate between 1 s after the first request and the last 0.5 s (ramp-up
+   and drain excluded), counted from the Timeline. The best step is the capacity.
+2. wrk: ``wrk -t1 -c<conns> -d<step>s`` on the same URL (one thread: one core, like Locust).
+
+Writes JSON (machine, command, per-step figures, ratio) to tests/bench/results/load_capacity.json
+by default. Everything it starts is killed in `finally`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from chaos.load import LoadRun, LoadSpec  # noqa: E402
+from chaos.timeline import Timeline  # noqa: E402
+
+ROUTE = "/api/hello"
+CONFIG = f"""\
+version: "bench"
+log_level: error
+http:
+  routes:
+    {ROUTE}: {{status: 200, body: "hi"}}
+  middleware: []
+rate_limits: {{}}
+"""
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _machine() -> dict[str, Any]:
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "locust": importlib.metadata.version("locust"),
+        "wrk": (wrk.stdout or wrk.stderr).split("\n", 1)[0].strip(),
+        "go": subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip(),
+    }
+
+
+def _start_configd(binary: Path, work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    config = work / "config.yaml"
+    config.write_text(CONFIG)
+    port = _free_port()
+    proc = subprocess.Popen([str(binary), "--listen", f"127.0.0.1:{port}", "--config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=(work / "configd.log").open("wb"),
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    raise SystemExit(f"configd did not start: {(work / 'configd.log').read_text()}")
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _locust_step(url: str, users: int, step_s: float, configd_pid: int) -> dict[str, Any]:
+    timeline = Timeline()
+    spec = LoadSpec.model_validate({
+        "host": url, "user": "configd", "users": users, "spawn_rate": 1000, "duration_s": step_s,
+        "request_timeout_s": 10,
+        "configd": {"routes": [ROUTE], "cache_get_weight": 0, "cache_put_weight": 0},
+    })
+    with LoadRun(spec, timeline) as run:
+        time.sleep(1.0)
+        pid = run.pids[0]
+        t0, c0, g0 = time.monotonic(), _cpu_s(pid), _cpu_s(configd_pid)
+        time.sleep(max(0.5, step_s - 1.6))
+        t1, c1, g1 = time.monotonic(), _cpu_s(pid), _cpu_s(configd_pid)
+        totals = run.wait()
+    records = timeline.requests()
+    start = records[0].t_ns + 1_000_000_000
+    end = records[-1].t_ns - 500_000_000
+    window = timeline.window(start, end)
+    return {
+        "users": users,
+        "rps": round(window.rps, 1),
+        "requests": totals.num_requests if totals else None,
+        "failures": totals.num_failures if totals else None,
+        "p50_ms": _ms(window.p50_ms), "p99_ms": _ms(window.p99_ms),
+        "locust_cpu_pct": round(100 * (c1 - c0) / (t1 - t0), 1),
+        "configd_cpu_pct": round(100 * (g1 - g0) / (t1 - t0), 1),
+    }
+
+
+def _wrk(url: str, step_s: float, connections: int, configd_pid: int) -> dict[str, Any]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{step_s:g}s", "--latency", url + ROUTE]
+    g0, t0 = _cpu_s(configd_pid), time.monotonic()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=step_s + 30, check=True)
+    g1, t1 = _cpu_s(configd_pid), time.monotonic()
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out.stdout, re.M)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
+    if rps is None:
+        raise SystemExit(f"cannot read wrk output:\n{out.stdout}\n{out.stderr}")
+    return {
+        "command": " ".join(cmd),
+        "connections": connections,
+        "rps": float(rps.group(1)),
+        "p99": p99.group(1) if p99 else None,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "configd_cpu_pct": round(100 * (g1 - g0) / (t1 - t0), 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "tests/bench/results/load_capacity.json")
+    parser.add_argument("--step-s", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--users", default="1,8,32,64", help="Locust user counts to try")
+    parser.add_argument("--wrk-connections", type=int, default=32)
+    parser.add_argument("--configd", type=Path, help="prebuilt configd binary")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+
+    work = Path(tempfile.mkdtemp(prefix="gochaos-bench-"))
+    binary = args.configd
+    if binary is None:
+        binary = work / "configd"
+        subprocess.run(["go", "build", "-o", str(binary), "./cmd/configd"],
+                       cwd=REPO / "go_targets", check=True, timeout=600)
+    configd, url = _start_configd(binary, work)
+    try:
+        steps = []
+        for users in (int(u) for u in args.users.split(",")):
+            step = _locust_step(url, users, args.step_s, configd.pid)
+            print(f"locust users={users:<4} rps={step['rps']:>8}  p99={step['p99_ms']} ms  "
+                  f"cpu locust={step['locust_cpu_pct']}% configd={step['configd_cpu_pct']}%",
+                  flush=True)
+            steps.append(step)
+        wrk = _wrk(url, args.step_s, args.wrk_connections, configd.pid)
+        print(f"wrk    c={args.wrk_connections:<6} rps={wrk['rps']:>8}  p99={wrk['p99']}  "
+              f"cpu configd={wrk['configd_cpu_pct']}%", flush=True)
+    finally:
+        os.killpg(configd.pid, signal.SIGKILL)
+        configd.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+    best = max(steps, key=lambda s: s["rps"])
+    result = {
+        "benchmark": "load_capacity",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": _machine(),
+        "endpoint": f"GET {ROUTE} on configd (loopback)",
+        "step_s": args.step_s,
+        "locust": {"process": "one local Locust process (FastHttpUser, unpaced)",
+                   "steps": steps, "best_rps": best["rps"], "best_users": best["users"]},
+        "wrk": wrk,
+        "ratio_locust_to_wrk": round(best["rps"] / wrk["rps"], 4),
+        "notes": "Locust, wrk and configd share this machine's cores; configd's CPU share "
+                 "shows whether the target rather than the generator was the limit.",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"locust best {best['rps']} rps ({best['users']} users), wrk {wrk['rps']} rps, "
+          f"ratio {result['ratio_locust_to_wrk']}; written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

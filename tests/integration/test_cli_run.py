@@ -1,0 +1,49 @@
+"""`gochaos run` end to end on the local platform: the fixed build passes, the buggy one fails."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def gochaos(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "chaos.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env=None)
+
+
+def test_reload_panic_passes_on_the_fixed_build(tmp_path: Path) -> None:
+    result = gochaos("run", "reload-panic", "--report-dir", str(tmp_path / "r"), "--seed", "7",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["verdict"] == "pass" and report["seed"] == 7
+    checks = {f["check"]: f for f in report["findings"]}
+    assert checks["panics"]["status"] == "pass"
+    assert checks["fault:reload_storm#1"]["status"] == "pass"
+    assert checks["fault:reload_storm#1"]["figures"]["writes"] == 10
+    assert checks["baseline"]["figures"]["baseline_requests"] >= 20
+    writes = [e for e in report["events"] if e["kind"] == "reload.write"]
+    assert [w["details"]["mutation"] for w in writes[:2]] == ["value", "structural"]
+    gap_ms = (writes[1]["t_ns"] - writes[0]["t_ns"]) / 1e6
+    assert 90 <= gap_ms <= 150, f"incident pair written {gap_ms:.0f} ms apart, asked for 100"
+    assert (tmp_path / "r" / "artefacts" / "reload-panic" / "configd" / "output.log").is_file()
+
+
+def test_reload_panic_reproduces_the_crash_on_the_buggy_build(tmp_path: Path) -> None:
+    result = gochaos("reproduce", "reload-panic", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    panics = next(f for f in report["findings"] if f["check"] == "panics")
+    assert panics["status"] == "fail" and report["buggy"] is True
+    assert any(h in panics["summary"] for h in (
+        "panic: assignment to entry in nil map", "fatal error: concurrent map",
+    )), panics["summary"]
+    assert "during fault reload_storm#1" in panics["summary"]
+    assert any("goroutine" in e["text"] for e in panics["evidence"])
+    assert "verdict: FAIL" in result.stdout

@@ -1,0 +1,93 @@
+"""The local platform with real processes: readiness, observability env, exits, restarts, errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from chaos.errors import TargetError
+from chaos.platform.base import RunningTarget
+from chaos.platform.local import LocalPlatform
+from chaos.readiness import http_ok, wait_until
+from chaos.targets import Readiness, TargetSpec
+from chaos.timeline import Timeline
+
+pytestmark = pytest.mark.integration
+
+
+def test_configd_starts_ready_on_loopback_with_go_observability_env(
+    make_target: Callable[..., RunningTarget], chaos_timeline: Timeline
+) -> None:
+    target = make_target("configd")
+    assert target.endpoint.host == "127.0.0.1"
+    reply = requests.get(target.endpoint.url + "/", timeout=5)
+    assert reply.status_code == 200 and reply.headers["X-Config-Version"] == "1"
+    pid = chaos_timeline.events(kind="target.start")[0].details["pid"]
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert b"GOTRACEBACK=all" in environ and b"GODEBUG=gctrace=1" in environ
+    assert [e.kind for e in chaos_timeline.events(kind="target.")] == ["target.start", "target.ready"]
+    assert target.config_path is not None and target.config_path.read_text().startswith("#")
+
+
+def http_server(name: str) -> TargetSpec:
+    """A real process that is not ours to fix: Python's http.server on the given port."""
+    return TargetSpec(name=name, command=(sys.executable, "-m", "http.server", "{port}",
+                                          "--bind", "{host}"),
+                      readiness=Readiness(http_path="/"))
+
+
+def test_an_unrequested_kill_is_recorded_and_restarted_by_policy(
+    chaos_platform: LocalPlatform, chaos_timeline: Timeline
+) -> None:
+    target = chaos_platform.start_target(http_server("web"))
+    first_pid = target.process.pid
+    assert first_pid is not None
+    os.kill(first_pid, signal.SIGKILL)  # from outside: a crash as far as the platform knows
+    assert wait_until(lambda: target.restarts == 1 and target.process.running, timeout_s=10)
+    exit_record = target.exits()[0]
+    assert exit_record.signal == "SIGKILL" and not exit_record.requested
+    assert wait_until(lambda: http_ok(target.endpoint.url), timeout_s=10)
+    exits = chaos_timeline.events(kind="target.exit")
+    assert exits[0].details["signal"] == "SIGKILL" and exits[0].details["requested"] is False
+
+
+def test_restart_target_is_a_requested_exit_not_a_crash(chaos_platform: LocalPlatform) -> None:
+    target = chaos_platform.start_target(http_server("web"))
+    chaos_platform.restart_target("web")
+    assert target.restarts == 0 and [e.requested for e in target.exits()] == [True]
+    assert requests.get(target.endpoint.url, timeout=2).ok
+
+
+def test_a_target_that_dies_at_once_fails_fast_with_its_output(chaos_platform: LocalPlatform) -> None:
+    spec = TargetSpec(name="dies", command=("/bin/sh", "-c", "echo 'bad flag --nope' >&2; exit 3"),
+                      readiness=Readiness(timeout_s=30))
+    with pytest.raises(TargetError, match=r"(?s)target dies did not become ready.*exit status 3.*bad flag --nope"):
+        chaos_platform.start_target(spec)
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    (("/no/such/binary",), r"program '/no/such/binary' does not exist or is not executable"),
+    (("/bin/sh", "{prot}"), r"bad placeholder in '\{prot\}'"),
+])
+def test_bad_commands_are_refused_before_anything_starts(
+    chaos_platform: LocalPlatform, command: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(TargetError, match=message):
+        chaos_platform.start_target(TargetSpec(name="bad", command=command))
+
+
+def test_close_stops_targets_and_removes_the_run_dir(chaos_timeline: Timeline, tmp_path: Path) -> None:
+    platform = LocalPlatform(timeline=chaos_timeline)
+    target = platform.start_target(http_server("web"))
+    pid = target.process.pid
+    run_dir = platform.run_dir
+    platform.close()
+    assert not run_dir.exists()
+    assert (pid is not None and not Path(f"/proc/{pid}").exists()) or \
+        Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from chaos import cleanup
+from chaos import cleanup, spawner
 from chaos.errors import PlatformError
 from chaos.timeline import now_ns
 
@@ -257,7 +257,7 @@ class SupervisedProcess:
     # -- internals ---------------------------------------------------------------------------
     def _spawn_locked(self) -> None:
         try:
-            proc = subprocess.Popen(
+            proc = spawner.popen(
                 self.argv,
                 env=self.env,
                 cwd=self.cwd,

@@ -23,8 +23,8 @@ from chaos.build import Binaries
 from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.etcd import EtcdCluster
 from chaos.injectors.base import FaultReport, InjectionContext, Injector, create, run_fault
-from chaos.oracles import ORACLES
 from chaos.oracles import baseline as baseline_oracle
+from chaos.oracles import bind
 from chaos.oracles.context import OracleContext, Phases
 from chaos.platform.base import RunningTarget
 from chaos.platform.local import LocalPlatform
@@ -112,7 +112,12 @@ def run_scenario(
             env = chaosagent_env(token) if spec.chaosagent else None
             targets.append(local.start_target(spec, extra_env=env,
                                               etcd_endpoints=etcd.endpoints if etcd else ""))
-        injectors = [(f.at_s, create(f.injector, f.params, f.target)) for f in scenario.faults]
+        schedule_rng = random.Random(seed)
+        injectors = sorted(
+            ((at_s, create(f.injector, f.params, f.target))
+             for f in scenario.faults for at_s in f.offsets(schedule_rng)),
+            key=lambda pair: pair[0],
+        )
         load = _start_load(scenario, injectors, targets, timeline, local.run_dir, stack, show)
 
         baseline_start = now_ns()
@@ -137,7 +142,7 @@ def run_scenario(
         findings: list[Finding] = [r.finding() for r in reports]
         if load is not None:
             findings.append(baseline_oracle.check(oracle_ctx))
-        findings += [ORACLES[name](oracle_ctx) for name in scenario.oracles]
+        findings += [bind(name, params)(oracle_ctx) for name, params in scenario.oracle_entries()]
         return RunResult(
             scenario=scenario, verdict=decide(findings), timeline=timeline, phases=phases,
             seed=seed, buggy=buggy, faults=reports, load_totals=totals,

@@ -8,6 +8,7 @@ name, so a typo costs seconds, not a CI run.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -104,7 +105,22 @@ class FaultEntry(_Model):
     injector: str = Field(description="Registered injector name, e.g. reload_storm")
     target: str | None = Field(None, description="Target it acts on (if it needs one)")
     at_s: float = Field(0.0, ge=0, description="Offset from the start of the fault phase")
+    repeat: int = Field(1, ge=1, le=1000, description="How many times the fault is injected")
+    every_s: float = Field(0.0, ge=0, description="From one repetition's start to the next")
+    jitter_s: float = Field(0.0, ge=0, description="Each repetition starts up to this much late, "
+                                                   "drawn from the run's seed")
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _schedule(self) -> FaultEntry:
+        if self.repeat > 1 and self.every_s <= 0:
+            raise ValueError("a repeated fault needs `every_s` > 0")
+        return self
+
+    def offsets(self, rng: random.Random) -> list[float]:
+        """Start offsets of every repetition, jittered reproducibly from `rng`."""
+        return [self.at_s + k * self.every_s + (rng.uniform(0, self.jitter_s) if self.jitter_s else 0.0)
+                for k in range(self.repeat)]
 
 
 class Scenario(_Model):
@@ -117,7 +133,8 @@ class Scenario(_Model):
     load: LoadEntry | None = Field(default_factory=LoadEntry)
     windows: Windows = Field(default_factory=Windows)
     faults: tuple[FaultEntry, ...] = ()
-    oracles: tuple[str, ...] = ("panics",)
+    oracles: tuple[str | dict[str, dict[str, Any]], ...] = Field(
+        ("panics",), description="Oracle names, or {name: {param: value}} to set thresholds")
     seed: int | None = Field(None, description="Seed for jitter and generated names; printed in reports")
 
     @model_validator(mode="after")
@@ -130,11 +147,21 @@ class Scenario(_Model):
     def target_names(self) -> list[str]:
         return [str(t.name or t.bundled) for t in self.targets]
 
+    def oracle_entries(self) -> list[tuple[str, dict[str, Any]]]:
+        """(name, params) of every oracle, in order."""
+        entries: list[tuple[str, dict[str, Any]]] = []
+        for item in self.oracles:
+            if isinstance(item, str):
+                entries.append((item, {}))
+            else:
+                entries.extend((name, dict(params or {})) for name, params in item.items())
+        return entries
+
 
 def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     """References between sections (fault -> target, injector and oracle names): (loc, problem)."""
     from chaos.injectors.base import create
-    from chaos.oracles import ORACLES
+    from chaos.oracles import bind
 
     problems: list[tuple[tuple[str | int, ...], str]] = []
     names = scenario.target_names()
@@ -147,9 +174,11 @@ def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
         except ScenarioError as e:
             field = "injector" if "unknown injector" in str(e) else "params"
             problems.append((("faults", i, field), str(e)))
-    for i, oracle in enumerate(scenario.oracles):
-        if oracle not in ORACLES:
-            problems.append((("oracles", i), f"unknown oracle {oracle!r}{did_you_mean(oracle, ORACLES)}"))
+    for i, (name, params) in enumerate(scenario.oracle_entries()):
+        try:
+            bind(name, params)
+        except ScenarioError as e:
+            problems.append((("oracles", i), str(e)))
     if scenario.load is not None and scenario.load.target not in (None, *names):
         problems.append((("load", "target"), f"{scenario.load.target!r} is not a target"
                                              f"{did_you_mean(str(scenario.load.target), names)}"))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import enum
-import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ import requests
 import yaml
 from pydantic import Field
 
+from chaos import configfiles
+from chaos.configfiles import WriteMode
 from chaos.errors import InjectionFailed
 from chaos.injectors.base import (
     FaultOutcome,
@@ -30,6 +32,7 @@ from chaos.injectors.base import (
     register,
 )
 from chaos.platform.base import RunningTarget
+from chaos.probes import live_version
 from chaos.readiness import wait_until
 from chaos.targets import ReloadTrigger
 from chaos.timeline import now_ns
@@ -40,11 +43,8 @@ class Pattern(enum.StrEnum):
     VALUE = "value"
     STRUCTURAL = "structural"
     INVALID = "invalid"  # a schema violation (negative rate limit) the target must reject
-
-
-class WriteMode(enum.StrEnum):
-    RENAME = "rename"  # write a temp file, rename it over the config (sed -i, editors)
-    TRUNCATE = "truncate"  # truncate the config in place and write the new text
+    SYNTAX = "syntax"  # a YAML syntax error the target must reject
+    MIXED = "mixed"  # each round one of the above, drawn from the run's seed
 
 
 class ReloadStormParams(InjectorParams):
@@ -52,7 +52,10 @@ class ReloadStormParams(InjectorParams):
     rounds: int = Field(5, ge=1, le=10_000, description="How many rounds of the pattern")
     interval_ms: int = Field(500, ge=1, le=600_000, description="From one round's start to the next")
     pair_gap_ms: int = Field(100, ge=1, le=60_000, description="Gap inside an incident pair")
-    write_mode: WriteMode = Field(WriteMode.RENAME, description="How the file is replaced")
+    write_mode: WriteMode = Field(WriteMode.RENAME, description="How the file is replaced: rename, "
+                                                                "truncate, configmap or torn")
+    jitter_ms: int = Field(0, ge=0, le=60_000, description="Each round starts up to this much early or "
+                                                           "late, drawn from the run's seed")
     version_key: str = Field("version", description="Top-level key holding the config version")
     settle_ms: int = Field(3000, ge=0, le=120_000, description="How long the target may take to "
                                                               "show the last valid version")
@@ -68,6 +71,7 @@ class ReloadStorm(Injector):
         super().__init__(params, target)
         self._original: bytes | None = None
         self._path: Path | None = None
+        self._last_valid: str | None = None
 
     @property
     def p(self) -> ReloadStormParams:
@@ -98,18 +102,47 @@ class ReloadStorm(Injector):
         tag = f"gochaos-{ctx.rng.randrange(16**6):06x}"
         last_valid = str(current.get(self.p.version_key, ""))
         intervals: list[float] = []
+        valid_versions: set[str] = set()
+        watcher = LiveVersionWatcher(target, ctx, self.name)
+        with watcher:
+            writes = self._storm(ctx, target, path, current, tag, intervals, valid_versions)
+            last_valid = self._last_valid or last_valid
+            live = self._wait_for_version(target, last_valid)
+        seen = watcher.seen
+        acknowledged = sorted(v for v in seen if v in valid_versions)
+        details: dict[str, Any] = {"writes": writes, "last_valid_version": last_valid, "live_version": live,
+                                   "valid_versions_seen_live": len(acknowledged),
+                                   "achieved_intervals_ms": [round(i, 2) for i in intervals]}
+        if live == last_valid or acknowledged:
+            return FaultOutcome(True, f"{writes} writes; the target went live with {len(acknowledged)} of "
+                                      f"{len(valid_versions)} valid versions; serves {live}", details)
+        if not valid_versions and _rejections_logged(target, watcher.started_ns):
+            return FaultOutcome(True, f"{writes} invalid writes, rejected by the target (its logs say so); "
+                                      f"serves {live}", details)
+        return FaultOutcome(
+            False,
+            f"{writes} writes, but the target never went live with any of them; it serves "
+            f"{live or 'nothing (unreachable)'}",
+            details,
+        )
+
+    def _storm(self, ctx: InjectionContext, target: RunningTarget, path: Path, current: dict[str, Any],
+               tag: str, intervals: list[float], valid_versions: set[str]) -> int:
+        """Write every round; fill `intervals` and `valid_versions`; return the number of writes."""
         previous_ns: int | None = None
         writes = 0
         started = time.monotonic()
         for round_no in range(self.p.rounds):
-            round_start = started + round_no * self.p.interval_ms / 1000
+            jitter = ctx.rng.uniform(-self.p.jitter_ms, self.p.jitter_ms) / 1000 if self.p.jitter_ms else 0.0
+            round_start = max(started, started + round_no * self.p.interval_ms / 1000 + jitter)
             ctx.sleep_until(round_start)
-            for step, (kind, delay_ms) in enumerate(self._steps()):
+            for step, (kind, delay_ms) in enumerate(self._steps(ctx)):
                 if step:
                     ctx.sleep_until(round_start + delay_ms / 1000)
                 version = f"{tag}-{writes + 1}"
                 config, valid = _mutate(current, kind, version, self.p.version_key, writes + 1)
-                text = yaml.safe_dump(config, sort_keys=False)
+                text = (f"{self.p.version_key}: {version}\nhttp: [unclosed\n" if kind is Pattern.SYNTAX
+                        else yaml.safe_dump(config, sort_keys=False))
                 t_ns = self._write(ctx, target, path, text)
                 if previous_ns is not None:
                     intervals.append((t_ns - previous_ns) / 1e6)
@@ -119,19 +152,9 @@ class ReloadStorm(Injector):
                                     version=version, valid=valid, mutation=kind,
                                     mode=self.p.write_mode.value)
                 if valid:
-                    last_valid, current = version, config
-        details: dict[str, Any] = {"writes": writes, "last_valid_version": last_valid,
-                                   "achieved_intervals_ms": [round(i, 2) for i in intervals]}
-        live = self._wait_for_version(target, last_valid)
-        details["live_version"] = live
-        if live == last_valid:
-            return FaultOutcome(True, f"{writes} writes; target serves {live}", details)
-        return FaultOutcome(
-            False,
-            f"{writes} writes, but the target serves {live or 'nothing (unreachable)'} instead of "
-            f"the last valid version {last_valid}",
-            details,
-        )
+                    self._last_valid, current = version, config
+                    valid_versions.add(version)
+        return writes
 
     def revert(self, ctx: InjectionContext) -> None:
         """Put the original config back (by rename, so watchers see one clean change)."""
@@ -139,25 +162,22 @@ class ReloadStorm(Injector):
             text = self._original.decode("utf-8")
             original = yaml.safe_load(text) or {}
             t_ns = now_ns()
-            _rename_replace(self._path, text)
+            configfiles.restore_plain(self._path, text)
             ctx.timeline.record("reload.write", self.name, t_ns=t_ns, target=self.target_name,
                                 version=str(original.get(self.p.version_key, "")), valid=True,
                                 mutation="revert", mode=WriteMode.RENAME.value)
             self._original = None
 
-    def _steps(self) -> list[tuple[Pattern, int]]:
+    def _steps(self, ctx: InjectionContext) -> list[tuple[Pattern, int]]:
         if self.p.pattern is Pattern.INCIDENT:
             return [(Pattern.VALUE, 0), (Pattern.STRUCTURAL, self.p.pair_gap_ms)]
+        if self.p.pattern is Pattern.MIXED:
+            return [(ctx.rng.choice([Pattern.VALUE, Pattern.STRUCTURAL, Pattern.INVALID, Pattern.SYNTAX]), 0)]
         return [(self.p.pattern, 0)]
 
     def _write(self, ctx: InjectionContext, target: RunningTarget, path: Path, text: str) -> int:
         t_ns = now_ns()
-        if self.p.write_mode is WriteMode.RENAME:
-            _rename_replace(path, text)
-        else:
-            with path.open("r+", encoding="utf-8") as handle:
-                handle.truncate(0)
-                handle.write(text)
+        configfiles.write(path, text, self.p.write_mode)
         config = target.spec.config
         assert config is not None
         if config.trigger is ReloadTrigger.SIGHUP:
@@ -180,21 +200,44 @@ class ReloadStorm(Injector):
         return seen[0]
 
 
-def live_version(target: RunningTarget) -> str | None:
-    """The config version the target serves now, per its version probe; None if unreachable."""
-    probe = target.spec.version
-    if probe is None:
-        return None
-    try:
-        if probe.endpoint:
-            reply = requests.get(target.endpoint.url + probe.endpoint, timeout=0.5)
-            value = reply.json().get(probe.json_field)
-            return None if value is None else str(value)
-        if probe.header:
-            return requests.get(target.endpoint.url + "/", timeout=0.5).headers.get(probe.header)
-    except (requests.RequestException, ValueError):
-        return None
-    return None
+class LiveVersionWatcher:
+    """Polls the target's live version during a storm; every change becomes a `reload.live` event.
+
+    That is the generic proof a write reached the service: it went live with it (when the pod saw
+    it, on Kubernetes), whatever the service logs.
+    """
+
+    def __init__(self, target: RunningTarget, ctx: InjectionContext, source: str, interval_s: float = 0.02):
+        self.target, self.ctx, self.source, self.interval_s = target, ctx, source, interval_s
+        self.seen: set[str] = set()
+        self.started_ns = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="live-version", daemon=True)
+
+    def __enter__(self) -> LiveVersionWatcher:
+        self.started_ns = now_ns()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        last: str | None = None
+        while not self._stop.wait(self.interval_s):
+            version = live_version(self.target)
+            if version is not None and version != last:
+                self.seen.add(version)
+                self.ctx.timeline.record("reload.live", self.source, target=self.target.spec.name,
+                                         version=version)
+                last = version
+
+
+def _rejections_logged(target: RunningTarget, since_ns: int) -> bool:
+    """Did the target log a rejection after `since_ns` (words any service would use)?"""
+    words = ("reject", "invalid", "error")
+    return any(any(w in line.text.lower() for w in words) for line in target.logs(since_ns))
 
 
 def _mutate(current: dict[str, Any], kind: Pattern, version: str, version_key: str,
@@ -207,7 +250,7 @@ def _mutate(current: dict[str, Any], kind: Pattern, version: str, version_key: s
             config["log_level"] = "debug" if config["log_level"] != "debug" else "info"
         return config, True
     limits = config.setdefault("rate_limits", {})
-    if kind is Pattern.INVALID:
+    if kind in (Pattern.INVALID, Pattern.SYNTAX):
         if isinstance(limits, dict):
             limits[f"gochaos_bad_{n}"] = -1
         return config, False
@@ -223,9 +266,3 @@ def _mutate(current: dict[str, Any], kind: Pattern, version: str, version_key: s
     if isinstance(limits, dict):
         limits[f"gochaos_{n}"] = 1000 + n
     return config, True
-
-
-def _rename_replace(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.gochaos-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -6,6 +6,7 @@ crash fell in, so whoever reads a failed gate sees at once what broke and when.
 
 from __future__ import annotations
 
+from chaos.oracles.base import Oracle, OracleParams
 from chaos.oracles.context import OracleContext
 from chaos.oracles.gocrash import find_crashes
 from chaos.timeline import Timeline
@@ -14,7 +15,11 @@ from chaos.verdict import Evidence, Finding, Status
 NAME = "panics"
 
 
-def check(ctx: OracleContext) -> Finding:
+class PanicsParams(OracleParams):
+    """No thresholds: any crash, unrequested failed exit or restart fails the run."""
+
+
+def check(ctx: OracleContext, params: PanicsParams) -> Finding:
     """FAIL on any crash signature, unrequested non-zero exit or restart of any target."""
     targets, timeline = ctx.targets, ctx.timeline
     evidence: list[Evidence] = []
@@ -60,3 +65,6 @@ def placement(timeline: Timeline, t_ns: int) -> str:
             return f"during fault {fault}, {(t_ns - start.t_ns) / 1e6:.0f} ms after it started"
         best = f"{(t_ns - end.t_ns) / 1e6:.0f} ms after fault {fault} ended"
     return best or "before any fault"
+
+
+ORACLE = Oracle(NAME, PanicsParams, check)

@@ -48,6 +48,16 @@ class RunningTarget(Protocol):
     @property
     def restarts(self) -> int: ...
 
+    @property
+    def pid(self) -> int | None:
+        """Host pid of the running process (None when not running or not visible from here)."""
+        ...
+
+    @property
+    def extra_env(self) -> Mapping[str, str]:
+        """Environment the suite added at start (e.g. the chaosagent token)."""
+        ...
+
     def logs(self, since_ns: int | None = None) -> list[LogLine]: ...
 
     def exits(self) -> list[ExitRecord]: ...
@@ -59,13 +69,16 @@ class Platform(Protocol):
     """Starts, stops and restarts targets; closes everything it started on `close()`."""
 
     name: str
+    #: Local directory for the run's artefacts (logs, generated files).
+    run_dir: Path
 
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
                      etcd_endpoints: str = "") -> RunningTarget: ...
 
     def stop_target(self, name: str) -> None: ...
 
-    def restart_target(self, name: str) -> None: ...
+    def restart_target(self, name: str, *,
+                       env: Mapping[str, str | None] | None = None) -> dict[str, str | None]: ...
 
     def target(self, name: str) -> RunningTarget: ...
 

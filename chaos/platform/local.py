@@ -30,8 +30,9 @@ class LocalTarget:
     """A target running as a local supervised process (implements `RunningTarget`)."""
 
     def __init__(self, spec: TargetSpec, process: SupervisedProcess, endpoint: Endpoint,
-                 workdir: Path, config_path: Path | None) -> None:
+                 workdir: Path, config_path: Path | None, extra_env: Mapping[str, str]) -> None:
         self._spec = spec
+        self._extra_env = dict(extra_env)
         self.process = process
         self._endpoint = endpoint
         self.workdir = workdir
@@ -52,6 +53,14 @@ class LocalTarget:
     @property
     def restarts(self) -> int:
         return self.process.restarts
+
+    @property
+    def extra_env(self) -> Mapping[str, str]:
+        return self._extra_env
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process.running else None
 
     @property
     def log_path(self) -> Path:
@@ -112,7 +121,8 @@ class LocalPlatform:
             spec.name, argv, log_path=workdir / "output.log", env=env, cwd=workdir,
             restart=spec.restart, on_exit=self._on_exit,
         )
-        target = LocalTarget(spec, process, Endpoint(LOOPBACK, port), workdir, config_path)
+        target = LocalTarget(spec, process, Endpoint(LOOPBACK, port), workdir, config_path,
+                             extra_env or {})
         self._targets[spec.name] = target
         process.start()
         self.timeline.record("target.start", spec.name, pid=process.pid, port=port)
@@ -125,11 +135,26 @@ class LocalPlatform:
             target.process.stop()
             self.timeline.record("target.stop", name)
 
-    def restart_target(self, name: str) -> None:
+    def restart_target(self, name: str, *,
+                       env: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+        """Restart a target (a requested exit, not a crash), optionally changing its environment.
+
+        `env` sets variables, or removes them where the value is None (how GOGC/GOMEMLIMIT
+        pressure is applied to a service that has no agent). Returns the previous values of those
+        variables, so passing them back restores the original environment.
+        """
         target = self.target(name)
+        previous = {key: target.process.env.get(key) for key in (env or {})}
+        for key, value in (env or {}).items():
+            if value is None:
+                target.process.env.pop(key, None)
+            else:
+                target.process.env[key] = value
         target.process.restart()
-        self.timeline.record("target.start", name, pid=target.process.pid, requested=True)
+        self.timeline.record("target.start", name, pid=target.process.pid, requested=True,
+                             env=dict(env or {}))
         self._wait_ready(target)
+        return previous
 
     def target(self, name: str) -> LocalTarget:
         try:

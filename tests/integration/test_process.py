@@ -165,3 +165,16 @@ def test_children_die_with_a_sigkilled_parent(tmp_path: Path) -> None:
     parent.send_signal(signal.SIGKILL, expect_exit=True)
     assert wait_until(lambda: not alive(child), timeout_s=5), "child outlived its SIGKILLed parent"
     parent.stop()
+
+
+def test_a_process_started_from_a_short_lived_thread_outlives_that_thread(tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG follows the forking *thread*: the spawner thread must do every fork."""
+    import threading
+
+    proc = SupervisedProcess("outlives", ["sleep", "60"], log_path=tmp_path / "o.log")
+    thread = threading.Thread(target=proc.start)
+    thread.start()
+    thread.join()
+    time.sleep(0.5)
+    assert proc.running, "the child died with the thread that asked for it"
+    proc.stop()

@@ -1,0 +1,91 @@
+"""leader_loss: etcd loses its leader (incident 3), and the fault proves a new one was elected.
+
+Modes: `move` (graceful transfer), `kill` (SIGKILL, restarted after `duration_s`), `pause`
+(SIGSTOP for `duration_s`), `isolate` (peer traffic cut for `duration_s`, needs root and
+iptables). The old leader is always brought back in `revert`, even when the run is interrupted.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+
+from pydantic import Field
+
+from chaos.errors import EtcdError, InjectionFailed
+from chaos.etcd import EtcdMember
+from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
+from chaos.netfilter import iptables_available
+
+
+class LeaderLossMode(enum.StrEnum):
+    MOVE = "move"
+    KILL = "kill"
+    PAUSE = "pause"
+    ISOLATE = "isolate"
+
+
+class LeaderLossParams(InjectorParams):
+    mode: LeaderLossMode = Field(LeaderLossMode.KILL, description="How leadership is lost")
+    duration_s: float = Field(2.0, ge=0, le=600, description="How long the old leader stays out")
+    election_timeout_s: float = Field(10.0, gt=0, description="Give up waiting for a new leader after this")
+
+
+@register
+class LeaderLoss(Injector):
+    name = "leader_loss"
+    description = "etcd loses its leader (move, kill, pause or isolate it); a new one must be elected"
+    Params = LeaderLossParams
+    needs_target = False
+
+    def __init__(self, params: InjectorParams, target: str | None = None) -> None:
+        super().__init__(params, target)
+        self._victim: EtcdMember | None = None
+
+    @property
+    def p(self) -> LeaderLossParams:
+        assert isinstance(self.params, LeaderLossParams)
+        return self.params
+
+    def expected_duration_s(self) -> float:
+        return self.p.duration_s + 2 * self.p.election_timeout_s
+
+    def available(self, ctx: InjectionContext) -> str | None:
+        if ctx.etcd is None:
+            return "the scenario has no etcd cluster (add `etcd: {members: 3}`)"
+        if self.p.mode is LeaderLossMode.ISOLATE:
+            return iptables_available()
+        return None
+
+    def inject(self, ctx: InjectionContext) -> FaultOutcome:
+        etcd = ctx.etcd
+        assert etcd is not None
+        try:
+            if self.p.mode is LeaderLossMode.MOVE:
+                change = etcd.move_leader(timeout_s=self.p.election_timeout_s)
+            else:
+                self._victim, change = etcd.lose_leader(self.p.mode.value,
+                                                        timeout_s=self.p.election_timeout_s)
+        except EtcdError as e:
+            raise InjectionFailed(str(e)) from e
+        details = {"mode": self.p.mode.value, "old_leader": change.old_leader,
+                   "new_leader": change.new_leader, "new_leader_after_ms": round(change.elapsed_ms, 1)}
+        if self._victim is not None:
+            ctx.sleep_until(time.monotonic() + self.p.duration_s)
+        return FaultOutcome(change.new_leader != change.old_leader,
+                            f"{change.old_leader} lost leadership ({self.p.mode.value}); "
+                            f"{change.new_leader} leads after {change.elapsed_ms:.0f} ms", details)
+
+    def revert(self, ctx: InjectionContext) -> None:
+        """Bring the old leader back: restart, resume or heal it, then wait for a leader."""
+        victim, self._victim = self._victim, None
+        etcd = ctx.etcd
+        if victim is None or etcd is None:
+            return
+        if self.p.mode is LeaderLossMode.KILL:
+            etcd.restart(victim)
+        elif self.p.mode is LeaderLossMode.PAUSE:
+            etcd.resume(victim)
+        elif self.p.mode is LeaderLossMode.ISOLATE:
+            etcd.heal(victim)
+        etcd.wait_for_leader(timeout_s=self.p.election_timeout_s)

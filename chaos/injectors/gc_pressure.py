@@ -1,0 +1,237 @@
+"""gc_pressure: GC and memory pressure on a Go service (incident 4), with proof that it landed.
+
+Methods:
+- `agent`: through chaosagent inside the service: ballast, garbage churn, GC percent, memory
+  limit, a forced-GC loop (each reverts by itself after the duration, and explicitly in revert);
+- `env`: restart the service with GOGC / GOMEMLIMIT (no cooperation needed), restart it back;
+- `cgroup`: squeeze its memory with a cgroup of its own (v1 or v2), lifted in revert;
+- `hog`: a bounded co-located memory and CPU hog process.
+The proof is the GC rate during the fault against the rate just before it, from the gctrace
+lines every launched Go service prints (or the agent's runtime snapshot), or, for the hog, that
+the hog really held its memory.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from chaos import gctrace
+from chaos.cgroups import MemoryLimit
+from chaos.chaosagent import AgentClient, agent_for
+from chaos.errors import InjectionFailed
+from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
+from chaos.process import SupervisedProcess
+from chaos.timeline import now_ns
+
+MB = 1 << 20
+
+
+class GCMethod(enum.StrEnum):
+    AGENT = "agent"
+    ENV = "env"
+    CGROUP = "cgroup"
+    HOG = "hog"
+
+
+class GCPressureParams(InjectorParams):
+    method: GCMethod = Field(GCMethod.AGENT, description="How the pressure is applied")
+    duration_s: float = Field(5.0, gt=0, le=3600, description="How long the pressure lasts")
+    ballast_mb: int | None = Field(None, ge=1, description="agent: MiB held live")
+    churn_mb_per_sec: int | None = Field(None, ge=1, description="agent: MiB/s of garbage")
+    gc_percent: int | None = Field(None, ge=-1, description="agent: debug.SetGCPercent; env: GOGC")
+    memory_limit_mb: int | None = Field(None, ge=1, description="agent: SetMemoryLimit; env: GOMEMLIMIT; "
+                                                                "cgroup: the cgroup's memory limit")
+    force_gc_interval_ms: int | None = Field(None, ge=1, description="agent: runtime.GC() this often")
+    hog_mb: int = Field(256, ge=1, le=16384, description="hog: MiB the hog process holds")
+    hog_cpu: bool = Field(True, description="hog: also spin one CPU")
+    min_rate_factor: float = Field(1.5, ge=1, description="Landed when the GC rate rises this much")
+
+
+@register
+class GCPressure(Injector):
+    name = "gc_pressure"
+    description = "GC / memory pressure: ballast, churn, GOGC, memory limit, forced GC, cgroup squeeze, hog"
+    Params = GCPressureParams
+
+    def __init__(self, params: InjectorParams, target: str | None = None) -> None:
+        super().__init__(params, target)
+        self._agent: AgentClient | None = None
+        self._restored_env: dict[str, str | None] | None = None
+        self._limit: MemoryLimit | None = None
+        self._hog: SupervisedProcess | None = None
+
+    @property
+    def p(self) -> GCPressureParams:
+        assert isinstance(self.params, GCPressureParams)
+        return self.params
+
+    def expected_duration_s(self) -> float:
+        return self.p.duration_s + 30
+
+    def available(self, ctx: InjectionContext) -> str | None:
+        assert self.target_name is not None
+        target = ctx.target(self.target_name)
+        if self.p.method is GCMethod.AGENT and agent_for(target) is None:
+            return f"target {self.target_name} has no chaosagent switched on; use method env, cgroup or hog"
+        if self.p.method is GCMethod.AGENT and not any(
+            v is not None for v in (self.p.ballast_mb, self.p.churn_mb_per_sec, self.p.gc_percent,
+                                    self.p.memory_limit_mb, self.p.force_gc_interval_ms)):
+            return "method agent needs at least one of ballast_mb, churn_mb_per_sec, gc_percent, " \
+                   "memory_limit_mb, force_gc_interval_ms"
+        if self.p.method is GCMethod.CGROUP and self.p.memory_limit_mb is None:
+            return "method cgroup needs memory_limit_mb"
+        if self.p.method is GCMethod.ENV and self.p.gc_percent is None and self.p.memory_limit_mb is None:
+            return "method env needs gc_percent (GOGC) and/or memory_limit_mb (GOMEMLIMIT)"
+        return None
+
+    def inject(self, ctx: InjectionContext) -> FaultOutcome:
+        assert self.target_name is not None
+        target = ctx.target(self.target_name)
+        window_s = self.p.duration_s
+        before_start = now_ns() - int(min(window_s, 5.0) * 1e9)
+        before_agent = self._agent_snapshot(target)
+        started = now_ns()
+        details: dict[str, Any] = {"method": self.p.method.value}
+        apply = {GCMethod.AGENT: self._apply_agent, GCMethod.ENV: self._apply_env,
+                 GCMethod.CGROUP: self._apply_cgroup, GCMethod.HOG: self._apply_hog}[self.p.method]
+        apply(ctx, details)
+        ctx.timeline.record("gc.pressure", self.name, target=self.target_name, **details)
+        hog_peak = self._hold(ctx, time.monotonic() + self.p.duration_s)
+        ended = now_ns()
+        if self.p.method is GCMethod.HOG:
+            details["hog_peak_mb"] = hog_peak
+            landed = hog_peak >= 0.9 * self.p.hog_mb
+            return FaultOutcome(landed, f"hog held {hog_peak} of {self.p.hog_mb} MiB for "
+                                        f"{self.p.duration_s:g}s", details)
+        cycles = gctrace.parse(target.logs(since_ns=before_start))
+        before = gctrace.activity(cycles, before_start, started)
+        during = gctrace.activity(cycles, started, ended)
+        rate_before, rate_during = before.per_second, during.per_second
+        source = "gctrace"
+        if not cycles:  # GODEBUG overridden: fall back to the agent's GC counter
+            after_agent = self._agent_snapshot(target)
+            if before_agent is None or after_agent is None:
+                return FaultOutcome(False, "no gctrace lines and no chaosagent: GC activity unseen", details)
+            source = "chaosagent"
+            rate_during = (after_agent["gc_cycles"] - before_agent["gc_cycles"]) / max((ended - started) / 1e9, 1e-9)
+            rate_before = 0.0
+        details.update({"gc_per_s_before": round(rate_before, 2), "gc_per_s_during": round(rate_during, 2),
+                        "gc_pause_p99_ms_during": during.pause_p99_ms,
+                        "heap_live_max_mb_during": during.heap_live_max_mb, "measured_by": source})
+        crashed = any(e.t_ns >= started for e in target.exits() if not e.requested)
+        landed = crashed or (rate_during > 0 and rate_during >= self.p.min_rate_factor * rate_before)
+        summary = (f"GC rate {rate_before:.1f}/s -> {rate_during:.1f}/s ({source})"
+                   + ("; the target exited under pressure" if crashed else ""))
+        return FaultOutcome(landed, summary, details)
+
+    def revert(self, ctx: InjectionContext) -> None:
+        """Lift whatever is still applied: agent actions, env, cgroup, hog."""
+        assert self.target_name is not None
+        if self._agent is not None:
+            agent, self._agent = self._agent, None
+            try:
+                agent.revert_all()
+            except InjectionFailed:
+                if ctx.target(self.target_name).pid is not None:
+                    raise  # alive but refusing: the pressure may still be on
+                # dead (e.g. OOM-killed): its agent state died with it
+        if self._restored_env is not None:
+            env, self._restored_env = self._restored_env, None
+            ctx.platform.restart_target(self.target_name, env=env)
+        if self._limit is not None:
+            limit, self._limit = self._limit, None
+            limit.remove()
+        if self._hog is not None:
+            hog, self._hog = self._hog, None
+            hog.stop(timeout_s=1)
+
+    # -- methods -----------------------------------------------------------------------------
+    def _apply_agent(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
+        assert self.target_name is not None
+        agent = agent_for(ctx.target(self.target_name))
+        assert agent is not None
+        self._agent = agent
+        d, p = self.p.duration_s + 1, self.p
+        actions = []
+        if p.ballast_mb is not None:
+            actions.append(agent.start("ballast", duration_s=d, mb=p.ballast_mb))
+        if p.churn_mb_per_sec is not None:
+            actions.append(agent.start("churn", duration_s=d, mb_per_sec=p.churn_mb_per_sec))
+        if p.gc_percent is not None:
+            actions.append(agent.start("gc-percent", duration_s=d, percent=p.gc_percent))
+        if p.memory_limit_mb is not None:
+            actions.append(agent.start("memory-limit", duration_s=d, mb=p.memory_limit_mb))
+        if p.force_gc_interval_ms is not None:
+            actions.append(agent.start("force-gc", duration_s=d, interval=f"{p.force_gc_interval_ms}ms"))
+        details["agent_actions"] = [a.get("kind") for a in actions]
+
+    def _apply_env(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
+        assert self.target_name is not None
+        env: dict[str, str | None] = {}
+        if self.p.gc_percent is not None:
+            env["GOGC"] = "off" if self.p.gc_percent < 0 else str(self.p.gc_percent)
+        if self.p.memory_limit_mb is not None:
+            env["GOMEMLIMIT"] = f"{self.p.memory_limit_mb}MiB"
+        self._restored_env = ctx.platform.restart_target(self.target_name, env=env)
+        details["env"] = env
+
+    def _apply_cgroup(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
+        assert self.target_name is not None and self.p.memory_limit_mb is not None
+        pid = ctx.target(self.target_name).pid
+        if pid is None:
+            raise InjectionFailed(f"{self.target_name} is not running")
+        limit = MemoryLimit(pid, self.p.memory_limit_mb * MB)
+        limit.apply()
+        self._limit = limit
+        details["cgroup"] = str(limit.group)
+
+    def _apply_hog(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
+        script = (
+            "import sys, time\n"
+            f"block = bytearray({self.p.hog_mb} * {MB})\n"
+            f"for i in range(0, len(block), 4096): block[i] = 1\n"
+            "print('held', flush=True)\n"
+            f"end = time.monotonic() + {self.p.duration_s + 5}\n"
+            f"while time.monotonic() < end:\n"
+            f"    {'pass' if self.p.hog_cpu else 'time.sleep(0.1)'}\n"
+        )
+        hog = SupervisedProcess(f"hog-{self.target_name}", [sys.executable, "-c", script],
+                                log_path=ctx.platform.run_dir / "hog.log")
+        hog.start()
+        self._hog = hog
+        details["hog_pid"] = hog.pid
+
+    def _hold(self, ctx: InjectionContext, deadline: float) -> int:
+        """Wait out the fault (stoppable); return the hog's peak RSS in MiB (0 without a hog)."""
+        peak = 0
+        while time.monotonic() < deadline:
+            ctx.sleep_until(min(deadline, time.monotonic() + 0.2))
+            if self._hog is not None and self._hog.pid is not None:
+                peak = max(peak, _rss_mb(self._hog.pid))
+        return peak
+
+    def _agent_snapshot(self, target: object) -> dict[str, Any] | None:
+        agent = agent_for(target)  # type: ignore[arg-type]
+        if agent is None:
+            return None
+        try:
+            return agent.runtime()
+        except InjectionFailed:
+            return None
+
+
+def _rss_mb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+

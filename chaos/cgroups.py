@@ -1,9 +1,11 @@
-"""Squeeze one process's memory with a cgroup of its own, and lift the squeeze again.
+"""Squeeze one process's memory or CPU with cgroups of its own, and lift the squeeze again.
 
-Works on cgroup v1 (the memory controller's hierarchy) and v2 (the unified hierarchy, with the
-memory controller enabled for children). The new group is created under the process's current
-group, so the suite never escapes limits it already runs under; lifting moves the process back and
-removes the group. Groups are named `gochaos-<pid>-<seq>` so leftovers can be found after a crash.
+Works on cgroup v1 (separate memory and cpu hierarchies) and v2 (the unified hierarchy). The new
+group is created under the process's current group, so the suite never escapes limits it already
+runs under; lifting moves the process back and removes the group. A CPU limit is a CFS quota: the
+process runs `millicores/1000` of one CPU per 100 ms period and is throttled for the rest, exactly
+what a Kubernetes CPU limit does. Groups are named `gochaos-<pid>-<seq>` so leftovers can be found
+after a crash.
 """
 
 from __future__ import annotations
@@ -17,67 +19,114 @@ from chaos.errors import InjectionFailed, RevertFailed
 
 ROOT = Path("/sys/fs/cgroup")
 PREFIX = "gochaos-"
+PERIOD_US = 100_000
 _seq = itertools.count(1)
 
 
 def version() -> int | None:
-    """2 for the unified hierarchy, 1 for a v1 memory controller, None when neither is usable."""
+    """2 for the unified hierarchy, 1 for v1 controllers, None when neither is usable."""
     if (ROOT / "cgroup.controllers").is_file():
         return 2
-    if (ROOT / "memory").is_dir():
+    if (ROOT / "memory").is_dir() or (ROOT / "cpu").is_dir():
         return 1
     return None
 
 
-def _current_group(pid: int, v: int) -> Path:
+def _v1_mount(controller: str) -> Path:
+    for candidate in (controller, "cpu,cpuacct" if controller == "cpu" else controller):
+        if (ROOT / candidate).is_dir():
+            return ROOT / candidate
+    raise InjectionFailed(f"no cgroup v1 {controller} controller mounted under {ROOT}")
+
+
+def _current_group(pid: int, controller: str | None) -> Path:
+    """The process's group in the v1 hierarchy of `controller`, or in v2 when it is None."""
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         hierarchy, controllers, path = line.split(":", 2)
-        if v == 2 and hierarchy == "0":
+        if controller is None and hierarchy == "0":
             return ROOT / path.lstrip("/")
-        if v == 1 and "memory" in controllers.split(","):
-            return ROOT / "memory" / path.lstrip("/")
-    raise InjectionFailed(f"pid {pid} has no memory cgroup (cgroup v{v})")
+        if controller is not None and controller in controllers.split(","):
+            return _v1_mount(controller) / path.lstrip("/")
+    raise InjectionFailed(f"pid {pid} has no {controller or 'unified'} cgroup")
 
 
 @dataclass
-class MemoryLimit:
-    """A memory limit on one process, applied by moving it into a fresh child cgroup."""
+class CgroupLimit:
+    """Memory and/or CPU limits on one process, applied by moving it into fresh child groups."""
 
     pid: int
-    limit_bytes: int
-    group: Path | None = None
-    _origin: Path | None = field(default=None, repr=False)
+    memory_bytes: int | None = None
+    cpu_millicores: int | None = None
+    groups: list[tuple[Path, Path]] = field(default_factory=list)  # (group, where the pid came from)
 
     def apply(self) -> None:
         v = version()
         if v is None:
-            raise InjectionFailed("no cgroup memory controller here (neither v1 nor v2 mounted)")
+            raise InjectionFailed("no cgroup controllers here (neither v1 nor v2 mounted)")
         if os.geteuid() != 0:
-            raise InjectionFailed("squeezing a memory cgroup needs root")
-        origin = _current_group(self.pid, v)
+            raise InjectionFailed("squeezing a process with cgroups needs root")
+        if self.memory_bytes is None and self.cpu_millicores is None:
+            raise InjectionFailed("a cgroup limit needs a memory limit, a CPU limit, or both")
+        settings: dict[str, str] = {}
+        quota = str((self.cpu_millicores or 0) * PERIOD_US // 1000)
+        try:
+            if v == 2:
+                if self.memory_bytes is not None:
+                    settings["memory.max"] = str(self.memory_bytes)
+                if self.cpu_millicores is not None:
+                    settings["cpu.max"] = f"{quota} {PERIOD_US}"
+                self._enter(_current_group(self.pid, None), settings, v)
+            else:
+                if self.memory_bytes is not None:
+                    self._enter(_current_group(self.pid, "memory"),
+                                {"memory.limit_in_bytes": str(self.memory_bytes)}, v)
+                if self.cpu_millicores is not None:
+                    self._enter(_current_group(self.pid, "cpu"),
+                                {"cpu.cfs_period_us": str(PERIOD_US), "cpu.cfs_quota_us": quota}, v)
+        except InjectionFailed:
+            self.remove()
+            raise
+
+    def _enter(self, origin: Path, settings: dict[str, str], v: int) -> None:
         group = origin / f"{PREFIX}{os.getpid()}-{next(_seq)}"
         try:
+            if v == 2:
+                wanted = {name.split(".")[0] for name in settings}
+                (origin / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in sorted(wanted)))
             group.mkdir()
-            limit_file = "memory.max" if v == 2 else "memory.limit_in_bytes"
-            (group / limit_file).write_text(str(self.limit_bytes))
+            self.groups.append((group, origin))
+            for name, value in settings.items():
+                (group / name).write_text(value)
             (group / "cgroup.procs").write_text(str(self.pid))
         except OSError as e:
-            _remove_quietly(group)
-            raise InjectionFailed(f"cgroup v{v} memory limit on pid {self.pid} at {group}: {e.strerror}") from e
-        self.group, self._origin = group, origin
+            raise InjectionFailed(f"cgroup v{v} limit {settings} on pid {self.pid} at {group}: "
+                                  f"{e.strerror}") from e
+
+    def throttled_periods(self) -> int | None:
+        """CFS periods in which the process was throttled so far (None without a CPU limit)."""
+        for group, _ in self.groups:
+            stat = group / "cpu.stat"
+            if stat.is_file() and self.cpu_millicores is not None:
+                for line in stat.read_text().splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "nr_throttled":
+                        return int(value)
+        return None
 
     def remove(self) -> None:
-        if self.group is None:
-            return
-        group, origin = self.group, self._origin
-        self.group = None
-        try:
-            if origin is not None and Path(f"/proc/{self.pid}").exists():
-                (origin / "cgroup.procs").write_text(str(self.pid))
-        except OSError:
-            pass  # the process died (perhaps OOM-killed): nothing to move back
-        if not _remove_quietly(group):
-            raise RevertFailed(f"could not remove cgroup {group}; remove it by hand: rmdir {group}")
+        """Move the process back and remove every group; RevertFailed if a group stays."""
+        stuck = []
+        while self.groups:
+            group, origin = self.groups.pop()
+            try:
+                if Path(f"/proc/{self.pid}").exists():
+                    (origin / "cgroup.procs").write_text(str(self.pid))
+            except OSError:
+                pass  # the process died (perhaps OOM-killed): nothing to move back
+            if not _remove_quietly(group):
+                stuck.append(str(group))
+        if stuck:
+            raise RevertFailed(f"could not remove cgroup(s) {stuck}; remove them by hand with rmdir")
 
 
 def _remove_quietly(group: Path) -> bool:
@@ -91,9 +140,9 @@ def _remove_quietly(group: Path) -> bool:
 
 
 def leftover_groups() -> list[Path]:
-    """gochaos-* memory cgroups anywhere under the hierarchy (for crash clean-up)."""
+    """gochaos-* cgroups anywhere under the hierarchies (for crash clean-up)."""
     v = version()
     if v is None:
         return []
-    base = ROOT if v == 2 else ROOT / "memory"
-    return [p for p in base.rglob(f"{PREFIX}*") if p.is_dir()]
+    bases = [ROOT] if v == 2 else [p for p in ROOT.iterdir() if p.is_dir() and not p.is_symlink()]
+    return [p for base in bases for p in base.rglob(f"{PREFIX}*") if p.is_dir()]

@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="where targets run (default: local; env GOCHAOS_PLATFORM)")
         sub.add_argument("--report-dir", type=Path,
                          default=_env_path("GOCHAOS_REPORT_DIR"),
-                         help="write report.json and keep target logs here (env GOCHAOS_REPORT_DIR)")
+                         help="write report.json, junit.xml, report.html and keep target logs here "
+                              "(env GOCHAOS_REPORT_DIR)")
         sub.add_argument("--seed", type=int, default=_env_int("GOCHAOS_SEED"),
                          help="seed for jitter and generated names, to replay a run (env GOCHAOS_SEED)")
     return parser
@@ -85,34 +86,58 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _list(console: Console) -> int:
-    from chaos.scenario import bundled_scenarios, load_scenario
+    from chaos.scenario import bundled_scenarios, load_plan
 
     for name, path in bundled_scenarios().items():
-        scenario = load_scenario(path)
-        console.print(f"{name:<20} {scenario.description.strip().splitlines()[0] if scenario.description else ''}",
-                      highlight=False)
+        _, plan = load_plan(path)
+        if len(plan) > 1 or plan[0][0].name != name:
+            summary = "suite: " + ", ".join(scenario.name for scenario, _ in plan)
+        else:
+            summary = " ".join(plan[0][0].description.split()).split(". ")[0].rstrip(".")
+        console.print(f"{name:<18} {summary}", highlight=False, soft_wrap=True)
     return ExitCode.PASS
 
 
 def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
-    from chaos.report import json_report
+    from chaos.report import html, json_report, junit, overall_status
     from chaos.report.console import ConsoleProgress, print_verdict
-    from chaos.runner import run_scenario
-    from chaos.scenario import load_scenario, resolve
+    from chaos.runner import RunResult, run_scenario
+    from chaos.scenario import load_plan, resolve
 
-    path = resolve(args.scenario)
-    scenario = load_scenario(path)
+    name, plan = load_plan(resolve(args.scenario))
     report_dir: Path | None = args.report_dir
-    run_dir = report_dir / "artefacts" / scenario.name if report_dir else None
-    title = f"{scenario.name}{' (buggy)' if buggy else ''}"
-    with ConsoleProgress(console, title) as progress:
-        result = run_scenario(scenario, base_dir=path.parent, platform=args.platform, buggy=buggy,
-                              seed=args.seed, run_dir=run_dir, progress=progress)
-    print_verdict(console, result)
+    results: list[RunResult] = []
+    for scenario, base_dir in plan:
+        run_dir = report_dir / "artefacts" / scenario.name if report_dir else None
+        title = f"{scenario.name}{' (buggy)' if buggy else ''}"
+        if len(plan) > 1:
+            title = f"{name} {len(results) + 1}/{len(plan)}: {title}"
+        with ConsoleProgress(console, title) as progress:
+            result = run_scenario(scenario, base_dir=base_dir, platform=args.platform, buggy=buggy,
+                                  seed=args.seed, run_dir=run_dir, progress=progress)
+        print_verdict(console, result)
+        results.append(result)
+    status = overall_status(r.verdict.status for r in results)
+    if len(results) > 1:
+        console.print(f"{name}: {len(results)} scenarios, " + ", ".join(
+            f"{r.scenario.name} {r.verdict.status.value}" for r in results) + f" -> {status.value.upper()}",
+            highlight=False, soft_wrap=True)
+    code = {"pass": ExitCode.PASS, "fail": ExitCode.FAIL, "inconclusive": ExitCode.INCONCLUSIVE}[status.value]
     if report_dir is not None:
-        written = json_report.write(result, report_dir)
-        console.print(f"report: {written}", highlight=False)
-    return result.verdict.exit_code
+        missing = []
+        for kind, one, many in (("json", json_report.write, json_report.write_many),
+                                ("junit", junit.write, junit.write_many), ("html", html.write, html.write_many)):
+            try:
+                written = one(results[0], report_dir) if len(results) == 1 else many(results, report_dir)
+            except Exception as e:  # a broken report must not hide the verdict; say so and go on
+                missing.append(kind)
+                console.print(f"gochaos: could not write the {kind} report to {report_dir}: {e!r}",
+                              highlight=False, markup=False, style="bold red", soft_wrap=True)
+            else:
+                console.print(f"report: {written}", highlight=False, soft_wrap=True)
+        if missing and code == ExitCode.PASS:
+            return ExitCode.INFRASTRUCTURE  # a gate must not pass without the reports CI reads
+    return code
 
 
 if __name__ == "__main__":

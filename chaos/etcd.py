@@ -20,7 +20,7 @@ import requests
 
 from chaos.errors import EtcdError
 from chaos.netfilter import PortIsolation
-from chaos.ports import LOOPBACK, free_port
+from chaos.ports import LOOPBACK, free_ports
 from chaos.process import RestartPolicy, SupervisedProcess
 from chaos.readiness import wait_until
 from chaos.timeline import Timeline, now_ns
@@ -119,7 +119,8 @@ class EtcdCluster:
         """Start every member and wait until all answer and one of them leads."""
         if not self.etcd_binary.is_file():
             raise EtcdError(f"etcd binary {self.etcd_binary} does not exist; run chaos.build.build()")
-        ports = [(free_port(), free_port()) for _ in range(self.size)]
+        flat = free_ports(2 * self.size)
+        ports = list(zip(flat[::2], flat[1::2], strict=True))
         initial = ",".join(
             f"m{i}=http://{LOOPBACK}:{peer}" for i, (_, peer) in enumerate(ports)
         )

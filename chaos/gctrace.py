@@ -59,6 +59,7 @@ class GCActivity:
     per_second: float
     pause_p99_ms: float | None
     heap_live_max_mb: int | None
+    heap_goal_max_mb: int | None
 
 
 def activity(cycles: Sequence[GCCycle], start_ns: int, end_ns: int) -> GCActivity:
@@ -67,4 +68,5 @@ def activity(cycles: Sequence[GCCycle], start_ns: int, end_ns: int) -> GCActivit
     pauses = sorted(c.pause_ms for c in inside)
     p99 = pauses[min(len(pauses) - 1, round(0.99 * (len(pauses) - 1)))] if pauses else None
     return GCActivity(len(inside), len(inside) / seconds, p99,
-                      max((c.heap_live_mb for c in inside), default=None))
+                      max((c.heap_live_mb for c in inside), default=None),
+                      max((c.heap_goal_mb for c in inside), default=None))

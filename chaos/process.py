@@ -83,6 +83,8 @@ class Backoff:
 
 ExitListener = Callable[["SupervisedProcess", ExitRecord], None]
 LineListener = Callable[["SupervisedProcess", LogLine], None]
+#: Called after the restart policy started a new incarnation (a kubelet's container restart).
+RestartListener = Callable[["SupervisedProcess"], None]
 
 
 def _die_with_parent() -> None:
@@ -106,6 +108,7 @@ class SupervisedProcess:
         backoff: Backoff = Backoff(),
         on_exit: ExitListener | None = None,
         on_line: LineListener | None = None,
+        on_restart: RestartListener | None = None,
         gid: int | None = None,
     ) -> None:
         self.name = name
@@ -117,6 +120,7 @@ class SupervisedProcess:
         self.backoff = backoff
         self._on_exit = on_exit
         self._on_line = on_line
+        self._on_restart = on_restart
         #: Group id the child runs under; lets iptables' owner match pick out its packets.
         self.gid = gid
         self._lock = threading.RLock()
@@ -313,10 +317,14 @@ class SupervisedProcess:
             delay = self._restart_delay(record)
             if delay is not None:
                 time.sleep(delay)
+                restarted = False
                 with self._lock:
                     if not self._closed and self._proc is proc:
                         self._crash_restarts += 1
                         self._spawn_locked()
+                        restarted = True
+                if restarted and self._on_restart is not None:
+                    _notify(self._on_restart, self)
             with self._changed:  # wait for the next incarnation (policy, restart, start_again)
                 while self._proc is proc and not self._closed:
                     self._changed.wait()

@@ -28,6 +28,7 @@ from chaos.oracles import bind
 from chaos.oracles.context import OracleContext, Phases
 from chaos.platform.base import RunningTarget
 from chaos.platform.local import LocalPlatform
+from chaos.sampling import RuntimeSampler
 from chaos.scenario import Scenario
 from chaos.targets import TargetSpec, chaosagent_env
 from chaos.timeline import Timeline, WindowStats, now_ns
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from chaos.load import LoadRun
 
 PLATFORMS = ("local", "kubernetes")
+#: Quiet time before the idle runtime samples taken before the load starts and after it stops.
+IDLE_SETTLE_S = 1.0
 
 
 class Progress(Protocol):
@@ -118,7 +121,11 @@ def run_scenario(
              for f in scenario.faults for at_s in f.offsets(schedule_rng)),
             key=lambda pair: pair[0],
         )
+        sampler = RuntimeSampler(targets, timeline)
+        time.sleep(IDLE_SETTLE_S)
+        sampler.sample_now("runtime.idle")  # goroutines before any load: the leak oracle's anchor
         load = _start_load(scenario, injectors, targets, timeline, local.run_dir, stack, show)
+        stack.enter_context(sampler)
 
         baseline_start = now_ns()
         show.phase("baseline", scenario.windows.baseline_s)
@@ -136,7 +143,10 @@ def run_scenario(
         observe_end = now_ns()
 
         show.phase("judge")
+        sampler.stop()
         totals = load.stop() if load is not None else None
+        time.sleep(IDLE_SETTLE_S)  # in-flight work drains; what is left after this leaked
+        sampler.sample_now("runtime.idle")
         phases = Phases(baseline_start, faults_start, faults_end, observe_end)
         oracle_ctx = OracleContext(targets, timeline, phases)
         findings: list[Finding] = [r.finding() for r in reports]

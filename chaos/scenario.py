@@ -158,6 +158,34 @@ class Scenario(_Model):
         return entries
 
 
+class Suite(_Model):
+    """Several scenarios run one after the other and judged together (a release gate)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,60}$")
+    description: str = ""
+    scenarios: tuple[str, ...] = Field(min_length=1, description="Bundled names or files (relative to this one)")
+
+
+def load_plan(path: Path) -> tuple[str, list[tuple[Scenario, Path]]]:
+    """A scenario file gives itself; a suite file gives its members. Returns (name, [(scenario, dir)])."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        data = None  # load_scenario below reports it with the file and line
+    if not (isinstance(data, dict) and "scenarios" in data):
+        return (scenario := load_scenario(path)).name, [(scenario, path.parent)]
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(_describe(e, yaml.compose(path.read_text(encoding="utf-8")), str(path))) from e
+    members = []
+    for member in suite.scenarios:
+        local = path.parent / member
+        member_path = local if local.is_file() else resolve(member)
+        members.append((load_scenario(member_path), member_path.parent))
+    return suite.name, members
+
+
 def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     """References between sections (fault -> target, injector and oracle names): (loc, problem)."""
     from chaos.injectors.base import create

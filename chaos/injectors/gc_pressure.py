@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import Field
 
 from chaos import gctrace
-from chaos.cgroups import MemoryLimit
+from chaos.cgroups import CgroupLimit
 from chaos.chaosagent import AgentClient, agent_for
 from chaos.errors import InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
@@ -30,6 +30,7 @@ from chaos.process import SupervisedProcess
 from chaos.timeline import now_ns
 
 MB = 1 << 20
+PERIOD_MS = 100
 
 
 class GCMethod(enum.StrEnum):
@@ -48,6 +49,8 @@ class GCPressureParams(InjectorParams):
     memory_limit_mb: int | None = Field(None, ge=1, description="agent: SetMemoryLimit; env: GOMEMLIMIT; "
                                                                 "cgroup: the cgroup's memory limit")
     force_gc_interval_ms: int | None = Field(None, ge=1, description="agent: runtime.GC() this often")
+    cpu_limit_millicores: int | None = Field(None, ge=1, description="cgroup: CFS quota, in thousandths of "
+                                                                     "a CPU (a Kubernetes CPU limit)")
     hog_mb: int = Field(256, ge=1, le=16384, description="hog: MiB the hog process holds")
     hog_cpu: bool = Field(True, description="hog: also spin one CPU")
     min_rate_factor: float = Field(1.5, ge=1, description="Landed when the GC rate rises this much")
@@ -63,7 +66,7 @@ class GCPressure(Injector):
         super().__init__(params, target)
         self._agent: AgentClient | None = None
         self._restored_env: dict[str, str | None] | None = None
-        self._limit: MemoryLimit | None = None
+        self._limit: CgroupLimit | None = None
         self._hog: SupervisedProcess | None = None
 
     @property
@@ -84,8 +87,8 @@ class GCPressure(Injector):
                                     self.p.memory_limit_mb, self.p.force_gc_interval_ms)):
             return "method agent needs at least one of ballast_mb, churn_mb_per_sec, gc_percent, " \
                    "memory_limit_mb, force_gc_interval_ms"
-        if self.p.method is GCMethod.CGROUP and self.p.memory_limit_mb is None:
-            return "method cgroup needs memory_limit_mb"
+        if self.p.method is GCMethod.CGROUP and self.p.memory_limit_mb is None and self.p.cpu_limit_millicores is None:
+            return "method cgroup needs memory_limit_mb and/or cpu_limit_millicores"
         if self.p.method is GCMethod.ENV and self.p.gc_percent is None and self.p.memory_limit_mb is None:
             return "method env needs gc_percent (GOGC) and/or memory_limit_mb (GOMEMLIMIT)"
         return None
@@ -125,10 +128,31 @@ class GCPressure(Injector):
                         "gc_pause_p99_ms_during": during.pause_p99_ms,
                         "heap_live_max_mb_during": during.heap_live_max_mb, "measured_by": source})
         crashed = any(e.t_ns >= started for e in target.exits() if not e.requested)
-        landed = crashed or (rate_during > 0 and rate_during >= self.p.min_rate_factor * rate_before)
-        summary = (f"GC rate {rate_before:.1f}/s -> {rate_during:.1f}/s ({source})"
-                   + ("; the target exited under pressure" if crashed else ""))
-        return FaultOutcome(landed, summary, details)
+        seen = self._signals(rate_before, rate_during, before, during)
+        throttled = self._limit.throttled_periods() if self._limit is not None else None
+        if throttled:
+            details["cpu_throttled_periods"] = throttled
+            seen.append(f"CPU throttled in {throttled} periods of {PERIOD_MS} ms")
+        if crashed:
+            seen.append("the target exited under pressure")
+        details["signals"] = seen
+        summary = f"GC rate {rate_before:.1f}/s -> {rate_during:.1f}/s ({source}); " + (
+            "; ".join(seen) if seen else "no sign of the pressure in the GC figures")
+        return FaultOutcome(bool(seen), summary, details)
+
+    def _signals(self, rate_before: float, rate_during: float, before: gctrace.GCActivity,
+                 during: gctrace.GCActivity) -> list[str]:
+        """What in the GC figures shows the pressure: a faster GC, the ballast held, a capped heap."""
+        p, seen = self.p, []
+        if rate_during > 0 and rate_during >= p.min_rate_factor * rate_before:
+            seen.append(f"GC rate x{rate_during / max(rate_before, 1e-9):.1f}")
+        live_before = before.heap_live_max_mb or 0
+        if p.ballast_mb and (during.heap_live_max_mb or 0) >= live_before + 0.8 * p.ballast_mb:
+            seen.append(f"live heap {live_before} -> {during.heap_live_max_mb} MB (ballast held)")
+        if p.memory_limit_mb and during.heap_goal_max_mb is not None \
+                and during.heap_goal_max_mb <= 1.1 * p.memory_limit_mb < (before.heap_goal_max_mb or 0) + 1e9:
+            seen.append(f"heap goal kept under the {p.memory_limit_mb} MB limit (max {during.heap_goal_max_mb} MB)")
+        return seen
 
     def revert(self, ctx: InjectionContext) -> None:
         """Lift whatever is still applied: agent actions, env, cgroup, hog."""
@@ -182,14 +206,15 @@ class GCPressure(Injector):
         details["env"] = env
 
     def _apply_cgroup(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
-        assert self.target_name is not None and self.p.memory_limit_mb is not None
+        assert self.target_name is not None
         pid = ctx.target(self.target_name).pid
         if pid is None:
             raise InjectionFailed(f"{self.target_name} is not running")
-        limit = MemoryLimit(pid, self.p.memory_limit_mb * MB)
-        limit.apply()
+        memory = self.p.memory_limit_mb * MB if self.p.memory_limit_mb is not None else None
+        limit = CgroupLimit(pid, memory_bytes=memory, cpu_millicores=self.p.cpu_limit_millicores)
         self._limit = limit
-        details["cgroup"] = str(limit.group)
+        limit.apply()
+        details["cgroups"] = [str(group) for group, _ in limit.groups]
 
     def _apply_hog(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
         script = (

@@ -18,7 +18,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from typing import IO, Self
 from chaos.errors import LoadError
 from chaos.load.spec import LoadSpec, parse_user_ref
 from chaos.load.stream import LoadTotals, decode, to_records
+from chaos.ports import free_port
 from chaos.timeline import RequestRecord, Timeline, WindowStats, now_ns, summarize
 
 #: Results kept in memory for `live()`.
@@ -212,7 +212,7 @@ class LoadRun:
             "--stop-grace-s", f"{spec.stop_grace_s:g}",
         ]
         if distributed:
-            self.master_port = spec.master_port or _free_port(spec.master_bind_host)
+            self.master_port = spec.master_port or free_port(spec.master_bind_host or "0.0.0.0")
             main_args += ["--bind-host", spec.master_bind_host, "--master-port",
                           str(self.master_port), "--expect-workers",
                           str(spec.workers + spec.remote_workers)]
@@ -338,10 +338,3 @@ class LoadRun:
             lines.append(f"  {proc.role} ({state}), log {proc.log}:")
             lines.extend(f"    {line}" for line in proc.tail().splitlines())
         return "\n".join(lines)
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host if host not in ("", "*") else "0.0.0.0", 0))
-        port: int = s.getsockname()[1]
-        return port

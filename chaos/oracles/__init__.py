@@ -8,14 +8,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chaos.errors import ScenarioError
-from chaos.oracles import consistency, panics, recovery, rollback
+from chaos.oracles import consistency, leaks, panics, recovery, rollback
 from chaos.oracles.base import Oracle
 from chaos.oracles.context import OracleContext
 from chaos.suggest import did_you_mean
 from chaos.verdict import Finding
 
 ORACLES: Mapping[str, Oracle[Any]] = {
-    o.name: o for o in (panics.ORACLE, recovery.ORACLE, rollback.ORACLE, consistency.ORACLE)
+    o.name: o for o in (panics.ORACLE, recovery.ORACLE, rollback.ORACLE, leaks.ORACLE, consistency.ORACLE)
 }
 
 

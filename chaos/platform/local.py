@@ -119,7 +119,7 @@ class LocalPlatform:
         env.update(extra_env or {})
         process = SupervisedProcess(
             spec.name, argv, log_path=workdir / "output.log", env=env, cwd=workdir,
-            restart=spec.restart, on_exit=self._on_exit,
+            restart=spec.restart, on_exit=self._on_exit, on_restart=self._on_restart,
         )
         target = LocalTarget(spec, process, Endpoint(LOOPBACK, port), workdir, config_path,
                              extra_env or {})
@@ -190,6 +190,10 @@ class LocalPlatform:
             returncode=record.returncode, signal=record.signal, requested=record.requested,
             incarnation=record.incarnation,
         )
+
+    def _on_restart(self, process: SupervisedProcess) -> None:
+        self.timeline.record("target.start", process.name, pid=process.pid, requested=False,
+                             incarnation=process.incarnation, restarts=process.restarts)
 
     def _wait_ready(self, target: LocalTarget) -> None:
         spec = target.spec

@@ -3,16 +3,21 @@
 Schema (version 1): {schema, scenario, buggy, seed, verdict, exit_code, phases{...ns},
 findings[{check, status, summary, figures, evidence[{t_ns, text}]}], faults[{name, fault_id,
 target, start_ns, end_ns, landed, summary, details}], events[{t_ns, kind, source, details}]}.
+Several runs (`write_many`, e.g. a gate): {schema, verdict, exit_code, runs[<one run as above>]},
+where the verdict is the worst of the runs' (FAIL, then INCONCLUSIVE, then PASS).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from chaos.report import overall_status
 from chaos.runner import RunResult
+from chaos.verdict import Verdict
 
 SCHEMA_VERSION = 1
 
@@ -47,4 +52,15 @@ def write(result: RunResult, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "report.json"
     path.write_text(json.dumps(to_dict(result), indent=2, default=str), encoding="utf-8")
+    return path
+
+
+def write_many(results: Sequence[RunResult], directory: Path) -> Path:
+    """One report.json for several runs: the overall verdict and each run's report in `runs`."""
+    overall = Verdict(overall_status(r.verdict.status for r in results), ())
+    document = {"schema": SCHEMA_VERSION, "verdict": overall.status.value, "exit_code": int(overall.exit_code),
+                "runs": [to_dict(r) for r in results]}
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "report.json"
+    path.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
     return path

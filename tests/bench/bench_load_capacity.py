@@ -12,7 +12,7 @@ then:
 2. wrk: ``wrk -t1 -c<conns> -d<step>s`` on the same URL (one thread: one core, like Locust).
 
 Writes JSON (machine, command, per-step figures, ratio) to tests/bench/results/load_capacity.json
-by default. Everything it starts is killed in `finally`.
+by default. configd runs on the suite's local platform, which stops it at the end.
 """
 
 from __future__ import annotations
@@ -21,22 +21,24 @@ import argparse
 import importlib.metadata
 import json
 import os
-import platform
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from machine import machine_info  # noqa: E402
+
+from chaos.build import Binaries  # noqa: E402
 from chaos.load import LoadRun, LoadSpec  # noqa: E402
+from chaos.platform.local import LocalPlatform  # noqa: E402
+from chaos.targets import ConfigSpec, TargetSpec, bundled  # noqa: E402
 from chaos.timeline import Timeline  # noqa: E402
 
 ROUTE = "/api/hello"
@@ -58,49 +60,19 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _machine() -> dict[str, Any]:
-    model = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
     return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "kernel": platform.release(),
-        "python": sys.version.split()[0],
+        **machine_info(),
         "locust": importlib.metadata.version("locust"),
         "wrk": (wrk.stdout or wrk.stderr).split("\n", 1)[0].strip(),
         "go": subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip(),
     }
 
 
-def _start_configd(binary: Path, work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    config = work / "config.yaml"
-    config.write_text(CONFIG)
-    port = _free_port()
-    proc = subprocess.Popen([str(binary), "--listen", f"127.0.0.1:{port}", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=(work / "configd.log").open("wb"),
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.05)
-    raise SystemExit(f"configd did not start: {(work / 'configd.log').read_text()}")
+def _configd_spec() -> TargetSpec:
+    """configd serving one route, with a config of the benchmark's own."""
+    return bundled("configd").model_copy(update={"config": ConfigSpec(initial=CONFIG)})
 
 
 def _ms(value: float | None) -> float | None:
@@ -162,19 +134,14 @@ def main() -> int:
     parser.add_argument("--step-s", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--users", default="1,8,32,64", help="Locust user counts to try")
     parser.add_argument("--wrk-connections", type=int, default=32)
-    parser.add_argument("--configd", type=Path, help="prebuilt configd binary")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
 
-    work = Path(tempfile.mkdtemp(prefix="gochaos-bench-"))
-    binary = args.configd
-    if binary is None:
-        binary = work / "configd"
-        subprocess.run(["go", "build", "-o", str(binary), "./cmd/configd"],
-                       cwd=REPO / "go_targets", check=True, timeout=600)
-    configd, url = _start_configd(binary, work)
-    try:
+    with LocalPlatform(timeline=Timeline(), binaries=Binaries()) as platform:
+        configd = platform.start_target(_configd_spec())
+        url = configd.endpoint.url
+        assert configd.pid is not None
         steps = []
         for users in (int(u) for u in args.users.split(",")):
             step = _locust_step(url, users, args.step_s, configd.pid)
@@ -185,10 +152,6 @@ def main() -> int:
         wrk = _wrk(url, args.step_s, args.wrk_connections, configd.pid)
         print(f"wrk    c={args.wrk_connections:<6} rps={wrk['rps']:>8}  p99={wrk['p99']}  "
               f"cpu configd={wrk['configd_cpu_pct']}%", flush=True)
-    finally:
-        os.killpg(configd.pid, signal.SIGKILL)
-        configd.wait()
-        shutil.rmtree(work, ignore_errors=True)
 
     best = max(steps, key=lambda s: s["rps"])
     result = {

@@ -230,14 +230,17 @@ def test_gc_pressure_env_gogc_restarts_with_it_and_back(
 
 
 @pytest.mark.skipif(cgroups.version() is None, reason="no cgroup memory controller on this machine")
-def test_gc_pressure_cgroup_squeeze_is_applied_and_lifted(
+def test_gc_pressure_cgroup_memory_and_cpu_squeeze_is_applied_and_lifted(
     allocd: RunningTarget, ctx: InjectionContext
 ) -> None:
     pid = allocd.pid
     assert pid is not None
     before = Path(f"/proc/{pid}/cgroup").read_text()
-    report = fault(ctx, "gc_pressure", "allocd", method="cgroup", memory_limit_mb=64, duration_s=2)
-    assert "cgroup" in report.outcome.details, report.outcome.summary
+    report = fault(ctx, "gc_pressure", "allocd", method="cgroup", memory_limit_mb=64, cpu_limit_millicores=100,
+                   duration_s=2)
+    assert report.outcome.landed, report.outcome.summary
+    assert len(report.outcome.details["cgroups"]) == (1 if cgroups.version() == 2 else 2)
+    assert report.outcome.details["cpu_throttled_periods"] > 0
     assert Path(f"/proc/{pid}/cgroup").read_text() == before
     assert cgroups.leftover_groups() == []
 

@@ -55,6 +55,9 @@ def test_an_unrequested_kill_is_recorded_and_restarted_by_policy(
     assert wait_until(lambda: http_ok(target.endpoint.url), timeout_s=10)
     exits = chaos_timeline.events(kind="target.exit")
     assert exits[0].details["signal"] == "SIGKILL" and exits[0].details["requested"] is False
+    restart = chaos_timeline.events(kind="target.start")[-1]
+    assert restart.details["requested"] is False and restart.details["restarts"] == 1
+    assert restart.details["pid"] == target.process.pid != first_pid
 
 
 def test_restart_target_is_a_requested_exit_not_a_crash(chaos_platform: LocalPlatform) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from chaos.errors import ScenarioError
-from chaos.scenario import bundled_scenarios, load_scenario, parse_scenario, resolve
+from chaos.scenario import bundled_scenarios, load_plan, load_scenario, parse_scenario, resolve
 
 GOOD = """
 name: smoke
@@ -68,8 +68,21 @@ def test_missing_file_and_unknown_bundled_name(tmp_path: Path) -> None:
         resolve("reload-panik")
 
 
-def test_every_bundled_scenario_validates() -> None:
+def test_every_bundled_scenario_validates_and_the_gate_holds_the_incidents() -> None:
     found = bundled_scenarios()
-    assert "reload-panic" in found
-    for path in found.values():
-        assert load_scenario(path).name == path.name.removesuffix(".chaos.yaml")
+    assert set(found) >= {"reload-panic", "cache-map-race", "etcd-leader-loss", "gc-pressure", "gate"}
+    for name, path in found.items():
+        suite, plan = load_plan(path)
+        assert suite == name
+        if name != "gate":
+            assert [s.name for s, _ in plan] == [name]
+    _, gate = load_plan(found["gate"])
+    assert [s.name for s, _ in gate] == ["reload-panic", "cache-map-race", "etcd-leader-loss", "gc-pressure"]
+    assert all(entry.buggy_flags for s, _ in gate for entry in s.targets), "every member needs a buggy switch"
+
+
+def test_a_suite_with_an_unknown_member_names_it(tmp_path: Path) -> None:
+    suite = tmp_path / "mine.chaos.yaml"
+    suite.write_text("name: mine\nscenarios: [reload-panic, reload-panik]\n")
+    with pytest.raises(ScenarioError, match=r"no bundled scenario 'reload-panik'; did you mean 'reload-panic'"):
+        load_plan(suite)

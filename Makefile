@@ -18,7 +18,7 @@ setup: $(BIN)/gochaos
 	$(BIN)/python -c "from chaos.build import build; build(progress=print)"
 
 gate: setup
-	$(BIN)/gochaos run reload-panic
+	$(BIN)/gochaos run gate --report-dir reports
 
 test: test-go test-python
 

@@ -145,3 +145,74 @@ def make_target(
         return chaos_platform.start_target(spec, extra_env=extra_env, etcd_endpoints=endpoints)
 
     return make
+
+
+# -- *.chaos.yaml files as test items --------------------------------------------------------------
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """`pytest scenarios/` gates a release: every `*.chaos.yaml` (scenario or suite) is collected."""
+    if file_path.name.endswith(".chaos.yaml"):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    """A scenario file: one item, or one per member when the file is a suite."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from chaos.errors import ScenarioError
+        from chaos.scenario import load_plan
+
+        try:
+            _, plan = load_plan(self.path)
+        except ScenarioError as e:
+            raise self.CollectError(str(e)) from e
+        for scenario, base_dir in plan:
+            yield ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario, base_dir=base_dir)
+
+
+class ScenarioItem(pytest.Item):
+    """Runs one scenario on the chosen platform; fails with the findings when the verdict is not pass."""
+
+    def __init__(self, *, scenario: Any, base_dir: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.base_dir = base_dir
+
+    def runtest(self) -> None:
+        from chaos.report import json_report
+        from chaos.runner import run_scenario
+        from chaos.verdict import Status
+
+        report_dir = self.config.getoption("--gochaos-report-dir")
+        run_dir = Path(report_dir) / "artefacts" / self.scenario.name if report_dir else None
+        result = run_scenario(self.scenario, base_dir=self.base_dir,
+                              platform=self.config.getoption("--gochaos-platform"), run_dir=run_dir)
+        if report_dir:
+            json_report.write(result, Path(report_dir) / self.scenario.name)
+        if result.verdict.status is not Status.PASS:
+            raise ScenarioVerdict(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioVerdict):
+            return excinfo.value.describe()
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"scenario {self.scenario.name}"
+
+
+class ScenarioVerdict(Exception):
+    """A scenario item whose verdict is fail or inconclusive (inconclusive never passes a gate)."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__(result.verdict.status.value)
+        self.result = result
+
+    def describe(self) -> str:
+        verdict = self.result.verdict
+        lines = [f"{self.result.scenario.name}: {verdict.status.value.upper()} (seed {self.result.seed})"]
+        for finding in verdict.findings:
+            lines.append(f"  {finding.status.value:<12} {finding.check}: {finding.summary}")
+            if finding.status.value != "pass":
+                lines += [f"      {text}" for e in finding.evidence[:3] for text in e.text.splitlines()[:8]]
+        return "\n".join(lines)

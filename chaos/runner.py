@@ -76,6 +76,8 @@ class RunResult:
     faults: list[FaultReport] = field(default_factory=list)
     load_totals: object | None = None
     target_logs: dict[str, str] = field(default_factory=dict)
+    #: The targets as they ended (their output, exits and restarts stay readable after the run).
+    targets: list[RunningTarget] = field(default_factory=list)
     run_dir: Path | None = None
 
 
@@ -157,6 +159,7 @@ def run_scenario(
             scenario=scenario, verdict=decide(findings), timeline=timeline, phases=phases,
             seed=seed, buggy=buggy, faults=reports, load_totals=totals,
             target_logs={t.spec.name: "\n".join(line.text for line in t.logs()) for t in targets},
+            targets=targets,
             run_dir=run_dir,
         )
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack never swallows

@@ -41,3 +41,43 @@ def test_fixtures_start_targets_and_etcd_and_clean_up(pytester: pytest.Pytester)
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gochaos-etcd-members", "1")
     result.assert_outcomes(passed=2)
+
+
+SCENARIO = """
+name: {name}
+targets:
+  - bundled: configd
+    flags: {{reload_strategy: {strategy}}}
+load: {{users: 10, spawn_rate: 100}}
+windows: {{baseline_s: 1, observe_s: 1}}
+faults:
+  - injector: reload_storm
+    target: configd
+    params: {{pattern: incident, rounds: 4, interval_ms: 300}}
+oracles: [panics]
+"""
+
+
+def test_chaos_yaml_files_are_collected_and_gate_with_their_findings(pytester: pytest.Pytester) -> None:
+    scenarios = pytester.mkdir("scenarios")
+    (scenarios / "fixed.chaos.yaml").write_text(SCENARIO.format(name="fixed", strategy="atomic"))
+    (scenarios / "buggy.chaos.yaml").write_text(SCENARIO.format(name="buggy", strategy="unsafe"))
+    (scenarios / "both.chaos.yaml").write_text("name: both\nscenarios: [fixed.chaos.yaml, buggy.chaos.yaml]\n")
+    (scenarios / "broken.chaos.yaml").write_text("name: broken\ntargets:\n  - bundled: confgd\n")
+    (scenarios / "notes.yaml").write_text("not: a scenario\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "scenarios", "-v",
+                                           "--ignore", "scenarios/broken.chaos.yaml")
+    result.stdout.fnmatch_lines([
+        "*both.chaos.yaml::fixed PASSED*",
+        "*both.chaos.yaml::buggy FAILED*",
+        "*buggy.chaos.yaml::buggy FAILED*",
+        "*fixed.chaos.yaml::fixed PASSED*",
+        "*buggy: FAIL (seed *",
+        "*fail         panics: configd: panic: assignment to entry in nil map*",
+    ], consecutive=False)
+    result.assert_outcomes(passed=2, failed=2)
+
+    broken = pytester.runpytest_subprocess("-p", "no:cacheprovider", "scenarios/broken.chaos.yaml")
+    broken.assert_outcomes(errors=1)
+    broken.stdout.fnmatch_lines(["*broken.chaos.yaml:3: targets.0: unknown bundled target 'confgd'; "
+                                 "did you mean 'configd'?*"])

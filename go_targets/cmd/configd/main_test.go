@@ -31,19 +31,10 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "configd-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin, err = proctest.Build(".", dir, "configd")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	proctest.Main(m, "configd-test-", func(dir string) (err error) {
+		bin, err = proctest.Build(".", dir, "configd")
+		return err
+	})
 }
 
 // trials is the number of trials per reproduction (env GOCHAOS_TRIALS, default 10).

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -33,21 +32,13 @@ import (
 var kvdBin, etcdBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "kvd-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if kvdBin, err = proctest.Build(".", dir, "kvd"); err == nil {
+	proctest.Main(m, "kvd-test-", func(dir string) (err error) {
+		if kvdBin, err = proctest.Build(".", dir, "kvd"); err != nil {
+			return err
+		}
 		etcdBin, err = etcdtest.Build(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+		return err
+	})
 }
 
 const (

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -36,6 +37,24 @@ func GoTool() string {
 // Build compiles pkg (a package path, or a directory such as ".") into
 // dir/name with the race detector off and returns the binary's path. It runs
 // from the current directory, so module-local packages resolve.
+// Main is a TestMain body: it gives build a fresh temporary directory to build
+// the binaries the tests run as subprocesses, runs the tests, removes the
+// directory and exits with the tests' status (or 1 when a build failed).
+func Main(m *testing.M, prefix string, build func(dir string) error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err == nil {
+		err = build(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 func Build(pkg, dir, name string) (string, error) {
 	out := filepath.Join(dir, name)
 	cmd := exec.Command(GoTool(), "build", "-o", out, pkg)

@@ -168,7 +168,7 @@ class Timeline:
             t = upper
         return out
 
-    def first_stable_after(
+    def first_healthy_window(
         self,
         start_ns: int,
         end_ns: int,
@@ -176,21 +176,13 @@ class Timeline:
         healthy: Callable[[WindowStats], bool],
         step_ms: int = 100,
     ) -> int | None:
-        """First instant t >= start_ns after which every step window up to t + hold_ms is healthy.
-
-        `healthy` judges one step window. Returns None when no
-        such instant exists before `end_ns` (the service never recovered inside the window).
-        """
-        step_ns = step_ms * 1_000_000
-        hold_steps = max(1, hold_ms // step_ms)
-        windows = self.buckets(step_ms, start_ns, end_ns)
-        run = 0
-        for i, stats in enumerate(windows):
-            run = run + 1 if healthy(stats) else 0
-            if run >= hold_steps:
-                return start_ns + (i + 1 - hold_steps) * step_ns
+        """First t in [start_ns, end_ns - hold), probed every `step_ms`, whose window [t, t + hold)
+        `healthy` accepts as a whole; None when no such window fits before `end_ns`."""
+        hold_ns, step_ns = hold_ms * 1_000_000, step_ms * 1_000_000
+        for t in range(start_ns, end_ns - hold_ns + 1, step_ns):
+            if healthy(self.window(t, t + hold_ns)):
+                return t
         return None
-
 
 def summarize(records: list[RequestRecord], start_ns: int, end_ns: int) -> WindowStats:
     """Exact counts and sketch quantiles of `records` (never averages of percentiles)."""

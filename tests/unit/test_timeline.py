@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from chaos.timeline import RequestRecord, Timeline, summarize
+from chaos.timeline import RequestRecord, Timeline, WindowStats, summarize
 
 MS = 1_000_000
 
@@ -58,13 +58,17 @@ def test_quantiles_come_from_a_sketch_within_one_percent() -> None:
     assert stats.rps == pytest.approx(1000.0)
 
 
-def test_first_stable_after_finds_the_recovery_instant() -> None:
+def test_first_healthy_window_finds_the_recovery_instant() -> None:
     timeline = Timeline()
     # failing until 500 ms, healthy afterwards, 10 requests per 100 ms
     timeline.add_requests([req(t, ok=t >= 500) for t in range(0, 2000, 10)])
-    recovered = timeline.first_stable_after(0, 2000 * MS, hold_ms=500,
-                                            healthy=lambda w: w.count > 0 and w.error_rate == 0)
-    assert recovered == 500 * MS
-    never = timeline.first_stable_after(0, 400 * MS, hold_ms=200,
-                                        healthy=lambda w: w.count > 0 and w.error_rate == 0)
-    assert never is None
+
+    def no_errors(w: WindowStats) -> bool:
+        return w.count > 0 and w.error_rate == 0
+
+    assert timeline.first_healthy_window(0, 2000 * MS, hold_ms=500, healthy=no_errors) == 500 * MS
+    assert timeline.first_healthy_window(0, 400 * MS, hold_ms=200, healthy=no_errors) is None
+    # the window is judged as a whole: one bad slice inside a big healthy window is tolerated
+    timeline.add_requests([req(1500, ok=False)])
+    assert timeline.first_healthy_window(
+        600 * MS, 2000 * MS, hold_ms=1000, healthy=lambda w: w.count > 0 and w.error_rate < 0.01) == 600 * MS

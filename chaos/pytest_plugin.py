@@ -193,8 +193,12 @@ class ScenarioItem(pytest.Item):
             raise ScenarioVerdict(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        from chaos.errors import ChaosError
+
         if isinstance(excinfo.value, ScenarioVerdict):
             return excinfo.value.describe()
+        if isinstance(excinfo.value, ChaosError):  # infrastructure: one clear line, no framework traceback
+            return f"{self.scenario.name}: {type(excinfo.value).__name__}: {excinfo.value}"
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

@@ -158,32 +158,24 @@ var churnSink []byte
 // churn allocates mbPerSec MiB/s of short-lived garbage in 64 KiB pieces, in
 // 10 ms ticks, until the returned func is called.
 func churn(mbPerSec int64) func() {
-	done := make(chan struct{})
-	finished := make(chan struct{})
 	const tick = 10 * time.Millisecond
 	perTick := (mbPerSec << 20) / int64(time.Second/tick)
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				for n := int64(0); n < perTick; n += 64 << 10 {
-					b := make([]byte, 64<<10)
-					b[0] = byte(n)
-					churnSink = b
-				}
-			}
+	stop := every(tick, func() {
+		for n := int64(0); n < perTick; n += 64 << 10 {
+			b := make([]byte, 64<<10)
+			b[0] = byte(n)
+			churnSink = b
 		}
-	}()
-	return func() { close(done); <-finished; churnSink = nil }
+	})
+	return func() { stop(); churnSink = nil }
 }
 
 // forceGC runs runtime.GC every interval until the returned func is called.
-func forceGC(interval time.Duration) func() {
+func forceGC(interval time.Duration) func() { return every(interval, runtime.GC) }
+
+// every runs tick in its own goroutine once per interval; the returned func
+// stops it and waits until the goroutine has finished.
+func every(interval time.Duration, tick func()) func() {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -195,7 +187,7 @@ func forceGC(interval time.Duration) func() {
 			case <-done:
 				return
 			case <-t.C:
-				runtime.GC()
+				tick()
 			}
 		}
 	}()

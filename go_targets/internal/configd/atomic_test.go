@@ -1,7 +1,6 @@
 package configd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,27 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gochaos/gochaos/go_targets/internal/proctest"
 	"github.com/gochaos/gochaos/go_targets/internal/serve"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// logBuffer captures a component's JSON log lines for the test to count.
+type logBuffer struct{ proctest.SyncBuffer }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) count(msg string) int {
+func (s *logBuffer) count(msg string) int {
 	return strings.Count(s.String(), `"msg":"`+msg+`"`)
 }
 
@@ -69,11 +55,11 @@ func writeReplace(t testing.TB, path, data string) {
 	}
 }
 
-func newTestAtomic(t *testing.T, initial string, opt AtomicOptions) (*Atomic, string, *syncBuffer) {
+func newTestAtomic(t *testing.T, initial string, opt AtomicOptions) (*Atomic, string, *logBuffer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	writeReplace(t, path, initial)
-	buf := &syncBuffer{}
+	buf := &logBuffer{}
 	a := NewAtomic(path, testLogger(buf), testLogger(io.Discard), opt, 20*time.Millisecond)
 	if out := a.Reload("startup"); out.Outcome != ReloadOK {
 		t.Fatalf("startup: %+v", out)
@@ -261,7 +247,7 @@ func TestWatchTriggersReload(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := tc.layout(t, dir)
-			buf := &syncBuffer{}
+			buf := &logBuffer{}
 			a := NewAtomic(path, testLogger(buf), testLogger(io.Discard), AtomicOptions{}, 20*time.Millisecond)
 			if out := a.Reload("startup"); out.Outcome != ReloadOK {
 				t.Fatalf("startup: %+v", out)

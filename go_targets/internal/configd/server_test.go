@@ -161,7 +161,7 @@ func TestCacheConcurrentTraffic(t *testing.T) {
 // change. Its crash is tested as a subprocess in cmd/configd.
 func TestUnsafeSequential(t *testing.T) {
 	_, path, _ := newTestAtomic(t, configYAML("u1", 2, false), AtomicOptions{})
-	buf := &syncBuffer{}
+	buf := &logBuffer{}
 	u := NewUnsafe(path, testLogger(buf), testLogger(io.Discard))
 	if out := u.Reload("startup"); out.Outcome != ReloadOK || u.Version() != "u1" {
 		t.Fatalf("startup: %+v", out)

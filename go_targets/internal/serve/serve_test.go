@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gochaos/gochaos/go_targets/internal/proctest"
 )
 
 func TestLoggerLineFormat(t *testing.T) {
@@ -32,7 +33,7 @@ func TestLoggerLineFormat(t *testing.T) {
 }
 
 func TestRunLogsAddressAndShutsDown(t *testing.T) {
-	var buf syncBuffer
+	var buf proctest.SyncBuffer
 	log := NewLogger(&buf, slog.LevelInfo, "demo")
 	ctx, cancel := context.WithCancel(context.Background())
 	h := WithVersion(http.HandlerFunc(Healthz), func() string { return "v9" })
@@ -78,21 +79,4 @@ func TestStaticConfig(t *testing.T) {
 	if rec.Code != 418 || !strings.Contains(rec.Body.String(), `"error":"tea"`) {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -105,7 +105,7 @@ class EtcdCluster:
                 f"{heartbeat_ms} ms (etcd refuses otherwise)"
             )
         self.etcd_binary = etcd_binary
-        self.base_dir = base_dir
+        self.base_dir = base_dir.resolve()
         self.size = size
         self.timeline = timeline or Timeline()
         self.heartbeat_ms = heartbeat_ms

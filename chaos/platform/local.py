@@ -86,7 +86,8 @@ class LocalPlatform:
         self.timeline = timeline
         self.binaries = binaries
         self.keep = keep or run_dir is not None
-        self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="gochaos-run-"))
+        # absolute: targets run with their work dir as cwd, so a relative path would point nowhere
+        self.run_dir = (run_dir or Path(tempfile.mkdtemp(prefix="gochaos-run-"))).resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._targets: dict[str, LocalTarget] = {}
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from chaos.build import Binaries
 from chaos.errors import TargetError
 from chaos.platform.base import RunningTarget
 from chaos.platform.local import LocalPlatform
@@ -94,3 +95,16 @@ def test_close_stops_targets_and_removes_the_run_dir(chaos_timeline: Timeline, t
     assert not run_dir.exists()
     assert (pid is not None and not Path(f"/proc/{pid}").exists()) or \
         Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
+
+
+def test_a_relative_run_dir_still_gives_targets_a_config_they_can_open(
+    chaos_timeline: Timeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chaos_binaries: Binaries
+) -> None:
+    """`--report-dir reports` is relative; targets run with their own work dir as cwd."""
+    from chaos.targets import bundled
+
+    monkeypatch.chdir(tmp_path)
+    with LocalPlatform(timeline=chaos_timeline, binaries=chaos_binaries, run_dir=Path("reports/run")) as platform:
+        target = platform.start_target(bundled("configd"))
+        assert target.config_path is not None and target.config_path.is_absolute()
+        assert requests.get(target.endpoint.url + "/", timeout=5).ok

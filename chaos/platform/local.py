@@ -22,7 +22,7 @@ from chaos.ports import LOOPBACK, free_port, port_in_use
 from chaos.process import ExitRecord, LogLine, SupervisedProcess
 from chaos.readiness import http_ok, wait_until
 from chaos.suggest import did_you_mean
-from chaos.targets import GO_OBSERVABILITY_ENV, TargetSpec
+from chaos.targets import GO_OBSERVABILITY_ENV, PLACEHOLDERS, TargetSpec
 from chaos.timeline import Timeline
 
 
@@ -226,7 +226,7 @@ def _fill(template: str, values: Mapping[str, str], target: str) -> str:
     except (KeyError, ValueError, IndexError) as e:
         raise TargetError(
             f"target {target}: bad placeholder in {template!r} ({e}); "
-            "use {binary} {listen} {host} {port} {config} {etcd_endpoints} {workdir}"
+            "use " + " ".join(f"{{{name}}}" for name in PLACEHOLDERS)
         ) from e
 
 

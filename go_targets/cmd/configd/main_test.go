@@ -67,6 +67,23 @@ func sampleConfig(t *testing.T) []byte {
 	return b
 }
 
+// startOnSampleConfig writes the sample config into a fresh temporary directory
+// and starts configd on it with the extra flags; it returns the process, the
+// config path and the sample bytes.
+func startOnSampleConfig(t *testing.T, flags ...string) (*proctest.Proc, string, []byte) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	orig := sampleConfig(t)
+	if err := os.WriteFile(cfg, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := proctest.Start(bin, append([]string{"--listen", "127.0.0.1:0", "--config", cfg}, flags...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, cfg, orig
+}
+
 // renameReplace writes data the way sed -i does: a temporary file in the same
 // directory, renamed over path.
 func renameReplace(t *testing.T, path string, data []byte) {
@@ -147,17 +164,7 @@ type trial struct {
 // reloadTrial is the reported incident-1 trigger: traffic, a value-only edit by
 // rename-replace, ~100 ms later a structural edit, then observe.
 func reloadTrial(t *testing.T, strategy string) trial {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	orig := sampleConfig(t)
-	if err := os.WriteFile(cfg, orig, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := proctest.Start(bin, []string{"--listen", "127.0.0.1:0", "--config", cfg, "--watch-config",
-		"--reload-strategy", strategy}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, cfg, orig := startOnSampleConfig(t, "--watch-config", "--reload-strategy", strategy)
 	defer p.Kill()
 	tr := hammer(p, 8, getRoute)
 	time.Sleep(200 * time.Millisecond)
@@ -263,17 +270,7 @@ func TestIncident1SingleValueOnlyReloadSurvives(t *testing.T) {
 	const runs = 3
 	crashes := 0
 	for range runs {
-		dir := t.TempDir()
-		cfg := filepath.Join(dir, "config.yaml")
-		orig := sampleConfig(t)
-		if err := os.WriteFile(cfg, orig, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		p, err := proctest.Start(bin, []string{"--listen", "127.0.0.1:0", "--config", cfg, "--watch-config",
-			"--reload-strategy", configd.StrategyUnsafe}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, cfg, orig := startOnSampleConfig(t, "--watch-config", "--reload-strategy", configd.StrategyUnsafe)
 		renameReplace(t, cfg, valueOnlyEdit(orig))
 		if _, exited := p.Wait(700 * time.Millisecond); exited {
 			crashes++
@@ -359,16 +356,7 @@ func TestIncident2CacheLock(t *testing.T) {
 }
 
 func TestSignals(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	orig := sampleConfig(t)
-	if err := os.WriteFile(cfg, orig, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := proctest.Start(bin, []string{"--listen", "127.0.0.1:0", "--config", cfg}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, cfg, orig := startOnSampleConfig(t)
 	defer p.Kill()
 	// No --watch-config: a file change is picked up on SIGHUP only.
 	if err := os.WriteFile(cfg, bytes.Replace(orig, []byte(`version: "1"`), []byte(`version: "2"`), 1), 0o644); err != nil {

@@ -3,8 +3,9 @@
 Both the local platform's targets and the etcd members are `SupervisedProcess`es. A supervisor
 thread waits on the child, records every exit (status and signal), and restarts it according to
 its policy with exponential backoff, the way a kubelet would. Children get PR_SET_PDEATHSIG so that
-even a SIGKILLed suite does not leave them behind, and every process group is registered with
-`chaos.cleanup` so that normal exit, errors and SIGINT all stop them.
+even a SIGKILLed suite does not leave them behind, and every process group (and every SIGSTOP
+sent to one) is registered with `chaos.cleanup` so that normal exit, errors and SIGINT all stop
+them, and a later run can resume or kill them after a crash.
 """
 
 from __future__ import annotations
@@ -207,10 +208,14 @@ class SupervisedProcess:
                 raise PlatformError(f"{self.name}: not running, cannot send {sig.name}")
             if expect_exit:
                 self._requested_exit = True
+            if sig is signal.SIGSTOP:
+                cleanup.note_stopped(proc.pid, self.name)  # recorded first: a crash cannot hide it
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError as e:
                 raise PlatformError(f"{self.name}: process group {proc.pid} is gone") from e
+            if sig is signal.SIGCONT:
+                cleanup.note_continued(proc.pid)
 
     # -- observation -------------------------------------------------------------------------
     @property
@@ -367,6 +372,15 @@ class SupervisedProcess:
         except subprocess.TimeoutExpired:
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+
+
+def stop_concurrently(stops: Sequence[Callable[[], None]]) -> None:
+    """Run several blocking stops at once: teardown then takes the slowest one, not their sum."""
+    threads = [threading.Thread(target=stop, name="gochaos-stop", daemon=True) for stop in stops]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

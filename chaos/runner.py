@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from chaos import state
 from chaos.build import Binaries
 from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.etcd import EtcdCluster
-from chaos.injectors.base import FaultReport, InjectionContext, Injector, create, run_fault
+from chaos.injectors.base import FaultReport, InjectionContext, Injector, run_fault
 from chaos.oracles import baseline as baseline_oracle
 from chaos.oracles import bind
 from chaos.oracles.context import OracleContext, Phases
+from chaos.plan import fault_schedule, resolve_seed
 from chaos.platform.base import RunningTarget
 from chaos.platform.local import LocalPlatform
 from chaos.sampling import RuntimeSampler
@@ -38,7 +40,8 @@ if TYPE_CHECKING:
     from chaos.load import LoadRun
 
 PLATFORMS = ("local", "kubernetes")
-#: Quiet time before the idle runtime samples taken before the load starts and after it stops.
+#: Longest wait for goroutine counts to settle before the idle samples taken before the load starts
+#: and after it stops.
 IDLE_SETTLE_S = 1.0
 
 
@@ -79,6 +82,8 @@ class RunResult:
     #: The targets as they ended (their output, exits and restarts stay readable after the run).
     targets: list[RunningTarget] = field(default_factory=list)
     run_dir: Path | None = None
+    #: When the run began (ns, the timeline's clock): setup is `phases.baseline_start - started_ns`.
+    started_ns: int = 0
 
 
 def run_scenario(
@@ -91,18 +96,23 @@ def run_scenario(
     run_dir: Path | None = None,
     progress: Progress | None = None,
     binaries: Binaries | None = None,
+    timeline: Timeline | None = None,
 ) -> RunResult:
-    """Run `scenario` and judge it. Raises ChaosError subclasses for infrastructure problems."""
+    """Run `scenario` and judge it. Raises ChaosError subclasses for infrastructure problems.
+
+    Pass a `timeline` to read what happened even when the run raises (an interrupt, an error).
+    """
     if platform not in PLATFORMS:
         raise UsageError(f"unknown platform {platform!r}; choose from {', '.join(PLATFORMS)}")
     if platform != "local":
         raise InfrastructureError(
             "the Kubernetes platform is not part of this build yet; run with --platform local"
         )
+    started_ns = now_ns()
     show = progress or QuietProgress()
-    seed = seed if seed is not None else (scenario.seed if scenario.seed is not None
-                                          else random.SystemRandom().randrange(2**31))
-    timeline = Timeline()
+    seed = resolve_seed(scenario, seed)
+    timeline = timeline if timeline is not None else Timeline()
+    state.ensure_writable()  # before anything is held: a crash must be recoverable
     binaries = binaries or Binaries(progress=show.note)
     specs = [entry.spec(base_dir, buggy=buggy) for entry in scenario.targets]
     token = uuid.uuid4().hex
@@ -111,21 +121,16 @@ def run_scenario(
         local = LocalPlatform(timeline=timeline, binaries=binaries, run_dir=run_dir)
         stack.callback(local.close)
         etcd = _start_etcd(scenario, specs, binaries, local.run_dir, timeline, stack, show)
+        stack.callback(local.stop_all)  # targets go first: one stopping after etcd waits on it
         targets: list[RunningTarget] = []
         for spec in specs:
             show.note(f"starting {spec.name}")
             env = chaosagent_env(token) if spec.chaosagent else None
             targets.append(local.start_target(spec, extra_env=env,
                                               etcd_endpoints=etcd.endpoints if etcd else ""))
-        schedule_rng = random.Random(seed)
-        injectors = sorted(
-            ((at_s, create(f.injector, f.params, f.target))
-             for f in scenario.faults for at_s in f.offsets(schedule_rng)),
-            key=lambda pair: pair[0],
-        )
+        injectors = [(fault.at_s, fault.injector) for fault in fault_schedule(scenario, seed)]
         sampler = RuntimeSampler(targets, timeline)
-        time.sleep(IDLE_SETTLE_S)
-        sampler.sample_now("runtime.idle")  # goroutines before any load: the leak oracle's anchor
+        sampler.sample_idle(IDLE_SETTLE_S)  # goroutines before any load: the leak oracle's anchor
         load = _start_load(scenario, injectors, targets, timeline, local.run_dir, stack, show)
         stack.enter_context(sampler)
 
@@ -147,8 +152,7 @@ def run_scenario(
         show.phase("judge")
         sampler.stop()
         totals = load.stop() if load is not None else None
-        time.sleep(IDLE_SETTLE_S)  # in-flight work drains; what is left after this leaked
-        sampler.sample_now("runtime.idle")
+        sampler.sample_idle(IDLE_SETTLE_S)  # in-flight work drains; what is left after this leaked
         phases = Phases(baseline_start, faults_start, faults_end, observe_end)
         oracle_ctx = OracleContext(targets, timeline, phases)
         findings: list[Finding] = [r.finding() for r in reports]
@@ -160,7 +164,7 @@ def run_scenario(
             seed=seed, buggy=buggy, faults=reports, load_totals=totals,
             target_logs={t.spec.name: "\n".join(line.text for line in t.logs()) for t in targets},
             targets=targets,
-            run_dir=run_dir,
+            run_dir=run_dir, started_ns=started_ns,
         )
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack never swallows
 

@@ -8,6 +8,7 @@ gaps, never raised: an observer must not break the run (the target may be crashi
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 from chaos.chaosagent import agent_for
@@ -37,6 +38,27 @@ class RuntimeSampler:
         if self._thread.is_alive():
             self._thread.join(5)
 
+    def sample_idle(self, max_wait_s: float, poll_s: float = 0.1) -> None:
+        """Record `runtime.idle` once no target's goroutine count moves any more, or after `max_wait_s`.
+
+        Settled means three equal polls in a row, or — after the load — a count already back at the
+        one before the load, which no further waiting can make pass more. A target that leaks keeps
+        the full wait, so the verdict is the one a fixed wait gives, without paying it on every run.
+        """
+        deadline = time.monotonic() + max_wait_s
+        before = {e.source: int(e.details["goroutines"]) for e in self.timeline.events(kind="runtime.idle")}
+        history: dict[str, list[int]] = {name: [] for name, _ in self._agents}
+        while time.monotonic() < deadline:
+            for name, agent in self._agents:
+                try:
+                    history[name].append(int(agent.runtime().get("goroutines", 0)))
+                except InjectionFailed:
+                    history[name].append(-1)
+            if all(_settled(counts, before.get(name)) for name, counts in history.items()):
+                break
+            time.sleep(poll_s)
+        self.sample_now("runtime.idle")
+
     def sample_now(self, kind: str = "runtime.sample") -> None:
         """Record one snapshot of every agent now (`runtime.idle` for the before/after-load pair)."""
         for name, agent in self._agents:
@@ -52,3 +74,11 @@ class RuntimeSampler:
         while not self._stop.is_set():
             self.sample_now()
             self._stop.wait(self.interval_s)
+
+
+def _settled(counts: list[int], before_load: int | None) -> bool:
+    if not counts or counts[-1] < 0:
+        return False
+    if before_load is not None and counts[-1] <= before_load:
+        return True
+    return len(counts) >= 3 and counts[-1] == counts[-2] == counts[-3]

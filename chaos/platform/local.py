@@ -8,6 +8,7 @@ keep it.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -15,14 +16,16 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from chaos import state
 from chaos.build import Binaries
 from chaos.errors import PlatformError, TargetError
 from chaos.platform.base import Endpoint
 from chaos.ports import LOOPBACK, free_port, port_in_use
-from chaos.process import ExitRecord, LogLine, SupervisedProcess
+from chaos.process import ExitRecord, LogLine, SupervisedProcess, stop_concurrently
 from chaos.readiness import http_ok, wait_until
 from chaos.suggest import did_you_mean
-from chaos.targets import GO_OBSERVABILITY_ENV, PLACEHOLDERS, TargetSpec
+from chaos.targets import GO_OBSERVABILITY_ENV, TargetSpec
+from chaos.targets import fill_placeholders as _fill
 from chaos.timeline import Timeline
 
 
@@ -87,7 +90,12 @@ class LocalPlatform:
         self.binaries = binaries
         self.keep = keep or run_dir is not None
         # absolute: targets run with their work dir as cwd, so a relative path would point nowhere
-        self.run_dir = (run_dir or Path(tempfile.mkdtemp(prefix="gochaos-run-"))).resolve()
+        if run_dir is not None:
+            self.run_dir = run_dir.resolve()
+        elif keep:
+            self.run_dir = Path(tempfile.mkdtemp(prefix="gochaos-run-")).resolve()
+        else:  # a temp dir nobody asked to keep: recorded, so even a crash does not leak it
+            self.run_dir = state.make_temp_dir("gochaos-run-")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._targets: dict[str, LocalTarget] = {}
 
@@ -163,12 +171,15 @@ class LocalPlatform:
         except KeyError:
             raise PlatformError(f"no target named {name!r} in this run{did_you_mean(name, self._targets)}") from None
 
+    def stop_all(self) -> None:
+        """Stop every target at once (before the etcd they depend on goes, so none waits on it)."""
+        stop_concurrently([functools.partial(self.stop_target, name) for name in list(self._targets)])
+
     def close(self) -> None:
         """Stop every target; remove the run dir unless it is kept."""
-        for name in list(self._targets):
-            self.stop_target(name)
+        self.stop_all()
         if not self.keep:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
+            state.remove_temp_dir(self.run_dir)
 
     def __enter__(self) -> LocalPlatform:
         return self
@@ -210,24 +221,31 @@ class LocalPlatform:
             return None if target.process.running else "process exited"
 
         if not wait_until(ready, timeout_s=spec.readiness.timeout_s, abort=died):
-            tail = "\n".join(line.text for line in target.logs()[-15:])
-            exits = "; ".join(e.describe() for e in target.exits()) or "still running"
+            exits = target.exits()
             self.stop_target(spec.name)
-            raise TargetError(
-                f"target {spec.name} did not become ready within {spec.readiness.timeout_s:g}s "
-                f"({exits}). Last output:\n{tail or '(none)'}"
-            )
+            raise TargetError(_not_ready(target, exits[0] if exits else None, check_url, self.keep))
         self.timeline.record("target.ready", spec.name, pid=target.process.pid)
 
 
-def _fill(template: str, values: Mapping[str, str], target: str) -> str:
-    try:
-        return template.format_map(values)
-    except (KeyError, ValueError, IndexError) as e:
-        raise TargetError(
-            f"target {target}: bad placeholder in {template!r} ({e}); "
-            "use " + " ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-        ) from e
+def _not_ready(target: LocalTarget, exit_record: ExitRecord | None, check_url: str | None,
+               kept: bool) -> str:
+    """One line: what happened, the telling line of its output, and what to do about it."""
+    spec = target.spec
+    lines = [line.text.strip() for line in target.logs() if line.text.strip()]
+    telling = next((t for t in lines if t.startswith(("panic: ", "fatal error: "))), lines[-1] if lines else "")
+    said = f"; its last words: {telling[:300]!r}" if telling else "; it printed nothing"
+    if any("address already in use" in t.lower() for t in lines):
+        fix = ("its port is taken by another process: do not pin a port, pass {listen} or {port} in its "
+               "command so gochaos picks a free one")
+    elif exit_record is not None:
+        fix = "fix its command, flags or config (run the command by hand to see why it stops)"
+    else:
+        fix = (f"it never answered {check_url or 'a TCP connect'} in time: make it listen on {{listen}} "
+               "(or {port}), check its ready_path, or raise the readiness timeout")
+    status = exit_record.describe() if exit_record is not None else "still running"
+    log = f"; full output in {target.log_path}" if kept else ""
+    return (f"target {spec.name} did not become ready within {spec.readiness.timeout_s:g}s ({status}){said}; "
+            f"{fix}{log}")
 
 
 def _check_executable(program: str, target: str) -> None:

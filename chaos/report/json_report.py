@@ -1,6 +1,7 @@
 """report.json: the verdict, findings, phases, faults and events of a run, for machines.
 
-Schema (version 1): {schema, scenario, buggy, seed, verdict, exit_code, phases{...ns},
+Schema (version 1): {schema, scenario, buggy, seed, verdict, exit_code, started_ns,
+phases{...ns},
 findings[{check, status, summary, figures, evidence[{t_ns, text}]}], faults[{name, fault_id,
 target, start_ns, end_ns, landed, summary, details}], events[{t_ns, kind, source, details}]}.
 Several runs (`write_many`, e.g. a gate): {schema, verdict, exit_code, runs[<one run as above>]},
@@ -30,6 +31,7 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "seed": result.seed,
         "verdict": result.verdict.status.value,
         "exit_code": int(result.verdict.exit_code),
+        "started_ns": result.started_ns,
         "phases": asdict(result.phases),
         "findings": [
             {"check": f.check, "status": f.status.value, "summary": f.summary,

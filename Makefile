@@ -1,7 +1,11 @@
 # Two entry points, each doing its own set-up first (venv, install, Go build):
 #   make gate   run the chaos gate on the local platform
-#   make test   run every test: Go (vet, race) and Python (unit, integration)
+#   make test   run every test: Go (vet, race) and Python (unit, integration, and the
+#               Kubernetes e2e tests on a real kind cluster; GOCHAOS_E2E_KUBERNETES=0 skips those)
 PYTHON ?= python3
+# The kind e2e tests need root, Docker (installed and started by the tests themselves) and, on a
+# fresh machine, 15-25 min to build the offline node image; later runs reuse it.
+export GOCHAOS_E2E_KUBERNETES ?= 1
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 

@@ -57,9 +57,14 @@ class Binaries:
         self._paths: dict[str, Path] = {}
 
     def __getitem__(self, name: str) -> Path:
-        if name not in self._paths:
-            self._paths[name] = _ensure_built(name, self.race, self.progress)
-        return self._paths[name]
+        return self.get(name, race=self.race)
+
+    def get(self, name: str, *, race: bool) -> Path:
+        """`name` built with or without the race detector (a target may ask for it in its spec)."""
+        key = f"{name}+race" if race else name
+        if key not in self._paths:
+            self._paths[key] = _ensure_built(name, race, self.progress)
+        return self._paths[key]
 
     @property
     def paths(self) -> dict[str, Path]:
@@ -109,7 +114,7 @@ def _go_version(go: str) -> str:
 
 
 def _input_key(module: Path, name: str, toolchain: str, race: bool) -> str:
-    digest = hashlib.sha256(f"{name}\n{toolchain}\nrace={race}\n".encode())
+    digest = hashlib.sha256(f"{name}\n{toolchain}\nrace={'static' if race else False}\n".encode())
     files = [module / "go.mod", module / "go.sum"]
     if name not in _MODULE_ONLY:
         files += sorted(
@@ -126,9 +131,16 @@ def _build_one(
     go: str, module: Path, name: str, out: Path, race: bool,
     progress: Callable[[str], None] | None,
 ) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
     lock_path = out.parent / f".{name}.lock"
-    with lock_path.open("w") as lock:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        lock = lock_path.open("w")
+    except OSError as e:
+        raise BuildError(
+            f"the build cache {cache_dir()} is not a writable directory ({e.strerror or e}); point "
+            "GOCHAOS_CACHE_DIR at a writable directory, or unset it to use ~/.cache/gochaos"
+        ) from e
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building the same thing
         if out.is_file():
             return
@@ -136,12 +148,13 @@ def _build_one(
             progress(f"building {name} ({PACKAGES[name]})")
         tmp = out.with_name(f".{name}.{os.getpid()}.tmp")
         argv = [go, "build", "-trimpath", "-o", str(tmp)]
-        if race:
-            argv.append("-race")
-        argv.append(PACKAGES[name])
         env = dict(os.environ)
-        if not race:
+        if race:  # the race runtime needs cgo; link it statically so it runs in a FROM-scratch image too
+            argv += ["-race", "-tags", "netgo,osusergo", "-ldflags", "-linkmode=external -extldflags=-static"]
+            env["CGO_ENABLED"] = "1"
+        else:
             env["CGO_ENABLED"] = "0"
+        argv.append(PACKAGES[name])
         result = subprocess.run(argv, cwd=module, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             tmp.unlink(missing_ok=True)

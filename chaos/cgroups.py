@@ -4,17 +4,21 @@ Works on cgroup v1 (separate memory and cpu hierarchies) and v2 (the unified hie
 group is created under the process's current group, so the suite never escapes limits it already
 runs under; lifting moves the process back and removes the group. A CPU limit is a CFS quota: the
 process runs `millicores/1000` of one CPU per 100 ms period and is throttled for the rest, exactly
-what a Kubernetes CPU limit does. Groups are named `gochaos-<pid>-<seq>` so leftovers can be found
-after a crash.
+what a Kubernetes CPU limit does. Groups are named `gochaos-<owner pid>.<owner start>-<seq>` and
+recorded in the state file before they are made, so a later run removes them after a crash, but
+only when the suite process that made them is dead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chaos import state
 from chaos.errors import InjectionFailed, RevertFailed
 
 ROOT = Path("/sys/fs/cgroup")
@@ -88,17 +92,20 @@ class CgroupLimit:
             raise
 
     def _enter(self, origin: Path, settings: dict[str, str], v: int) -> None:
-        group = origin / f"{PREFIX}{os.getpid()}-{next(_seq)}"
+        group = origin / f"{PREFIX}{state.owner_tag()}-{next(_seq)}"
         try:
             if v == 2:
                 wanted = {name.split(".")[0] for name in settings}
                 (origin / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in sorted(wanted)))
+            state.hold("cgroup", str(group), f"cgroup {group}")
             group.mkdir()
             self.groups.append((group, origin))
             for name, value in settings.items():
                 (group / name).write_text(value)
             (group / "cgroup.procs").write_text(str(self.pid))
         except OSError as e:
+            if not group.exists():
+                state.release("cgroup", str(group))
             raise InjectionFailed(f"cgroup v{v} limit {settings} on pid {self.pid} at {group}: "
                                   f"{e.strerror}") from e
 
@@ -123,13 +130,17 @@ class CgroupLimit:
                     (origin / "cgroup.procs").write_text(str(self.pid))
             except OSError:
                 pass  # the process died (perhaps OOM-killed): nothing to move back
-            if not _remove_quietly(group):
+            if _remove_quietly(group):
+                state.release("cgroup", str(group))
+            else:
                 stuck.append(str(group))
         if stuck:
-            raise RevertFailed(f"could not remove cgroup(s) {stuck}; remove them by hand with rmdir")
+            raise RevertFailed(f"could not remove cgroup(s) {stuck}; remove them by hand with rmdir, "
+                               "or run `gochaos cleanup`")
 
 
 def _remove_quietly(group: Path) -> bool:
+    """rmdir the group; True when it is gone."""
     try:
         group.rmdir()
         return True
@@ -146,3 +157,30 @@ def leftover_groups() -> list[Path]:
         return []
     bases = [ROOT] if v == 2 else [p for p in ROOT.iterdir() if p.is_dir() and not p.is_symlink()]
     return [p for base in bases for p in base.rglob(f"{PREFIX}*") if p.is_dir()]
+
+
+_NAME = re.compile(rf"{PREFIX}(\d+\.\d+)-\d+")
+
+
+def _scan() -> list[tuple[str, state.Holding]]:
+    """gochaos cgroups by owner tag (for groups a dead run made but never recorded)."""
+    found = []
+    for group in leftover_groups():
+        match = _NAME.fullmatch(group.name)
+        if match is not None:
+            found.append((match[1], state.Holding("cgroup", str(group), f"cgroup {group}")))
+    return found
+
+
+@state.kind("cgroup", order=40, scan=_scan)
+def _reclaim(holding: state.Holding) -> str:
+    """Move any process left inside back to the parent group, then remove the group."""
+    group = Path(holding.key)
+    if not group.is_dir():
+        return "already gone"
+    procs = group / "cgroup.procs"
+    for pid in (procs.read_text().split() if procs.is_file() else []):
+        with contextlib.suppress(OSError):  # it exited meanwhile
+            (group.parent / "cgroup.procs").write_text(pid)
+    group.rmdir()
+    return "removed"

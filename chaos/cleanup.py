@@ -1,9 +1,12 @@
 """Everything a run starts is tracked here so it can be stopped on exit, on error and on signals.
 
-`SupervisedProcess` registers each process group it starts; fixtures and the CLI stop them in
-`finally` blocks. This module is the backstop under those: an `atexit` hook that kills any group
-still registered, and `interrupts_raise()`, which turns SIGTERM (and SIGHUP) into the same
-unwinding path as Ctrl-C so that `finally` blocks run for every signal a CI runner sends.
+`SupervisedProcess` and the load runner register each process group they start (and each group
+they SIGSTOP); fixtures and the CLI stop them in `finally` blocks. This module is the backstop
+under those: an `atexit` hook that kills any group still registered, and `interrupts_raise()`,
+which turns SIGTERM (and SIGHUP) into the same unwinding path as Ctrl-C so that `finally` blocks
+run for every signal a CI runner sends. Groups are also recorded in the state file
+(`chaos.state`), whose reclaimers here kill or resume them after a SIGKILLed suite, but only
+while the recorded pid and start time still match.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
+from chaos import state
 from chaos.errors import Interrupted
 
 log = logging.getLogger("gochaos")
@@ -30,11 +35,23 @@ def track_process_group(pgid: int, name: str) -> None:
     """Remember a process group the suite started, until it is seen to exit."""
     with _lock:
         _groups[pgid] = name
+    state.hold("process_group", str(pgid), f"process group {pgid} ({name})", **state.identity(pgid))
 
 
 def forget_process_group(pgid: int) -> None:
     with _lock:
         _groups.pop(pgid, None)
+    state.release("process_group", str(pgid))
+    state.release("stopped", str(pgid))
+
+
+def note_stopped(pgid: int, name: str) -> None:
+    """Record a group about to be SIGSTOPped: if the suite dies, the next run sends it SIGCONT."""
+    state.hold("stopped", str(pgid), f"stopped process group {pgid} ({name})", **state.identity(pgid))
+
+
+def note_continued(pgid: int) -> None:
+    state.release("stopped", str(pgid))
 
 
 def tracked_process_groups() -> dict[int, str]:
@@ -54,6 +71,8 @@ def kill_tracked(sig: signal.Signals = signal.SIGKILL) -> list[str]:
                 os.killpg(pgid, s)
             except (ProcessLookupError, PermissionError):
                 break
+        state.release("process_group", str(pgid))
+        state.release("stopped", str(pgid))
     return list(groups.values())
 
 
@@ -69,12 +88,60 @@ def listener_errors() -> list[str]:
         return list(_listener_errors)
 
 
+def _group_is_the_recorded_one(pgid: int, start: int | None) -> bool:
+    """Is process group `pgid` still the one recorded (leader `pgid` with start time `start`)?
+
+    If the leader is gone but members remain, the group is still the recorded one: the kernel does
+    not hand out a pid that is still some group's id.
+    """
+    leader_start = state.process_start(pgid)
+    if leader_start is not None:
+        return leader_start == start
+    return bool(_group_members(pgid))
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) == pgid:
+                members.append(int(entry.name))
+    return members
+
+
+@state.kind("stopped", order=10)
+def _reclaim_stopped(holding: state.Holding) -> str:
+    pgid = int(holding.data["pid"])
+    if not _group_is_the_recorded_one(pgid, holding.data.get("start")):
+        return "already gone"
+    os.killpg(pgid, signal.SIGCONT)
+    return "resumed (SIGCONT)"
+
+
+@state.kind("process_group", order=20)
+def _reclaim_group(holding: state.Holding) -> str:
+    pgid = int(holding.data["pid"])
+    if not _group_is_the_recorded_one(pgid, holding.data.get("start")):
+        return "already gone"
+    for sig in (signal.SIGCONT, signal.SIGKILL):
+        os.killpg(pgid, sig)
+    return "killed"
+
+
 def _kill_leftovers_at_exit() -> None:
+    if _owner_pid != os.getpid():
+        return  # a forked child: the groups are its parent's
     names = kill_tracked()
     if names:
         log.warning("killed leftover processes at exit: %s", ", ".join(sorted(names)))
 
 
+_owner_pid = os.getpid()
 atexit.register(_kill_leftovers_at_exit)
 
 

@@ -1,4 +1,7 @@
-"""The `gochaos` command: list, run and reproduce scenarios; exit codes CI can act on.
+"""The `gochaos` command: list, run and reproduce scenarios, clean up after dead runs.
+
+`run` and `reproduce` first undo what dead runs left behind (see `chaos.state`); `--dry-run`
+prints the plan and touches nothing; `cleanup` only cleans up (`--dry-run`: only reports).
 
 Exit codes: 0 pass, 1 an oracle failed, 2 usage or scenario error, 3 infrastructure error (could
 not build or start a target, etcd or the load), 4 inconclusive (the fault did not land, too little
@@ -12,17 +15,30 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
 
-from chaos import __version__, cleanup
-from chaos.errors import ChaosError, ExitCode, Interrupted
+from chaos import __version__, cleanup, state
+from chaos.errors import ChaosError, ExitCode, Interrupted, UsageError
 from chaos.runner import PLATFORMS
+
+if TYPE_CHECKING:
+    from chaos.platform.cluster import ClusterAccess
+    from chaos.scenario import Scenario
+
+
+class _Parser(argparse.ArgumentParser):
+    """Command-line mistakes as one line that says how to fix them, not argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.USAGE, f"{self.prog}: {message}; see `{self.prog} --help`\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gochaos", description="Fault-injection chaos suite for Go services.",
         epilog="exit codes: 0 pass, 1 fail, 2 usage/scenario error, 3 infrastructure error, "
                "4 inconclusive, 130 interrupted",
@@ -30,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("list", help="list the bundled scenarios")
     commands.add_parser("version", help="print the gochaos version")
+    tidy = commands.add_parser("cleanup", help="find and undo what dead gochaos runs left behind "
+                                               "(processes, iptables rules, cgroups, temp dirs)")
+    tidy.add_argument("--dry-run", action="store_true", help="only report what would be cleaned up")
     for name, helptext in (("run", "run a scenario against the fixed build"),
                            ("reproduce", "run a scenario against the buggy build, show the evidence")):
         sub = commands.add_parser(name, help=helptext)
@@ -42,9 +61,50 @@ def _parser() -> argparse.ArgumentParser:
                          default=_env_path("GOCHAOS_REPORT_DIR"),
                          help="write report.json, junit.xml, report.html and keep target logs here "
                               "(env GOCHAOS_REPORT_DIR)")
-        sub.add_argument("--seed", type=int, default=_env_int("GOCHAOS_SEED"),
+        sub.add_argument("--seed", type=_seed, default=os.environ.get("GOCHAOS_SEED"),
                          help="seed for jitter and generated names, to replay a run (env GOCHAOS_SEED)")
+        sub.add_argument("--dry-run", action="store_true",
+                         help="print the plan (targets, etcd, load, fault schedule from the seed, "
+                              "oracles) and exit; builds, starts and writes nothing")
+        _add_kubernetes_options(sub)
     return parser
+
+
+def _add_kubernetes_options(sub: argparse.ArgumentParser) -> None:
+    """--platform kubernetes: which cluster (a new kind cluster unless told otherwise)."""
+    group = sub.add_argument_group("kubernetes (with --platform kubernetes)")
+    group.add_argument("--kubeconfig", type=Path, default=_env_path("GOCHAOS_KUBECONFIG"),
+                       help="use this kubeconfig instead of creating a kind cluster (env GOCHAOS_KUBECONFIG)")
+    group.add_argument("--context", default=os.environ.get("GOCHAOS_CONTEXT"),
+                       help="context of the kubeconfig (default: its current one; env GOCHAOS_CONTEXT)")
+    group.add_argument("--allow-context", action="append", default=[], metavar="NAME",
+                       help="allow faults in this context although it is not a local kind cluster")
+    group.add_argument("--kind-cluster", default=os.environ.get("GOCHAOS_KIND_CLUSTER"), metavar="NAME",
+                       help="reuse this kind cluster (never deleted) instead of creating one")
+    group.add_argument("--keep-cluster", action="store_true",
+                       help="keep the kind cluster created for the run (its name is printed)")
+    group.add_argument("--kind-node-image", default=os.environ.get("GOCHAOS_KIND_NODE_IMAGE"), metavar="IMAGE",
+                       help="node image for the kind cluster (env GOCHAOS_KIND_NODE_IMAGE)")
+
+
+def _open_cluster(args: argparse.Namespace, console: Console, stack: ExitStack) -> ClusterAccess | None:
+    """One cluster for every scenario of the plan (a gate creates kind once, not per scenario)."""
+    if args.platform != "kubernetes":
+        return None
+    import time
+
+    from chaos.platform.cluster import KubernetesOptions, connect
+
+    options = KubernetesOptions(kubeconfig=args.kubeconfig, context=args.context,
+                                allow_contexts=tuple(args.allow_context), kind_cluster=args.kind_cluster,
+                                keep_cluster=args.keep_cluster, node_image=args.kind_node_image)
+    started = time.monotonic()
+    cluster = connect(options)
+    stack.callback(cluster.close)
+    kept = " (kept after the run)" if args.keep_cluster and cluster.kind and not cluster.kind.reused else ""
+    console.print(f"cluster: context {cluster.context} ready in {time.monotonic() - started:.1f}s{kept}",
+                  highlight=False, soft_wrap=True)
+    return cluster
 
 
 def _env_path(name: str) -> Path | None:
@@ -52,14 +112,13 @@ def _env_path(name: str) -> Path | None:
     return Path(value) if value else None
 
 
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name)
-    if value is None:
-        return None
+def _seed(value: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise SystemExit(f"gochaos: {name}={value!r} is not an integer") from None
+        raise argparse.ArgumentTypeError(
+            f"seed {value!r} (from --seed or GOCHAOS_SEED) is not an integer; pass a whole number"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return ExitCode.PASS
             if args.command == "list":
                 return _list(console)
+            if args.command == "cleanup":
+                return _cleanup(console, err, dry_run=args.dry_run)
             return _run(args, console, buggy=args.command == "reproduce")
     except KeyboardInterrupt:
         err.print("gochaos: interrupted by SIGINT; everything the run started was stopped")
@@ -105,18 +166,25 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
     from chaos.scenario import load_plan, resolve
 
     name, plan = load_plan(resolve(args.scenario))
+    if args.dry_run:
+        return _dry_run(console, plan, args, buggy=buggy)
     report_dir: Path | None = args.report_dir
+    if report_dir is not None:
+        _check_writable(report_dir)
+    _reclaim_dead_runs(console)
     results: list[RunResult] = []
-    for scenario, base_dir in plan:
-        run_dir = report_dir / "artefacts" / scenario.name if report_dir else None
-        title = f"{scenario.name}{' (buggy)' if buggy else ''}"
-        if len(plan) > 1:
-            title = f"{name} {len(results) + 1}/{len(plan)}: {title}"
-        with ConsoleProgress(console, title) as progress:
-            result = run_scenario(scenario, base_dir=base_dir, platform=args.platform, buggy=buggy,
-                                  seed=args.seed, run_dir=run_dir, progress=progress)
-        print_verdict(console, result)
-        results.append(result)
+    with ExitStack() as stack:
+        cluster = _open_cluster(args, console, stack)
+        for scenario, base_dir in plan:
+            run_dir = report_dir / "artefacts" / scenario.name if report_dir else None
+            title = f"{scenario.name}{' (buggy)' if buggy else ''}"
+            if len(plan) > 1:
+                title = f"{name} {len(results) + 1}/{len(plan)}: {title}"
+            with ConsoleProgress(console, title) as progress:
+                result = run_scenario(scenario, base_dir=base_dir, platform=args.platform, buggy=buggy,
+                                      seed=args.seed, run_dir=run_dir, progress=progress, cluster=cluster)
+            print_verdict(console, result)
+            results.append(result)
     status = overall_status(r.verdict.status for r in results)
     if len(results) > 1:
         console.print(f"{name}: {len(results)} scenarios, " + ", ".join(
@@ -138,6 +206,54 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
         if missing and code == ExitCode.PASS:
             return ExitCode.INFRASTRUCTURE  # a gate must not pass without the reports CI reads
     return code
+
+
+def _dry_run(console: Console, plan: list[tuple[Scenario, Path]], args: argparse.Namespace, *,
+             buggy: bool) -> int:
+    from chaos.plan import describe, resolve_seed
+
+    for scenario, base_dir in plan:
+        specs = [entry.spec(base_dir, buggy=buggy) for entry in scenario.targets]
+        for line in describe(scenario, specs, seed=resolve_seed(scenario, args.seed), buggy=buggy,
+                             platform=args.platform):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+    return ExitCode.PASS
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before the run, not after it, when the reports could not be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".gochaos-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"--report-dir {folder} is not a writable directory ({e.strerror or e}); "
+                         "pass a directory you can write to") from e
+
+
+def _reclaim_dead_runs(console: Console) -> None:
+    """Undo what dead runs left behind before starting anything, saying what it was."""
+    for line in (r.describe() for r in state.reclaim()):
+        console.print(f"gochaos: cleaned up after a dead run: {line}", highlight=False, markup=False,
+                      soft_wrap=True)
+
+
+def _cleanup(console: Console, err: Console, *, dry_run: bool) -> int:
+    found = state.reclaim(dry_run=dry_run, report=lambda line: console.print(
+        line, highlight=False, markup=False, soft_wrap=True))
+    failed = [item for item in found if not item.ok]
+    if not found:
+        console.print("nothing left behind by dead gochaos runs", highlight=False)
+    elif not failed:
+        verb = "would be cleaned up (dry run)" if dry_run else "cleaned up"
+        console.print(f"{len(found)} leftover(s) of dead gochaos runs {verb}", highlight=False)
+    if failed:
+        err.print(f"gochaos: {len(failed)} of {len(found)} leftover(s) could not be cleaned up (see above); "
+                  "fix the cause (often: run as root) and run `gochaos cleanup` again",
+                  highlight=False, markup=False, soft_wrap=True)
+        return ExitCode.INFRASTRUCTURE
+    return ExitCode.PASS
 
 
 if __name__ == "__main__":

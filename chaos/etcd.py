@@ -9,10 +9,10 @@ a new leader was first observed.
 
 from __future__ import annotations
 
-import functools
 import signal
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -62,6 +62,7 @@ class MemberStatus:
     leader_id: int
     raft_term: int
     version: str
+    raft_applied_index: int = 0
 
     @property
     def is_leader(self) -> bool:
@@ -172,7 +173,7 @@ class EtcdCluster:
             if member.isolation is not None:
                 self.heal(member)
         # The data is thrown away with the run: a short grace, not etcd's leadership hand-over (seconds).
-        stop_concurrently([functools.partial(m.process.stop, timeout_s=0.5) for m in self.members])
+        stop_concurrently([partial(m.process.stop, timeout_s=0.5) for m in self.members])
         self._session.close()
 
     def __enter__(self) -> EtcdCluster:
@@ -211,6 +212,7 @@ class EtcdCluster:
             leader_id=int(body.get("leader", 0)),
             raft_term=int(body.get("raftTerm", 0)),
             version=str(body.get("version", "")),
+            raft_applied_index=int(body.get("raftAppliedIndex", 0)),
         )
 
     def _answers(self, member: EtcdMember) -> bool:
@@ -227,12 +229,12 @@ class EtcdCluster:
                 return member
         return None
 
-    def wait_for_leader(self, exclude: Iterable[EtcdMember] = (),
-                        timeout_s: float = 10.0) -> tuple[EtcdMember, int]:
+    def wait_for_leader(self, exclude: Iterable[EtcdMember] = (), timeout_s: float = 10.0,
+                        give_up: Callable[[], bool] | None = None) -> tuple[EtcdMember, int]:
         """Poll until a member outside `exclude` leads; return it and when it was first seen."""
         excluded = list(exclude)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (give_up is not None and give_up()):
             found = self.leader(exclude=excluded)
             if found is not None:
                 return found, now_ns()
@@ -291,20 +293,57 @@ class EtcdCluster:
     def move_leader(self, to: EtcdMember | None = None, timeout_s: float = 10.0) -> LeaderChange:
         """Gracefully transfer leadership (to `to`, or the next member) and time the change."""
         old, _ = self.wait_for_leader(timeout_s=timeout_s)
-        target = to or next(m for m in self.members if m is not old and m.process.running)
+        target = to or self._caught_up_follower(old, timeout_s / 2)
         if target is old:
             raise EtcdError(f"{target.name} already leads; choose another member to move to")
         started = self.timeline.record("etcd.leader_lost", "etcd", operation="move-leader",
                                        leader=old.name).t_ns
+        # The API answers only after etcd's own wait for the change (a heartbeat or more), so the
+        # request runs aside while the new leader is watched for, as for every other operation.
+        failures: list[requests.RequestException] = []
+        answered = threading.Event()
+
+        def transfer() -> None:
+            try:
+                requests.post(f"{old.client_url}/v3/maintenance/transfer-leadership",
+                              json={"targetID": str(target.member_id)}, timeout=timeout_s).raise_for_status()
+            except requests.RequestException as e:
+                failures.append(e)
+            finally:
+                answered.set()
+
+        threading.Thread(target=transfer, name="etcd-move-leader", daemon=True).start()
         try:
-            reply = self._session.post(
-                f"{old.client_url}/v3/maintenance/transfer-leadership",
-                json={"targetID": str(target.member_id)}, timeout=timeout_s,
-            )
-            reply.raise_for_status()
-        except requests.RequestException as e:
-            raise EtcdError(f"move-leader {old.name} -> {target.name} failed: {e}") from e
-        return self._observe_new_leader("move-leader", old, started, timeout_s)
+            change = self._observe_new_leader("move-leader", old, started, timeout_s, give_up=lambda: bool(failures))
+        except EtcdError:
+            if failures:
+                raise EtcdError(f"move-leader {old.name} -> {target.name} failed: {failures[0]}") from failures[0]
+            raise
+        answered.wait(timeout_s)
+        return change
+
+    def _caught_up_follower(self, leader: EtcdMember, timeout_s: float) -> EtcdMember:
+        """The follower that has applied all the leader had when asked (waiting for one, bounded).
+
+        etcd hands leadership only to a follower whose log matches the leader's; one just restarted,
+        resumed or healed may still be catching up, and a transfer to it stalls until the request
+        times out. Falls back to the most advanced follower.
+        """
+        followers = [m for m in self.members
+                     if m is not leader and m.process.running and not m.paused and m.isolation is None]
+        if not followers:
+            raise EtcdError(f"no running follower to move leadership from {leader.name} to")
+        leader_status = self.status(leader)
+        wanted = leader_status.raft_applied_index if leader_status else 0
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ranked = sorted(((st.raft_applied_index, m.name, m) for m in followers
+                             if (st := self.status(m)) is not None), key=lambda x: (x[0], x[1]), reverse=True)
+            if ranked and (ranked[0][0] >= wanted or time.monotonic() >= deadline):
+                return ranked[0][2]
+            if time.monotonic() >= deadline:
+                return followers[0]
+            time.sleep(_POLL_S)
 
     def lose_leader(self, how: str, timeout_s: float = 10.0) -> tuple[EtcdMember, LeaderChange]:
         """Kill, pause or isolate the current leader; wait for another member to lead.
@@ -321,9 +360,9 @@ class EtcdCluster:
         actions[how](old)
         return old, self._observe_new_leader(f"{how}-leader", old, started, timeout_s)
 
-    def _observe_new_leader(self, operation: str, old: EtcdMember, started_ns: int,
-                            timeout_s: float) -> LeaderChange:
-        new, observed = self.wait_for_leader(exclude=[old], timeout_s=timeout_s)
+    def _observe_new_leader(self, operation: str, old: EtcdMember, started_ns: int, timeout_s: float,
+                            give_up: Callable[[], bool] | None = None) -> LeaderChange:
+        new, observed = self.wait_for_leader(exclude=[old], timeout_s=timeout_s, give_up=give_up)
         self.timeline.record("etcd.leader", "etcd", t_ns=observed, leader=new.name,
                              previous=old.name, operation=operation)
         return LeaderChange(operation, old.name, new.name, started_ns, observed)

@@ -2,18 +2,22 @@
 
 Used to isolate an etcd member from its peers. Packets are picked out by port and by the owner
 group of the isolated process (each etcd member runs under its own gid), so the rules touch only
-this run's processes. Every rule carries a comment naming the run, so leftovers can be found and
-removed even after the suite itself was killed.
+this run's processes. Every rule carries the comment `gochaos:<owner pid>.<owner start>:<tag>`,
+naming the suite process that added it: the rules are recorded in the state file before they are
+inserted, and a later run removes them after a crash, but only when their owner is dead, so a
+concurrent live run's rules are never touched.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from chaos import state
 from chaos.errors import InjectionFailed, RevertFailed
 
 COMMENT_PREFIX = "gochaos:"
@@ -42,8 +46,12 @@ class PortIsolation:
     peer_ports: Sequence[int]
     _rules: list[list[str]] = field(default_factory=list)
 
+    @property
+    def comment(self) -> str:
+        return f"{COMMENT_PREFIX}{state.owner_tag()}:{self.tag}"
+
     def _rule_specs(self) -> list[list[str]]:
-        comment = ["-m", "comment", "--comment", f"{COMMENT_PREFIX}{self.tag}"]
+        comment = ["-m", "comment", "--comment", self.comment]
         specs = [
             # anyone sending to the isolated process's peer port
             ["OUTPUT", "-o", "lo", "-p", "tcp", "--dport", str(self.own_port), *comment],
@@ -60,6 +68,7 @@ class PortIsolation:
         reason = iptables_available()
         if reason is not None:
             raise InjectionFailed(reason)
+        state.hold("iptables", self.comment, f"iptables DROP rules tagged {self.comment}")
         for spec in self._rule_specs():
             chain, *rest = spec
             result = _iptables(["-I", chain, *rest, "-j", "DROP"])
@@ -78,9 +87,10 @@ class PortIsolation:
                 failed.append(result.stderr.strip())
         if failed:
             raise RevertFailed(
-                f"could not remove iptables rules tagged {COMMENT_PREFIX}{self.tag}: {failed}. "
-                f"Remove them by hand: iptables -S OUTPUT | grep {COMMENT_PREFIX}{self.tag}"
+                f"could not remove iptables rules tagged {self.comment}: {failed}. "
+                f"Remove them by hand: iptables -S OUTPUT | grep {self.comment}, or run `gochaos cleanup`"
             )
+        state.release("iptables", self.comment)
 
 
 def leftover_rules(tag_prefix: str = COMMENT_PREFIX) -> list[str]:
@@ -89,3 +99,41 @@ def leftover_rules(tag_prefix: str = COMMENT_PREFIX) -> list[str]:
         return []
     result = _iptables(["-S", "OUTPUT"])
     return [line for line in result.stdout.splitlines() if tag_prefix in line]
+
+
+def _comment_of(rule: str) -> str | None:
+    tokens = shlex.split(rule)
+    for i, token in enumerate(tokens[:-1]):
+        if token == "--comment":
+            return tokens[i + 1]
+    return None
+
+
+def _scan() -> list[tuple[str, state.Holding]]:
+    """Tagged rules by owner tag (for rules a dead run added but never recorded)."""
+    found: dict[str, str] = {}
+    for rule in leftover_rules():
+        comment = _comment_of(rule)
+        if comment is not None and comment.startswith(COMMENT_PREFIX):
+            owner = comment.removeprefix(COMMENT_PREFIX).split(":", 1)[0]
+            found.setdefault(comment, owner)
+    return [(owner, state.Holding("iptables", comment, f"iptables DROP rules tagged {comment}"))
+            for comment, owner in found.items()]
+
+
+@state.kind("iptables", order=30, scan=_scan)
+def _reclaim(holding: state.Holding) -> str:
+    """Delete every OUTPUT rule carrying exactly the recorded comment."""
+    reason = iptables_available()
+    if reason is not None:
+        raise RevertFailed(f"cannot remove iptables rules tagged {holding.key}: {reason}")
+    removed = 0
+    for rule in leftover_rules(holding.key):
+        if _comment_of(rule) != holding.key:
+            continue
+        tokens = shlex.split(rule)
+        result = _iptables(["-D", *tokens[1:]])
+        if result.returncode != 0 and "does a matching rule exist" not in result.stderr:
+            raise RevertFailed(f"iptables -D {' '.join(tokens[1:])}: {result.stderr.strip()}")
+        removed += 1
+    return f"removed {removed} rule(s)" if removed else "already gone"

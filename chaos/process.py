@@ -60,6 +60,8 @@ class ExitRecord:
     signal: str | None
     #: True when the suite asked for the exit (stop, restart, injected kill).
     requested: bool
+    #: Why the platform says it ended, when it says more than the status (Kubernetes: OOMKilled).
+    reason: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -67,7 +69,10 @@ class ExitRecord:
 
     def describe(self) -> str:
         how = f"killed by {self.signal}" if self.signal else f"exit status {self.returncode}"
-        return f"pid {self.pid} (incarnation {self.incarnation}) {how}"
+        if self.reason:
+            how += f" ({self.reason})"
+        who = f"pid {self.pid}" if self.pid else "container"  # 0: a pid not visible from here
+        return f"{who} (incarnation {self.incarnation}) {how}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,7 @@ class SupervisedProcess:
         self._restarting = False
         self._log_file: IO[str] | None = None
         self._supervisor: threading.Thread | None = None
+        self._pumps: list[threading.Thread] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -288,14 +294,17 @@ class SupervisedProcess:
         self._started_at = time.monotonic()
         self._changed.notify_all()
         cleanup.track_process_group(proc.pid, self.name)
+        self._pumps = []
         for stream_name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
             assert stream is not None
-            threading.Thread(
+            pump = threading.Thread(
                 target=self._pump,
                 args=(stream, stream_name, self._incarnation),
                 name=f"log-{self.name}-{stream_name}",
                 daemon=True,
-            ).start()
+            )
+            pump.start()
+            self._pumps.append(pump)
 
     def _pump(self, stream: IO[bytes], stream_name: str, incarnation: int) -> None:
         for raw in iter(stream.readline, b""):
@@ -314,8 +323,11 @@ class SupervisedProcess:
         while True:
             with self._lock:
                 proc = self._proc
+                pumps = list(self._pumps)
             assert proc is not None
             returncode = proc.wait()
+            for pump in pumps:  # its last words first, then its exit (a grandchild may hold the pipe)
+                pump.join(timeout=1.0)
             record = self._record_exit(proc, returncode)
             if self._on_exit is not None:
                 _notify(self._on_exit, self, record)
@@ -375,12 +387,24 @@ class SupervisedProcess:
 
 
 def stop_concurrently(stops: Sequence[Callable[[], None]]) -> None:
-    """Run several blocking stops at once: teardown then takes the slowest one, not their sum."""
-    threads = [threading.Thread(target=stop, name="gochaos-stop", daemon=True) for stop in stops]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    """Run several blocking stops at once: teardown then takes the slowest one, not their sum.
+
+    Each stop is waited on through an Event, not Thread.join: a second Ctrl-C landing in a join
+    marks the thread as finished while it still runs (python/cpython#90882), and the caller would
+    go on (e.g. delete the run dir) under a stop still in progress.
+    """
+    finished = [threading.Event() for _ in stops]
+
+    def run(stop: Callable[[], None], done: threading.Event) -> None:
+        try:
+            stop()
+        finally:
+            done.set()
+
+    for stop, done in zip(stops, finished, strict=True):
+        threading.Thread(target=run, args=(stop, done), name="gochaos-stop", daemon=True).start()
+    for done in finished:
+        done.wait()
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

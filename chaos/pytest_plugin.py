@@ -8,7 +8,10 @@ and etcd cluster, all torn down even when the test fails.
 Fixtures:
     chaos_binaries      session: built configd, kvd, allocd, etcd, etcdctl (cached build)
     chaos_timeline      the test's Timeline (one clock for events and requests)
-    chaos_platform      the test's Platform (local processes by default)
+    chaos_platform      the test's Platform (local processes by default; --gochaos-platform kubernetes)
+    kind_cluster        session: a kind cluster for --gochaos-platform kubernetes (skips with the reason
+                        when none can be created); override it in a conftest to supply your own
+    chaos_cluster       session: the connected cluster (from --gochaos-kubeconfig/-context, or kind_cluster)
     make_target         factory: start a bundled target by name with flags, or any TargetSpec
     make_etcd_cluster   factory: start an N-member etcd cluster
     etcd_cluster        a started 3-member etcd cluster (members from --gochaos-etcd-members)
@@ -25,16 +28,23 @@ import pytest
 if TYPE_CHECKING:
     from chaos.build import Binaries
     from chaos.etcd import EtcdCluster
-    from chaos.platform.base import RunningTarget
-    from chaos.platform.local import LocalPlatform
+    from chaos.platform.base import Platform, RunningTarget
+    from chaos.platform.cluster import ClusterAccess
     from chaos.targets import TargetSpec
     from chaos.timeline import Timeline
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gochaos", "gochaos: chaos testing of Go services")
-    group.addoption("--gochaos-platform", default="local", choices=("local",),
+    group.addoption("--gochaos-platform", default="local", choices=("local", "kubernetes"),
                     help="where targets run (default: local processes on loopback)")
+    group.addoption("--gochaos-kubeconfig", default=None, metavar="PATH",
+                    help="kubernetes: use this kubeconfig instead of creating a kind cluster")
+    group.addoption("--gochaos-context", default=None, metavar="NAME", help="kubernetes: context of the kubeconfig")
+    group.addoption("--gochaos-allow-context", action="append", default=[], metavar="NAME",
+                    help="kubernetes: allow faults in this context although it is not a local kind cluster")
+    group.addoption("--gochaos-kind-cluster", default=None, metavar="NAME",
+                    help="kubernetes: reuse this kind cluster instead of creating one")
     group.addoption("--gochaos-report-dir", default=None, metavar="DIR",
                     help="write run artefacts (target logs, etcd data) under DIR and keep them")
     group.addoption("--gochaos-etcd-members", type=int, default=3, metavar="N",
@@ -43,6 +53,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gochaos: a chaos test using gochaos fixtures")
+    config.addinivalue_line("markers", "kubernetes: needs a Kubernetes (kind) cluster; skipped with the reason "
+                                       "when none can be created")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Undo what dead gochaos runs left behind (rules, cgroups, stopped processes), saying what."""
+    import logging
+
+    from chaos import state
+
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller did it
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    log = logging.getLogger("gochaos")
+    try:
+        for item in state.reclaim():
+            line = f"gochaos: cleaned up after a dead run: {item.describe()}"
+            if reporter is not None:
+                reporter.write_line(line)
+            else:
+                log.warning(line)
+    except Exception as e:  # clean-up must never stop a test session
+        log.warning("gochaos: clean-up after dead runs failed: %r", e)
 
 
 def _artefact_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
@@ -72,19 +105,71 @@ def chaos_timeline() -> Timeline:
     return Timeline()
 
 
+@pytest.fixture(scope="session")
+def kind_cluster(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A kind cluster for the session (created, deleted at the end); skips when none can be created."""
+    from chaos.errors import PlatformError
+    from chaos.platform.kind import KindCluster
+
+    cluster = KindCluster(name=request.config.getoption("--gochaos-kind-cluster"))
+    try:
+        cluster.open()
+    except PlatformError as e:
+        cluster.close()
+        pytest.skip(f"no kind cluster: {e}")
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _kube_options(config: pytest.Config) -> Any:
+    """KubernetesOptions from the --gochaos-* options (a new kind cluster when none names one)."""
+    from chaos.platform.cluster import KubernetesOptions
+
+    kubeconfig = config.getoption("--gochaos-kubeconfig")
+    return KubernetesOptions(kubeconfig=Path(kubeconfig) if kubeconfig else None,
+                             context=config.getoption("--gochaos-context"),
+                             allow_contexts=tuple(config.getoption("--gochaos-allow-context")),
+                             kind_cluster=config.getoption("--gochaos-kind-cluster"))
+
+
+@pytest.fixture(scope="session")
+def chaos_cluster(request: pytest.FixtureRequest) -> Iterator[ClusterAccess]:
+    """The cluster Kubernetes tests run on: the named kubeconfig/context, else `kind_cluster` (reused)."""
+    import dataclasses
+
+    from chaos.platform.cluster import connect
+
+    options = _kube_options(request.config)
+    if options.kubeconfig is None and options.context is None:
+        options = dataclasses.replace(options, kind_cluster=request.getfixturevalue("kind_cluster").name)
+    access = connect(options)
+    try:
+        yield access
+    finally:
+        access.close()
+
+
 @pytest.fixture
 def chaos_platform(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     chaos_binaries: Binaries,
     chaos_timeline: Timeline,
-) -> Iterator[LocalPlatform]:
+) -> Iterator[Platform]:
     """The test's platform; every target started on it is stopped when the test ends."""
     from chaos.platform.local import LocalPlatform
 
     run_dir, keep = _artefact_dir(request, tmp_path_factory, "targets")
-    platform = LocalPlatform(timeline=chaos_timeline, binaries=chaos_binaries, run_dir=run_dir,
-                             keep=keep)
+    platform: Platform
+    if request.config.getoption("--gochaos-platform") == "kubernetes":
+        from chaos.platform.kubernetes import KubernetesPlatform
+
+        platform = KubernetesPlatform(timeline=chaos_timeline, cluster=request.getfixturevalue("chaos_cluster"),
+                                      binaries=chaos_binaries, run_dir=run_dir, keep=keep)
+    else:
+        platform = LocalPlatform(timeline=chaos_timeline, binaries=chaos_binaries, run_dir=run_dir, keep=keep)
     try:
         yield platform
     finally:
@@ -127,7 +212,7 @@ def etcd_cluster(request: pytest.FixtureRequest,
 
 @pytest.fixture
 def make_target(
-    chaos_platform: LocalPlatform,
+    chaos_platform: Platform,
     make_etcd_cluster: Callable[..., EtcdCluster],
 ) -> Callable[..., RunningTarget]:
     """Factory: `make_target("configd", reload_strategy="unsafe")` or `make_target(spec)`.
@@ -186,7 +271,8 @@ class ScenarioItem(pytest.Item):
         report_dir = self.config.getoption("--gochaos-report-dir")
         run_dir = Path(report_dir) / "artefacts" / self.scenario.name if report_dir else None
         result = run_scenario(self.scenario, base_dir=self.base_dir,
-                              platform=self.config.getoption("--gochaos-platform"), run_dir=run_dir)
+                              platform=self.config.getoption("--gochaos-platform"), run_dir=run_dir,
+                              kube=_kube_options(self.config))
         if report_dir:
             json_report.write(result, Path(report_dir) / self.scenario.name)
         if result.verdict.status is not Status.PASS:

@@ -29,7 +29,7 @@ from chaos.oracles import bind
 from chaos.oracles.context import OracleContext, Phases
 from chaos.plan import fault_schedule, resolve_seed
 from chaos.platform.base import RunningTarget
-from chaos.platform.local import LocalPlatform
+from chaos.platform.factory import PLATFORMS, open_platform
 from chaos.sampling import RuntimeSampler
 from chaos.scenario import Scenario
 from chaos.targets import TargetSpec, chaosagent_env
@@ -38,8 +38,9 @@ from chaos.verdict import Finding, Verdict, decide
 
 if TYPE_CHECKING:
     from chaos.load import LoadRun
+    from chaos.platform.cluster import ClusterAccess, KubernetesOptions
 
-PLATFORMS = ("local", "kubernetes")
+__all__ = ["PLATFORMS", "RunResult", "run_scenario"]
 #: Longest wait for goroutine counts to settle before the idle samples taken before the load starts
 #: and after it stops.
 IDLE_SETTLE_S = 1.0
@@ -97,17 +98,16 @@ def run_scenario(
     progress: Progress | None = None,
     binaries: Binaries | None = None,
     timeline: Timeline | None = None,
+    kube: KubernetesOptions | None = None,
+    cluster: ClusterAccess | None = None,
 ) -> RunResult:
     """Run `scenario` and judge it. Raises ChaosError subclasses for infrastructure problems.
 
     Pass a `timeline` to read what happened even when the run raises (an interrupt, an error).
+    On Kubernetes, pass an open `cluster` to share it between runs, else `kube` says which to open.
     """
     if platform not in PLATFORMS:
         raise UsageError(f"unknown platform {platform!r}; choose from {', '.join(PLATFORMS)}")
-    if platform != "local":
-        raise InfrastructureError(
-            "the Kubernetes platform is not part of this build yet; run with --platform local"
-        )
     started_ns = now_ns()
     show = progress or QuietProgress()
     seed = resolve_seed(scenario, seed)
@@ -118,20 +118,23 @@ def run_scenario(
     token = uuid.uuid4().hex
     with ExitStack() as stack:
         show.phase("setup")
-        local = LocalPlatform(timeline=timeline, binaries=binaries, run_dir=run_dir)
-        stack.callback(local.close)
-        etcd = _start_etcd(scenario, specs, binaries, local.run_dir, timeline, stack, show)
-        stack.callback(local.stop_all)  # targets go first: one stopping after etcd waits on it
+        if platform != "local" and (scenario.etcd is not None or any(s.needs_etcd for s in specs)):
+            raise InfrastructureError("etcd on the Kubernetes platform (manifests/etcd StatefulSet) is not "
+                                      f"supported yet, and {scenario.name} needs it; run it with --platform local")
+        runs_on = open_platform(platform, timeline=timeline, binaries=binaries, run_dir=run_dir, stack=stack,
+                                kube=kube, cluster=cluster)
+        etcd = _start_etcd(scenario, specs, binaries, runs_on.run_dir, timeline, stack, show)
+        stack.callback(runs_on.stop_all)  # targets go first: one stopping after etcd waits on it
         targets: list[RunningTarget] = []
         for spec in specs:
             show.note(f"starting {spec.name}")
             env = chaosagent_env(token) if spec.chaosagent else None
-            targets.append(local.start_target(spec, extra_env=env,
-                                              etcd_endpoints=etcd.endpoints if etcd else ""))
+            targets.append(runs_on.start_target(spec, extra_env=env,
+                                                etcd_endpoints=etcd.endpoints if etcd else ""))
         injectors = [(fault.at_s, fault.injector) for fault in fault_schedule(scenario, seed)]
         sampler = RuntimeSampler(targets, timeline)
         sampler.sample_idle(IDLE_SETTLE_S)  # goroutines before any load: the leak oracle's anchor
-        load = _start_load(scenario, injectors, targets, timeline, local.run_dir, stack, show)
+        load = _start_load(scenario, injectors, targets, timeline, runs_on.run_dir, stack, show)
         stack.enter_context(sampler)
 
         baseline_start = now_ns()
@@ -140,7 +143,7 @@ def run_scenario(
 
         faults_start = now_ns()
         show.phase("faults")
-        ctx = InjectionContext(platform=local, timeline=timeline, etcd=etcd,
+        ctx = InjectionContext(platform=runs_on, timeline=timeline, etcd=etcd,
                                rng=random.Random(seed))
         reports = _run_faults(injectors, ctx, load, show)
         faults_end = now_ns()
@@ -216,28 +219,30 @@ def _run_faults(injectors: list[tuple[float, Injector]], ctx: InjectionContext,
     reports: dict[int, FaultReport] = {}
     errors: list[BaseException] = []
     start = time.monotonic()
+    # Waited on instead of Thread.join: a Ctrl-C landing in a join marks the thread as stopped while
+    # it still runs (python/cpython#90882), and teardown would then race the fault's revert.
+    finished = [threading.Event() for _ in injectors]
 
-    def one(fault_id: int, at_s: float, injector: Injector) -> None:
+    def one(fault_id: int, at_s: float, injector: Injector, done: threading.Event) -> None:
         try:
             if ctx.stop.wait(max(0.0, start + at_s - time.monotonic())):
                 return
             reports[fault_id] = run_fault(injector, ctx, fault_id)
         except BaseException as e:
             errors.append(e)
+        finally:
+            done.set()
 
-    threads = [threading.Thread(target=one, args=(fid, at_s, inj), name=f"fault-{fid}", daemon=True)
-               for fid, (at_s, inj) in enumerate(injectors, start=1)]
-    for thread in threads:
-        thread.start()
+    for fid, ((at_s, inj), done) in enumerate(zip(injectors, finished, strict=True), start=1):
+        threading.Thread(target=one, args=(fid, at_s, inj, done), name=f"fault-{fid}", daemon=True).start()
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.25)
+        for done in finished:
+            while not done.wait(0.25):
                 show.live(load.live() if load else None)
     except BaseException:
         ctx.stop.set()  # faults stop early and revert in their own finally
-        for thread in threads:
-            thread.join(30)
+        for done in finished:
+            done.wait(30)
         raise
     if errors:
         first = errors[0]

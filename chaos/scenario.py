@@ -47,6 +47,8 @@ class TargetEntry(_Model):
     env: dict[str, str] = Field(default_factory=dict)
     restart: RestartPolicy = RestartPolicy.ALWAYS
     load_user: str | None = Field(None, description="Built-in Locust user for this service")
+    race: bool = Field(False, description="Bundled only: build with the Go race detector, so the first data "
+                                          "race stops the service with its report (GORACE=halt_on_error=1)")
 
     @model_validator(mode="after")
     def _one_kind(self) -> TargetEntry:
@@ -56,13 +58,18 @@ class TargetEntry(_Model):
             raise ValueError(f"unknown bundled target {self.bundled!r}{did_you_mean(self.bundled, BUNDLED)}")
         if self.command is not None and self.name is None:
             raise ValueError("a service given by `command` needs a `name`")
+        if self.race and self.bundled is None:
+            raise ValueError("`race` builds a bundled target; build your own service with `go build -race` instead")
         return self
 
     def spec(self, base_dir: Path, *, buggy: bool = False) -> TargetSpec:
         """The TargetSpec this entry stands for (with the bug switched on when `buggy`)."""
         flags = {**self.flags, **(self.buggy_flags if buggy else {})}
         if self.bundled is not None:
-            return bundled(self.bundled, self.name, **flags)
+            spec = bundled(self.bundled, self.name, **flags)
+            if self.race:
+                spec = spec.model_copy(update={"race": True, "env": {"GORACE": "halt_on_error=1", **spec.env}})
+            return spec
         assert self.command is not None and self.name is not None
         config = None
         if self.config_file is not None:
@@ -71,7 +78,8 @@ class TargetEntry(_Model):
                 config = ConfigSpec(initial=path.read_text(encoding="utf-8"), trigger=self.reload,
                                     file_name=path.name)
             except OSError as e:
-                raise ScenarioError(f"target {self.name}: config_file {path}: {e.strerror}") from e
+                raise ScenarioError(f"target {self.name}: config_file {path}: {e.strerror}; the path is "
+                                    "relative to the scenario file, fix it or create the file") from e
         version = None
         if self.version_header or self.version_endpoint:
             version = VersionProbe(header=self.version_header, endpoint=self.version_endpoint)
@@ -228,9 +236,12 @@ def parse_scenario(text: str, source: str) -> Scenario:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
+        mark, context = getattr(e, "problem_mark", None), getattr(e, "context_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(f"{source}{where}: not valid YAML: {getattr(e, 'problem', e)}") from e
+        started = (f" ({e.context} that starts on line {context.line + 1})"  # type: ignore[attr-defined]
+                   if context is not None and getattr(e, "context", None) else "")
+        raise ScenarioError(f"{source}{where}: not valid YAML: {getattr(e, 'problem', e)}{started}; fix the "
+                            "syntax there (indentation, a missing ':' or an unclosed bracket or quote)") from e
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario is a YAML mapping with at least `name` and `targets`")
     try:
@@ -260,6 +271,8 @@ def _describe(error: ValidationError, root: yaml.Node | None, source: str) -> st
             continue  # a list emptied by its own invalid items: the items' errors say it all
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
         message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing" and loc:
+            message = f"required field {loc[-1]!r} is missing; add it"
         if err["type"] == "extra_forbidden" and loc:
             message = f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), _fields_at(loc[:-1]))}"
         lines.append(_located(source, root, loc, message))
@@ -324,7 +337,8 @@ def resolve(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
-            raise ScenarioError(f"scenario file {path} does not exist")
+            raise ScenarioError(f"scenario file {path} does not exist; check the path, or run "
+                                "`gochaos list` for the bundled scenarios")
         return path
     known = bundled_scenarios()
     if name_or_path in known:

@@ -76,6 +76,8 @@ class TargetSpec(_Frozen):
     config: ConfigSpec | None = None
     version: VersionProbe | None = None
     chaosagent: bool = Field(False, description="The service mounts chaosagent under /-/chaos/")
+    race: bool = Field(False, description="Build the bundled binary with the Go race detector: the first "
+                                         "data race stops the service with the race report")
     needs_etcd: bool = Field(False, description="Start an etcd cluster first and pass {etcd_endpoints}")
     load_user: str | None = Field(None, description="Built-in Locust user that fits this service")
 
@@ -148,6 +150,17 @@ def bundled(kind: str, name: str | None = None, **flags: object) -> TargetSpec:
     except KeyError:
         raise TargetError(f"unknown bundled target {kind!r}{did_you_mean(kind, BUNDLED)}") from None
     return factory(name or kind, **flags)
+
+
+def fill_placeholders(template: str, values: Mapping[str, str], target: str) -> str:
+    """`template` with its {placeholders} filled; TargetError naming the valid ones if it has others."""
+    try:
+        return template.format_map(values)
+    except (KeyError, ValueError, IndexError) as e:
+        raise TargetError(
+            f"target {target}: bad placeholder in {template!r} ({e}); "
+            "use " + " ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+        ) from e
 
 
 def chaosagent_env(token: str) -> dict[str, str]:

@@ -110,7 +110,8 @@ class Injector(ABC):
 
     def plan(self) -> str:
         """One line for dry runs: what would be done."""
-        return f"{self.name} on {self.target_name or 'cluster'}: {self.params.model_dump()}"
+        params = ", ".join(f"{k}={v}" for k, v in self.params.model_dump(mode="json", exclude_none=True).items())
+        return f"{self.name} on {self.target_name or 'cluster'}: {params}"
 
     @abstractmethod
     def inject(self, ctx: InjectionContext) -> FaultOutcome:

@@ -4,7 +4,8 @@ Methods:
 - `agent`: through chaosagent inside the service: ballast, garbage churn, GC percent, memory
   limit, a forced-GC loop (each reverts by itself after the duration, and explicitly in revert);
 - `env`: restart the service with GOGC / GOMEMLIMIT (no cooperation needed), restart it back;
-- `cgroup`: squeeze its memory with a cgroup of its own (v1 or v2), lifted in revert;
+- `cgroup`: squeeze its memory with a cgroup of its own (v1 or v2), lifted in revert; on Kubernetes
+  the pod's own limits, resized in place (no restart) and restored in revert;
 - `hog`: a bounded co-located memory and CPU hog process.
 The proof is the GC rate during the fault against the rate just before it, from the gctrace
 lines every launched Go service prints (or the agent's runtime snapshot), or, for the hog, that
@@ -17,7 +18,7 @@ import enum
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -28,6 +29,9 @@ from chaos.errors import InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
 from chaos.process import SupervisedProcess
 from chaos.timeline import now_ns
+
+if TYPE_CHECKING:
+    from chaos.platform.resize import PodResize
 
 MB = 1 << 20
 PERIOD_MS = 100
@@ -66,7 +70,7 @@ class GCPressure(Injector):
         super().__init__(params, target)
         self._agent: AgentClient | None = None
         self._restored_env: dict[str, str | None] | None = None
-        self._limit: CgroupLimit | None = None
+        self._limit: CgroupLimit | PodResize | None = None
         self._hog: SupervisedProcess | None = None
 
     @property
@@ -80,6 +84,8 @@ class GCPressure(Injector):
     def available(self, ctx: InjectionContext) -> str | None:
         assert self.target_name is not None
         target = ctx.target(self.target_name)
+        if self.p.method is GCMethod.HOG and ctx.platform.name != "local":
+            return f"method hog runs beside a local process; on {ctx.platform.name} use method agent, env or cgroup"
         if self.p.method is GCMethod.AGENT and agent_for(target) is None:
             return f"target {self.target_name} has no chaosagent switched on; use method env, cgroup or hog"
         if self.p.method is GCMethod.AGENT and not any(
@@ -207,11 +213,16 @@ class GCPressure(Injector):
 
     def _apply_cgroup(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
         assert self.target_name is not None
-        pid = ctx.target(self.target_name).pid
-        if pid is None:
-            raise InjectionFailed(f"{self.target_name} is not running")
         memory = self.p.memory_limit_mb * MB if self.p.memory_limit_mb is not None else None
-        limit = CgroupLimit(pid, memory_bytes=memory, cpu_millicores=self.p.cpu_limit_millicores)
+        in_place = getattr(ctx.platform, "resource_limit", None)  # Kubernetes: in-place pod resize
+        limit: CgroupLimit | PodResize
+        if in_place is not None:
+            limit = in_place(self.target_name, memory_bytes=memory, cpu_millicores=self.p.cpu_limit_millicores)
+        else:
+            pid = ctx.target(self.target_name).pid
+            if pid is None:
+                raise InjectionFailed(f"{self.target_name} is not running")
+            limit = CgroupLimit(pid, memory_bytes=memory, cpu_millicores=self.p.cpu_limit_millicores)
         self._limit = limit
         limit.apply()
         details["cgroups"] = [str(group) for group, _ in limit.groups]

@@ -20,13 +20,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from chaos import cleanup, state
 from chaos.errors import LoadError
 from chaos.load.spec import LoadSpec, parse_user_ref
 from chaos.load.stream import LoadTotals, decode, to_records
@@ -80,6 +80,7 @@ class LoadRun:
         self.records_received = 0
         self._keep_logs = log_dir is not None
         self._log_dir = log_dir
+        self._temp_log_dir = False
         self._procs: list[_Proc] = []
         self._lock = threading.Lock()
         self._recent: collections.deque[RequestRecord] = collections.deque()
@@ -112,7 +113,8 @@ class LoadRun:
             raise LoadError("this LoadRun was already started; make a new one for another run")
         parse_user_ref(spec.user)
         if self._log_dir is None:
-            self._log_dir = Path(tempfile.mkdtemp(prefix="gochaos-load-"))
+            self._log_dir = state.make_temp_dir("gochaos-load-")
+            self._temp_log_dir = True
         self._log_dir.mkdir(parents=True, exist_ok=True)
         failure = None
         launched_ns = now_ns()
@@ -241,6 +243,7 @@ class LoadRun:
                 pass_fds=pass_fds, start_new_session=True, env=env, cwd=os.getcwd(),
             )
         self._procs.append(_Proc(role, popen, log))
+        cleanup.track_process_group(popen.pid, f"load-{role}")
 
     def _thread(self, target: object, name: str) -> None:
         thread = threading.Thread(target=target, name=f"gochaos-load-{name}",  # type: ignore[arg-type]
@@ -300,6 +303,7 @@ class LoadRun:
             proc.kill_group()
         for proc in self._procs:
             proc.popen.wait()
+            cleanup.forget_process_group(proc.popen.pid)
         self._closed.set()
         for thread in self._threads:
             thread.join(timeout=5.0)
@@ -310,6 +314,8 @@ class LoadRun:
         problem = self._problem() if graceful else None
         if self._log_dir is not None and not self._keep_logs and problem is None:
             shutil.rmtree(self._log_dir, ignore_errors=True)
+        if self._temp_log_dir and self._log_dir is not None:
+            state.release("dir", str(self._log_dir))  # removed, or kept for the error to point at
         if problem is not None:
             raise LoadError(self._explain(problem))
         return self.totals

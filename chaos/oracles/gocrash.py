@@ -1,7 +1,8 @@
 """Recognise Go crashes in a service's output: headlines and the crashing goroutine's stack.
 
 Go crash output is plain text on stderr, often among JSON log lines: a headline (`panic: ...`,
-`fatal error: ...`), then one `goroutine N [state]:` block per goroutine when GOTRACEBACK=all.
+`fatal error: ...`), then one `goroutine N [state]:` block per goroutine when GOTRACEBACK=all. A
+race detector report (`WARNING: DATA RACE`) is followed by the racing access's stack instead.
 net/http recovers handler panics and only logs `http: panic serving ...` with a stack; the process
 lives on but the request failed, so that counts too.
 """
@@ -25,6 +26,8 @@ SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("http handler panic", re.compile(r"http: panic serving (?P<what>[^\"]+)")),
 )
 _GOROUTINE = re.compile(r"^goroutine \d+ \[[^\]]+\]:$")
+#: A race report's stacks start at the access: "Read at 0x... by goroutine 17:".
+_RACE_ACCESS = re.compile(r"^(Previous )?(read|write|Read|Write) at 0x[0-9a-f]+ by (goroutine \d+|main goroutine):$")
 _STACK_LIMIT = 40
 
 
@@ -61,14 +64,14 @@ def find_crashes(lines: Sequence[LogLine]) -> list[GoCrash]:
 
 
 def _stack_after(lines: Sequence[LogLine], index: int) -> tuple[str, ...]:
-    """The first `goroutine N [...]:` block after `index`, up to the blank line that ends it."""
+    """The first `goroutine N [...]:` (or race access) block after `index`, up to the blank line ending it."""
     incarnation, stream = lines[index].incarnation, lines[index].stream
     own = [line for line in lines[index + 1:index + 400] if line.stream == stream]
     start = None
     for j, line in enumerate(own):
         if line.incarnation != incarnation:
             break
-        if _GOROUTINE.match(line.text.strip()):
+        if _GOROUTINE.match(line.text.strip()) or _RACE_ACCESS.match(line.text.strip()):
             start = j
             break
     if start is None:

@@ -30,6 +30,34 @@ class Endpoint:
         return f"http://{host}:{self.port}"
 
 
+class StartedTarget:
+    """What every platform knows of a target once started: the part of `RunningTarget` that is facts.
+
+    Platforms subclass it and add what differs (restarts, pid, logs, exits, signals).
+    """
+
+    def __init__(self, spec: TargetSpec, endpoint: Endpoint, config_path: Path | None,
+                 extra_env: Mapping[str, str]) -> None:
+        self._spec, self._endpoint, self._config_path = spec, endpoint, config_path
+        self._extra_env = dict(extra_env)
+
+    @property
+    def spec(self) -> TargetSpec:
+        return self._spec
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self._endpoint
+
+    @property
+    def config_path(self) -> Path | None:
+        return self._config_path
+
+    @property
+    def extra_env(self) -> Mapping[str, str]:
+        return self._extra_env
+
+
 @runtime_checkable
 class RunningTarget(Protocol):
     """A started target as injectors and oracles see it."""
@@ -81,5 +109,9 @@ class Platform(Protocol):
                        env: Mapping[str, str | None] | None = None) -> dict[str, str | None]: ...
 
     def target(self, name: str) -> RunningTarget: ...
+
+    def stop_all(self) -> None:
+        """Stop every target (before the etcd they depend on goes, so none waits on it)."""
+        ...
 
     def close(self) -> None: ...

@@ -19,7 +19,7 @@ from pathlib import Path
 from chaos import state
 from chaos.build import Binaries
 from chaos.errors import PlatformError, TargetError
-from chaos.platform.base import Endpoint
+from chaos.platform.base import Endpoint, StartedTarget
 from chaos.ports import LOOPBACK, free_port, port_in_use
 from chaos.process import ExitRecord, LogLine, SupervisedProcess, stop_concurrently
 from chaos.readiness import http_ok, wait_until
@@ -29,37 +29,18 @@ from chaos.targets import fill_placeholders as _fill
 from chaos.timeline import Timeline
 
 
-class LocalTarget:
+class LocalTarget(StartedTarget):
     """A target running as a local supervised process (implements `RunningTarget`)."""
 
     def __init__(self, spec: TargetSpec, process: SupervisedProcess, endpoint: Endpoint,
                  workdir: Path, config_path: Path | None, extra_env: Mapping[str, str]) -> None:
-        self._spec = spec
-        self._extra_env = dict(extra_env)
+        super().__init__(spec, endpoint, config_path, extra_env)
         self.process = process
-        self._endpoint = endpoint
         self.workdir = workdir
-        self._config_path = config_path
-
-    @property
-    def spec(self) -> TargetSpec:
-        return self._spec
-
-    @property
-    def endpoint(self) -> Endpoint:
-        return self._endpoint
-
-    @property
-    def config_path(self) -> Path | None:
-        return self._config_path
 
     @property
     def restarts(self) -> int:
         return self.process.restarts
-
-    @property
-    def extra_env(self) -> Mapping[str, str]:
-        return self._extra_env
 
     @property
     def pid(self) -> int | None:
@@ -194,7 +175,7 @@ class LocalPlatform:
                 f"target {spec.name} needs the bundled binary {spec.binary!r} but the platform was "
                 "created without built binaries; pass binaries=chaos.build.build()"
             )
-        return self.binaries[spec.binary or spec.name]
+        return self.binaries.get(spec.binary or spec.name, race=spec.race or self.binaries.race)
 
     def _on_exit(self, process: SupervisedProcess, record: ExitRecord) -> None:
         self.timeline.record(
@@ -217,13 +198,19 @@ class LocalPlatform:
                 return http_ok(check_url)
             return port_in_use(target.endpoint.port)
 
+        gone: list[int] = []  # the incarnation seen to exit
+
         def died() -> str | None:
-            return None if target.process.running else "process exited"
+            if target.process.running:
+                return None
+            gone.append(target.process.incarnation)
+            return "process exited"
 
         if not wait_until(ready, timeout_s=spec.readiness.timeout_s, abort=died):
-            exits = target.exits()
+            # the supervisor records the exit (after the last output line) a moment after it is seen
+            exited = target.process.wait_for_exit(gone[0], timeout_s=2) if gone else None
             self.stop_target(spec.name)
-            raise TargetError(_not_ready(target, exits[0] if exits else None, check_url, self.keep))
+            raise TargetError(_not_ready(target, exited, check_url, self.keep))
         self.timeline.record("target.ready", spec.name, pid=target.process.pid)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import command_line, machine_info
+from machine import command_line, machine_info, write_report
 
 from chaos.runner import RunResult, run_scenario
 from chaos.scenario import load_scenario, resolve
@@ -39,11 +39,15 @@ GOCHAOS = Path(sys.executable).with_name("gochaos")
 OVERHEAD_TARGET_PCT = 25.0
 
 
-def gate_once(seed: int) -> dict[str, Any]:
-    """Run `gochaos run gate` in a new process; split its wall time with its report.json."""
+def gate_once(seed: int | None) -> dict[str, Any]:
+    """Run `gochaos run gate` in a new process; split its wall time with its report.json.
+
+    With `seed` None every scenario draws its own seed, as a user's run does.
+    """
     with tempfile.TemporaryDirectory(prefix="gochaos-bench-gate-") as tmp:
         started = time.monotonic()
-        done = subprocess.run([str(GOCHAOS), "run", "gate", "--report-dir", tmp, "--seed", str(seed)],
+        seed_args = ["--seed", str(seed)] if seed is not None else []
+        done = subprocess.run([str(GOCHAOS), "run", "gate", "--report-dir", tmp, *seed_args],
                               capture_output=True, text=True, check=False)
         wall_s = time.monotonic() - started
         if done.returncode not in (0, 1, 2):
@@ -56,7 +60,9 @@ def gate_once(seed: int) -> dict[str, Any]:
     return {"verdict": report["verdict"], "seed": seed, "wall_s": round(wall_s, 2), "setup_s": round(setup_s, 2),
             "windows_s": round(windows_s, 2), "overhead_s": round(rest_s, 2),
             "overhead_pct_of_windows": round(100 * rest_s / windows_s, 1),
-            "scenarios": {r["scenario"]: r["verdict"] for r in runs}}
+            "scenarios": {r["scenario"]: {"verdict": r["verdict"], "seed": r["seed"],
+                                          "failing": [f["check"] for f in r["findings"] if f["status"] != "pass"]}
+                          for r in runs}}
 
 
 def one(name: str, buggy: bool, seed: int) -> dict[str, object]:
@@ -120,8 +126,7 @@ def main() -> int:
                "false_positive_rate_max": max(float(f["false_positive_rate"]) for f in figures.values())}  # type: ignore[index]
     report = {"benchmark": "gate", "machine": machine_info(), "command": command_line(),
               "trials": args.trials, "summary": summary, "gate_runs": gates, "scenarios": figures}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
+    write_report(args.out, report)
     print(f"gate: {summary}; wrote {args.out}")
     return 0
 

@@ -1,7 +1,8 @@
-"""What every benchmark JSON records about where and how it ran."""
+"""What every benchmark JSON records about where and how it ran, and how it is written."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -30,3 +31,14 @@ def machine_info() -> dict[str, Any]:
 
 def command_line() -> str:
     return " ".join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
+
+
+def quantile(samples: list[float], q: float) -> float:
+    """The sample at rank q (nearest rank): no interpolation between measured values."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -71,7 +71,7 @@ def test_signal_stops_everything_the_run_started(tmp_path: Path, sig: signal.Sig
     scenario = tmp_path / "long.chaos.yaml"
     scenario.write_text(SCENARIO.replace("BASELINE", "60" if phase == "baseline" else "1"))
     output = tmp_path / "out.txt"
-    env = {**os.environ, "TMPDIR": str(tmp_path), "COLUMNS": "200"}
+    env = {**os.environ, "TMPDIR": str(tmp_path), "COLUMNS": "200", "GOCHAOS_STATE_DIR": str(tmp_path / "state")}
     with output.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", str(scenario)],
                                 stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -97,3 +97,5 @@ def test_signal_stops_everything_the_run_started(tmp_path: Path, sig: signal.Sig
     survivors = {pid: name for pid, name in descendants.items() if alive(pid)}
     assert survivors == {}, f"left running after {sig.name}: {survivors}"
     assert not config.exists() and list(tmp_path.glob("gochaos-run-*")) == [], "run dir left behind"
+    # everything was let go on the way out, not left for the exit hook or the next run to clean up
+    assert "still held at exit" not in text and list((tmp_path / "state").glob("*.json")) == []

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -81,3 +86,22 @@ def test_chaos_yaml_files_are_collected_and_gate_with_their_findings(pytester: p
     broken.assert_outcomes(errors=1)
     broken.stdout.fnmatch_lines(["*broken.chaos.yaml:3: targets.0: unknown bundled target 'confgd'; "
                                  "did you mean 'configd'?*"])
+
+
+def test_session_start_cleans_up_after_a_dead_run_and_says_so(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOCHAOS_STATE_DIR", str(pytester.path / "state"))
+    monkeypatch.setenv("TMPDIR", str(pytester.path))
+    dying = ("import os, signal\nfrom chaos import state\nprint(state.make_temp_dir('gochaos-run-'), flush=True)\n"
+             "os.kill(os.getpid(), signal.SIGKILL)\n")
+    child = subprocess.run([sys.executable, "-c", dying], capture_output=True, text=True, timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    left = Path(child.stdout.strip())
+    assert left.is_dir()
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"gochaos: cleaned up after a dead run: temp dir {left} (left by dead gochaos "
+                                 f"pid *): removed"])
+    assert not left.exists() and list((pytester.path / "state").glob("*.json")) == []

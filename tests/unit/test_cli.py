@@ -23,8 +23,8 @@ def test_version_and_list(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["run", "reload-panik"], ExitCode.USAGE, "no bundled scenario 'reload-panik'; did you mean 'reload-panic'?"),
         (["run", "missing.chaos.yaml"], ExitCode.USAGE, "scenario file missing.chaos.yaml does not exist"),
-        (["run", "reload-panic", "--platform", "kubernetes"], ExitCode.INFRASTRUCTURE,
-         "the Kubernetes platform is not part of this build yet"),
+        (["run", "reload-panic", "--platform", "kubernetes", "--kubeconfig", "missing-kubeconfig"], ExitCode.USAGE,
+         "kubeconfig missing-kubeconfig is unreadable"),
     ],
 )
 def test_errors_exit_with_their_code_and_one_clear_line(

@@ -122,6 +122,7 @@ def test_a_real_data_race_report_is_recognised() -> None:
     lines = [LogLine(t_ns=i, stream="stderr", text=line, incarnation=1) for i, line in enumerate(text.splitlines())]
     races = [c for c in find_crashes(lines) if c.kind == "data race"]
     assert races and races[0].headline == "WARNING: DATA RACE"
+    assert races[0].stack[0].startswith("Read at 0x") and "(*unlockedCache).Set()" in races[0].stack[1]
 
 
 def test_the_leaky_kvd_run_also_shows_in_the_figures_not_only_the_verdict() -> None:

@@ -1,0 +1,122 @@
+"""Which Kubernetes cluster a run may use, and the client that talks to it.
+
+Three ways in: an ephemeral kind cluster (the default), a kind cluster reused by name
+(`--kind-cluster`), or any kubeconfig/context (`--kubeconfig`, `--context`) for scheduled runs
+against staging. Faults are only injected into a context that is a local kind cluster (name
+`kind-*`, API server on 127.0.0.1) unless it was named with `--allow-context`: a typo in a
+context name must never put chaos into production.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from chaos.errors import PlatformError, UsageError
+from chaos.platform.kind import KindCluster, KindNode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KubernetesOptions:
+    """How to reach a cluster (CLI flags / GOCHAOS_* env / pytest options)."""
+
+    kubeconfig: Path | None = field(default=None, metadata={"doc": "use this kubeconfig (any cluster)"})
+    context: str | None = field(default=None, metadata={"doc": "context in it (default: its current one)"})
+    allow_contexts: tuple[str, ...] = field(default=(), metadata={"doc": "non-kind contexts allowed for faults"})
+    kind_cluster: str | None = field(default=None, metadata={"doc": "reuse this kind cluster, never delete it"})
+    keep_cluster: bool = field(default=False, metadata={"doc": "keep the kind cluster created for the run"})
+    node_image: str | None = field(default=None, metadata={"doc": "kind node image to create clusters from"})
+
+
+@dataclass
+class ClusterAccess:
+    """A connected cluster: the API client, its context, and the kind node when it is one."""
+
+    api: Any  # kubernetes.client.ApiClient (the package is untyped)
+    context: str
+    kind: KindCluster | None = None
+    work_dir: Path | None = None
+
+    @property
+    def node(self) -> KindNode | None:
+        return self.kind.node if self.kind is not None else None
+
+    def close(self) -> None:
+        try:
+            self.api.close()
+        finally:
+            if self.kind is not None:
+                self.kind.close()
+
+
+def is_local_kind(context: str, server: str) -> bool:
+    """A kind cluster on this machine: context `kind-*` and an API server on loopback."""
+    host = urlsplit(server).hostname or ""
+    return context.startswith("kind-") and (host.startswith("127.") or host in ("localhost", "::1"))
+
+
+def check_context(context: str, server: str, allowed: Sequence[str]) -> None:
+    """UsageError unless faults may be injected through `context`."""
+    if is_local_kind(context, server) or context in allowed:
+        return
+    raise UsageError(f"context {context!r} (server {server}) is not a local kind cluster; gochaos injects faults "
+                     f"there only when named with --allow-context {context}")
+
+
+def context_server(kubeconfig: Path, context: str | None) -> tuple[str, str]:
+    """(context name, API server URL) that `context` (or the current one) of `kubeconfig` points at."""
+    try:
+        data = yaml.safe_load(kubeconfig.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise UsageError(f"kubeconfig {kubeconfig} is unreadable: {e}") from e
+    name = context or data.get("current-context")
+    contexts = {c.get("name"): c.get("context", {}) for c in data.get("contexts") or []}
+    if not name or name not in contexts:
+        known = ", ".join(map(str, contexts)) or "none"
+        raise UsageError(f"context {name!r} is not in {kubeconfig}; choose from {known}")
+    clusters = {c.get("name"): c.get("cluster", {}) for c in data.get("clusters") or []}
+    server = str(clusters.get(contexts[name].get("cluster"), {}).get("server", ""))
+    return str(name), server
+
+
+def connect(options: KubernetesOptions) -> ClusterAccess:
+    """Open the cluster the options name, creating a kind cluster when none is named."""
+    from kubernetes import config as kube_config_module
+
+    kube_config: Any = kube_config_module  # untyped package
+
+    kind: KindCluster | None = None
+    if options.kubeconfig is not None or options.context is not None:
+        kubeconfig = options.kubeconfig or Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config"))
+        context, server = context_server(kubeconfig, options.context)
+        check_context(context, server, options.allow_contexts)
+        if is_local_kind(context, server):  # a kind cluster named through its kubeconfig: its node is reachable
+            kind = _opened(KindCluster(name=context.removeprefix("kind-"), node_image=options.node_image))
+    else:
+        kind = _opened(KindCluster(name=options.kind_cluster, node_image=options.node_image,
+                                   keep=options.keep_cluster))
+        assert kind.kubeconfig is not None
+        kubeconfig, context = kind.kubeconfig, kind.context
+    try:
+        api = kube_config.new_client_from_config(config_file=str(kubeconfig), context=context,
+                                                 persist_config=False)
+    except Exception as e:
+        if kind is not None:
+            kind.close()
+        raise PlatformError(f"cannot load context {context} from {kubeconfig}: {e}") from e
+    return ClusterAccess(api=api, context=context, kind=kind)
+
+
+def _opened(kind: KindCluster) -> KindCluster:
+    """`kind.open()`, deleting whatever a failed or interrupted create left behind."""
+    try:
+        return kind.open()
+    except BaseException:
+        kind.close()
+        raise

@@ -1,0 +1,275 @@
+"""The Kubernetes platform: each target is a Deployment + Service (+ ConfigMap) in the run's namespace.
+
+Every run gets its own namespace, labelled as gochaos's; the suite refuses to touch one without
+that label. Objects are rendered from manifests/ (see `chaos.platform.manifests`) and
+server-side applied with field manager "gochaos". A target is reached on 127.0.0.1 through the
+NodePort kind publishes there; its config file lives in a directory shared by this host and the
+node (a hostPath in the pod), so every write mode of the reload injector reaches the pod as fast
+as a local file. `close()` deletes the namespace and waits for it, bounded.
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from chaos import state
+from chaos.build import Binaries
+from chaos.errors import PlatformError, TargetError
+from chaos.platform import manifests as m
+from chaos.platform.base import Endpoint, StartedTarget
+from chaos.platform.cluster import ClusterAccess
+from chaos.platform.images import ensure_image, load_into_kind
+from chaos.platform.namespace import FIELD_MANAGER, RunNamespace, reason
+from chaos.platform.podwatch import PodObserver
+from chaos.platform.resize import PodResize
+from chaos.process import ExitRecord, LogLine
+from chaos.readiness import http_ok, wait_until
+from chaos.suggest import did_you_mean
+from chaos.targets import TargetSpec
+from chaos.timeline import Timeline
+
+ROLLOUT_SLACK_S = 60.0  # scheduling, image unpacking and probes on top of the target's own readiness bound
+
+
+class KubeTarget(StartedTarget):
+    """A target running as a Deployment's pod (implements `RunningTarget`)."""
+
+    def __init__(self, spec: TargetSpec, endpoint: Endpoint, config_path: Path | None,
+                 extra_env: Mapping[str, str], observer: PodObserver, platform: KubernetesPlatform) -> None:
+        super().__init__(spec, endpoint, config_path, extra_env)
+        self.observer = observer
+        self._platform = platform
+        #: The environment the Deployment runs with now, beyond the spec's (restart_target changes it).
+        self.env: dict[str, str | None] = dict(extra_env)
+
+    @property
+    def restarts(self) -> int:
+        return self.observer.restarts
+
+    @property
+    def pid(self) -> int | None:
+        return None  # the process lives in the node's pid namespace, not visible as a host pid
+
+    def logs(self, since_ns: int | None = None) -> list[LogLine]:
+        return self.observer.lines(since_ns)
+
+    def exits(self) -> list[ExitRecord]:
+        return self.observer.exits
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        """Signal the container's process through the kind node; elsewhere unsupported (one line)."""
+        node = self._platform.cluster.node
+        if node is None:
+            raise PlatformError(f"{self.spec.name}: sending {sig.name} needs a kind node (docker exec into it); "
+                                "this cluster is not a local kind cluster")
+        current = self.observer.current
+        if current is None:
+            raise PlatformError(f"{self.spec.name}: no running container to send {sig.name} to")
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            self.observer.expect_exit(current[1])
+        node.signal_container(current[1].partition("://")[2] or current[1], sig)
+
+
+class KubernetesPlatform:
+    """Runs targets on a cluster (kind for now) in a namespace of their own; implements `Platform`."""
+
+    name = "kubernetes"
+
+    def __init__(self, *, timeline: Timeline, cluster: ClusterAccess, binaries: Binaries,
+                 run_dir: Path | None = None, keep: bool = False) -> None:
+        from kubernetes import client as client_module
+
+        client: Any = client_module  # the package's types are partial; its objects are used as Any here
+        self.timeline = timeline
+        self.cluster = cluster
+        self.binaries = binaries
+        self.keep = keep or run_dir is not None
+        self.run_dir = (run_dir.resolve() if run_dir is not None else state.make_temp_dir("gochaos-run-"))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_id = secrets.token_hex(4)
+        self.ns = RunNamespace(cluster.api, run_id=self.run_id, discovery_cache=self.run_dir / ".kube-discovery.json")
+        self.namespace = self.ns.name
+        self.core: Any = client.CoreV1Api(cluster.api)
+        self.apps: Any = client.AppsV1Api(cluster.api)
+        self._targets: dict[str, KubeTarget] = {}
+        self._images: dict[str, str] = {}
+        self._shared: tuple[Path, str] | None = None
+
+    # -- Platform ----------------------------------------------------------------------------
+    def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
+                     etcd_endpoints: str = "") -> KubeTarget:
+        """Apply its ConfigMap, Deployment and Service, wait for the rollout and for it to answer."""
+        if spec.name in self._targets:
+            raise PlatformError(f"a target named {spec.name!r} is already running in this run")
+        node = self.cluster.node
+        if node is None:
+            raise PlatformError("targets on a cluster other than a local kind cluster need port-forward and the "
+                                "ConfigMap reload path, which are not supported yet; use a kind cluster")
+        self.ns.create()
+        docs = m.load_kustomization(m.manifests_dir() / "targets" / (spec.binary or spec.name))
+        config_path, host_dir = self._write_config(spec)
+        node_port, endpoint = self._pick_node_port()
+        placement = m.TargetPlacement(namespace=self.namespace, run_id=self.run_id, image=self._image(spec),
+                                      node_port=node_port, env=dict(extra_env or {}), etcd_endpoints=etcd_endpoints,
+                                      config_host_dir=host_dir)
+        observer = PodObserver(self.core, self.namespace, spec.name, self.timeline)
+        target = KubeTarget(spec, endpoint, config_path, extra_env or {}, observer, self)
+        self._targets[spec.name] = target
+        observer.start()
+        self.ns.apply(m.render_target(docs, spec, placement))
+        self.timeline.record("target.start", spec.name, pid=None, port=endpoint.port, namespace=self.namespace)
+        self._wait_ready(target)
+        return target
+
+    def stop_target(self, name: str) -> None:
+        target = self._targets.pop(name, None)
+        if target is None:
+            return
+        self.ns.delete_object(self.apps.delete_namespaced_deployment, name)
+        self.ns.delete_object(self.core.delete_namespaced_service, name)
+        target.observer.stop()
+        self.timeline.record("target.stop", name)
+
+    def restart_target(self, name: str, *,
+                       env: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+        """Roll the Deployment with a changed environment (None removes a variable); return the old values."""
+        target = self.target(name)
+        previous = {key: target.env.get(key) for key in (env or {})}
+        target.env.update(env or {})
+        patch = {"spec": {"template": {
+            "metadata": {"annotations": {"gochaos.io/restarted-at": str(time.time_ns())}},
+            "spec": {"containers": [{"name": m.CONTAINER, "env": m.pod_env(target.spec, target.env)}]}}}}
+        try:  # Recreate strategy: the old pod is deleted (its exit is requested), then a new one starts
+            self.apps.patch_namespaced_deployment(name, self.namespace, patch, field_manager=FIELD_MANAGER)
+        except Exception as e:
+            raise PlatformError(f"patch deployment {name}: {reason(e)}") from e
+        self.timeline.record("target.start", name, pid=None, requested=True, env=dict(env or {}))
+        self._wait_ready(target)
+        return previous
+
+    def target(self, name: str) -> KubeTarget:
+        try:
+            return self._targets[name]
+        except KeyError:
+            raise PlatformError(f"no target named {name!r} in this run{did_you_mean(name, self._targets)}") from None
+
+    def resource_limit(self, name: str, *, memory_bytes: int | None = None,
+                       cpu_millicores: int | None = None) -> PodResize:
+        """A CPU/memory squeeze of target `name`'s pod in place (apply, throttled_periods, remove)."""
+        return PodResize(self, name, memory_bytes=memory_bytes, cpu_millicores=cpu_millicores)
+
+    def stop_all(self) -> None:
+        for name in list(self._targets):
+            self.stop_target(name)
+
+    def close(self) -> None:
+        """Stop observing, delete the run's namespace (bounded wait), remove local files."""
+        for target in self._targets.values():
+            target.observer.stop()
+        self._targets.clear()
+        try:
+            self.ns.delete()
+        finally:
+            if self._shared is not None:
+                state.remove_temp_dir(self._shared[0] / self.namespace)
+            if not self.keep:
+                state.remove_temp_dir(self.run_dir)
+
+    def __enter__(self) -> KubernetesPlatform:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _image(self, spec: TargetSpec) -> str:
+        name = spec.binary or spec.name
+        key = f"{name}+race" if spec.race else name
+        if key not in self._images:
+            node, kind = self.cluster.node, self.cluster.kind
+            assert node is not None and kind is not None
+            tag = ensure_image(node.docker, self.binaries, name, race=spec.race)
+            load_into_kind(tag, kind.name)
+            self._images[key] = tag
+        return self._images[key]
+
+    def _write_config(self, spec: TargetSpec) -> tuple[Path | None, str | None]:
+        """Write the initial config into the directory the node shares with this host."""
+        if spec.config is None:
+            return None, None
+        node = self.cluster.node
+        assert node is not None
+        if self._shared is None:
+            self._shared = node.shared_dir()
+        host_root, node_root = self._shared
+        folder = host_root / self.namespace / spec.name
+        state.hold("dir", str(host_root / self.namespace), f"config dir {host_root / self.namespace}")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (host_root / self.namespace).chmod(0o755)
+            path = folder / spec.config.file_name
+            path.write_text(spec.config.initial, encoding="utf-8")
+            path.chmod(0o644)
+        except OSError as e:
+            raise PlatformError(f"cannot write {spec.name}'s config into the node's shared directory {folder} "
+                                f"({e.strerror or e}); run as a user who can write Docker's volumes, or add an "
+                                "extraMount at /var/lib/gochaos to the kind config") from e
+        return path, f"{node_root}/{self.namespace}/{spec.name}"
+
+    def _pick_node_port(self) -> tuple[int, Endpoint]:
+        """A published node port no Service in the cluster uses yet, and where this host reaches it."""
+        node = self.cluster.node
+        assert node is not None
+        published = node.published_ports()
+        used = {port.node_port for svc in self.core.list_service_for_all_namespaces().items
+                for port in (svc.spec.ports or []) if port.node_port}
+        used |= {t.endpoint.port for t in self._targets.values()}
+        for node_port, (host, host_port) in sorted(published.items()):
+            if 30000 <= node_port <= 32767 and node_port not in used:
+                return node_port, Endpoint(host, host_port)
+        raise PlatformError(f"all node ports kind publishes on 127.0.0.1 are in use ({sorted(published)}); stop other "
+                            "runs on this cluster or map more ports with extraPortMappings")
+
+    def _wait_ready(self, target: KubeTarget) -> None:
+        spec = target.spec
+        url = target.endpoint.url + (spec.readiness.http_path or "/")
+        timeout = spec.readiness.timeout_s + ROLLOUT_SLACK_S
+
+        def ready() -> bool:
+            return self._rolled_out(spec.name) and http_ok(url)
+
+        if not wait_until(ready, timeout_s=timeout, interval_s=0.1):
+            raise TargetError(self._not_ready(target, timeout))
+        self.timeline.record("target.ready", spec.name, pid=None)
+
+    def _rolled_out(self, name: str) -> bool:
+        status = self.apps.read_namespaced_deployment_status(name, self.namespace)
+        want = status.spec.replicas or 1
+        st = status.status
+        return bool(st and (st.observed_generation or 0) >= (status.metadata.generation or 0)
+                    and (st.updated_replicas or 0) == want and (st.ready_replicas or 0) >= want
+                    and (st.replicas or 0) == want)
+
+    def _not_ready(self, target: KubeTarget, timeout: float) -> str:
+        """One line: what the pod and its events say, and its last log lines."""
+        name = target.spec.name
+        selector = f"{m.TARGET_LABEL}={name}"
+        said: list[str] = []
+        for pod in self.core.list_namespaced_pod(self.namespace, label_selector=selector).items:
+            for cs in pod.status.container_statuses or []:
+                waiting = cs.state.waiting if cs.state else None
+                if waiting is not None:
+                    said.append(f"{pod.metadata.name}: {waiting.reason}: {waiting.message or ''}".strip())
+            events = self.core.list_namespaced_event(self.namespace,
+                                                     field_selector=f"involvedObject.name={pod.metadata.name}")
+            said += [f"{e.reason}: {e.message}" for e in events.items if e.type == "Warning"][-3:]
+        tail = [line.text for line in target.logs()][-3:]
+        return (f"target {name} did not become ready on Kubernetes within {timeout:g}s (namespace {self.namespace}): "
+                f"{'; '.join(said) or 'no pod events'}; last log lines: {tail or 'none'}; "
+                f"inspect with `kubectl -n {self.namespace} describe pod -l {selector}`")
+

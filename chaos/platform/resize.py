@@ -1,0 +1,108 @@
+"""A squeezed CPU or memory limit on a running pod, in place (the pods/resize subresource).
+
+The Kubernetes twin of `chaos.cgroups.CgroupLimit`: the kubelet rewrites the container's cgroup
+limits while it runs, so the squeeze lands without a restart (in-place resize, beta and on by
+default since Kubernetes 1.33), and `remove()` puts the limits the pod had back. On kind the CFS
+throttling is read from the container's cgroup through the node, as the proof the squeeze bit.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from chaos.errors import InjectionFailed, RevertFailed
+from chaos.platform.manifests import CONTAINER
+from chaos.platform.namespace import reason
+
+if TYPE_CHECKING:
+    from chaos.platform.kubernetes import KubernetesPlatform
+
+APPLY_TIMEOUT_S = 15.0
+
+
+class PodResize:
+    """Limits of one target's running container, changed in place and changed back."""
+
+    def __init__(self, platform: KubernetesPlatform, target: str, *, memory_bytes: int | None = None,
+                 cpu_millicores: int | None = None) -> None:
+        self.platform, self.target = platform, target
+        self.limits: dict[str, str] = {}
+        if cpu_millicores is not None:
+            self.limits["cpu"] = f"{cpu_millicores}m"
+        if memory_bytes is not None:
+            self.limits["memory"] = str(memory_bytes)
+        self.groups: list[tuple[str, str]] = []  # as CgroupLimit: (where, what) for the report
+        self._pod: str | None = None
+        self._container: str | None = None
+        self._original: dict[str, str] = {}
+        self._throttled_at_start: int | None = None
+
+    def apply(self) -> None:
+        current = self.platform.target(self.target).observer.current
+        if current is None:
+            raise InjectionFailed(f"{self.target} has no running container to resize")
+        self._pod, self._container = current
+        pod = self.platform.core.read_namespaced_pod(self._pod, self.platform.namespace)
+        spec = next(c for c in pod.spec.containers if c.name == CONTAINER)
+        self._original = {k: str(v) for k, v in ((spec.resources.limits or {}) if spec.resources else {}).items()
+                          if k in self.limits}
+        self._throttled_at_start = self._throttled_total()
+        self._resize(self.limits)
+        self.groups = [(f"pod {self._pod}", f"limits {self.limits}")]
+
+    def throttled_periods(self) -> int | None:
+        total = self._throttled_total()
+        if total is None or self._throttled_at_start is None:
+            return None
+        return total - self._throttled_at_start
+
+    def remove(self) -> None:
+        if self._pod is None:
+            return
+        pod, self._pod = self._pod, None
+        try:
+            self._resize(self._original, pod=pod)
+        except InjectionFailed as e:
+            if self.platform.target(self.target).observer.current not in (None, (pod, self._container)):
+                return  # the container was replaced: the new one has the Deployment's own limits
+            raise RevertFailed(f"{self.target}: could not restore the limits {self._original} of pod {pod}: {e}; "
+                               f"restore them by hand (kubectl -n {self.platform.namespace} delete pod {pod})") from e
+
+    def _throttled_total(self) -> int | None:
+        node = self.platform.cluster.node
+        if node is None or self._container is None:
+            return None
+        return node.throttled_periods(self._container.partition("://")[2] or self._container)
+
+    def _resize(self, limits: dict[str, str], pod: str | None = None) -> None:
+        pod = pod or self._pod
+        assert pod is not None
+        body = {"spec": {"containers": [{"name": CONTAINER, "resources": {"limits": limits}}]}}
+        try:
+            self.platform.core.patch_namespaced_pod_resize(pod, self.platform.namespace, body)
+        except Exception as e:
+            raise InjectionFailed(f"in-place resize of pod {pod} to {limits}: {reason(e)} (the cluster needs "
+                                  "Kubernetes >= 1.33 with InPlacePodVerticalScaling)") from e
+        deadline = time.monotonic() + APPLY_TIMEOUT_S
+        while time.monotonic() < deadline:  # the kubelet reports the limits it actually set
+            if _applied(self.platform.core.read_namespaced_pod(pod, self.platform.namespace), limits):
+                return
+            time.sleep(0.2)
+        raise InjectionFailed(f"the kubelet did not apply {limits} to pod {pod} within {APPLY_TIMEOUT_S:g}s")
+
+
+def _applied(pod: Any, limits: dict[str, str]) -> bool:
+    for status in (pod.status.container_statuses or []) if pod.status else []:
+        if status.name == CONTAINER and status.resources is not None:
+            have = status.resources.limits or {}
+            return all(_same(have.get(k), v) for k, v in limits.items())
+    return False
+
+
+def _same(have: object, want: str) -> bool:
+    """Quantities compare by value: '100m' == '0.1', '268435456' == '256Mi'."""
+    from kubernetes import utils as utils_module
+
+    utils: Any = utils_module  # untyped package
+    return have is not None and bool(utils.parse_quantity(str(have)) == utils.parse_quantity(want))

@@ -1,0 +1,68 @@
+"""Developer entry point: `PYTHONPATH=tests/e2e python -m kind_offline ensure | dockerd start|stop|status`.
+
+`ensure` starts our dockerd if needed, installs kind, builds the node image if its inputs changed,
+and prints the image name on stdout (progress goes to stderr), so that
+`kind create cluster --image "$(python -m kind_offline ensure)" ...` works. The dockerd it starts
+keeps running for such kind commands, whatever test sessions do meanwhile; stop it with
+`dockerd stop` when done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .docker_engine import acquire, running_pid, stop
+from .errors import KindOfflineError
+from .kind_tool import ensure_kind
+from .locations import RunLayout
+from .node_image import ensure_node_image
+from .progress import print_progress
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kind_offline", description="Offline kind for gochaos e2e tests.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("ensure", help="engine + kind + node image; prints the node image name")
+    dockerd = commands.add_parser("dockerd", help="start, stop or inspect our own dockerd")
+    dockerd.add_argument("action", choices=["start", "stop", "status"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "ensure":
+            return _ensure()
+        return _dockerd(args.action)
+    except KindOfflineError as e:
+        print(f"kind_offline: {e}", file=sys.stderr)
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        print("kind_offline: interrupted", file=sys.stderr)
+        return 130
+
+
+def _ensure() -> int:
+    engine = acquire(manual=True, progress=print_progress)
+    kind = ensure_kind(progress=print_progress)
+    image = ensure_node_image(engine, progress=print_progress)
+    print_progress(f"kind: {kind}")
+    print_progress(f"engine: export DOCKER_HOST={engine.docker_host}")
+    print(image)
+    return 0
+
+
+def _dockerd(action: str) -> int:
+    layout = RunLayout()
+    if action == "start":
+        engine = acquire(manual=True, progress=print_progress)
+        print_progress("our dockerd keeps running until `python -m kind_offline dockerd stop`")
+        print(f"export DOCKER_HOST={engine.docker_host}")
+    elif action == "stop":
+        if not stop(progress=print_progress) and running_pid(layout) is None:
+            print_progress("our dockerd was not running")
+    else:
+        pid = running_pid(layout)
+        print(f"running (pid {pid}) on {layout.docker_host}" if pid else "not running")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Building main packages of a published Go module version, through a small generated module.
+
+`go install module@version` refuses modules whose go.mod has replace directives (Kubernetes,
+etcd), and it cannot take build-time version stamps or pin what a release left unpublished. So
+each build gets a throwaway "building module" that requires the wanted version, adds the replace
+directives the release needs, and `go build`s the packages from there (with `-mod=mod`, go.sum is
+filled from the module proxy and checked against the checksum database as usual). The generated
+go.mod and go.sum stay next to the binaries as a record of exactly what was built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .artefacts import ensure, input_key
+from .commands import run
+from .errors import BuildFailed
+from .go_toolchain import GoToolchain
+from .locations import CacheLayout
+from .progress import Progress, quiet, step
+
+BUILD_TIMEOUT = 40 * 60.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModuleBuild:
+    """What to build: main packages of `module` at `version`, and how."""
+
+    name: str
+    """Short name for directories and messages ("kubernetes", "etcd")."""
+    module: str
+    version: str
+    packages: tuple[str, ...]
+    go_directive: str
+    """The `go` line of the building module: the release's own, so language and GODEBUG defaults match."""
+    godebug: tuple[str, ...] = ()
+    replaces: dict[str, str] = field(default_factory=dict)
+    """module path -> "module version" pins, e.g. Kubernetes staging modules."""
+    ldflags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+def go_env(toolchain: GoToolchain, cache: CacheLayout) -> dict[str, str]:
+    """Environment for the go command: this exact toolchain, our GOCACHE, static binaries."""
+    return {
+        **os.environ,
+        "PATH": f"{toolchain.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "GOTOOLCHAIN": "local",  # never switch (or download) another toolchain behind our back
+        "GOCACHE": str(cache.go_build_cache),
+        "GOWORK": "off",
+        "GOFLAGS": "-mod=mod -buildvcs=false",
+        "CGO_ENABLED": "0",
+    }
+
+
+@dataclass(frozen=True)
+class ModuleSource:
+    """A downloaded module version: its go.mod text, (read-only) source directory and tag time."""
+
+    go_mod: str
+    directory: Path
+    time: str
+    """When the version was tagged (RFC 3339), from the proxy's .info."""
+
+
+def download_module(module: str, version: str, toolchain: GoToolchain, cache: CacheLayout) -> ModuleSource:
+    """Download `module@version` through the module proxy (verified against go.sum's database)."""
+    out = run(
+        [toolchain.go, "mod", "download", "-json", f"{module}@{version}"],
+        error=BuildFailed, what=f"go mod download {module}@{version}",
+        hint="check that the Go module proxy is reachable (go env GOPROXY)", timeout=600,
+        env=go_env(toolchain, cache), cwd=cache.root,
+    )
+    info = json.loads(out[out.index("{"):])
+    if info.get("Error"):
+        raise BuildFailed(f"go mod download {module}@{version}: {info['Error']}; check GOPROXY/GOSUMDB settings")
+    tagged = json.loads(Path(info["Info"]).read_text()).get("Time", "")
+    return ModuleSource(go_mod=Path(info["GoMod"]).read_text(), directory=Path(info["Dir"]), time=tagged)
+
+
+def build_binaries(spec: ModuleBuild, toolchain: GoToolchain, cache: CacheLayout, *,
+                   progress: Progress = quiet) -> Path:
+    """Return a directory holding one binary per package (named as `go build -o dir/` names them)."""
+    key = input_key({"spec": spec.__dict__, "go": toolchain.version})
+    out = cache.binaries / f"{spec.name}-{spec.version}-{key}"
+
+    def build_into(tmp: Path) -> None:
+        module_dir = tmp / "building-module"
+        module_dir.mkdir(parents=True)
+        (module_dir / "go.mod").write_text(_building_go_mod(spec))
+        names = spec.name if spec.packages == (spec.module,) else ", ".join(p.rsplit("/", 1)[-1] for p in spec.packages)
+        argv: list[str | Path] = [toolchain.go, "build", "-trimpath", "-ldflags", " ".join(["-s", "-w", *spec.ldflags])]
+        if spec.tags:
+            argv += ["-tags", ",".join(spec.tags)]
+        argv += ["-o", f"{tmp / 'bin'}/", *spec.packages]
+        (tmp / "bin").mkdir()
+        with step(progress, f"go build {spec.module}@{spec.version} ({names}) with Go {toolchain.version}"):
+            run(argv, error=BuildFailed, what=f"go build {spec.name}",
+                hint=f"see the go output above; the building module is kept in {module_dir} while it runs",
+                timeout=BUILD_TIMEOUT, env=go_env(toolchain, cache), cwd=module_dir, nice=10, progress=progress)
+
+    return ensure(out, build_into, what=f"{spec.name} {spec.version} binaries") / "bin"
+
+
+def _building_go_mod(spec: ModuleBuild) -> str:
+    lines = [
+        "// Generated by gochaos tests/e2e/kind_offline/go_modules.py: builds published module versions.",
+        f"module gochaos.invalid/kind-offline/build/{spec.name}",
+        "",
+        f"go {spec.go_directive}",
+        "",
+    ]
+    lines += [f"godebug {setting}" for setting in spec.godebug]
+    lines += ["", f"require {spec.module} {spec.version}", ""]
+    if spec.replaces:
+        lines.append("replace (")
+        lines += [f"\t{module} => {target}" for module, target in sorted(spec.replaces.items())]
+        lines.append(")")
+    return "\n".join(lines) + "\n"

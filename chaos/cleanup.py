@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -145,6 +145,19 @@ _owner_pid = os.getpid()
 atexit.register(_kill_leftovers_at_exit)
 
 
+def sigint_interrupts() -> signal.Handlers | Callable[[int, FrameType | None], object] | int | None:
+    """Make SIGINT raise KeyboardInterrupt even when it was inherited as ignored; return the old handler.
+
+    A shell starts background jobs (`cmd &`, CI scripts, nohup) with SIGINT ignored, and Python then
+    leaves it ignored: a `kill -INT` would be lost and a fault never reverted. A run's own process
+    group never gets a terminal's Ctrl-C anyway, so only deliberate signals arrive here.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return previous
+
+
 @contextmanager
 def interrupts_raise() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise `Interrupted` in the main thread like Ctrl-C.
@@ -160,6 +173,7 @@ def interrupts_raise() -> Iterator[None]:
         raise Interrupted(signal.Signals(signum).name)
 
     previous = {s: signal.signal(s, _raise) for s in (signal.SIGTERM, signal.SIGHUP)}
+    previous[signal.SIGINT] = sigint_interrupts()
     try:
         yield
     finally:

@@ -52,6 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from chaos.cleanup import sigint_interrupts
+
+    sigint_interrupts()  # a SIGINT to the test session must unwind chaos runs, even under `make &`
     config.addinivalue_line("markers", "gochaos: a chaos test using gochaos fixtures")
     config.addinivalue_line("markers", "kubernetes: needs a Kubernetes (kind) cluster; skipped with the reason "
                                        "when none can be created")

@@ -11,15 +11,14 @@ on a lock file (bounded) instead of building twice.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from . import locks
 from .errors import BuildFailed
 
 LOCK_TIMEOUT = 45 * 60.0  # a cold Kubernetes build on 2 busy cores stays well below this
@@ -76,24 +75,11 @@ def ensure(path: Path, build: Callable[[Path], None], *, what: str) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def exclusive(lock_path: Path, *, what: str) -> Iterator[None]:
+def exclusive(lock_path: Path, *, what: str) -> contextlib.AbstractContextManager[None]:
     """Hold an exclusive lock on `lock_path` (created if needed), waiting at most LOCK_TIMEOUT."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + LOCK_TIMEOUT
-    with lock_path.open("w") as lock:
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise BuildFailed(
-                        f"{what}: another process held {lock_path} for {LOCK_TIMEOUT / 60:.0f} min; "
-                        "if no build is running, delete that lock file"
-                    ) from None
-                time.sleep(1.0)
-        yield
+    return locks.held(lock_path, timeout_s=LOCK_TIMEOUT, timed_out=lambda: BuildFailed(
+        f"{what}: another process held {lock_path} for {LOCK_TIMEOUT / 60:.0f} min; "
+        "if no build is running, delete that lock file"))
 
 
 def _remove(path: Path) -> None:

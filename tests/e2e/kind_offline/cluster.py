@@ -11,7 +11,6 @@ on a lock for that range, bounded.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import locks
 from .commands import run
 from .docker_engine import DockerEngine
 from .errors import ClusterError
@@ -151,27 +151,13 @@ def _kind_env(engine: DockerEngine) -> dict[str, str]:
 
 
 # -- one cluster per machine (fixed host ports), and orphans of dead sessions ------------------
-@contextlib.contextmanager
-def _host_ports_claimed(layout: RunLayout, progress: Progress) -> Iterator[None]:
-    layout.state.mkdir(parents=True, exist_ok=True)
+def _host_ports_claimed(layout: RunLayout, progress: Progress) -> contextlib.AbstractContextManager[None]:
     lock_path = layout.state / "kind-host-ports.lock"
-    deadline = time.monotonic() + PORTS_WAIT
-    next_note = 0.0
-    with lock_path.open("w") as lock:
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                now = time.monotonic()
-                if now > deadline:
-                    raise ClusterError(f"another session kept the kind host ports (see {CLUSTER_CONFIG.name}) for "
-                                       f"{PORTS_WAIT / 60:.0f} min; see `fuser {lock_path}`") from None
-                if now >= next_note:
-                    progress("waiting for another session's kind cluster to release the NodePort range")
-                    next_note = now + 60
-                time.sleep(1.0)
-        yield
+    return locks.held(
+        lock_path, timeout_s=PORTS_WAIT,
+        timed_out=lambda: ClusterError(f"another session kept the kind host ports (see {CLUSTER_CONFIG.name}) for "
+                                       f"{PORTS_WAIT / 60:.0f} min; see `fuser {lock_path}`"),
+        waiting=lambda: progress("waiting for another session's kind cluster to release the NodePort range"))
 
 
 def _record(layout: RunLayout, name: str) -> Path:

@@ -22,7 +22,6 @@ which only `dockerd stop` drops: sessions ending meanwhile leave that dockerd ru
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import http.client
 import json
 import os
@@ -31,10 +30,10 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import locks
 from .debian_packages import ensure_packages
 from .errors import EngineError, PrerequisiteMissing
 from .locations import CacheLayout, RunLayout
@@ -289,22 +288,11 @@ def _live_leases(layout: RunLayout) -> list[str]:
     return live
 
 
-@contextlib.contextmanager
-def _locked(layout: RunLayout) -> Iterator[None]:
+def _locked(layout: RunLayout) -> contextlib.AbstractContextManager[None]:
     """Hold the start/stop lock; another session holds it at most for a start or a stop."""
-    layout.state.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + LOCK_TIMEOUT
-    with layout.lock.open("w") as lock:
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise EngineError(f"{layout.lock} stayed locked for {LOCK_TIMEOUT:.0f} s: another session "
-                                      "is stuck starting or stopping our dockerd; see `fuser` on that file") from None
-                time.sleep(0.2)
-        yield
+    return locks.held(layout.lock, timeout_s=LOCK_TIMEOUT, poll_s=0.2, timed_out=lambda: EngineError(
+        f"{layout.lock} stayed locked for {LOCK_TIMEOUT:.0f} s: another session "
+        "is stuck starting or stopping our dockerd; see `fuser` on that file"))
 
 
 def _tail(log: Path | None, lines: int = 15) -> str:

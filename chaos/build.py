@@ -23,6 +23,7 @@ PACKAGES: dict[str, str] = {
     "configd": "./cmd/configd",
     "kvd": "./cmd/kvd",
     "allocd": "./cmd/allocd",
+    "hog": "./cmd/hog",
     "etcd": "go.etcd.io/etcd/server/v3",
     "etcdctl": "go.etcd.io/etcd/etcdctl/v3",
 }

@@ -1,11 +1,13 @@
-"""How a config file gets replaced on disk, the four ways real tools and platforms do it.
+"""How a config file gets replaced, the ways real tools and platforms do it.
 
 - rename: write a temp file beside it and rename it over (what `sed -i` and editors do);
 - truncate: truncate the file in place and write the new text;
 - configmap: the Kubernetes atomic-writer layout, `config.yaml -> ..data/config.yaml` with
   `..data -> ..<timestamp>/`, swapped by renaming a new `..data` symlink over the old one;
 - torn: truncate in place, write the first half, pause, write the rest (a reader in between sees
-  a half-written file).
+  a half-written file);
+- configmap-api (Kubernetes): not a disk write here at all: the target's ConfigMap is updated through
+  the API and the kubelet makes the `..data` swap in the pod (`RunningTarget.write_config`).
 A watcher that only watches the file itself misses some of these; one that watches the directory
 sees all of them.
 """
@@ -26,6 +28,7 @@ class WriteMode(enum.StrEnum):
     TRUNCATE = "truncate"
     CONFIGMAP = "configmap"
     TORN = "torn"
+    CONFIGMAP_API = "configmap-api"
 
 
 def write(path: Path, text: str, mode: WriteMode, *, torn_pause_s: float = 0.02) -> None:
@@ -45,8 +48,10 @@ def write(path: Path, text: str, mode: WriteMode, *, torn_pause_s: float = 0.02)
             os.fsync(handle.fileno())
             time.sleep(torn_pause_s)
             handle.write(text[half:])
-    else:
+    elif mode is WriteMode.CONFIGMAP:
         _configmap_swap(path, text)
+    else:
+        raise ValueError(f"write mode {mode.value} goes through the Kubernetes API, not to a file")
 
 
 def rename_replace(path: Path, text: str) -> None:

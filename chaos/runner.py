@@ -17,21 +17,21 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chaos import state
 from chaos.build import Binaries
 from chaos.errors import ChaosError, InfrastructureError, UsageError
-from chaos.etcd import EtcdCluster
+from chaos.etcd_leadership import EtcdLeadership
 from chaos.injectors.base import FaultReport, InjectionContext, Injector, run_fault
 from chaos.oracles import baseline as baseline_oracle
 from chaos.oracles import bind
 from chaos.oracles.context import OracleContext, Phases
 from chaos.plan import fault_schedule, resolve_seed
-from chaos.platform.base import RunningTarget
+from chaos.platform.base import Platform, RunningTarget
 from chaos.platform.factory import PLATFORMS, open_platform
 from chaos.sampling import RuntimeSampler
-from chaos.scenario import Scenario
+from chaos.scenario import EtcdEntry, Scenario
 from chaos.targets import TargetSpec, chaosagent_env
 from chaos.timeline import Timeline, WindowStats, now_ns
 from chaos.verdict import Finding, Verdict, decide
@@ -114,16 +114,14 @@ def run_scenario(
     timeline = timeline if timeline is not None else Timeline()
     state.ensure_writable()  # before anything is held: a crash must be recoverable
     binaries = binaries or Binaries(progress=show.note)
-    specs = [entry.spec(base_dir, buggy=buggy) for entry in scenario.targets]
+    injectors = [(fault.at_s, fault.injector) for fault in fault_schedule(scenario, seed)]
+    specs = [_shaped(entry.spec(base_dir, buggy=buggy), injectors) for entry in scenario.targets]
     token = uuid.uuid4().hex
     with ExitStack() as stack:
         show.phase("setup")
-        if platform != "local" and (scenario.etcd is not None or any(s.needs_etcd for s in specs)):
-            raise InfrastructureError("etcd on the Kubernetes platform (manifests/etcd StatefulSet) is not "
-                                      f"supported yet, and {scenario.name} needs it; run it with --platform local")
         runs_on = open_platform(platform, timeline=timeline, binaries=binaries, run_dir=run_dir, stack=stack,
                                 kube=kube, cluster=cluster)
-        etcd = _start_etcd(scenario, specs, binaries, runs_on.run_dir, timeline, stack, show)
+        etcd = _start_etcd(scenario, specs, runs_on, stack, show)
         stack.callback(runs_on.stop_all)  # targets go first: one stopping after etcd waits on it
         targets: list[RunningTarget] = []
         for spec in specs:
@@ -131,7 +129,6 @@ def run_scenario(
             env = chaosagent_env(token) if spec.chaosagent else None
             targets.append(runs_on.start_target(spec, extra_env=env,
                                                 etcd_endpoints=etcd.endpoints if etcd else ""))
-        injectors = [(fault.at_s, fault.injector) for fault in fault_schedule(scenario, seed)]
         sampler = RuntimeSampler(targets, timeline)
         sampler.sample_idle(IDLE_SETTLE_S)  # goroutines before any load: the leak oracle's anchor
         load = _start_load(scenario, injectors, targets, timeline, runs_on.run_dir, stack, show)
@@ -172,20 +169,23 @@ def run_scenario(
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack never swallows
 
 
-def _start_etcd(scenario: Scenario, specs: list[TargetSpec], binaries: Binaries, run_dir: Path,
-                timeline: Timeline, stack: ExitStack, show: Progress) -> EtcdCluster | None:
+def _shaped(spec: TargetSpec, injectors: list[tuple[float, Injector]]) -> TargetSpec:
+    """`spec` as the faults aimed at it need it started (e.g. its config mounted from a ConfigMap)."""
+    for _, injector in injectors:
+        if injector.target_name == spec.name:
+            spec = injector.shape_target(spec)
+    return spec
+
+
+def _start_etcd(scenario: Scenario, specs: list[TargetSpec], runs_on: Platform, stack: ExitStack,
+                show: Progress) -> EtcdLeadership[Any] | None:
     if scenario.etcd is None and not any(s.needs_etcd for s in specs):
         return None
-    options = scenario.etcd
-    show.note("starting etcd")
-    cluster = EtcdCluster(
-        etcd_binary=binaries["etcd"], base_dir=run_dir / "etcd", timeline=timeline,
-        size=options.members if options else 3,
-        heartbeat_ms=options.heartbeat_ms if options else 50,
-        election_ms=options.election_ms if options else 500,
-    )
+    options = scenario.etcd or EtcdEntry()
+    show.note(f"starting etcd ({options.members} members)")
+    cluster = runs_on.start_etcd(size=options.members, heartbeat_ms=options.heartbeat_ms,
+                                 election_ms=options.election_ms)
     stack.callback(cluster.stop)
-    cluster.start()
     return cluster
 
 

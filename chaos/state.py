@@ -37,7 +37,8 @@ log = logging.getLogger("gochaos")
 
 SCHEMA = 1
 #: Modules that register resource kinds (imported before reclaiming, like the injector registry).
-KIND_MODULES = ("chaos.cleanup", "chaos.netfilter", "chaos.cgroups", "chaos.platform.kind")
+KIND_MODULES = ("chaos.cleanup", "chaos.netfilter", "chaos.cgroups", "chaos.platform.kind",
+                "chaos.platform.namespace")
 
 
 # -- identity -------------------------------------------------------------------------------------

@@ -30,6 +30,13 @@ class ReloadTrigger(enum.StrEnum):
     HTTP = "http"  # the service reloads on an HTTP POST
 
 
+class ConfigDelivery(enum.StrEnum):
+    """How the platform gets the config file into the target."""
+
+    FILE = "file"  # a file the suite writes directly (on Kubernetes: a directory the node shares)
+    CONFIGMAP = "configmap"  # Kubernetes: a mounted ConfigMap, changed through the API, synced by the kubelet
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -50,6 +57,8 @@ class ConfigSpec(_Frozen):
     initial: str = Field(description="Text of the first config written before start")
     trigger: ReloadTrigger = Field(ReloadTrigger.WATCH, description="How a reload is made to happen")
     http_reload_path: str = Field("/-/reload", description="POST path used when trigger is http")
+    delivery: ConfigDelivery = Field(ConfigDelivery.FILE, description="How the file reaches the target: file, "
+                                                                      "or configmap (Kubernetes only)")
 
 
 class VersionProbe(_Frozen):

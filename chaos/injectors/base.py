@@ -19,10 +19,11 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chaos.errors import InjectionFailed, ScenarioError
-from chaos.etcd import EtcdCluster
+from chaos.etcd_leadership import EtcdLeadership
 from chaos.platform.base import Platform, RunningTarget
 from chaos.readiness import http_ok
 from chaos.suggest import did_you_mean
+from chaos.targets import TargetSpec
 from chaos.timeline import Timeline
 from chaos.verdict import Evidence, Finding, Status
 
@@ -39,7 +40,7 @@ class InjectionContext:
 
     platform: Platform
     timeline: Timeline
-    etcd: EtcdCluster | None = None
+    etcd: EtcdLeadership[Any] | None = None
     rng: random.Random = field(default_factory=random.Random)
     #: Set when the run is being torn down (Ctrl-C, an error): injectors stop early and revert.
     stop: threading.Event = field(default_factory=threading.Event)
@@ -103,6 +104,10 @@ class Injector(ABC):
     def available(self, ctx: InjectionContext) -> str | None:
         """None when this fault can be injected here, else the reason it cannot."""
         return None
+
+    def shape_target(self, spec: TargetSpec) -> TargetSpec:
+        """The spec of this fault's target as it must be started for the fault to work (before start)."""
+        return spec
 
     def expected_duration_s(self) -> float:
         """An upper bound on how long `inject` takes (sizes the load's hard time limit)."""

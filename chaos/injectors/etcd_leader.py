@@ -1,8 +1,10 @@
 """leader_loss: etcd loses its leader (incident 3), and the fault proves a new one was elected.
 
-Modes: `move` (graceful transfer), `kill` (SIGKILL, restarted after `duration_s`), `pause`
-(SIGSTOP for `duration_s`), `isolate` (peer traffic cut for `duration_s`, needs root and
-iptables). The old leader is always brought back in `revert`, even when the run is interrupted.
+Modes: `move` (graceful transfer), `kill` (SIGKILL, restarted after `duration_s`; on Kubernetes
+the kubelet restarts the container), `pause` (SIGSTOP for `duration_s`), `isolate` (peer traffic
+cut for `duration_s`, local platform, needs root and iptables), `delete` (the leader's pod is
+deleted and its StatefulSet recreates it; Kubernetes). The old leader is always brought back in
+`revert`, even when the run is interrupted.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ import time
 from pydantic import Field
 
 from chaos.errors import EtcdError, InjectionFailed
-from chaos.etcd import EtcdMember
+from chaos.etcd_leadership import Member
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
-from chaos.netfilter import iptables_available
 
 
 class LeaderLossMode(enum.StrEnum):
@@ -23,6 +24,7 @@ class LeaderLossMode(enum.StrEnum):
     KILL = "kill"
     PAUSE = "pause"
     ISOLATE = "isolate"
+    DELETE = "delete"
 
 
 class LeaderLossParams(InjectorParams):
@@ -40,7 +42,7 @@ class LeaderLoss(Injector):
 
     def __init__(self, params: InjectorParams, target: str | None = None) -> None:
         super().__init__(params, target)
-        self._victim: EtcdMember | None = None
+        self._victim: Member | None = None
 
     @property
     def p(self) -> LeaderLossParams:
@@ -53,9 +55,7 @@ class LeaderLoss(Injector):
     def available(self, ctx: InjectionContext) -> str | None:
         if ctx.etcd is None:
             return "the scenario has no etcd cluster (add `etcd: {members: 3}`)"
-        if self.p.mode is LeaderLossMode.ISOLATE:
-            return iptables_available()
-        return None
+        return ctx.etcd.unavailable(self.p.mode.value)
 
     def inject(self, ctx: InjectionContext) -> FaultOutcome:
         etcd = ctx.etcd
@@ -77,15 +77,10 @@ class LeaderLoss(Injector):
                             f"{change.new_leader} leads after {change.elapsed_ms:.0f} ms", details)
 
     def revert(self, ctx: InjectionContext) -> None:
-        """Bring the old leader back: restart, resume or heal it, then wait for a leader."""
+        """Bring the old leader back (restart, resume, heal or await it), then wait for a leader."""
         victim, self._victim = self._victim, None
         etcd = ctx.etcd
         if victim is None or etcd is None:
             return
-        if self.p.mode is LeaderLossMode.KILL:
-            etcd.restart(victim)
-        elif self.p.mode is LeaderLossMode.PAUSE:
-            etcd.resume(victim)
-        elif self.p.mode is LeaderLossMode.ISOLATE:
-            etcd.heal(victim)
+        etcd.bring_back(self.p.mode.value, victim)
         etcd.wait_for_leader(timeout_s=self.p.election_timeout_s)

@@ -6,7 +6,8 @@ Methods:
 - `env`: restart the service with GOGC / GOMEMLIMIT (no cooperation needed), restart it back;
 - `cgroup`: squeeze its memory with a cgroup of its own (v1 or v2), lifted in revert; on Kubernetes
   the pod's own limits, resized in place (no restart) and restored in revert;
-- `hog`: a bounded co-located memory and CPU hog process.
+- `hog`: a bounded co-located memory and CPU hog (go_targets/cmd/hog): a process beside the
+  target, or on Kubernetes a BestEffort pod on the target's node.
 The proof is the GC rate during the fault against the rate just before it, from the gctrace
 lines every launched Go service prints (or the agent's runtime snapshot), or, for the hog, that
 the hog really held its memory.
@@ -15,9 +16,7 @@ the hog really held its memory.
 from __future__ import annotations
 
 import enum
-import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -27,7 +26,7 @@ from chaos.cgroups import CgroupLimit
 from chaos.chaosagent import AgentClient, agent_for
 from chaos.errors import InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
-from chaos.process import SupervisedProcess
+from chaos.platform.base import Hog
 from chaos.timeline import now_ns
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ class GCPressure(Injector):
         self._agent: AgentClient | None = None
         self._restored_env: dict[str, str | None] | None = None
         self._limit: CgroupLimit | PodResize | None = None
-        self._hog: SupervisedProcess | None = None
+        self._hog: Hog | None = None
 
     @property
     def p(self) -> GCPressureParams:
@@ -84,8 +83,6 @@ class GCPressure(Injector):
     def available(self, ctx: InjectionContext) -> str | None:
         assert self.target_name is not None
         target = ctx.target(self.target_name)
-        if self.p.method is GCMethod.HOG and ctx.platform.name != "local":
-            return f"method hog runs beside a local process; on {ctx.platform.name} use method agent, env or cgroup"
         if self.p.method is GCMethod.AGENT and agent_for(target) is None:
             return f"target {self.target_name} has no chaosagent switched on; use method env, cgroup or hog"
         if self.p.method is GCMethod.AGENT and not any(
@@ -179,7 +176,7 @@ class GCPressure(Injector):
             limit.remove()
         if self._hog is not None:
             hog, self._hog = self._hog, None
-            hog.stop(timeout_s=1)
+            hog.stop()
 
     # -- methods -----------------------------------------------------------------------------
     def _apply_agent(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
@@ -228,28 +225,19 @@ class GCPressure(Injector):
         details["cgroups"] = [str(group) for group, _ in limit.groups]
 
     def _apply_hog(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
-        script = (
-            "import sys, time\n"
-            f"block = bytearray({self.p.hog_mb} * {MB})\n"
-            f"for i in range(0, len(block), 4096): block[i] = 1\n"
-            "print('held', flush=True)\n"
-            f"end = time.monotonic() + {self.p.duration_s + 5}\n"
-            f"while time.monotonic() < end:\n"
-            f"    {'pass' if self.p.hog_cpu else 'time.sleep(0.1)'}\n"
-        )
-        hog = SupervisedProcess(f"hog-{self.target_name}", [sys.executable, "-c", script],
-                                log_path=ctx.platform.run_dir / "hog.log")
-        hog.start()
+        assert self.target_name is not None
+        hog = ctx.platform.start_hog(self.target_name, mb=self.p.hog_mb, cpu=self.p.hog_cpu,
+                                     duration_s=self.p.duration_s + 5)
         self._hog = hog
-        details["hog_pid"] = hog.pid
+        details["hog"] = hog.where
 
     def _hold(self, ctx: InjectionContext, deadline: float) -> int:
         """Wait out the fault (stoppable); return the hog's peak RSS in MiB (0 without a hog)."""
         peak = 0
         while time.monotonic() < deadline:
             ctx.sleep_until(min(deadline, time.monotonic() + 0.2))
-            if self._hog is not None and self._hog.pid is not None:
-                peak = max(peak, _rss_mb(self._hog.pid))
+            if self._hog is not None:
+                peak = max(peak, self._hog.rss_mb())
         return peak
 
     def _agent_snapshot(self, target: object) -> dict[str, Any] | None:
@@ -260,14 +248,3 @@ class GCPressure(Injector):
             return agent.runtime()
         except InjectionFailed:
             return None
-
-
-def _rss_mb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) // 1024
-    except (OSError, ValueError):
-        pass
-    return 0
-

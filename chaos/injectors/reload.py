@@ -14,16 +14,14 @@ import enum
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import requests
 import yaml
 from pydantic import Field
 
-from chaos import configfiles
 from chaos.configfiles import WriteMode
-from chaos.errors import InjectionFailed
+from chaos.errors import InjectionFailed, PlatformError
 from chaos.injectors.base import (
     FaultOutcome,
     InjectionContext,
@@ -34,7 +32,7 @@ from chaos.injectors.base import (
 from chaos.platform.base import RunningTarget
 from chaos.probes import live_version
 from chaos.readiness import wait_until
-from chaos.targets import ReloadTrigger
+from chaos.targets import ConfigDelivery, ReloadTrigger, TargetSpec
 from chaos.timeline import now_ns
 
 
@@ -69,8 +67,8 @@ class ReloadStorm(Injector):
 
     def __init__(self, params: InjectorParams, target: str | None = None) -> None:
         super().__init__(params, target)
-        self._original: bytes | None = None
-        self._path: Path | None = None
+        self._original: str | None = None
+        self._target: RunningTarget | None = None
         self._last_valid: str | None = None
 
     @property
@@ -82,37 +80,47 @@ class ReloadStorm(Injector):
         p = self.p
         return (p.rounds * p.interval_ms + p.pair_gap_ms + p.settle_ms) / 1000
 
+    def shape_target(self, spec: TargetSpec) -> TargetSpec:
+        """Writes through the ConfigMap API need the target to mount its ConfigMap."""
+        if self.p.write_mode is not WriteMode.CONFIGMAP_API or spec.config is None:
+            return spec
+        return spec.model_copy(update={"config": spec.config.model_copy(update={"delivery": ConfigDelivery.CONFIGMAP})})
+
     def available(self, ctx: InjectionContext) -> str | None:
         assert self.target_name is not None
         target = ctx.target(self.target_name)
-        if target.config_path is None or target.spec.config is None:
+        if target.spec.config is None:
             return f"target {self.target_name} has no config file to reload"
+        if self.p.write_mode is WriteMode.CONFIGMAP_API and ctx.platform.name != "kubernetes":
+            return ("write_mode configmap-api updates a real ConfigMap: run with --platform kubernetes "
+                    "(write_mode configmap makes the same ..data swap on disk)")
         return None
 
     def inject(self, ctx: InjectionContext) -> FaultOutcome:
         assert self.target_name is not None
         target = ctx.target(self.target_name)
-        path = target.config_path
-        assert path is not None
-        self._path = path
-        self._original = path.read_bytes()
+        self._target = target
+        self._original = target.read_config()
         current = yaml.safe_load(self._original) or {}
         if not isinstance(current, dict):
-            raise InjectionFailed(f"{path} does not hold a YAML mapping; cannot mutate it")
+            raise InjectionFailed(f"{target.spec.name}'s config does not hold a YAML mapping; cannot mutate it")
         tag = f"gochaos-{ctx.rng.randrange(16**6):06x}"
         last_valid = str(current.get(self.p.version_key, ""))
         intervals: list[float] = []
-        valid_versions: set[str] = set()
+        valid_versions: dict[str, int] = {}  # version -> when it was written
         watcher = LiveVersionWatcher(target, ctx, self.name)
         with watcher:
-            writes = self._storm(ctx, target, path, current, tag, intervals, valid_versions)
+            writes = self._storm(ctx, target, current, tag, intervals, valid_versions)
             last_valid = self._last_valid or last_valid
             live = self._wait_for_version(target, last_valid)
         seen = watcher.seen
         acknowledged = sorted(v for v in seen if v in valid_versions)
         details: dict[str, Any] = {"writes": writes, "last_valid_version": last_valid, "live_version": live,
                                    "valid_versions_seen_live": len(acknowledged),
-                                   "achieved_intervals_ms": [round(i, 2) for i in intervals]}
+                                   "achieved_intervals_ms": [round(i, 2) for i in intervals],
+                                   # from the write to the target serving it: when the pod saw it
+                                   "live_after_ms": [round((seen[v] - valid_versions[v]) / 1e6, 1)
+                                                     for v in sorted(acknowledged, key=valid_versions.__getitem__)]}
         if live == last_valid or acknowledged:
             return FaultOutcome(True, f"{writes} writes; the target went live with {len(acknowledged)} of "
                                       f"{len(valid_versions)} valid versions; serves {live}", details)
@@ -126,8 +134,8 @@ class ReloadStorm(Injector):
             details,
         )
 
-    def _storm(self, ctx: InjectionContext, target: RunningTarget, path: Path, current: dict[str, Any],
-               tag: str, intervals: list[float], valid_versions: set[str]) -> int:
+    def _storm(self, ctx: InjectionContext, target: RunningTarget, current: dict[str, Any],
+               tag: str, intervals: list[float], valid_versions: dict[str, int]) -> int:
         """Write every round; fill `intervals` and `valid_versions`; return the number of writes."""
         previous_ns: int | None = None
         writes = 0
@@ -143,7 +151,7 @@ class ReloadStorm(Injector):
                 config, valid = _mutate(current, kind, version, self.p.version_key, writes + 1)
                 text = (f"{self.p.version_key}: {version}\nhttp: [unclosed\n" if kind is Pattern.SYNTAX
                         else yaml.safe_dump(config, sort_keys=False))
-                t_ns = self._write(ctx, target, path, text)
+                t_ns = self._write(ctx, target, text)
                 if previous_ns is not None:
                     intervals.append((t_ns - previous_ns) / 1e6)
                 previous_ns = t_ns
@@ -153,19 +161,20 @@ class ReloadStorm(Injector):
                                     mode=self.p.write_mode.value)
                 if valid:
                     self._last_valid, current = version, config
-                    valid_versions.add(version)
+                    valid_versions[version] = t_ns
         return writes
 
     def revert(self, ctx: InjectionContext) -> None:
         """Put the original config back (by rename, so watchers see one clean change)."""
-        if self._path is not None and self._original is not None:
-            text = self._original.decode("utf-8")
+        if self._target is not None and self._original is not None:
+            text = self._original
             original = yaml.safe_load(text) or {}
             t_ns = now_ns()
-            configfiles.restore_plain(self._path, text)
+            self._target.restore_config(text)
+            mode = WriteMode.CONFIGMAP_API if self.p.write_mode is WriteMode.CONFIGMAP_API else WriteMode.RENAME
             ctx.timeline.record("reload.write", self.name, t_ns=t_ns, target=self.target_name,
                                 version=str(original.get(self.p.version_key, "")), valid=True,
-                                mutation="revert", mode=WriteMode.RENAME.value)
+                                mutation="revert", mode=mode.value)
             self._original = None
 
     def _steps(self, ctx: InjectionContext) -> list[tuple[Pattern, int]]:
@@ -175,9 +184,12 @@ class ReloadStorm(Injector):
             return [(ctx.rng.choice([Pattern.VALUE, Pattern.STRUCTURAL, Pattern.INVALID, Pattern.SYNTAX]), 0)]
         return [(self.p.pattern, 0)]
 
-    def _write(self, ctx: InjectionContext, target: RunningTarget, path: Path, text: str) -> int:
+    def _write(self, ctx: InjectionContext, target: RunningTarget, text: str) -> int:
         t_ns = now_ns()
-        configfiles.write(path, text, self.p.write_mode)
+        try:
+            target.write_config(text, self.p.write_mode)
+        except PlatformError as e:
+            raise InjectionFailed(str(e)) from e
         config = target.spec.config
         assert config is not None
         if config.trigger is ReloadTrigger.SIGHUP:
@@ -209,7 +221,8 @@ class LiveVersionWatcher:
 
     def __init__(self, target: RunningTarget, ctx: InjectionContext, source: str, interval_s: float = 0.02):
         self.target, self.ctx, self.source, self.interval_s = target, ctx, source, interval_s
-        self.seen: set[str] = set()
+        #: Every version seen live, with when it was first seen.
+        self.seen: dict[str, int] = {}
         self.started_ns = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="live-version", daemon=True)
@@ -228,9 +241,9 @@ class LiveVersionWatcher:
         while not self._stop.wait(self.interval_s):
             version = live_version(self.target)
             if version is not None and version != last:
-                self.seen.add(version)
-                self.ctx.timeline.record("reload.live", self.source, target=self.target.spec.name,
-                                         version=version)
+                event = self.ctx.timeline.record("reload.live", self.source, target=self.target.spec.name,
+                                                 version=version)
+                self.seen.setdefault(version, event.t_ns)
                 last = version
 
 

@@ -52,7 +52,7 @@ def check(ctx: OracleContext, params: RollbackParams) -> Finding:
     last_valid = next((str(w.details["version"]) for w in reversed(writes) if w.details.get("valid")), None)
     live: dict[str, str | None] = {}
     for target in ctx.targets:
-        if target.spec.version is None or target.config_path is None:
+        if target.spec.version is None or target.spec.config is None:
             continue
         seen: list[str | None] = [None]
 

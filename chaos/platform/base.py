@@ -11,8 +11,12 @@ import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from chaos import configfiles
+from chaos.configfiles import WriteMode
+from chaos.errors import PlatformError
+from chaos.etcd_leadership import EtcdLeadership
 from chaos.process import ExitRecord, LogLine
 from chaos.targets import TargetSpec
 
@@ -57,6 +61,24 @@ class StartedTarget:
     def extra_env(self) -> Mapping[str, str]:
         return self._extra_env
 
+    def read_config(self) -> str:
+        return self._config_file().read_text(encoding="utf-8")
+
+    def write_config(self, text: str, mode: WriteMode) -> None:
+        if mode is WriteMode.CONFIGMAP_API:
+            raise PlatformError(f"{self._spec.name}: write mode {mode.value} updates a ConfigMap through the "
+                                "Kubernetes API; run on --platform kubernetes (write mode configmap makes the "
+                                "same swap on disk)")
+        configfiles.write(self._config_file(), text, mode)
+
+    def restore_config(self, text: str) -> None:
+        configfiles.restore_plain(self._config_file(), text)
+
+    def _config_file(self) -> Path:
+        if self._config_path is None:
+            raise PlatformError(f"target {self._spec.name} has no config file")
+        return self._config_path
+
 
 @runtime_checkable
 class RunningTarget(Protocol):
@@ -70,7 +92,7 @@ class RunningTarget(Protocol):
 
     @property
     def config_path(self) -> Path | None:
-        """The config file the target watches, as the suite can write it (None: no config)."""
+        """The config file the target watches, as the suite can write it (None: no config, or a ConfigMap)."""
         ...
 
     @property
@@ -86,11 +108,47 @@ class RunningTarget(Protocol):
         """Environment the suite added at start (e.g. the chaosagent token)."""
         ...
 
+    def read_config(self) -> str:
+        """The config text the target was last given."""
+        ...
+
+    def write_config(self, text: str, mode: WriteMode) -> None:
+        """Give the target a new config, the way `mode` says (PlatformError where it cannot)."""
+        ...
+
+    def restore_config(self, text: str) -> None:
+        """Put `text` back as the plain config, undoing any layout the writes made."""
+        ...
+
     def logs(self, since_ns: int | None = None) -> list[LogLine]: ...
 
     def exits(self) -> list[ExitRecord]: ...
 
     def send_signal(self, sig: signal.Signals) -> None: ...
+
+
+class Hog(Protocol):
+    """A bounded memory/CPU hog running beside a target (gc_pressure's `hog` method)."""
+
+    #: Where it runs, for the fault's details (a pid, or a pod and its node).
+    where: str
+
+    def rss_mb(self) -> int:
+        """Its resident memory now, in MiB (0 when not running or not readable)."""
+        ...
+
+    def stop(self) -> None: ...
+
+
+def vm_rss_mb(proc_status: str) -> int:
+    """VmRSS in MiB from the text of a /proc/<pid>/status (0 when absent)."""
+    for line in proc_status.splitlines():
+        if line.startswith("VmRSS:"):
+            try:
+                return int(line.split()[1]) // 1024
+            except (IndexError, ValueError):
+                return 0
+    return 0
 
 
 class Platform(Protocol):
@@ -109,6 +167,15 @@ class Platform(Protocol):
                        env: Mapping[str, str | None] | None = None) -> dict[str, str | None]: ...
 
     def target(self, name: str) -> RunningTarget: ...
+
+    def start_etcd(self, *, size: int = 3, heartbeat_ms: int = 50,
+                   election_ms: int = 500) -> EtcdLeadership[Any]:
+        """A started etcd cluster of `size` members with a leader; the caller stops it."""
+        ...
+
+    def start_hog(self, near: str, *, mb: int, cpu: bool, duration_s: float) -> Hog:
+        """Start the hog binary beside target `near`, holding `mb` MiB (and a CPU) for `duration_s`."""
+        ...
 
     def stop_all(self) -> None:
         """Stop every target (before the etcd they depend on goes, so none waits on it)."""

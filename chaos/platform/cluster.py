@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from chaos.errors import PlatformError, UsageError
-from chaos.platform.kind import KindCluster, KindNode
+from chaos.platform.kind import KindCluster, KindNode, kind_cli, run_tool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +42,14 @@ class ClusterAccess:
     context: str
     kind: KindCluster | None = None
     work_dir: Path | None = None
+    kubeconfig: Path | None = None
+
+    def how_to_reach(self) -> dict[str, str]:
+        """What a later process needs to reach this cluster again (`reopen`), for crash clean-up."""
+        if self.kind is not None:
+            return {"kind_cluster": self.kind.name, "docker_host": os.environ.get("DOCKER_HOST", ""),
+                    "kind": kind_cli()}
+        return {"kubeconfig": str(self.kubeconfig or ""), "context": self.context}
 
     @property
     def node(self) -> KindNode | None:
@@ -110,7 +118,29 @@ def connect(options: KubernetesOptions) -> ClusterAccess:
         if kind is not None:
             kind.close()
         raise PlatformError(f"cannot load context {context} from {kubeconfig}: {e}") from e
-    return ClusterAccess(api=api, context=context, kind=kind)
+    return ClusterAccess(api=api, context=context, kind=kind, kubeconfig=kubeconfig)
+
+
+def reopen(reach: dict[str, Any], work_dir: Path) -> Any | None:
+    """An API client for a cluster described by `how_to_reach`, or None when the cluster is gone."""
+    from kubernetes import config as kube_config_module
+
+    kube_config: Any = kube_config_module  # untyped package
+    if reach.get("kind_cluster"):
+        env = {**os.environ, **({"DOCKER_HOST": reach["docker_host"]} if reach.get("docker_host") else {})}
+        kind = str(reach.get("kind") or kind_cli())
+        name = str(reach["kind_cluster"])
+        if name not in run_tool([kind, "get", "clusters"], what="kind get clusters", env=env).split():
+            return None
+        kubeconfig = work_dir / "kubeconfig"
+        kubeconfig.write_text(run_tool([kind, "get", "kubeconfig", "--name", name], what="kind get kubeconfig",
+                                       env=env), encoding="utf-8")
+        context = f"kind-{name}"
+    else:
+        kubeconfig, context = Path(str(reach.get("kubeconfig") or "")), str(reach.get("context") or "")
+        if not kubeconfig.is_file():
+            return None
+    return kube_config.new_client_from_config(config_file=str(kubeconfig), context=context, persist_config=False)
 
 
 def _opened(kind: KindCluster) -> KindCluster:

@@ -4,8 +4,10 @@ Every run gets its own namespace, labelled as gochaos's; the suite refuses to to
 that label. Objects are rendered from manifests/ (see `chaos.platform.manifests`) and
 server-side applied with field manager "gochaos". A target is reached on 127.0.0.1 through the
 NodePort kind publishes there; its config file lives in a directory shared by this host and the
-node (a hostPath in the pod), so every write mode of the reload injector reaches the pod as fast
-as a local file. `close()` deletes the namespace and waits for it, bounded.
+node (a hostPath in the pod), so every file write mode of the reload injector reaches the pod as
+fast as a local file; a target whose faults write through the ConfigMap API mounts its ConfigMap
+instead. etcd (`start_etcd`) and the hog (`start_hog`) run in the same namespace.
+`close()` deletes the namespace and waits for it, bounded.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import signal
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chaos import state
 from chaos.build import Binaries
+from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError, TargetError
 from chaos.platform import manifests as m
 from chaos.platform.base import Endpoint, StartedTarget
@@ -30,8 +33,12 @@ from chaos.platform.resize import PodResize
 from chaos.process import ExitRecord, LogLine
 from chaos.readiness import http_ok, wait_until
 from chaos.suggest import did_you_mean
-from chaos.targets import TargetSpec
+from chaos.targets import ConfigDelivery, TargetSpec
 from chaos.timeline import Timeline
+
+if TYPE_CHECKING:
+    from chaos.platform.kube_etcd import KubeEtcdCluster
+    from chaos.platform.kube_hog import KubeHog
 
 ROLLOUT_SLACK_S = 60.0  # scheduling, image unpacking and probes on top of the target's own readiness bound
 
@@ -46,6 +53,43 @@ class KubeTarget(StartedTarget):
         self._platform = platform
         #: The environment the Deployment runs with now, beyond the spec's (restart_target changes it).
         self.env: dict[str, str | None] = dict(extra_env)
+        config = spec.config
+        #: The ConfigMap the pod mounts its config from (None: a file in the node's shared directory).
+        self.config_map = (m.config_map_name(spec) if config is not None and config.delivery is ConfigDelivery.CONFIGMAP
+                           else None)
+
+    def read_config(self) -> str:
+        if self.config_map is None:
+            return super().read_config()
+        assert self.spec.config is not None
+        try:
+            found = self._platform.core.read_namespaced_config_map(self.config_map, self._platform.namespace)
+        except Exception as e:
+            raise PlatformError(f"read ConfigMap {self.config_map}: {reason(e)}") from e
+        return str((found.data or {}).get(self.spec.config.file_name, ""))
+
+    def write_config(self, text: str, mode: WriteMode) -> None:
+        """A file write (shared directory), or for a mounted ConfigMap an update through the API."""
+        if self.config_map is None:
+            return super().write_config(text, mode)
+        if mode is not WriteMode.CONFIGMAP_API:
+            raise PlatformError(f"{self.spec.name} mounts its config from ConfigMap {self.config_map}, which only "
+                                f"write mode configmap-api changes (not {mode.value})")
+        self._patch_config_map(text)
+
+    def restore_config(self, text: str) -> None:
+        if self.config_map is None:
+            return super().restore_config(text)
+        self._patch_config_map(text)
+
+    def _patch_config_map(self, text: str) -> None:
+        assert self.config_map is not None and self.spec.config is not None
+        try:
+            self._platform.core.patch_namespaced_config_map(
+                self.config_map, self._platform.namespace, {"data": {self.spec.config.file_name: text}},
+                field_manager=FIELD_MANAGER)
+        except Exception as e:
+            raise PlatformError(f"update ConfigMap {self.config_map}: {reason(e)}") from e
 
     @property
     def restarts(self) -> int:
@@ -92,13 +136,15 @@ class KubernetesPlatform:
         self.run_dir = (run_dir.resolve() if run_dir is not None else state.make_temp_dir("gochaos-run-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.run_id = secrets.token_hex(4)
-        self.ns = RunNamespace(cluster.api, run_id=self.run_id, discovery_cache=self.run_dir / ".kube-discovery.json")
+        self.ns = RunNamespace(cluster.api, run_id=self.run_id, discovery_cache=self.run_dir / ".kube-discovery.json",
+                               reach=cluster.how_to_reach())
         self.namespace = self.ns.name
         self.core: Any = client.CoreV1Api(cluster.api)
         self.apps: Any = client.AppsV1Api(cluster.api)
         self._targets: dict[str, KubeTarget] = {}
         self._images: dict[str, str] = {}
         self._shared: tuple[Path, str] | None = None
+        self._ports_taken: set[int] = set()  # handed out in this run (its Service may not exist yet)
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
@@ -113,8 +159,9 @@ class KubernetesPlatform:
         self.ns.create()
         docs = m.load_kustomization(m.manifests_dir() / "targets" / (spec.binary or spec.name))
         config_path, host_dir = self._write_config(spec)
-        node_port, endpoint = self._pick_node_port()
-        placement = m.TargetPlacement(namespace=self.namespace, run_id=self.run_id, image=self._image(spec),
+        [(node_port, endpoint)] = self.pick_node_ports(1)
+        placement = m.TargetPlacement(namespace=self.namespace, run_id=self.run_id,
+                                      image=self.image(spec.binary or spec.name, race=spec.race),
                                       node_port=node_port, env=dict(extra_env or {}), etcd_endpoints=etcd_endpoints,
                                       config_host_dir=host_dir)
         observer = PodObserver(self.core, self.namespace, spec.name, self.timeline)
@@ -187,31 +234,37 @@ class KubernetesPlatform:
         self.close()
 
     # -- internals ---------------------------------------------------------------------------
-    def _image(self, spec: TargetSpec) -> str:
-        name = spec.binary or spec.name
-        key = f"{name}+race" if spec.race else name
+    def start_hog(self, near: str, *, mb: int, cpu: bool, duration_s: float) -> KubeHog:
+        """A hog pod on target `near`'s node (BestEffort: it competes for the node's memory and CPU)."""
+        from chaos.platform.kube_hog import KubeHog
+
+        self.target(near)
+        return KubeHog(self, near, mb=mb, cpu=cpu, duration_s=duration_s)
+
+    def start_etcd(self, *, size: int = 3, heartbeat_ms: int = 50, election_ms: int = 500) -> KubeEtcdCluster:
+        """A StatefulSet of `size` etcd members in the run's namespace, started and with a leader."""
+        from chaos.platform.kube_etcd import KubeEtcdCluster
+
+        self.ns.create()
+        return KubeEtcdCluster(self, size=size, heartbeat_ms=heartbeat_ms, election_ms=election_ms).started()
+
+    def image(self, name: str, *, race: bool = False) -> str:
+        """The image of bundled binary `name`, built and loaded into the kind node once per run."""
+        key = f"{name}+race" if race else name
         if key not in self._images:
             node, kind = self.cluster.node, self.cluster.kind
             assert node is not None and kind is not None
-            tag = ensure_image(node.docker, self.binaries, name, race=spec.race)
+            tag = ensure_image(node.docker, self.binaries, name, race=race)
             load_into_kind(tag, kind.name)
             self._images[key] = tag
         return self._images[key]
 
     def _write_config(self, spec: TargetSpec) -> tuple[Path | None, str | None]:
         """Write the initial config into the directory the node shares with this host."""
-        if spec.config is None:
-            return None, None
-        node = self.cluster.node
-        assert node is not None
-        if self._shared is None:
-            self._shared = node.shared_dir()
-        host_root, node_root = self._shared
-        folder = host_root / self.namespace / spec.name
-        state.hold("dir", str(host_root / self.namespace), f"config dir {host_root / self.namespace}")
+        if spec.config is None or spec.config.delivery is ConfigDelivery.CONFIGMAP:
+            return None, None  # a ConfigMap's content is rendered with the target's manifests
+        folder, node_folder = self.node_dir(spec.name)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            (host_root / self.namespace).chmod(0o755)
             path = folder / spec.config.file_name
             path.write_text(spec.config.initial, encoding="utf-8")
             path.chmod(0o644)
@@ -219,19 +272,39 @@ class KubernetesPlatform:
             raise PlatformError(f"cannot write {spec.name}'s config into the node's shared directory {folder} "
                                 f"({e.strerror or e}); run as a user who can write Docker's volumes, or add an "
                                 "extraMount at /var/lib/gochaos to the kind config") from e
-        return path, f"{node_root}/{self.namespace}/{spec.name}"
+        return path, node_folder
 
-    def _pick_node_port(self) -> tuple[int, Endpoint]:
-        """A published node port no Service in the cluster uses yet, and where this host reaches it."""
+    def node_dir(self, name: str) -> tuple[Path, str]:
+        """(host path, node path) of directory `name` of this run in the node's shared directory."""
+        node = self.cluster.node
+        assert node is not None
+        if self._shared is None:
+            self._shared = node.shared_dir()
+        host_root, node_root = self._shared
+        folder = host_root / self.namespace / name
+        state.hold("dir", str(host_root / self.namespace), f"config dir {host_root / self.namespace}")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (host_root / self.namespace).chmod(0o755)
+        except OSError as e:
+            raise PlatformError(f"cannot create {folder} in the node's shared directory ({e.strerror or e}); run as "
+                                "a user who can write Docker's volumes, or add an extraMount at /var/lib/gochaos "
+                                "to the kind config") from e
+        return folder, f"{node_root}/{self.namespace}/{name}"
+
+    def pick_node_ports(self, count: int) -> list[tuple[int, Endpoint]]:
+        """`count` published node ports no Service in the cluster uses yet, and where this host reaches them."""
         node = self.cluster.node
         assert node is not None
         published = node.published_ports()
         used = {port.node_port for svc in self.core.list_service_for_all_namespaces().items
                 for port in (svc.spec.ports or []) if port.node_port}
-        used |= {t.endpoint.port for t in self._targets.values()}
-        for node_port, (host, host_port) in sorted(published.items()):
-            if 30000 <= node_port <= 32767 and node_port not in used:
-                return node_port, Endpoint(host, host_port)
+        used |= self._ports_taken
+        free = [(node_port, Endpoint(host, host_port)) for node_port, (host, host_port) in sorted(published.items())
+                if 30000 <= node_port <= 32767 and node_port not in used]
+        if len(free) >= count:
+            self._ports_taken |= {node_port for node_port, _ in free[:count]}
+            return free[:count]
         raise PlatformError(f"all node ports kind publishes on 127.0.0.1 are in use ({sorted(published)}); stop other "
                             "runs on this cluster or map more ports with extraPortMappings")
 

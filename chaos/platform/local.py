@@ -19,9 +19,10 @@ from pathlib import Path
 from chaos import state
 from chaos.build import Binaries
 from chaos.errors import PlatformError, TargetError
-from chaos.platform.base import Endpoint, StartedTarget
+from chaos.etcd import EtcdCluster
+from chaos.platform.base import Endpoint, StartedTarget, vm_rss_mb
 from chaos.ports import LOOPBACK, free_port, port_in_use
-from chaos.process import ExitRecord, LogLine, SupervisedProcess, stop_concurrently
+from chaos.process import ExitRecord, LogLine, RestartPolicy, SupervisedProcess, stop_concurrently
 from chaos.readiness import http_ok, wait_until
 from chaos.suggest import did_you_mean
 from chaos.targets import GO_OBSERVABILITY_ENV, TargetSpec
@@ -58,6 +59,26 @@ class LocalTarget(StartedTarget):
 
     def send_signal(self, sig: signal.Signals) -> None:
         self.process.send_signal(sig, expect_exit=sig in (signal.SIGKILL, signal.SIGTERM))
+
+
+class LocalHog:
+    """The hog binary as a supervised local process (implements `Hog`)."""
+
+    def __init__(self, process: SupervisedProcess) -> None:
+        self.process = process
+        self.where = f"pid {process.pid}"
+
+    def rss_mb(self) -> int:
+        pid = self.process.pid
+        if pid is None or not self.process.running:
+            return 0
+        try:
+            return vm_rss_mb(Path(f"/proc/{pid}/status").read_text())
+        except OSError:
+            return 0
+
+    def stop(self) -> None:
+        self.process.stop(timeout_s=1)
 
 
 class LocalPlatform:
@@ -152,6 +173,22 @@ class LocalPlatform:
         except KeyError:
             raise PlatformError(f"no target named {name!r} in this run{did_you_mean(name, self._targets)}") from None
 
+    def start_hog(self, near: str, *, mb: int, cpu: bool, duration_s: float) -> LocalHog:
+        """The hog as a local process beside target `near` (same machine, its own process group)."""
+        self.target(near)
+        binary = self._binary_named("hog")
+        process = SupervisedProcess(f"hog-{near}", [str(binary), f"--mb={mb}", f"--cpu={str(cpu).lower()}",
+                                                     f"--duration={duration_s:.3f}s"],
+                                    log_path=self.run_dir / f"hog-{near}.log", restart=RestartPolicy.NEVER)
+        process.start()
+        return LocalHog(process)
+
+    def start_etcd(self, *, size: int = 3, heartbeat_ms: int = 50, election_ms: int = 500) -> EtcdCluster:
+        """`size` etcd processes on loopback (data under the run dir), started and with a leader."""
+        return EtcdCluster(etcd_binary=self._binary_named("etcd"), base_dir=self.run_dir / "etcd",
+                           timeline=self.timeline, size=size, heartbeat_ms=heartbeat_ms,
+                           election_ms=election_ms).started()
+
     def stop_all(self) -> None:
         """Stop every target at once (before the etcd they depend on goes, so none waits on it)."""
         stop_concurrently([functools.partial(self.stop_target, name) for name in list(self._targets)])
@@ -170,12 +207,13 @@ class LocalPlatform:
 
     # -- internals ---------------------------------------------------------------------------
     def _binary(self, spec: TargetSpec) -> Path:
+        return self._binary_named(spec.binary or spec.name, race=spec.race, who=f"target {spec.name}")
+
+    def _binary_named(self, name: str, *, race: bool = False, who: str = "") -> Path:
         if self.binaries is None:
-            raise PlatformError(
-                f"target {spec.name} needs the bundled binary {spec.binary!r} but the platform was "
-                "created without built binaries; pass binaries=chaos.build.build()"
-            )
-        return self.binaries.get(spec.binary or spec.name, race=spec.race or self.binaries.race)
+            raise PlatformError(f"{who or name} needs the bundled binary {name!r} but the platform was created "
+                                "without built binaries; pass binaries=chaos.build.build()")
+        return self.binaries.get(name, race=race or self.binaries.race)
 
     def _on_exit(self, process: SupervisedProcess, record: ExitRecord) -> None:
         self.timeline.record(

@@ -119,11 +119,15 @@ def pod_env(spec: TargetSpec, extra: Mapping[str, str | None]) -> list[dict[str,
     return [{"name": k, "value": v} for k, v in env.items() if v is not None]
 
 
+def config_map_name(spec: TargetSpec) -> str:
+    return f"{spec.name}-config"
+
+
 def render_target(docs: list[Manifest], spec: TargetSpec, placement: TargetPlacement) -> list[Manifest]:
     """ConfigMap, Deployment and Service of `spec` for this run (templates left untouched)."""
     port = container_port(docs)
     labels = {**run_labels(placement.run_id), TARGET_LABEL: spec.name, "app.kubernetes.io/name": spec.name}
-    config_map = f"{spec.name}-config"
+    config_map = config_map_name(spec)
     out: list[Manifest] = []
     for doc in map(copy.deepcopy, docs):
         kind = doc["kind"]
@@ -187,3 +191,101 @@ def _container(deployment: Manifest) -> Manifest:
             found: Manifest = container
             return found
     raise PlatformError(f"the Deployment template has no container named {CONTAINER!r}")
+
+
+# -- etcd -------------------------------------------------------------------------------------------
+ETCD_CLIENT_PORT = 2379
+ETCD_NAME = "etcd"
+#: The label the StatefulSet controller puts on each pod, naming it: selects one member.
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EtcdPlacement:
+    """What the platform decided for the run's etcd cluster."""
+
+    namespace: str
+    run_id: str
+    image: str
+    size: int
+    heartbeat_ms: int
+    election_ms: int
+    #: One node port per member (member i's client API from this host).
+    node_ports: list[int]
+    #: Directory on the node holding one data dir per member (survives pod deletion); None: emptyDir.
+    data_host_dir: str | None = None
+
+
+def etcd_member_names(size: int) -> list[str]:
+    return [f"{ETCD_NAME}-{i}" for i in range(size)]
+
+
+def etcd_client_urls(size: int) -> str:
+    """The members' client URLs as pods in the namespace reach them (the headless Service's names)."""
+    return ",".join(f"http://{name}.{ETCD_NAME}:{ETCD_CLIENT_PORT}" for name in etcd_member_names(size))
+
+
+def render_etcd(docs: list[Manifest], placement: EtcdPlacement) -> list[Manifest]:
+    """The headless Service and StatefulSet for this run, plus one NodePort Service per member.
+
+    The per-member Services are how this host asks each member for its status (leadership is
+    per member); they are the suite's access path, so they are made here rather than in manifests/.
+    """
+    labels = run_labels(placement.run_id)
+    out: list[Manifest] = []
+    for doc in map(copy.deepcopy, docs):
+        meta = doc.setdefault("metadata", {})
+        meta["namespace"] = placement.namespace
+        meta.setdefault("labels", {}).update(labels)
+        if doc["kind"] == "StatefulSet":
+            _render_etcd_statefulset(doc, placement, labels)
+        out.append(doc)
+    for name, node_port in zip(etcd_member_names(placement.size), placement.node_ports, strict=True):
+        out.append({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": f"{name}-client", "namespace": placement.namespace, "labels": dict(labels)},
+            "spec": {"type": "NodePort", "selector": {POD_NAME_LABEL: name}, "publishNotReadyAddresses": True,
+                     "ports": [{"name": "client", "port": ETCD_CLIENT_PORT, "targetPort": ETCD_CLIENT_PORT,
+                                "nodePort": node_port}]},
+        })
+    return out
+
+
+def _render_etcd_statefulset(doc: Manifest, placement: EtcdPlacement, labels: dict[str, str]) -> None:
+    spec = doc["spec"]
+    spec["replicas"] = placement.size
+    spec["template"].setdefault("metadata", {}).setdefault("labels", {}).update(labels)
+    pod = spec["template"]["spec"]
+    container = next((c for c in pod["containers"] if c.get("name") == ETCD_NAME), None)
+    if container is None:
+        raise PlatformError(f"the etcd StatefulSet template has no container named {ETCD_NAME!r}")
+    container["image"] = placement.image
+    peers = ",".join(f"{name}=http://{name}.{ETCD_NAME}:2380" for name in etcd_member_names(placement.size))
+    overrides = {"--initial-cluster": peers, "--initial-cluster-token": f"gochaos-{placement.run_id}",
+                 "--heartbeat-interval": str(placement.heartbeat_ms),
+                 "--election-timeout": str(placement.election_ms)}
+    args = [arg for arg in container.get("args", []) if arg.partition("=")[0] not in overrides]
+    container["args"] = args + [f"{flag}={value}" for flag, value in overrides.items()]
+    if placement.data_host_dir is not None:  # data outlives a deleted pod, as on a real volume
+        pod["volumes"] = [v for v in pod.get("volumes", []) if v.get("name") != "data"]
+        pod["volumes"].append({"name": "data", "hostPath": {"path": placement.data_host_dir, "type": "Directory"}})
+        for mount in container.get("volumeMounts", []):
+            if mount.get("name") == "data":
+                mount["subPathExpr"] = "$(POD_NAME)"
+
+
+# -- the hog ----------------------------------------------------------------------------------------
+def render_hog(docs: list[Manifest], *, name: str, namespace: str, run_id: str, image: str, node: str,
+               args: list[str]) -> list[Manifest]:
+    """The hog Pod of manifests/hog for one fault: on `node`, with this run's labels."""
+    out = []
+    for doc in map(copy.deepcopy, docs):
+        meta = doc.setdefault("metadata", {})
+        meta.update(name=name, namespace=namespace)
+        meta.setdefault("labels", {}).update(run_labels(run_id))
+        if doc["kind"] == "Pod":
+            doc["spec"]["nodeName"] = node
+            for container in doc["spec"]["containers"]:
+                container.update(image=image, args=args)
+        out.append(doc)
+    return out

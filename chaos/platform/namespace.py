@@ -2,7 +2,9 @@
 
 gochaos only ever touches a namespace that carries its managed-by label and this run's id: objects
 are applied into no other namespace, and `delete()` refuses (silently skips) one without them, so a
-name clash can never make the suite delete someone else's work.
+name clash can never make the suite delete someone else's work. The namespace is recorded in the
+run's state file before it is created, so if the suite dies, the next run deletes it (reaching the
+cluster again from what was recorded: a kind cluster's name, or a kubeconfig and context).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chaos import state
 from chaos.errors import PlatformError
 from chaos.platform import manifests as m
 from chaos.readiness import wait_until
@@ -21,7 +24,8 @@ DELETE_TIMEOUT_S = 60.0
 class RunNamespace:
     """Namespace `gochaos-<run id>` on one cluster, and the objects the run applies into it."""
 
-    def __init__(self, api: Any, *, run_id: str, discovery_cache: Path) -> None:
+    def __init__(self, api: Any, *, run_id: str, discovery_cache: Path,
+                 reach: dict[str, str] | None = None) -> None:
         from kubernetes import client as client_module
         from kubernetes import dynamic as dynamic_module
 
@@ -32,11 +36,14 @@ class RunNamespace:
         self.core: Any = client.CoreV1Api(api)
         self.dynamic: Any = dynamic.DynamicClient(api, cache_file=str(discovery_cache))
         self.created = False
+        self.reach = reach
 
     def create(self) -> None:
         """The namespace (labelled as this run's) and the RBAC in it, from manifests/base."""
         if self.created:
             return
+        if self.reach is not None:  # a suite killed outright leaves it to the next run's clean-up
+            state.hold("k8s_namespace", self.name, f"namespace {self.name}", run_id=self.run_id, **self.reach)
         self.created = True  # from here on delete() removes it, even if the apply half-failed
         base = m.load_kustomization(m.manifests_dir() / "base")
         self.apply(m.render_base(base, namespace=self.name, run_id=self.run_id))
@@ -62,34 +69,63 @@ class RunNamespace:
             if getattr(e, "status", None) != 404:
                 raise PlatformError(f"delete {name} in {self.name}: {reason(e)}") from e
 
-    def owned(self) -> bool:
-        """Does the namespace exist and carry this run's labels?"""
-        labels = self._labels()
-        return labels is not None and labels.get(m.MANAGED_BY) == "gochaos" and labels.get(m.RUN_LABEL) == self.run_id
-
     def delete(self) -> None:
         """Delete the namespace if it is this run's, and wait (bounded) until it is gone."""
-        if not self.created or not self.owned():
-            return  # never made, gone already, or not ours: never delete what gochaos did not label
-        try:
-            self.core.delete_namespace(self.name, grace_period_seconds=0)
-        except Exception as e:
-            if getattr(e, "status", None) != 404:
-                raise PlatformError(f"delete namespace {self.name}: {reason(e)}; delete it by hand "
-                                    f"(kubectl delete namespace {self.name})") from e
-        if not wait_until(lambda: self._labels() is None, timeout_s=DELETE_TIMEOUT_S, interval_s=0.5):
+        if not self.created:
+            return
+        if delete_run_namespace(self.core, self.name, self.run_id) and not wait_until(
+                lambda: _labels(self.core, self.name) is None, timeout_s=DELETE_TIMEOUT_S, interval_s=0.5):
             raise PlatformError(f"namespace {self.name} still terminating after {DELETE_TIMEOUT_S:g}s; check it "
                                 f"with `kubectl get all -n {self.name}`")
+        state.release("k8s_namespace", self.name)
 
-    def _labels(self) -> dict[str, str] | None:
-        """The namespace's labels, None when it does not exist."""
-        try:
-            meta = self.core.read_namespace(self.name).metadata
-        except Exception as e:
-            if getattr(e, "status", None) == 404:
-                return None
-            raise PlatformError(f"read namespace {self.name}: {reason(e)}") from e
-        return dict(meta.labels or {})
+
+def delete_run_namespace(core: Any, name: str, run_id: str) -> bool:
+    """Start deleting namespace `name` if it carries gochaos's label and `run_id`; False if it did not.
+
+    Never made, gone already, or not ours: never delete what gochaos did not label.
+    """
+    labels = _labels(core, name)
+    if labels is None or labels.get(m.MANAGED_BY) != "gochaos" or labels.get(m.RUN_LABEL) != run_id:
+        return False
+    try:
+        core.delete_namespace(name, grace_period_seconds=0)
+    except Exception as e:
+        if getattr(e, "status", None) != 404:
+            raise PlatformError(f"delete namespace {name}: {reason(e)}; delete it by hand "
+                                f"(kubectl delete namespace {name})") from e
+    return True
+
+
+def _labels(core: Any, name: str) -> dict[str, str] | None:
+    """The namespace's labels, None when it does not exist."""
+    try:
+        meta = core.read_namespace(name).metadata
+    except Exception as e:
+        if getattr(e, "status", None) == 404:
+            return None
+        raise PlatformError(f"read namespace {name}: {reason(e)}") from e
+    return dict(meta.labels or {})
+
+
+@state.kind("k8s_namespace", order=35)
+def _reclaim_namespace(holding: state.Holding) -> str:
+    """Delete the namespace a dead run left on a cluster that is still there (not waiting for it)."""
+    from kubernetes import client as client_module
+
+    from chaos.platform.cluster import reopen
+
+    client: Any = client_module
+    work_dir = state.make_temp_dir("gochaos-reclaim-")
+    try:
+        api = reopen(holding.data, work_dir)
+        if api is None:
+            return "cluster gone"
+        with api:
+            deleted = delete_run_namespace(client.CoreV1Api(api), holding.key, str(holding.data.get("run_id")))
+        return "deleted" if deleted else "already gone"
+    finally:
+        state.remove_temp_dir(work_dir)
 
 
 def reason(error: Exception) -> str:

@@ -21,6 +21,7 @@ import yaml
 
 from chaos import cgroups, state
 from chaos.chaosagent import agent_for
+from chaos.errors import InjectionFailed
 from chaos.etcd import EtcdCluster
 from chaos.injectors.base import FaultReport, InjectionContext, create, run_fault
 from chaos.netfilter import iptables_available, leftover_rules
@@ -56,6 +57,15 @@ def interrupt_midway(ctx: InjectionContext, name: str, target: str | None, after
 
 
 # -- reload_storm -------------------------------------------------------------------------------
+def test_reload_storm_through_the_configmap_api_is_refused_on_local_processes(
+    make_target: Callable[..., RunningTarget], ctx: InjectionContext, chaos_timeline: Timeline
+) -> None:
+    make_target("configd")
+    with pytest.raises(InjectionFailed, match="configmap-api updates a real ConfigMap: run with --platform kubernetes"):
+        fault(ctx, "reload_storm", "configd", write_mode="configmap-api")
+    assert chaos_timeline.events(kind="reload.write") == []
+
+
 @pytest.mark.parametrize("mode", ["rename", "truncate", "configmap", "torn"])
 def test_reload_storm_each_write_mode_is_acknowledged_and_reverted(
     make_target: Callable[..., RunningTarget], ctx: InjectionContext, chaos_timeline: Timeline, mode: str
@@ -70,6 +80,9 @@ def test_reload_storm_each_write_mode_is_acknowledged_and_reverted(
     assert [w.details["mode"] for w in writes[:3]] == [mode] * 3
     assert writes[-1].details["mutation"] == "revert"
     assert report.outcome.details["live_version"] == writes[2].details["version"]
+    # every version went live, and how long after its write is on record
+    assert len(report.outcome.details["live_after_ms"]) == report.outcome.details["valid_versions_seen_live"] >= 1
+    assert all(0 <= ms < 5000 for ms in report.outcome.details["live_after_ms"])
     # reverted: the original text, as a plain file, and the target serves the original version again
     assert configd.config_path.read_text() == original and not configd.config_path.is_symlink()
     assert not (configd.config_path.parent / "..data").exists()
@@ -175,7 +188,6 @@ def test_leader_loss_interrupted_leaves_the_cluster_whole(
 
 
 def test_leader_loss_without_etcd_cannot_run(ctx: InjectionContext) -> None:
-    from chaos.errors import InjectionFailed
 
     with pytest.raises(InjectionFailed, match="no etcd cluster"):
         fault(ctx, "leader_loss", mode="kill")
@@ -261,5 +273,5 @@ def test_gc_pressure_interrupted_lifts_the_memory_limit(allocd: RunningTarget, c
 def test_gc_pressure_hog_holds_its_memory_and_is_gone_after(allocd: RunningTarget, ctx: InjectionContext) -> None:
     report = fault(ctx, "gc_pressure", "allocd", method="hog", hog_mb=128, hog_cpu=False, duration_s=1.5)
     assert report.outcome.landed and report.outcome.details["hog_peak_mb"] >= 115
-    pid = report.outcome.details["hog_pid"]
+    pid = report.outcome.details["hog"].removeprefix("pid ")
     assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"

@@ -161,7 +161,7 @@ def test_sigint_mid_fault_reverts_it_before_the_run_stops(name: str, tmp_path: P
         reverted = [line for line in log.splitlines() if "chaos_action_reverted" in line]
         assert len(reverted) == 3 and all('"reason":"revert"' in line for line in reverted), reverted
     if name == "gc_pressure-hog":
-        pid = first(events, lambda e: e.kind == "gc.pressure").details["hog_pid"]
+        pid = first(events, lambda e: e.kind == "gc.pressure").details["hog"].removeprefix("pid ")
         assert not Path(f"/proc/{pid}").exists() or \
             Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
 

@@ -73,6 +73,40 @@ def test_templates_are_left_untouched_and_none_removes_a_variable() -> None:
     assert "ConfigMap" not in rendered
 
 
+def test_etcd_renders_the_scenarios_size_and_timing_and_a_nodeport_per_member() -> None:
+    placement = m.EtcdPlacement(namespace="gochaos-ab12", run_id="ab12", image="gochaos/etcd:9", size=5,
+                                heartbeat_ms=20, election_ms=200, node_ports=[30081, 30082, 30083, 30084, 30085],
+                                data_host_dir="/var/lib/gochaos/gochaos-ab12/etcd")
+    docs = m.render_etcd(m.load_kustomization(m.manifests_dir() / "etcd"), placement)
+    statefulset = next(d for d in docs if d["kind"] == "StatefulSet")
+    pod = statefulset["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert statefulset["spec"]["replicas"] == 5 and pod["containers"][0]["image"] == "gochaos/etcd:9"
+    assert "--heartbeat-interval=20" in args and "--election-timeout=200" in args
+    assert "--initial-cluster-token=gochaos-ab12" in args
+    peers = next(a for a in args if a.startswith("--initial-cluster="))
+    assert peers.count("=http://") == 5 and "etcd-4=http://etcd-4.etcd:2380" in peers
+    assert sum(a.startswith("--election-timeout=") for a in args) == 1, "a template flag was left beside its override"
+    assert {"name": "data", "hostPath": {"path": placement.data_host_dir, "type": "Directory"}} in pod["volumes"]
+    assert pod["containers"][0]["volumeMounts"][0]["subPathExpr"] == "$(POD_NAME)"
+    clients = [d for d in docs if d["kind"] == "Service" and d["spec"].get("type") == "NodePort"]
+    assert [(c["spec"]["selector"][m.POD_NAME_LABEL], c["spec"]["ports"][0]["nodePort"]) for c in clients] == [
+        (f"etcd-{i}", 30081 + i) for i in range(5)]
+    assert all(d["metadata"]["namespace"] == "gochaos-ab12" and d["metadata"]["labels"][m.RUN_LABEL] == "ab12"
+               for d in docs)
+    assert m.etcd_client_urls(2) == "http://etcd-0.etcd:2379,http://etcd-1.etcd:2379"
+
+
+def test_the_hog_pod_goes_on_the_targets_node_with_its_bounds() -> None:
+    docs = m.render_hog(m.load_kustomization(m.manifests_dir() / "hog"), name="hog-web", namespace="gochaos-ab12",
+                        run_id="ab12", image="gochaos/hog:7", node="n1", args=["--mb=64", "--duration=3.000s"])
+    [pod] = docs
+    assert pod["metadata"]["name"] == "hog-web" and pod["spec"]["nodeName"] == "n1"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert pod["spec"]["containers"][0]["args"] == ["--mb=64", "--duration=3.000s"]
+    assert "resources" not in pod["spec"]["containers"][0], "the hog must be BestEffort to compete for the node"
+
+
 def test_base_names_and_labels_the_namespace_and_binds_rbac_inside_it() -> None:
     docs = m.render_base(m.load_kustomization(m.manifests_dir() / "base"), namespace="gochaos-ab12", run_id="ab12")
     namespace = next(d for d in docs if d["kind"] == "Namespace")

@@ -1,0 +1,296 @@
+"""etcd leadership as etcd's own API reports it, and the leader-loss operations built on it.
+
+Every platform runs etcd differently (local processes, a StatefulSet's pods), but finding the
+leader, waiting for a new one, timing the change and moving leadership gracefully all go through
+the members' client URLs alone: the Maintenance Status and transfer-leadership calls of etcd's
+JSON gateway. `EtcdLeadership` holds that shared part; a platform's cluster subclasses it with
+how its members are started, stopped and hurt (`loss_modes`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, Self, TypeVar
+
+import requests
+
+from chaos.errors import EtcdError
+from chaos.timeline import Timeline, now_ns
+
+STATUS_TIMEOUT_S = 0.3
+POLL_S = 0.01
+
+
+def check_shape(size: int, heartbeat_ms: int, election_ms: int) -> None:
+    """EtcdError unless etcd would accept this cluster size and timing."""
+    if size < 1:
+        raise EtcdError(f"an etcd cluster needs at least 1 member, got {size}")
+    if election_ms < 5 * heartbeat_ms:
+        raise EtcdError(f"election timeout {election_ms} ms must be at least 5x the heartbeat "
+                        f"{heartbeat_ms} ms (etcd refuses otherwise)")
+
+
+class Member(Protocol):
+    """One etcd member as the leadership logic sees it."""
+
+    name: str
+    member_id: int | None
+    paused: bool
+
+    @property
+    def client_url(self) -> str:
+        """Where this host reaches the member's client API."""
+        ...
+
+    @property
+    def running(self) -> bool:
+        """False while the member is known to be down (killed, deleted, not yet back)."""
+        ...
+
+    @property
+    def isolated(self) -> bool:
+        """True while its peer traffic is cut: it may still claim a leadership it lost."""
+        ...
+
+
+M = TypeVar("M", bound=Member)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStatus:
+    """What one member says about itself and the cluster (Maintenance Status)."""
+
+    member_id: int
+    leader_id: int
+    raft_term: int
+    version: str
+    raft_applied_index: int = 0
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leader_id != 0 and self.leader_id == self.member_id
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderChange:
+    """The outcome of a leader-loss operation, with its timings on the run's clock."""
+
+    operation: str
+    old_leader: str
+    new_leader: str
+    started_ns: int
+    observed_ns: int
+
+    @property
+    def elapsed_ms(self) -> float:
+        """From the operation to the first observation of a different, confirmed leader."""
+        return (self.observed_ns - self.started_ns) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class LossMode(Generic[M]):
+    """One way to take a leader out (`lose`) and to bring the member back (`bring_back`)."""
+
+    lose: Callable[[M], None]
+    bring_back: Callable[[M], None]
+
+
+class EtcdLeadership(Generic[M]):
+    """Leadership of an etcd cluster whose members this host reaches at their client URLs."""
+
+    #: The platform the members run on, for messages.
+    platform = "local"
+
+    def __init__(self, timeline: Timeline | None, where: str) -> None:
+        self.timeline = timeline or Timeline()
+        self.members: list[M] = []
+        #: Where the members' logs are, for error messages.
+        self.where = where
+        self._session = requests.Session()
+
+    @property
+    def endpoints(self) -> str:
+        """Client URLs of all members, comma-separated, as the targets reach them (--endpoints)."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start every member; return once all answer and one leads."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def started(self) -> Self:
+        """`start()`, stopping whatever did start when it fails or is interrupted."""
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def loss_modes(self) -> Mapping[str, LossMode[M]]:
+        """The leader-loss operations this platform offers, by mode name."""
+        raise NotImplementedError
+
+    def unavailable(self, mode: str) -> str | None:
+        """Why leader-loss `mode` cannot run here (None: it can)."""
+        if mode == "move" or mode in self.loss_modes():
+            return None
+        return (f"leader_loss mode {mode!r} is not available on the {self.platform} platform; "
+                f"choose from {', '.join(['move', *self.loss_modes()])}")
+
+    def member(self, name: str) -> M:
+        for m in self.members:
+            if m.name == name:
+                return m
+        raise EtcdError(f"no etcd member {name!r}; members: {[m.name for m in self.members]}")
+
+    # -- observation -------------------------------------------------------------------------
+    def status(self, member: M) -> MemberStatus | None:
+        """The member's Maintenance Status, or None when it is down or does not answer promptly."""
+        if not member.running or member.paused:
+            return None
+        return self.ask_status(member)
+
+    def ask_status(self, member: M) -> MemberStatus | None:
+        """Ask the member even when it is believed down (to see it come back)."""
+        try:
+            reply = self._session.post(f"{member.client_url}/v3/maintenance/status", json={},
+                                       timeout=STATUS_TIMEOUT_S)
+            reply.raise_for_status()
+            body = reply.json()
+        except (requests.RequestException, ValueError):
+            return None
+        header = body.get("header", {})
+        return MemberStatus(
+            member_id=int(header.get("member_id", 0)),
+            leader_id=int(body.get("leader", 0)),
+            raft_term=int(body.get("raftTerm", 0)),
+            version=str(body.get("version", "")),
+            raft_applied_index=int(body.get("raftAppliedIndex", 0)),
+        )
+
+    def answers(self, member: M) -> bool:
+        return self.status(member) is not None
+
+    def leader(self, exclude: Iterable[M] = ()) -> M | None:
+        """The member that confirms it leads, ignoring `exclude`; None when there is none."""
+        excluded = {m.name for m in exclude}
+        for member in self.members:
+            if member.name in excluded or member.isolated:
+                continue
+            status = self.status(member)
+            if status is not None and status.is_leader:
+                return member
+        return None
+
+    def wait_for_leader(self, exclude: Iterable[M] = (), timeout_s: float = 10.0,
+                        give_up: Callable[[], bool] | None = None) -> tuple[M, int]:
+        """Poll until a member outside `exclude` leads; return it and when it was first seen."""
+        excluded = list(exclude)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not (give_up is not None and give_up()):
+            found = self.leader(exclude=excluded)
+            if found is not None:
+                return found, now_ns()
+            time.sleep(POLL_S)
+        raise EtcdError(
+            f"no etcd leader{' other than ' + ', '.join(m.name for m in excluded) if excluded else ''}"
+            f" within {timeout_s:g}s; member logs are in {self.where}"
+        )
+
+    def record_member_ids(self, members: Sequence[M]) -> None:
+        for member in members:
+            status = self.status(member)
+            if status is None:
+                raise EtcdError(f"etcd member {member.name} stopped answering during start; logs are in {self.where}")
+            member.member_id = status.member_id
+
+    # -- leader loss -------------------------------------------------------------------------
+    def move_leader(self, to: M | None = None, timeout_s: float = 10.0) -> LeaderChange:
+        """Gracefully transfer leadership (to `to`, or a caught-up follower) and time the change."""
+        old, _ = self.wait_for_leader(timeout_s=timeout_s)
+        target = to or self._caught_up_follower(old, timeout_s / 2)
+        if target is old:
+            raise EtcdError(f"{target.name} already leads; choose another member to move to")
+        started = self.timeline.record("etcd.leader_lost", "etcd", operation="move-leader",
+                                       leader=old.name).t_ns
+        # The API answers only after etcd's own wait for the change (a heartbeat or more), so the
+        # request runs aside while the new leader is watched for, as for every other operation.
+        failures: list[requests.RequestException] = []
+        answered = threading.Event()
+
+        def transfer() -> None:
+            try:
+                requests.post(f"{old.client_url}/v3/maintenance/transfer-leadership",
+                              json={"targetID": str(target.member_id)}, timeout=timeout_s).raise_for_status()
+            except requests.RequestException as e:
+                failures.append(e)
+            finally:
+                answered.set()
+
+        threading.Thread(target=transfer, name="etcd-move-leader", daemon=True).start()
+        try:
+            change = self._observe_new_leader("move-leader", old, started, timeout_s, give_up=lambda: bool(failures))
+        except EtcdError:
+            if failures:
+                raise EtcdError(f"move-leader {old.name} -> {target.name} failed: {failures[0]}") from failures[0]
+            raise
+        answered.wait(timeout_s)
+        return change
+
+    def _caught_up_follower(self, leader: M, timeout_s: float) -> M:
+        """The follower that has applied all the leader had when asked (waiting for one, bounded).
+
+        etcd hands leadership only to a follower whose log matches the leader's; one just restarted,
+        resumed or healed may still be catching up, and a transfer to it stalls until the request
+        times out. Falls back to the most advanced follower.
+        """
+        followers = [m for m in self.members
+                     if m is not leader and m.running and not m.paused and not m.isolated]
+        if not followers:
+            raise EtcdError(f"no running follower to move leadership from {leader.name} to")
+        leader_status = self.status(leader)
+        wanted = leader_status.raft_applied_index if leader_status else 0
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ranked = sorted(((st.raft_applied_index, m.name, m) for m in followers
+                             if (st := self.status(m)) is not None), key=lambda x: (x[0], x[1]), reverse=True)
+            if ranked and (ranked[0][0] >= wanted or time.monotonic() >= deadline):
+                return ranked[0][2]
+            if time.monotonic() >= deadline:
+                return followers[0]
+            time.sleep(POLL_S)
+
+    def lose_leader(self, how: str, timeout_s: float = 10.0) -> tuple[M, LeaderChange]:
+        """Take the current leader out (`how`: a loss mode); wait for another member to lead.
+
+        Returns the old leader (still out: the caller brings it back with `bring_back`) and the
+        timed change.
+        """
+        modes = self.loss_modes()
+        if how not in modes:
+            raise EtcdError(self.unavailable(how) or f"unknown leader-loss mode {how!r}")
+        old, _ = self.wait_for_leader(timeout_s=timeout_s)
+        started = self.timeline.record("etcd.leader_lost", "etcd", operation=f"{how}-leader",
+                                       leader=old.name).t_ns
+        modes[how].lose(old)
+        return old, self._observe_new_leader(f"{how}-leader", old, started, timeout_s)
+
+    def bring_back(self, how: str, member: M) -> None:
+        """Undo `lose_leader(how)` for `member` (restart, resume, heal it)."""
+        self.loss_modes()[how].bring_back(member)
+
+    def _observe_new_leader(self, operation: str, old: M, started_ns: int, timeout_s: float,
+                            give_up: Callable[[], bool] | None = None) -> LeaderChange:
+        new, observed = self.wait_for_leader(exclude=[old], timeout_s=timeout_s, give_up=give_up)
+        self.timeline.record("etcd.leader", "etcd", t_ns=observed, leader=new.name,
+                             previous=old.name, operation=operation)
+        return LeaderChange(operation, old.name, new.name, started_ns, observed)
+
+    def close_session(self) -> None:
+        self._session.close()

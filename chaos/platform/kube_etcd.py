@@ -1,0 +1,190 @@
+"""A real etcd cluster as a StatefulSet in the run's namespace, and leader loss done to its pods.
+
+The members are the pods `etcd-0..N-1` of manifests/etcd (headless Service for peers and for the
+targets, election tuned like the local platform's). This host asks each member for its status
+through a NodePort Service of its own, so leadership is found, moved and timed through etcd's API
+exactly as on the local platform (`chaos.etcd_leadership`). Members keep their data in the
+node's shared directory (one dir per pod), so a deleted pod comes back as the same member.
+
+Leader loss on Kubernetes: `kill` SIGKILLs the leader's container through the kind node's
+containerd (the kubelet restarts it, with its own back-off), `pause` SIGSTOPs it there, `delete`
+deletes the leader's pod (the StatefulSet recreates it). Bringing a member back means waiting
+until it answers again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from chaos.errors import EtcdError, PlatformError
+from chaos.etcd_leadership import EtcdLeadership, LossMode, check_shape
+from chaos.platform import manifests as m
+from chaos.platform.base import Endpoint
+from chaos.platform.namespace import reason
+from chaos.readiness import wait_until
+
+if TYPE_CHECKING:
+    from chaos.platform.kubernetes import KubernetesPlatform
+
+START_TIMEOUT_S = 120.0  # image unpacking, DNS for the peers, the first election
+#: A killed container waits out the kubelet's restart back-off (10 s, doubling) before it answers.
+BACK_TIMEOUT_S = 90.0
+#: The user the FROM-scratch images run as (go_targets/Dockerfile); it owns the data dirs.
+IMAGE_UID = 65532
+
+
+@dataclass
+class KubeEtcdMember:
+    """One etcd pod, reached from this host through its NodePort."""
+
+    name: str
+    endpoint: Endpoint
+    member_id: int | None = None
+    paused: bool = False
+    down: bool = False
+
+    @property
+    def client_url(self) -> str:
+        return self.endpoint.url
+
+    @property
+    def running(self) -> bool:
+        return not self.down
+
+    @property
+    def isolated(self) -> bool:
+        return False
+
+
+class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
+    """N etcd pods of the run's StatefulSet; `start()` waits for all of them and a leader."""
+
+    platform = "kubernetes"
+
+    def __init__(self, platform: KubernetesPlatform, *, size: int = 3, heartbeat_ms: int = 50,
+                 election_ms: int = 500) -> None:
+        check_shape(size, heartbeat_ms, election_ms)
+        self.kube = platform
+        self.size, self.heartbeat_ms, self.election_ms = size, heartbeat_ms, election_ms
+        super().__init__(platform.timeline,
+                         f"the pods' logs (kubectl -n {platform.namespace} logs {m.ETCD_NAME}-0 [--previous])")
+
+    @property
+    def endpoints(self) -> str:
+        return m.etcd_client_urls(self.size)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        kube = self.kube
+        if kube.cluster.node is None:
+            raise PlatformError("etcd on a cluster other than a local kind cluster needs port-forward, which is not "
+                                "supported yet; use a kind cluster")
+        ports = kube.pick_node_ports(self.size)
+        host_dir, node_dir = kube.node_dir(m.ETCD_NAME)
+        for name in m.etcd_member_names(self.size):  # etcd wants its data dir private to its user
+            member_dir = host_dir / name
+            member_dir.mkdir(mode=0o700, exist_ok=True)
+            os.chown(member_dir, IMAGE_UID, IMAGE_UID)
+        placement = m.EtcdPlacement(namespace=kube.namespace, run_id=kube.run_id, image=kube.image("etcd"),
+                                    size=self.size, heartbeat_ms=self.heartbeat_ms, election_ms=self.election_ms,
+                                    node_ports=[port for port, _ in ports], data_host_dir=node_dir)
+        self.members = [KubeEtcdMember(name, endpoint)
+                        for name, (_, endpoint) in zip(m.etcd_member_names(self.size), ports, strict=True)]
+        kube.ns.apply(m.render_etcd(m.load_kustomization(m.manifests_dir() / "etcd"), placement))
+        self.timeline.record("etcd.start", "etcd", members=[mb.name for mb in self.members],
+                             namespace=kube.namespace)
+        for member in self.members:
+            if not wait_until(partial(self.answers, member), timeout_s=timeout_s, interval_s=0.1):
+                raise EtcdError(f"etcd member {member.name} did not answer within {timeout_s:g}s: "
+                                f"{self._pod_story(member.name)}")
+        self.record_member_ids(self.members)
+        self.wait_for_leader(timeout_s=timeout_s)
+
+    def stop(self) -> None:
+        """Resume paused members and delete the StatefulSet (the namespace goes with the platform)."""
+        for member in self.members:
+            if member.paused:
+                self.resume(member)
+        self.kube.ns.delete_object(self.kube.apps.delete_namespaced_stateful_set, m.ETCD_NAME)
+        self.close_session()
+
+    # -- member operations -------------------------------------------------------------------
+    def kill(self, member: KubeEtcdMember) -> None:
+        """SIGKILL the member's container (the kubelet restarts it in the same pod)."""
+        self._signal(member, signal.SIGKILL)
+        member.down = True
+        self.timeline.record("etcd.kill", member.name)
+
+    def delete(self, member: KubeEtcdMember) -> None:
+        """Delete the member's pod at once; the StatefulSet makes it again, on the same data."""
+        try:
+            self.kube.core.delete_namespaced_pod(member.name, self.kube.namespace, grace_period_seconds=0)
+        except Exception as e:
+            raise EtcdError(f"delete pod {member.name}: {reason(e)}") from e
+        member.down = True
+        self.timeline.record("etcd.delete", member.name)
+
+    def await_back(self, member: KubeEtcdMember, timeout_s: float = BACK_TIMEOUT_S) -> None:
+        """Wait until a killed or deleted member answers again (Kubernetes brings it back)."""
+        if not wait_until(lambda: self.ask_status(member) is not None, timeout_s=timeout_s, interval_s=0.05):
+            raise EtcdError(f"etcd member {member.name} did not come back within {timeout_s:g}s: "
+                            f"{self._pod_story(member.name)}")
+        member.down = False
+        self.timeline.record("etcd.restart", member.name)
+
+    def pause(self, member: KubeEtcdMember) -> None:
+        """SIGSTOP the member's process: it holds its sockets but answers nothing."""
+        self._signal(member, signal.SIGSTOP)
+        member.paused = True
+        self.timeline.record("etcd.pause", member.name)
+
+    def resume(self, member: KubeEtcdMember) -> None:
+        if member.paused:
+            self._signal(member, signal.SIGCONT)
+            member.paused = False
+            self.timeline.record("etcd.resume", member.name)
+
+    def loss_modes(self) -> Mapping[str, LossMode[KubeEtcdMember]]:
+        return {"kill": LossMode(self.kill, self.await_back), "pause": LossMode(self.pause, self.resume),
+                "delete": LossMode(self.delete, self.await_back)}
+
+    # -- internals ---------------------------------------------------------------------------
+    def _signal(self, member: KubeEtcdMember, sig: signal.Signals) -> None:
+        node = self.kube.cluster.node
+        if node is None:
+            raise EtcdError(f"sending {sig.name} to {member.name} needs a kind node; use mode delete or move here")
+        node.signal_container(self._container_id(member.name), sig)
+
+    def _container_id(self, pod_name: str) -> str:
+        pod = self._pod(pod_name)
+        for status in (pod.status.container_statuses or []) if pod is not None else []:
+            if status.name == m.ETCD_NAME and status.container_id and status.state and status.state.running:
+                return str(status.container_id).partition("://")[2] or str(status.container_id)
+        raise EtcdError(f"etcd member {pod_name} has no running container: {self._pod_story(pod_name)}")
+
+    def _pod(self, name: str) -> Any:
+        try:
+            return self.kube.core.read_namespaced_pod(name, self.kube.namespace)
+        except Exception as e:
+            if getattr(e, "status", None) == 404:
+                return None
+            raise EtcdError(f"read pod {name}: {reason(e)}") from e
+
+    def _pod_story(self, name: str) -> str:
+        """One line: the pod's phase, its container's state and restarts, the last warning events."""
+        pod = self._pod(name)
+        if pod is None:
+            return f"pod {name} does not exist"
+        said = [f"pod {name} {pod.status.phase}"]
+        for cs in pod.status.container_statuses or []:
+            state = cs.state.waiting or cs.state.terminated if cs.state else None
+            said.append(f"{cs.name}: {getattr(state, 'reason', None) or 'running'}, restarts {cs.restart_count}")
+        events = self.kube.core.list_namespaced_event(self.kube.namespace,
+                                                      field_selector=f"involvedObject.name={name}").items
+        said += [f"{e.reason}: {e.message}" for e in events if e.type == "Warning"][-2:]
+        return "; ".join(said) + f"; see {self.where}"

@@ -83,6 +83,14 @@ class LeaderChange:
     new_leader: str
     started_ns: int
     observed_ns: int
+    old_term: int = 0
+    new_term: int = 0
+
+    @property
+    def elected(self) -> bool:
+        """A new election happened: a leader of a later term (it may be the old member, restarted)."""
+        return self.new_term > self.old_term or (self.new_term == self.old_term == 0
+                                                 and self.new_leader != self.old_leader)
 
     @property
     def elapsed_ms(self) -> float:
@@ -177,31 +185,34 @@ class EtcdLeadership(Generic[M]):
     def answers(self, member: M) -> bool:
         return self.status(member) is not None
 
-    def leader(self, exclude: Iterable[M] = ()) -> M | None:
-        """The member that confirms it leads, ignoring `exclude`; None when there is none."""
+    def leader(self, exclude: Iterable[M] = (), newer_than: int = 0) -> tuple[M, MemberStatus] | None:
+        """The member that confirms it leads in a term after `newer_than`, ignoring `exclude`."""
         excluded = {m.name for m in exclude}
         for member in self.members:
             if member.name in excluded or member.isolated:
                 continue
             status = self.status(member)
-            if status is not None and status.is_leader:
-                return member
+            if status is not None and status.is_leader and status.raft_term > newer_than:
+                return member, status
         return None
 
     def wait_for_leader(self, exclude: Iterable[M] = (), timeout_s: float = 10.0,
-                        give_up: Callable[[], bool] | None = None) -> tuple[M, int]:
-        """Poll until a member outside `exclude` leads; return it and when it was first seen."""
-        excluded = list(exclude)
+                        give_up: Callable[[], bool] | None = None, newer_than: int = 0) -> tuple[M, int]:
+        """Poll until a member outside `exclude` leads (in a term after `newer_than`); return it and when."""
+        member, _, seen = self._wait_for_leader(list(exclude), timeout_s, give_up, newer_than)
+        return member, seen
+
+    def _wait_for_leader(self, excluded: list[M], timeout_s: float, give_up: Callable[[], bool] | None,
+                         newer_than: int) -> tuple[M, MemberStatus, int]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not (give_up is not None and give_up()):
-            found = self.leader(exclude=excluded)
+            found = self.leader(exclude=excluded, newer_than=newer_than)
             if found is not None:
-                return found, now_ns()
+                return found[0], found[1], now_ns()
             time.sleep(POLL_S)
-        raise EtcdError(
-            f"no etcd leader{' other than ' + ', '.join(m.name for m in excluded) if excluded else ''}"
-            f" within {timeout_s:g}s; member logs are in {self.where}"
-        )
+        other = f" other than {', '.join(m.name for m in excluded)}" if excluded else ""
+        term = f" in a term after {newer_than}" if newer_than else ""
+        raise EtcdError(f"no etcd leader{other}{term} within {timeout_s:g}s; member logs are in {self.where}")
 
     def record_member_ids(self, members: Sequence[M]) -> None:
         for member in members:
@@ -213,7 +224,7 @@ class EtcdLeadership(Generic[M]):
     # -- leader loss -------------------------------------------------------------------------
     def move_leader(self, to: M | None = None, timeout_s: float = 10.0) -> LeaderChange:
         """Gracefully transfer leadership (to `to`, or a caught-up follower) and time the change."""
-        old, _ = self.wait_for_leader(timeout_s=timeout_s)
+        old, old_status, _ = self._wait_for_leader([], timeout_s, None, 0)
         target = to or self._caught_up_follower(old, timeout_s / 2)
         if target is old:
             raise EtcdError(f"{target.name} already leads; choose another member to move to")
@@ -235,7 +246,8 @@ class EtcdLeadership(Generic[M]):
 
         threading.Thread(target=transfer, name="etcd-move-leader", daemon=True).start()
         try:
-            change = self._observe_new_leader("move-leader", old, started, timeout_s, give_up=lambda: bool(failures))
+            change = self._observe_new_leader("move-leader", old, old_status.raft_term, started, timeout_s,
+                                              give_up=lambda: bool(failures))
         except EtcdError:
             if failures:
                 raise EtcdError(f"move-leader {old.name} -> {target.name} failed: {failures[0]}") from failures[0]
@@ -275,22 +287,27 @@ class EtcdLeadership(Generic[M]):
         modes = self.loss_modes()
         if how not in modes:
             raise EtcdError(self.unavailable(how) or f"unknown leader-loss mode {how!r}")
-        old, _ = self.wait_for_leader(timeout_s=timeout_s)
+        old, old_status, _ = self._wait_for_leader([], timeout_s, None, 0)
         started = self.timeline.record("etcd.leader_lost", "etcd", operation=f"{how}-leader",
                                        leader=old.name).t_ns
         modes[how].lose(old)
-        return old, self._observe_new_leader(f"{how}-leader", old, started, timeout_s)
+        return old, self._observe_new_leader(f"{how}-leader", old, old_status.raft_term, started, timeout_s)
 
     def bring_back(self, how: str, member: M) -> None:
         """Undo `lose_leader(how)` for `member` (restart, resume, heal it)."""
         self.loss_modes()[how].bring_back(member)
 
-    def _observe_new_leader(self, operation: str, old: M, started_ns: int, timeout_s: float,
+    def _observe_new_leader(self, operation: str, old: M, old_term: int, started_ns: int, timeout_s: float,
                             give_up: Callable[[], bool] | None = None) -> LeaderChange:
-        new, observed = self.wait_for_leader(exclude=[old], timeout_s=timeout_s, give_up=give_up)
-        self.timeline.record("etcd.leader", "etcd", t_ns=observed, leader=new.name,
-                             previous=old.name, operation=operation)
-        return LeaderChange(operation, old.name, new.name, started_ns, observed)
+        """The first leader of a later term than `old_term`.
+
+        Any member may win that election: on Kubernetes the kubelet restarts a killed leader within
+        a second or so, and with the longest log it can be elected again.
+        """
+        new, status, observed = self._wait_for_leader([], timeout_s, give_up, old_term)
+        self.timeline.record("etcd.leader", "etcd", t_ns=observed, leader=new.name, previous=old.name,
+                             operation=operation, term=status.raft_term)
+        return LeaderChange(operation, old.name, new.name, started_ns, observed, old_term, status.raft_term)
 
     def close_session(self) -> None:
         self._session.close()

@@ -13,7 +13,7 @@ Fixtures:
                         when none can be created); override it in a conftest to supply your own
     chaos_cluster       session: the connected cluster (from --gochaos-kubeconfig/-context, or kind_cluster)
     make_target         factory: start a bundled target by name with flags, or any TargetSpec
-    make_etcd_cluster   factory: start an N-member etcd cluster
+    make_etcd_cluster   factory: start an N-member etcd cluster on the test's platform
     etcd_cluster        a started 3-member etcd cluster (members from --gochaos-etcd-members)
 """
 
@@ -27,7 +27,7 @@ import pytest
 
 if TYPE_CHECKING:
     from chaos.build import Binaries
-    from chaos.etcd import EtcdCluster
+    from chaos.etcd_leadership import EtcdLeadership
     from chaos.platform.base import Platform, RunningTarget
     from chaos.platform.cluster import ClusterAccess
     from chaos.targets import TargetSpec
@@ -180,23 +180,16 @@ def chaos_platform(
 
 
 @pytest.fixture
-def make_etcd_cluster(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    chaos_binaries: Binaries,
-    chaos_timeline: Timeline,
-) -> Iterator[Callable[..., EtcdCluster]]:
-    """Factory: `make_etcd_cluster(size=3, heartbeat_ms=50, election_ms=500)` -> started cluster."""
-    from chaos.etcd import EtcdCluster
+def make_etcd_cluster(chaos_platform: Platform) -> Iterator[Callable[..., EtcdLeadership[Any]]]:
+    """Factory: `make_etcd_cluster(size=3, heartbeat_ms=50, election_ms=500)` -> started cluster.
 
-    clusters: list[EtcdCluster] = []
+    On the test's platform: loopback processes locally, the etcd StatefulSet on Kubernetes.
+    """
+    clusters: list[EtcdLeadership[Any]] = []
 
-    def make(size: int = 3, **options: Any) -> EtcdCluster:
-        base, _ = _artefact_dir(request, tmp_path_factory, f"etcd{len(clusters)}")
-        cluster = EtcdCluster(etcd_binary=chaos_binaries["etcd"], base_dir=base, size=size,
-                              timeline=chaos_timeline, **options)
+    def make(size: int = 3, **options: Any) -> EtcdLeadership[Any]:
+        cluster = chaos_platform.start_etcd(size=size, **options)
         clusters.append(cluster)
-        cluster.start()
         return cluster
 
     try:
@@ -208,7 +201,7 @@ def make_etcd_cluster(
 
 @pytest.fixture
 def etcd_cluster(request: pytest.FixtureRequest,
-                 make_etcd_cluster: Callable[..., EtcdCluster]) -> EtcdCluster:
+                 make_etcd_cluster: Callable[..., EtcdLeadership[Any]]) -> EtcdLeadership[Any]:
     """A started etcd cluster (3 members unless --gochaos-etcd-members says otherwise)."""
     return make_etcd_cluster(size=request.config.getoption("--gochaos-etcd-members"))
 
@@ -216,7 +209,7 @@ def etcd_cluster(request: pytest.FixtureRequest,
 @pytest.fixture
 def make_target(
     chaos_platform: Platform,
-    make_etcd_cluster: Callable[..., EtcdCluster],
+    make_etcd_cluster: Callable[..., EtcdLeadership[Any]],
 ) -> Callable[..., RunningTarget]:
     """Factory: `make_target("configd", reload_strategy="unsafe")` or `make_target(spec)`.
 
@@ -224,7 +217,7 @@ def make_target(
     """
     from chaos.targets import TargetSpec, bundled
 
-    def make(what: str | TargetSpec, *, etcd: EtcdCluster | None = None,
+    def make(what: str | TargetSpec, *, etcd: EtcdLeadership[Any] | None = None,
              extra_env: dict[str, str] | None = None, **flags: Any) -> RunningTarget:
         spec = what if isinstance(what, TargetSpec) else bundled(what, **flags)
         endpoints = ""

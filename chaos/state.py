@@ -38,7 +38,7 @@ log = logging.getLogger("gochaos")
 SCHEMA = 1
 #: Modules that register resource kinds (imported before reclaiming, like the injector registry).
 KIND_MODULES = ("chaos.cleanup", "chaos.netfilter", "chaos.cgroups", "chaos.platform.kind",
-                "chaos.platform.namespace")
+                "chaos.platform.namespace_reclaim")
 
 
 # -- identity -------------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 Modes: `move` (graceful transfer), `kill` (SIGKILL, restarted after `duration_s`; on Kubernetes
 the kubelet restarts the container), `pause` (SIGSTOP for `duration_s`), `isolate` (peer traffic
-cut for `duration_s`, local platform, needs root and iptables), `delete` (the leader's pod is
-deleted and its StatefulSet recreates it; Kubernetes). The old leader is always brought back in
-`revert`, even when the run is interrupted.
+cut for `duration_s`, needs root and iptables; on Kubernetes inside the pod's network namespace),
+`delete` (Kubernetes: the leader's pod is deleted and its StatefulSet recreates it). The old
+leader is always brought back in `revert`, even when the run is interrupted.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class LeaderLossParams(InjectorParams):
 @register
 class LeaderLoss(Injector):
     name = "leader_loss"
-    description = "etcd loses its leader (move, kill, pause or isolate it); a new one must be elected"
+    description = "etcd loses its leader (move, kill, pause, isolate or delete it); a new one must be elected"
     Params = LeaderLossParams
     needs_target = False
 
@@ -69,12 +69,15 @@ class LeaderLoss(Injector):
         except EtcdError as e:
             raise InjectionFailed(str(e)) from e
         details = {"mode": self.p.mode.value, "old_leader": change.old_leader,
-                   "new_leader": change.new_leader, "new_leader_after_ms": round(change.elapsed_ms, 1)}
+                   "new_leader": change.new_leader, "new_leader_after_ms": round(change.elapsed_ms, 1),
+                   "term": [change.old_term, change.new_term]}
         if self._victim is not None:
             ctx.sleep_until(time.monotonic() + self.p.duration_s)
-        return FaultOutcome(change.new_leader != change.old_leader,
-                            f"{change.old_leader} lost leadership ({self.p.mode.value}); "
-                            f"{change.new_leader} leads after {change.elapsed_ms:.0f} ms", details)
+        after = f"{change.elapsed_ms:.0f} ms (term {change.old_term} -> {change.new_term})"
+        who = (f"it won the next election, back after its restart, {after} later"
+               if change.new_leader == change.old_leader else f"{change.new_leader} leads after {after}")
+        return FaultOutcome(change.elected, f"{change.old_leader} lost leadership ({self.p.mode.value}); {who}",
+                            details)
 
     def revert(self, ctx: InjectionContext) -> None:
         """Bring the old leader back (restart, resume, heal or await it), then wait for a leader."""

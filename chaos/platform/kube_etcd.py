@@ -7,9 +7,11 @@ exactly as on the local platform (`chaos.etcd_leadership`). Members keep their d
 node's shared directory (one dir per pod), so a deleted pod comes back as the same member.
 
 Leader loss on Kubernetes: `kill` SIGKILLs the leader's container through the kind node's
-containerd (the kubelet restarts it, with its own back-off), `pause` SIGSTOPs it there, `delete`
-deletes the leader's pod (the StatefulSet recreates it). Bringing a member back means waiting
-until it answers again.
+containerd (the kubelet restarts it, with its own back-off), `pause` SIGSTOPs it there, `isolate`
+adds DROP rules for the peer port inside the pod's own network namespace (entered from the node;
+they vanish with the pod, so a crashed suite leaves nothing on the host), `delete` deletes the
+leader's pod (the StatefulSet recreates it). Bringing a killed or deleted member back means
+waiting until it answers again.
 """
 
 from __future__ import annotations
@@ -29,8 +31,13 @@ from chaos.platform.namespace import reason
 from chaos.readiness import wait_until
 
 if TYPE_CHECKING:
+    from chaos.platform.kind import KindNode
     from chaos.platform.kubernetes import KubernetesPlatform
 
+#: DROP rules (chain + match) that cut a member from its peers and them from it: etcd's peer port,
+#: as destination and source, in and out (peer streams are long-lived connections both ways).
+_PEER_RULES = [[chain, "-p", "tcp", direction, str(m.ETCD_PEER_PORT)]
+               for chain in ("INPUT", "OUTPUT") for direction in ("--dport", "--sport")]
 START_TIMEOUT_S = 120.0  # image unpacking, DNS for the peers, the first election
 #: A killed container waits out the kubelet's restart back-off (10 s, doubling) before it answers.
 BACK_TIMEOUT_S = 90.0
@@ -46,7 +53,8 @@ class KubeEtcdMember:
     endpoint: Endpoint
     member_id: int | None = None
     paused: bool = False
-    down: bool = False
+    #: The pod process whose network namespace holds the isolation rules (None: not isolated).
+    isolated_pid: int | None = None
 
     @property
     def client_url(self) -> str:
@@ -54,11 +62,13 @@ class KubeEtcdMember:
 
     @property
     def running(self) -> bool:
-        return not self.down
+        # Kubernetes brings a killed or deleted member back by itself, often before the others
+        # elect a leader (and it may win that election): never assume it is down, ask it.
+        return True
 
     @property
     def isolated(self) -> bool:
-        return False
+        return self.isolated_pid is not None
 
 
 class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
@@ -86,10 +96,14 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
                                 "supported yet; use a kind cluster")
         ports = kube.pick_node_ports(self.size)
         host_dir, node_dir = kube.node_dir(m.ETCD_NAME)
-        for name in m.etcd_member_names(self.size):  # etcd wants its data dir private to its user
-            member_dir = host_dir / name
-            member_dir.mkdir(mode=0o700, exist_ok=True)
-            os.chown(member_dir, IMAGE_UID, IMAGE_UID)
+        try:
+            for name in m.etcd_member_names(self.size):  # etcd wants its data dir private to its user
+                member_dir = host_dir / name
+                member_dir.mkdir(mode=0o700, exist_ok=True)
+                os.chown(member_dir, IMAGE_UID, IMAGE_UID)
+        except OSError as e:
+            raise PlatformError(f"cannot prepare etcd's data dirs in {host_dir} for uid {IMAGE_UID} "
+                                f"({e.strerror or e}); run as root (the pods run as that user)") from e
         placement = m.EtcdPlacement(namespace=kube.namespace, run_id=kube.run_id, image=kube.image("etcd"),
                                     size=self.size, heartbeat_ms=self.heartbeat_ms, election_ms=self.election_ms,
                                     node_ports=[port for port, _ in ports], data_host_dir=node_dir)
@@ -106,8 +120,9 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
         self.wait_for_leader(timeout_s=timeout_s)
 
     def stop(self) -> None:
-        """Resume paused members and delete the StatefulSet (the namespace goes with the platform)."""
+        """Resume and heal members and delete the StatefulSet (the namespace goes with the platform)."""
         for member in self.members:
+            self.heal(member)
             if member.paused:
                 self.resume(member)
         self.kube.ns.delete_object(self.kube.apps.delete_namespaced_stateful_set, m.ETCD_NAME)
@@ -117,7 +132,6 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
     def kill(self, member: KubeEtcdMember) -> None:
         """SIGKILL the member's container (the kubelet restarts it in the same pod)."""
         self._signal(member, signal.SIGKILL)
-        member.down = True
         self.timeline.record("etcd.kill", member.name)
 
     def delete(self, member: KubeEtcdMember) -> None:
@@ -126,7 +140,6 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
             self.kube.core.delete_namespaced_pod(member.name, self.kube.namespace, grace_period_seconds=0)
         except Exception as e:
             raise EtcdError(f"delete pod {member.name}: {reason(e)}") from e
-        member.down = True
         self.timeline.record("etcd.delete", member.name)
 
     def await_back(self, member: KubeEtcdMember, timeout_s: float = BACK_TIMEOUT_S) -> None:
@@ -134,7 +147,6 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
         if not wait_until(lambda: self.ask_status(member) is not None, timeout_s=timeout_s, interval_s=0.05):
             raise EtcdError(f"etcd member {member.name} did not come back within {timeout_s:g}s: "
                             f"{self._pod_story(member.name)}")
-        member.down = False
         self.timeline.record("etcd.restart", member.name)
 
     def pause(self, member: KubeEtcdMember) -> None:
@@ -149,16 +161,44 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
             member.paused = False
             self.timeline.record("etcd.resume", member.name)
 
+    def isolate(self, member: KubeEtcdMember) -> None:
+        """Cut the member's peer traffic both ways, inside its pod's network namespace."""
+        if member.isolated_pid is not None:
+            return
+        node = self._node(member, "isolate")
+        pid = node.container_pid(self._container_id(member.name))
+        member.isolated_pid = pid
+        for rule in _PEER_RULES:
+            node.exec("/usr/bin/nsenter", "-t", str(pid), "-n", "iptables", "-A", *rule, "-j", "DROP",
+                      what=f"isolate {member.name}")
+        self.timeline.record("etcd.isolate", member.name)
+
+    def heal(self, member: KubeEtcdMember) -> None:
+        pid, member.isolated_pid = member.isolated_pid, None
+        if pid is None:
+            return
+        node = self._node(member, "heal")
+        for rule in _PEER_RULES:
+            try:
+                node.exec("/usr/bin/nsenter", "-t", str(pid), "-n", "iptables", "-D", *rule, "-j", "DROP",
+                          what=f"heal {member.name}")
+            except PlatformError:
+                break  # the pod (and its network namespace with the rules) is gone
+        self.timeline.record("etcd.heal", member.name)
+
     def loss_modes(self) -> Mapping[str, LossMode[KubeEtcdMember]]:
         return {"kill": LossMode(self.kill, self.await_back), "pause": LossMode(self.pause, self.resume),
-                "delete": LossMode(self.delete, self.await_back)}
+                "isolate": LossMode(self.isolate, self.heal), "delete": LossMode(self.delete, self.await_back)}
 
     # -- internals ---------------------------------------------------------------------------
     def _signal(self, member: KubeEtcdMember, sig: signal.Signals) -> None:
+        self._node(member, f"sending {sig.name}").signal_container(self._container_id(member.name), sig)
+
+    def _node(self, member: KubeEtcdMember, doing: str) -> KindNode:
         node = self.kube.cluster.node
         if node is None:
-            raise EtcdError(f"sending {sig.name} to {member.name} needs a kind node; use mode delete or move here")
-        node.signal_container(self._container_id(member.name), sig)
+            raise EtcdError(f"{doing} to {member.name} needs a kind node; use mode delete or move here")
+        return node
 
     def _container_id(self, pod_name: str) -> str:
         pod = self._pod(pod_name)

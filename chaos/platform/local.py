@@ -100,6 +100,7 @@ class LocalPlatform:
             self.run_dir = state.make_temp_dir("gochaos-run-")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._targets: dict[str, LocalTarget] = {}
+        self._etcd_clusters = 0
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
@@ -185,7 +186,9 @@ class LocalPlatform:
 
     def start_etcd(self, *, size: int = 3, heartbeat_ms: int = 50, election_ms: int = 500) -> EtcdCluster:
         """`size` etcd processes on loopback (data under the run dir), started and with a leader."""
-        return EtcdCluster(etcd_binary=self._binary_named("etcd"), base_dir=self.run_dir / "etcd",
+        self._etcd_clusters += 1  # each cluster of the run gets its own data: etcd, etcd2, ...
+        base_dir = self.run_dir / ("etcd" if self._etcd_clusters == 1 else f"etcd{self._etcd_clusters}")
+        return EtcdCluster(etcd_binary=self._binary_named("etcd"), base_dir=base_dir,
                            timeline=self.timeline, size=size, heartbeat_ms=heartbeat_ms,
                            election_ms=election_ms).started()
 

@@ -195,6 +195,7 @@ def _container(deployment: Manifest) -> Manifest:
 
 # -- etcd -------------------------------------------------------------------------------------------
 ETCD_CLIENT_PORT = 2379
+ETCD_PEER_PORT = 2380
 ETCD_NAME = "etcd"
 #: The label the StatefulSet controller puts on each pod, naming it: selects one member.
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
@@ -260,7 +261,7 @@ def _render_etcd_statefulset(doc: Manifest, placement: EtcdPlacement, labels: di
     if container is None:
         raise PlatformError(f"the etcd StatefulSet template has no container named {ETCD_NAME!r}")
     container["image"] = placement.image
-    peers = ",".join(f"{name}=http://{name}.{ETCD_NAME}:2380" for name in etcd_member_names(placement.size))
+    peers = ",".join(f"{name}=http://{name}.{ETCD_NAME}:{ETCD_PEER_PORT}" for name in etcd_member_names(placement.size))
     overrides = {"--initial-cluster": peers, "--initial-cluster-token": f"gochaos-{placement.run_id}",
                  "--heartbeat-interval": str(placement.heartbeat_ms),
                  "--election-timeout": str(placement.election_ms)}

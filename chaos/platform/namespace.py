@@ -15,6 +15,7 @@ from typing import Any
 from chaos import state
 from chaos.errors import PlatformError
 from chaos.platform import manifests as m
+from chaos.platform.namespace_reclaim import KIND
 from chaos.readiness import wait_until
 
 FIELD_MANAGER = "gochaos"
@@ -43,7 +44,7 @@ class RunNamespace:
         if self.created:
             return
         if self.reach is not None:  # a suite killed outright leaves it to the next run's clean-up
-            state.hold("k8s_namespace", self.name, f"namespace {self.name}", run_id=self.run_id, **self.reach)
+            state.hold(KIND, self.name, f"namespace {self.name}", run_id=self.run_id, **self.reach)
         self.created = True  # from here on delete() removes it, even if the apply half-failed
         base = m.load_kustomization(m.manifests_dir() / "base")
         self.apply(m.render_base(base, namespace=self.name, run_id=self.run_id))
@@ -77,7 +78,7 @@ class RunNamespace:
                 lambda: _labels(self.core, self.name) is None, timeout_s=DELETE_TIMEOUT_S, interval_s=0.5):
             raise PlatformError(f"namespace {self.name} still terminating after {DELETE_TIMEOUT_S:g}s; check it "
                                 f"with `kubectl get all -n {self.name}`")
-        state.release("k8s_namespace", self.name)
+        state.release(KIND, self.name)
 
 
 def delete_run_namespace(core: Any, name: str, run_id: str) -> bool:
@@ -106,26 +107,6 @@ def _labels(core: Any, name: str) -> dict[str, str] | None:
             return None
         raise PlatformError(f"read namespace {name}: {reason(e)}") from e
     return dict(meta.labels or {})
-
-
-@state.kind("k8s_namespace", order=35)
-def _reclaim_namespace(holding: state.Holding) -> str:
-    """Delete the namespace a dead run left on a cluster that is still there (not waiting for it)."""
-    from kubernetes import client as client_module
-
-    from chaos.platform.cluster import reopen
-
-    client: Any = client_module
-    work_dir = state.make_temp_dir("gochaos-reclaim-")
-    try:
-        api = reopen(holding.data, work_dir)
-        if api is None:
-            return "cluster gone"
-        with api:
-            deleted = delete_run_namespace(client.CoreV1Api(api), holding.key, str(holding.data.get("run_id")))
-        return "deleted" if deleted else "already gone"
-    finally:
-        state.remove_temp_dir(work_dir)
 
 
 def reason(error: Exception) -> str:

@@ -1,0 +1,35 @@
+"""Crash clean-up of the namespaces runs create: the reclaimer of state-file holdings "k8s_namespace".
+
+Kept apart from `chaos.platform.namespace` so that registering it (which `chaos.state` does for
+every kind, also at interpreter exit) imports nothing heavy; the cluster is reached, from what the
+run recorded, only when there is a namespace to delete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaos import state
+
+KIND = "k8s_namespace"
+
+
+@state.kind(KIND, order=35)
+def _reclaim_namespace(holding: state.Holding) -> str:
+    """Delete the namespace a dead run left on a cluster that is still there (not waiting for it)."""
+    from kubernetes import client as client_module
+
+    from chaos.platform.cluster import reopen
+    from chaos.platform.namespace import delete_run_namespace
+
+    client: Any = client_module
+    work_dir = state.make_temp_dir("gochaos-reclaim-")
+    try:
+        api = reopen(holding.data, work_dir)
+        if api is None:
+            return "cluster gone"
+        with api:
+            deleted = delete_run_namespace(client.CoreV1Api(api), holding.key, str(holding.data.get("run_id")))
+        return "deleted" if deleted else "already gone"
+    finally:
+        state.remove_temp_dir(work_dir)

@@ -55,7 +55,7 @@ def describe(scenario: Scenario, specs: list[TargetSpec], *, seed: int, buggy: b
              f"(replay with --seed {seed}); dry run: nothing was built, started or written"]
     lines.append("targets:")
     for spec in specs:
-        lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec))}")
+        lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec, platform))}")
         env = {**GO_OBSERVABILITY_ENV, **spec.env, **(chaosagent_env("<token>") if spec.chaosagent else {})}
         ready = f"GET {spec.readiness.http_path} answers 2xx" if spec.readiness.http_path else "its port accepts"
         config = (f"; config {spec.config.file_name} (reload by {spec.config.trigger.value})"
@@ -65,7 +65,8 @@ def describe(scenario: Scenario, specs: list[TargetSpec], *, seed: int, buggy: b
     etcd = scenario.etcd
     if etcd is not None or any(s.needs_etcd for s in specs):
         members, heartbeat, election = (etcd.members, etcd.heartbeat_ms, etcd.election_ms) if etcd else (3, 50, 500)
-        lines.append(f"etcd: {members} members on loopback, heartbeat {heartbeat} ms, election {election} ms")
+        where = "on loopback" if platform == "local" else "as the StatefulSet of manifests/etcd in the run's namespace"
+        lines.append(f"etcd: {members} members {where}, heartbeat {heartbeat} ms, election {election} ms")
     else:
         lines.append("etcd: none")
     schedule = fault_schedule(scenario, seed)
@@ -94,12 +95,20 @@ def describe(scenario: Scenario, specs: list[TargetSpec], *, seed: int, buggy: b
     return lines
 
 
-def _shown_argv(spec: TargetSpec) -> list[str]:
+def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:
     """The command with placeholders shown as what the platform would put there."""
+    file_name = spec.config.file_name if spec.config else "config"
     values = {name: f"<{name}>" for name in PLACEHOLDERS}
-    values.update(binary=f"<{spec.binary} binary>" if spec.binary else "", listen="127.0.0.1:<free port>",
-                  host="127.0.0.1", port="<free port>", config=f"<run dir>/{spec.name}/"
-                  f"{spec.config.file_name if spec.config else 'config'}", workdir=f"<run dir>/{spec.name}")
+    if platform == "kubernetes":  # the pod's view: see chaos.platform.manifests.pod_args
+        from chaos.platform.manifests import CONFIG_DIR_IN_POD
+
+        values.update(binary=f"<{spec.binary} image>" if spec.binary else "", listen="0.0.0.0:<container port>",
+                      host="0.0.0.0", port="<container port>", config=f"{CONFIG_DIR_IN_POD}/{file_name}",
+                      workdir="/tmp")
+    else:
+        values.update(binary=f"<{spec.binary} binary>" if spec.binary else "", listen="127.0.0.1:<free port>",
+                      host="127.0.0.1", port="<free port>", config=f"<run dir>/{spec.name}/{file_name}",
+                      workdir=f"<run dir>/{spec.name}")
     return [fill_placeholders(arg, values, spec.name) for arg in spec.command]
 
 

@@ -57,6 +57,9 @@ AUDITED = textwrap.dedent("""
                      "recovery: bound_s=3.0", "consistency: max_lag_ms=500.0"]),
     ("reproduce", "etcd-leader-loss", ["plan for etcd-leader-loss (buggy build)", "--ctx-mode=leaky",
                                        "+   3.000s  leader_loss", "+   6.000s  leader_loss"]),
+    ("run", "etcd-leader-loss --platform kubernetes",
+     ["on platform kubernetes", "kvd: <kvd image> --listen=0.0.0.0:<container port>",
+      "etcd: 3 members as the StatefulSet of manifests/etcd in the run's namespace"]),
 ])
 def test_dry_run_prints_the_plan_and_touches_nothing(
     tmp_path: Path, command: str, scenario: str, shows: list[str]
@@ -68,7 +71,7 @@ def test_dry_run_prints_the_plan_and_touches_nothing(
            "GOCHAOS_CACHE_DIR": str(dirs["cache"]), "GOCHAOS_STATE_DIR": str(dirs["state"]),
            "GOCHAOS_REPORT_DIR": str(tmp_path / "reports"), "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", AUDITED, command, scenario, "--dry-run", "--seed", "42"],
+    result = subprocess.run([sys.executable, "-c", AUDITED, command, *scenario.split(), "--dry-run", "--seed", "42"],
                             cwd=dirs["cwd"], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     audit = [line for line in result.stderr.splitlines() if line.startswith("AUDIT ")]

@@ -223,10 +223,7 @@ def _dry_run(console: Console, plan: list[tuple[Scenario, Path]], args: argparse
 def _check_writable(folder: Path) -> None:
     """Fail before the run, not after it, when the reports could not be written."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".gochaos-probe-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
+        state.prove_writable(folder)
     except OSError as e:
         raise UsageError(f"--report-dir {folder} is not a writable directory ({e.strerror or e}); "
                          "pass a directory you can write to") from e

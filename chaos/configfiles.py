@@ -23,6 +23,11 @@ from pathlib import Path
 DATA = "..data"
 
 
+#: Why write mode configmap-api cannot reach a target that does not mount a ConfigMap.
+NEEDS_KUBERNETES = ("write_mode configmap-api updates a real ConfigMap: run with --platform kubernetes "
+                    "(write_mode configmap makes the same ..data swap on disk)")
+
+
 class WriteMode(enum.StrEnum):
     RENAME = "rename"
     TRUNCATE = "truncate"

@@ -119,15 +119,11 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
         for member in self.members:
             member.process.start()
         self.timeline.record("etcd.start", "etcd", members=[m.name for m in self.members])
-        for member in self.members:
-            if not wait_until(partial(self.answers, member), timeout_s=timeout_s,
-                              abort=partial(_exited, member)):
-                tail = "\n".join(line.text for line in member.process.lines()[-10:])
-                self.stop()
-                raise EtcdError(f"etcd member {member.name} did not answer within {timeout_s:g}s:"
-                                f"\n{tail}")
-        self.record_member_ids(self.members)
-        self.wait_for_leader(timeout_s=timeout_s)
+        try:
+            self.await_serving(timeout_s, abort=_exited, why_not=_last_lines)
+        except EtcdError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Stop every member, lifting any pause or isolation first."""
@@ -204,6 +200,10 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
         if mode == "isolate":
             return iptables_available()
         return super().unavailable(mode)
+
+
+def _last_lines(member: EtcdMember) -> str:
+    return "its last lines:\n" + "\n".join(line.text for line in member.process.lines()[-10:])
 
 
 def _exited(member: EtcdMember) -> str | None:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Generic, Protocol, Self, TypeVar
 
 import requests
 
 from chaos.errors import EtcdError
+from chaos.readiness import wait_until
 from chaos.timeline import Timeline, now_ns
 
 STATUS_TIMEOUT_S = 0.3
@@ -83,14 +85,13 @@ class LeaderChange:
     new_leader: str
     started_ns: int
     observed_ns: int
-    old_term: int = 0
-    new_term: int = 0
+    old_term: int
+    new_term: int
 
     @property
     def elected(self) -> bool:
         """A new election happened: a leader of a later term (it may be the old member, restarted)."""
-        return self.new_term > self.old_term or (self.new_term == self.old_term == 0
-                                                 and self.new_leader != self.old_leader)
+        return self.new_term > self.old_term
 
     @property
     def elapsed_ms(self) -> float:
@@ -185,46 +186,57 @@ class EtcdLeadership(Generic[M]):
     def answers(self, member: M) -> bool:
         return self.status(member) is not None
 
-    def leader(self, exclude: Iterable[M] = (), newer_than: int = 0) -> tuple[M, MemberStatus] | None:
-        """The member that confirms it leads in a term after `newer_than`, ignoring `exclude`."""
-        excluded = {m.name for m in exclude}
+    def leader(self, newer_than: int = 0) -> tuple[M, MemberStatus] | None:
+        """The member that confirms it leads in a term after `newer_than` (with its status), if any.
+
+        An isolated member is never taken for the leader: it may still claim a leadership it lost.
+        """
         for member in self.members:
-            if member.name in excluded or member.isolated:
+            if member.isolated:
                 continue
             status = self.status(member)
             if status is not None and status.is_leader and status.raft_term > newer_than:
                 return member, status
         return None
 
-    def wait_for_leader(self, exclude: Iterable[M] = (), timeout_s: float = 10.0,
-                        give_up: Callable[[], bool] | None = None, newer_than: int = 0) -> tuple[M, int]:
-        """Poll until a member outside `exclude` leads (in a term after `newer_than`); return it and when."""
-        member, _, seen = self._wait_for_leader(list(exclude), timeout_s, give_up, newer_than)
+    def wait_for_leader(self, timeout_s: float = 10.0) -> tuple[M, int]:
+        """Poll until a member leads; return it and when it was first seen."""
+        member, _, seen = self._wait_for_leader(timeout_s)
         return member, seen
 
-    def _wait_for_leader(self, excluded: list[M], timeout_s: float, give_up: Callable[[], bool] | None,
-                         newer_than: int) -> tuple[M, MemberStatus, int]:
+    def _wait_for_leader(self, timeout_s: float, give_up: Callable[[], bool] | None = None,
+                         newer_than: int = 0) -> tuple[M, MemberStatus, int]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not (give_up is not None and give_up()):
-            found = self.leader(exclude=excluded, newer_than=newer_than)
+            found = self.leader(newer_than)
             if found is not None:
                 return found[0], found[1], now_ns()
             time.sleep(POLL_S)
-        other = f" other than {', '.join(m.name for m in excluded)}" if excluded else ""
         term = f" in a term after {newer_than}" if newer_than else ""
-        raise EtcdError(f"no etcd leader{other}{term} within {timeout_s:g}s; member logs are in {self.where}")
+        raise EtcdError(f"no etcd leader{term} within {timeout_s:g}s; member logs are in {self.where}")
 
-    def record_member_ids(self, members: Sequence[M]) -> None:
-        for member in members:
+    def await_serving(self, timeout_s: float, *, why_not: Callable[[M], str],
+                      abort: Callable[[M], str | None] | None = None) -> None:
+        """Wait until every member answers, learn their IDs, then wait for a leader (start's last step).
+
+        `why_not(member)` says what is known of a member that never answered; `abort(member)` ends
+        the wait early with a reason (a process that exited).
+        """
+        for member in self.members:
+            if not wait_until(partial(self.answers, member), timeout_s=timeout_s,
+                              abort=partial(abort, member) if abort is not None else None):
+                raise EtcdError(f"etcd member {member.name} did not answer within {timeout_s:g}s: {why_not(member)}")
+        for member in self.members:
             status = self.status(member)
             if status is None:
                 raise EtcdError(f"etcd member {member.name} stopped answering during start; logs are in {self.where}")
             member.member_id = status.member_id
+        self.wait_for_leader(timeout_s=timeout_s)
 
     # -- leader loss -------------------------------------------------------------------------
     def move_leader(self, to: M | None = None, timeout_s: float = 10.0) -> LeaderChange:
         """Gracefully transfer leadership (to `to`, or a caught-up follower) and time the change."""
-        old, old_status, _ = self._wait_for_leader([], timeout_s, None, 0)
+        old, old_status, _ = self._wait_for_leader(timeout_s)
         target = to or self._caught_up_follower(old, timeout_s / 2)
         if target is old:
             raise EtcdError(f"{target.name} already leads; choose another member to move to")
@@ -287,7 +299,7 @@ class EtcdLeadership(Generic[M]):
         modes = self.loss_modes()
         if how not in modes:
             raise EtcdError(self.unavailable(how) or f"unknown leader-loss mode {how!r}")
-        old, old_status, _ = self._wait_for_leader([], timeout_s, None, 0)
+        old, old_status, _ = self._wait_for_leader(timeout_s)
         started = self.timeline.record("etcd.leader_lost", "etcd", operation=f"{how}-leader",
                                        leader=old.name).t_ns
         modes[how].lose(old)
@@ -304,7 +316,7 @@ class EtcdLeadership(Generic[M]):
         Any member may win that election: on Kubernetes the kubelet restarts a killed leader within
         a second or so, and with the longest log it can be elected again.
         """
-        new, status, observed = self._wait_for_leader([], timeout_s, give_up, old_term)
+        new, status, observed = self._wait_for_leader(timeout_s, give_up, old_term)
         self.timeline.record("etcd.leader", "etcd", t_ns=observed, leader=new.name, previous=old.name,
                              operation=operation, term=status.raft_term)
         return LeaderChange(operation, old.name, new.name, started_ns, observed, old_term, status.raft_term)

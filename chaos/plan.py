@@ -97,15 +97,14 @@ def describe(scenario: Scenario, specs: list[TargetSpec], *, seed: int, buggy: b
 
 def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:
     """The command with placeholders shown as what the platform would put there."""
-    file_name = spec.config.file_name if spec.config else "config"
     values = {name: f"<{name}>" for name in PLACEHOLDERS}
-    if platform == "kubernetes":  # the pod's view: see chaos.platform.manifests.pod_args
-        from chaos.platform.manifests import CONFIG_DIR_IN_POD
+    if platform == "kubernetes":  # the pod's view, as the platform renders it
+        from chaos.platform.manifests import pod_placeholders
 
-        values.update(binary=f"<{spec.binary} image>" if spec.binary else "", listen="0.0.0.0:<container port>",
-                      host="0.0.0.0", port="<container port>", config=f"{CONFIG_DIR_IN_POD}/{file_name}",
-                      workdir="/tmp")
+        values.update(pod_placeholders(spec, "<container port>", "<etcd_endpoints>"),
+                      binary=f"<{spec.binary} image>" if spec.binary else "")
     else:
+        file_name = spec.config.file_name if spec.config else "config"
         values.update(binary=f"<{spec.binary} binary>" if spec.binary else "", listen="127.0.0.1:<free port>",
                       host="127.0.0.1", port="<free port>", config=f"<run dir>/{spec.name}/{file_name}",
                       workdir=f"<run dir>/{spec.name}")

@@ -209,10 +209,7 @@ class _Ledger:
             problems = []
             for folder in state_dirs():
                 try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                    probe = folder / f".probe-{owner.pid}"
-                    probe.touch()
-                    probe.unlink()
+                    prove_writable(folder)
                 except OSError as e:
                     problems.append(f"{folder}: {e.strerror or e}")
                     continue
@@ -279,6 +276,14 @@ def release(kind_name: str, key: str) -> None:
 def held() -> list[Holding]:
     """What this process holds right now."""
     return _ledger.held()
+
+
+def prove_writable(folder: Path) -> None:
+    """Create `folder` if needed and a file in it (removed again); OSError when that cannot be done."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".gochaos-probe-{os.getpid()}"
+    probe.touch()
+    probe.unlink()
 
 
 def ensure_writable() -> Path:

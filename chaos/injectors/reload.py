@@ -20,7 +20,7 @@ import requests
 import yaml
 from pydantic import Field
 
-from chaos.configfiles import WriteMode
+from chaos.configfiles import NEEDS_KUBERNETES, WriteMode
 from chaos.errors import InjectionFailed, PlatformError
 from chaos.injectors.base import (
     FaultOutcome,
@@ -92,8 +92,7 @@ class ReloadStorm(Injector):
         if target.spec.config is None:
             return f"target {self.target_name} has no config file to reload"
         if self.p.write_mode is WriteMode.CONFIGMAP_API and ctx.platform.name != "kubernetes":
-            return ("write_mode configmap-api updates a real ConfigMap: run with --platform kubernetes "
-                    "(write_mode configmap makes the same ..data swap on disk)")
+            return NEEDS_KUBERNETES
         return None
 
     def inject(self, ctx: InjectionContext) -> FaultOutcome:

@@ -66,9 +66,7 @@ class StartedTarget:
 
     def write_config(self, text: str, mode: WriteMode) -> None:
         if mode is WriteMode.CONFIGMAP_API:
-            raise PlatformError(f"{self._spec.name}: write mode {mode.value} updates a ConfigMap through the "
-                                "Kubernetes API; run on --platform kubernetes (write mode configmap makes the "
-                                "same swap on disk)")
+            raise PlatformError(f"{self._spec.name}: {configfiles.NEEDS_KUBERNETES}")
         configfiles.write(self._config_file(), text, mode)
 
     def restore_config(self, text: str) -> None:

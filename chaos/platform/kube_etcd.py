@@ -20,7 +20,6 @@ import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import EtcdError, PlatformError
@@ -112,12 +111,7 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
         kube.ns.apply(m.render_etcd(m.load_kustomization(m.manifests_dir() / "etcd"), placement))
         self.timeline.record("etcd.start", "etcd", members=[mb.name for mb in self.members],
                              namespace=kube.namespace)
-        for member in self.members:
-            if not wait_until(partial(self.answers, member), timeout_s=timeout_s, interval_s=0.1):
-                raise EtcdError(f"etcd member {member.name} did not answer within {timeout_s:g}s: "
-                                f"{self._pod_story(member.name)}")
-        self.record_member_ids(self.members)
-        self.wait_for_leader(timeout_s=timeout_s)
+        self.await_serving(timeout_s, why_not=lambda member: self._pod_story(member.name))
 
     def stop(self) -> None:
         """Resume and heal members and delete the StatefulSet (the namespace goes with the platform)."""

@@ -269,9 +269,7 @@ class KubernetesPlatform:
             path.write_text(spec.config.initial, encoding="utf-8")
             path.chmod(0o644)
         except OSError as e:
-            raise PlatformError(f"cannot write {spec.name}'s config into the node's shared directory {folder} "
-                                f"({e.strerror or e}); run as a user who can write Docker's volumes, or add an "
-                                "extraMount at /var/lib/gochaos to the kind config") from e
+            raise _unwritable(f"cannot write {spec.name}'s config into", folder, e) from e
         return path, node_folder
 
     def node_dir(self, name: str) -> tuple[Path, str]:
@@ -287,9 +285,7 @@ class KubernetesPlatform:
             folder.mkdir(parents=True, exist_ok=True)
             (host_root / self.namespace).chmod(0o755)
         except OSError as e:
-            raise PlatformError(f"cannot create {folder} in the node's shared directory ({e.strerror or e}); run as "
-                                "a user who can write Docker's volumes, or add an extraMount at /var/lib/gochaos "
-                                "to the kind config") from e
+            raise _unwritable("cannot create", folder, e) from e
         return folder, f"{node_root}/{self.namespace}/{name}"
 
     def pick_node_ports(self, count: int) -> list[tuple[int, Endpoint]]:
@@ -346,3 +342,8 @@ class KubernetesPlatform:
                 f"{'; '.join(said) or 'no pod events'}; last log lines: {tail or 'none'}; "
                 f"inspect with `kubectl -n {self.namespace} describe pod -l {selector}`")
 
+
+def _unwritable(doing: str, folder: Path, error: OSError) -> PlatformError:
+    return PlatformError(f"{doing} {folder} in the node's shared directory ({error.strerror or error}); run as a "
+                         "user who can write Docker's volumes, or add an extraMount at /var/lib/gochaos to the kind "
+                         "config")

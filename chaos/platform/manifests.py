@@ -107,10 +107,15 @@ def pod_args(spec: TargetSpec, port: int, etcd_endpoints: str) -> list[str]:
     if not spec.binary or not spec.command or spec.command[0] != "{binary}":
         raise TargetError(f"target {spec.name}: only bundled targets (command starting with {{binary}}) run on "
                           "Kubernetes so far; a command of your own needs an image and manifest of your own")
-    config = f"{CONFIG_DIR_IN_POD}/{spec.config.file_name}" if spec.config else ""
-    values = {"binary": "/target", "listen": f"0.0.0.0:{port}", "host": "0.0.0.0", "port": str(port),
-              "config": config, "etcd_endpoints": etcd_endpoints, "workdir": "/tmp"}
+    values = pod_placeholders(spec, str(port), etcd_endpoints)
     return [fill_placeholders(arg, values, spec.name) for arg in spec.command[1:]]
+
+
+def pod_placeholders(spec: TargetSpec, port: str, etcd_endpoints: str) -> dict[str, str]:
+    """What each placeholder of a target's command means inside its pod."""
+    config = f"{CONFIG_DIR_IN_POD}/{spec.config.file_name}" if spec.config else ""
+    return {"binary": "/target", "listen": f"0.0.0.0:{port}", "host": "0.0.0.0", "port": port,
+            "config": config, "etcd_endpoints": etcd_endpoints, "workdir": "/tmp"}
 
 
 def pod_env(spec: TargetSpec, extra: Mapping[str, str | None]) -> list[dict[str, str]]:

@@ -26,7 +26,7 @@ from chaos.errors import ChaosError, ExitCode, Interrupted, UsageError
 from chaos.runner import PLATFORMS
 
 if TYPE_CHECKING:
-    from chaos.platform.cluster import ClusterAccess
+    from chaos.platform.kubernetes.cluster import ClusterAccess
     from chaos.scenario import Scenario
 
 
@@ -93,7 +93,7 @@ def _open_cluster(args: argparse.Namespace, console: Console, stack: ExitStack) 
         return None
     import time
 
-    from chaos.platform.cluster import KubernetesOptions, connect
+    from chaos.platform.kubernetes.cluster import KubernetesOptions, connect
 
     options = KubernetesOptions(kubeconfig=args.kubeconfig, context=args.context,
                                 allow_contexts=tuple(args.allow_context), kind_cluster=args.kind_cluster,

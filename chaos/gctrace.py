@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chaos.process import LogLine
+from chaos.platform.observations import LogLine
 
 _LINE = re.compile(
     r"^gc (?P<n>\d+) @(?P<at>[\d.]+)s (?P<pct>\d+)%: "

@@ -99,7 +99,7 @@ def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:
     """The command with placeholders shown as what the platform would put there."""
     values = {name: f"<{name}>" for name in PLACEHOLDERS}
     if platform == "kubernetes":  # the pod's view, as the platform renders it
-        from chaos.platform.manifests import pod_placeholders
+        from chaos.platform.kubernetes.manifests import pod_placeholders
 
         values.update(pod_placeholders(spec, "<container port>", "<etcd_endpoints>"),
                       binary=f"<{spec.binary} image>" if spec.binary else "")

@@ -27,9 +27,9 @@ import pytest
 
 if TYPE_CHECKING:
     from chaos.build import Binaries
-    from chaos.etcd_leadership import EtcdLeadership
     from chaos.platform.base import Platform, RunningTarget
-    from chaos.platform.cluster import ClusterAccess
+    from chaos.platform.etcd import EtcdLeadership
+    from chaos.platform.kubernetes.cluster import ClusterAccess
     from chaos.targets import TargetSpec
     from chaos.timeline import Timeline
 
@@ -112,7 +112,7 @@ def chaos_timeline() -> Timeline:
 def kind_cluster(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A kind cluster for the session (created, deleted at the end); skips when none can be created."""
     from chaos.errors import PlatformError
-    from chaos.platform.kind import KindCluster
+    from chaos.platform.kubernetes.kind import KindCluster
 
     cluster = KindCluster(name=request.config.getoption("--gochaos-kind-cluster"))
     try:
@@ -128,7 +128,7 @@ def kind_cluster(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 def _kube_options(config: pytest.Config) -> Any:
     """KubernetesOptions from the --gochaos-* options (a new kind cluster when none names one)."""
-    from chaos.platform.cluster import KubernetesOptions
+    from chaos.platform.kubernetes.cluster import KubernetesOptions
 
     kubeconfig = config.getoption("--gochaos-kubeconfig")
     return KubernetesOptions(kubeconfig=Path(kubeconfig) if kubeconfig else None,
@@ -142,7 +142,7 @@ def chaos_cluster(request: pytest.FixtureRequest) -> Iterator[ClusterAccess]:
     """The cluster Kubernetes tests run on: the named kubeconfig/context, else `kind_cluster` (reused)."""
     import dataclasses
 
-    from chaos.platform.cluster import connect
+    from chaos.platform.kubernetes.cluster import connect
 
     options = _kube_options(request.config)
     if options.kubeconfig is None and options.context is None:
@@ -162,12 +162,12 @@ def chaos_platform(
     chaos_timeline: Timeline,
 ) -> Iterator[Platform]:
     """The test's platform; every target started on it is stopped when the test ends."""
-    from chaos.platform.local import LocalPlatform
+    from chaos.platform.local.platform import LocalPlatform
 
     run_dir, keep = _artefact_dir(request, tmp_path_factory, "targets")
     platform: Platform
     if request.config.getoption("--gochaos-platform") == "kubernetes":
-        from chaos.platform.kubernetes import KubernetesPlatform
+        from chaos.platform.kubernetes.platform import KubernetesPlatform
 
         platform = KubernetesPlatform(timeline=chaos_timeline, cluster=request.getfixturevalue("chaos_cluster"),
                                       binaries=chaos_binaries, run_dir=run_dir, keep=keep)

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chaos import state
 from chaos.build import Binaries
 from chaos.errors import ChaosError, InfrastructureError, UsageError
-from chaos.etcd_leadership import EtcdLeadership
 from chaos.injectors.base import FaultReport, InjectionContext, Injector, run_fault
 from chaos.oracles import baseline as baseline_oracle
 from chaos.oracles import bind
 from chaos.oracles.context import OracleContext, Phases
 from chaos.plan import fault_schedule, resolve_seed
 from chaos.platform.base import Platform, RunningTarget
+from chaos.platform.etcd import EtcdLeadership
 from chaos.platform.factory import PLATFORMS, open_platform
 from chaos.sampling import RuntimeSampler
 from chaos.scenario import EtcdEntry, Scenario
@@ -38,7 +38,7 @@ from chaos.verdict import Finding, Verdict, decide
 
 if TYPE_CHECKING:
     from chaos.load import LoadRun
-    from chaos.platform.cluster import ClusterAccess, KubernetesOptions
+    from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions
 
 __all__ = ["PLATFORMS", "RunResult", "run_scenario"]
 #: Longest wait for goroutine counts to settle before the idle samples taken before the load starts

@@ -18,9 +18,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chaos.errors import ScenarioError
-from chaos.process import RestartPolicy
 from chaos.suggest import did_you_mean
-from chaos.targets import BUNDLED, ConfigSpec, Readiness, ReloadTrigger, TargetSpec, VersionProbe, bundled
+from chaos.targets import (
+    BUNDLED,
+    ConfigSpec,
+    Readiness,
+    ReloadTrigger,
+    RestartPolicy,
+    TargetSpec,
+    VersionProbe,
+    bundled,
+)
 
 SCENARIO_SUFFIX = ".chaos.yaml"
 

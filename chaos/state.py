@@ -37,8 +37,8 @@ log = logging.getLogger("gochaos")
 
 SCHEMA = 1
 #: Modules that register resource kinds (imported before reclaiming, like the injector registry).
-KIND_MODULES = ("chaos.cleanup", "chaos.netfilter", "chaos.cgroups", "chaos.platform.kind",
-                "chaos.platform.namespace_reclaim")
+KIND_MODULES = ("chaos.cleanup", "chaos.platform.local.netfilter", "chaos.platform.local.cgroups",
+                "chaos.platform.kubernetes.kind", "chaos.platform.kubernetes.namespace_reclaim")
 
 
 # -- identity -------------------------------------------------------------------------------------

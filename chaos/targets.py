@@ -15,11 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chaos.build import go_targets_dir
 from chaos.errors import TargetError
-from chaos.process import RestartPolicy
 from chaos.suggest import did_you_mean
 
 #: Placeholders the platform substitutes in `command` and `env` values.
 PLACEHOLDERS = ("binary", "listen", "host", "port", "config", "etcd_endpoints", "workdir")
+
+
+class RestartPolicy(enum.StrEnum):
+    """When a supervised process is started again after it exits (Kubernetes' names)."""
+
+    ALWAYS = "always"
+    ON_FAILURE = "on-failure"
+    NEVER = "never"
 
 
 class ReloadTrigger(enum.StrEnum):

@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chaos.errors import InjectionFailed, ScenarioError
-from chaos.etcd_leadership import EtcdLeadership
 from chaos.platform.base import Platform, RunningTarget
+from chaos.platform.etcd import EtcdLeadership
 from chaos.readiness import http_ok
 from chaos.suggest import did_you_mean
 from chaos.targets import TargetSpec

@@ -15,8 +15,8 @@ import time
 from pydantic import Field
 
 from chaos.errors import EtcdError, InjectionFailed
-from chaos.etcd_leadership import Member
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
+from chaos.platform.etcd import Member
 
 
 class LeaderLossMode(enum.StrEnum):

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from chaos import gctrace
-from chaos.cgroups import CgroupLimit
 from chaos.chaosagent import AgentClient, agent_for
 from chaos.errors import InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
 from chaos.platform.base import Hog
+from chaos.platform.local.cgroups import CgroupLimit
 from chaos.timeline import now_ns
 
 if TYPE_CHECKING:
-    from chaos.platform.resize import PodResize
+    from chaos.platform.kubernetes.resize import PodResize
 
 MB = 1 << 20
 PERIOD_MS = 100

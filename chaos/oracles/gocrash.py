@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chaos.process import LogLine
+from chaos.platform.observations import LogLine
 
 #: (kind, pattern) in the order they are tried on each line.
 SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (

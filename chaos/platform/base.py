@@ -16,8 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 from chaos import configfiles
 from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError
-from chaos.etcd_leadership import EtcdLeadership
-from chaos.process import ExitRecord, LogLine
+from chaos.platform.etcd import EtcdLeadership
+from chaos.platform.observations import ExitRecord, LogLine
 from chaos.targets import TargetSpec
 
 
@@ -136,17 +136,6 @@ class Hog(Protocol):
         ...
 
     def stop(self) -> None: ...
-
-
-def vm_rss_mb(proc_status: str) -> int:
-    """VmRSS in MiB from the text of a /proc/<pid>/status (0 when absent)."""
-    for line in proc_status.splitlines():
-        if line.startswith("VmRSS:"):
-            try:
-                return int(line.split()[1]) // 1024
-            except (IndexError, ValueError):
-                return 0
-    return 0
 
 
 class Platform(Protocol):

@@ -12,7 +12,7 @@ from chaos.platform.base import Platform
 from chaos.timeline import Timeline
 
 if TYPE_CHECKING:
-    from chaos.platform.cluster import ClusterAccess, KubernetesOptions
+    from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions
 
 PLATFORMS = ("local", "kubernetes")
 
@@ -25,14 +25,14 @@ def open_platform(name: str, *, timeline: Timeline, binaries: Binaries, run_dir:
     cluster is opened (a kind cluster created) from `kube` for this run alone.
     """
     if name == "local":
-        from chaos.platform.local import LocalPlatform
+        from chaos.platform.local.platform import LocalPlatform
 
         local = LocalPlatform(timeline=timeline, binaries=binaries, run_dir=run_dir)
         stack.callback(local.close)
         return local
     if name == "kubernetes":
-        from chaos.platform.cluster import KubernetesOptions, connect
-        from chaos.platform.kubernetes import KubernetesPlatform
+        from chaos.platform.kubernetes.cluster import KubernetesOptions, connect
+        from chaos.platform.kubernetes.platform import KubernetesPlatform
 
         if cluster is None:
             cluster = connect(kube or KubernetesOptions())

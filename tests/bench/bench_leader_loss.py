@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import command_line, machine_info, quantile, write_report
 
 from chaos.build import build
-from chaos.etcd import EtcdCluster
-from chaos.netfilter import iptables_available
+from chaos.platform.local.etcd import EtcdCluster
+from chaos.platform.local.netfilter import iptables_available
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BECAME_LEADER = re.compile(r'"ts":"(?P<ts>[^"]+)".*became leader at term')

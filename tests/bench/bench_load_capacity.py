@@ -38,7 +38,7 @@ from machine import machine_info, write_report  # noqa: E402
 
 from chaos.build import Binaries  # noqa: E402
 from chaos.load import LoadRun, LoadSpec  # noqa: E402
-from chaos.platform.local import LocalPlatform  # noqa: E402
+from chaos.platform.local.platform import LocalPlatform  # noqa: E402
 from chaos.targets import ConfigSpec, TargetSpec, bundled  # noqa: E402
 from chaos.timeline import Timeline  # noqa: E402
 

@@ -24,7 +24,7 @@ from machine import command_line, machine_info, quantile, write_report
 
 from chaos.build import build
 from chaos.injectors.base import InjectionContext, create, run_fault
-from chaos.platform.local import LocalPlatform
+from chaos.platform.local.platform import LocalPlatform
 from chaos.targets import bundled
 from chaos.timeline import Timeline
 

@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from chaos import cgroups, state
-from chaos.netfilter import iptables_available, leftover_rules
+from chaos import state
+from chaos.platform.local import cgroups
+from chaos.platform.local.netfilter import iptables_available, leftover_rules
 from chaos.readiness import wait_until
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from chaos.errors import EtcdError
-from chaos.etcd import EtcdCluster
-from chaos.netfilter import iptables_available, leftover_rules
+from chaos.platform.local.etcd import EtcdCluster
+from chaos.platform.local.netfilter import iptables_available, leftover_rules
 from chaos.timeline import Timeline
 
 pytestmark = pytest.mark.integration

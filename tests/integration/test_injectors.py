@@ -19,14 +19,15 @@ import pytest
 import requests
 import yaml
 
-from chaos import cgroups, state
+from chaos import state
 from chaos.chaosagent import agent_for
 from chaos.errors import InjectionFailed
-from chaos.etcd import EtcdCluster
 from chaos.injectors.base import FaultReport, InjectionContext, create, run_fault
-from chaos.netfilter import iptables_available, leftover_rules
 from chaos.platform.base import RunningTarget
-from chaos.platform.local import LocalPlatform
+from chaos.platform.local import cgroups
+from chaos.platform.local.etcd import EtcdCluster
+from chaos.platform.local.netfilter import iptables_available, leftover_rules
+from chaos.platform.local.platform import LocalPlatform
 from chaos.probes import live_version
 from chaos.timeline import Timeline
 

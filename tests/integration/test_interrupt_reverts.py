@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from chaos import cgroups, state
-from chaos.netfilter import iptables_available, leftover_rules
+from chaos import state
+from chaos.platform.local import cgroups
+from chaos.platform.local.netfilter import iptables_available, leftover_rules
 from chaos.runner import run_scenario
 from chaos.scenario import Scenario
 from chaos.targets import configd

@@ -14,7 +14,7 @@ import requests
 from chaos.build import Binaries
 from chaos.errors import TargetError
 from chaos.platform.base import RunningTarget
-from chaos.platform.local import LocalPlatform
+from chaos.platform.local.platform import LocalPlatform
 from chaos.readiness import http_ok, wait_until
 from chaos.targets import Readiness, TargetSpec
 from chaos.timeline import Timeline

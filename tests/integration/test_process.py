@@ -12,8 +12,9 @@ import pytest
 
 from chaos import cleanup
 from chaos.errors import PlatformError
-from chaos.process import Backoff, RestartPolicy, SupervisedProcess
+from chaos.platform.local.process import Backoff, SupervisedProcess
 from chaos.readiness import wait_until
+from chaos.targets import RestartPolicy
 
 FAST = Backoff(initial_s=0.05, max_s=0.2, reset_after_s=30)
 
@@ -151,7 +152,7 @@ def test_children_die_with_a_sigkilled_parent(tmp_path: Path) -> None:
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from chaos.process import SupervisedProcess\n"
+        "from chaos.platform.local.process import SupervisedProcess\n"
         f"p = SupervisedProcess('c', ['sleep', '60'], log_path=Path({str(tmp_path)!r}) / 'c.log')\n"
         "p.start()\n"
         f"Path({str(pid_file)!r}).write_text(str(p.pid))\n"

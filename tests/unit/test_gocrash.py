@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chaos.oracles.gocrash import find_crashes
-from chaos.process import LogLine
+from chaos.platform.observations import LogLine
 
 
 def lines(text: str, stream: str = "stderr", incarnation: int = 1) -> list[LogLine]:

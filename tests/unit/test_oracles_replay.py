@@ -23,7 +23,7 @@ from chaos.oracles import bind
 from chaos.oracles.context import OracleContext, Phases
 from chaos.oracles.gocrash import find_crashes
 from chaos.platform.base import Endpoint
-from chaos.process import ExitRecord, LogLine
+from chaos.platform.observations import ExitRecord, LogLine
 from chaos.scenario import load_scenario, resolve
 from chaos.targets import TargetSpec
 from chaos.timeline import RequestRecord, Timeline

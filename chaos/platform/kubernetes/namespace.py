@@ -14,8 +14,8 @@ from typing import Any
 
 from chaos import state
 from chaos.errors import PlatformError
-from chaos.platform import manifests as m
-from chaos.platform.namespace_reclaim import KIND
+from chaos.platform.kubernetes import manifests as m
+from chaos.platform.kubernetes.namespace_reclaim import KIND
 from chaos.readiness import wait_until
 
 FIELD_MANAGER = "gochaos"

@@ -19,13 +19,15 @@ from pathlib import Path
 from chaos import state
 from chaos.build import Binaries
 from chaos.errors import PlatformError, TargetError
-from chaos.etcd import EtcdCluster
-from chaos.platform.base import Endpoint, StartedTarget, vm_rss_mb
-from chaos.ports import LOOPBACK, free_port, port_in_use
-from chaos.process import ExitRecord, LogLine, RestartPolicy, SupervisedProcess, stop_concurrently
+from chaos.platform.base import Endpoint, StartedTarget
+from chaos.platform.local.etcd import EtcdCluster
+from chaos.platform.local.ports import LOOPBACK, free_port, port_in_use
+from chaos.platform.local.process import SupervisedProcess, stop_concurrently
+from chaos.platform.observations import ExitRecord, LogLine
+from chaos.platform.procfs import vm_rss_mb
 from chaos.readiness import http_ok, wait_until
 from chaos.suggest import did_you_mean
-from chaos.targets import GO_OBSERVABILITY_ENV, TargetSpec
+from chaos.targets import GO_OBSERVABILITY_ENV, RestartPolicy, TargetSpec
 from chaos.targets import fill_placeholders as _fill
 from chaos.timeline import Timeline
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from chaos.errors import PlatformError, UsageError
-from chaos.platform.kind import KindCluster, KindNode, kind_cli, run_tool
+from chaos.platform.kubernetes.kind import KindCluster, KindNode, kind_cli, run_tool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

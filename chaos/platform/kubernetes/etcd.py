@@ -3,7 +3,7 @@
 The members are the pods `etcd-0..N-1` of manifests/etcd (headless Service for peers and for the
 targets, election tuned like the local platform's). This host asks each member for its status
 through a NodePort Service of its own, so leadership is found, moved and timed through etcd's API
-exactly as on the local platform (`chaos.etcd_leadership`). Members keep their data in the
+exactly as on the local platform (`chaos.platform.etcd`). Members keep their data in the
 node's shared directory (one dir per pod), so a deleted pod comes back as the same member.
 
 Leader loss on Kubernetes: `kill` SIGKILLs the leader's container through the kind node's
@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import EtcdError, PlatformError
-from chaos.etcd_leadership import EtcdLeadership, LossMode, check_shape
-from chaos.platform import manifests as m
 from chaos.platform.base import Endpoint
-from chaos.platform.namespace import reason
+from chaos.platform.etcd import EtcdLeadership, LossMode, check_shape
+from chaos.platform.kubernetes import manifests as m
+from chaos.platform.kubernetes.namespace import reason
 from chaos.readiness import wait_until
 
 if TYPE_CHECKING:
-    from chaos.platform.kind import KindNode
-    from chaos.platform.kubernetes import KubernetesPlatform
+    from chaos.platform.kubernetes.kind import KindNode
+    from chaos.platform.kubernetes.platform import KubernetesPlatform
 
 #: DROP rules (chain + match) that cut a member from its peers and them from it: etcd's peer port,
 #: as destination and source, in and out (peer streams are long-lived connections both ways).

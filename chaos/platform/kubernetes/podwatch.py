@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chaos import cleanup
-from chaos.platform.manifests import CONTAINER, TARGET_LABEL
-from chaos.process import ExitRecord, LogLine
+from chaos.platform.kubernetes.manifests import CONTAINER, TARGET_LABEL
+from chaos.platform.observations import ExitRecord, LogLine
 from chaos.timeline import Timeline, now_ns
 
 WATCH_WINDOW_S = 5

@@ -35,7 +35,7 @@ CONFIG_DIR_IN_POD = "/config"
 def manifests_dir() -> Path:
     """manifests/ of this checkout, or $GOCHAOS_MANIFESTS."""
     override = os.environ.get("GOCHAOS_MANIFESTS")
-    path = Path(override) if override else Path(__file__).resolve().parents[2] / "manifests"
+    path = Path(override) if override else Path(__file__).resolve().parents[3] / "manifests"
     if not (path / "base" / "kustomization.yaml").is_file():
         raise PlatformError(f"Kubernetes manifests not found at {path} (no base/kustomization.yaml); "
                             "run from a gochaos checkout or set GOCHAOS_MANIFESTS to its manifests directory")

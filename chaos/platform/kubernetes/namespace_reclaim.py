@@ -1,6 +1,6 @@
 """Crash clean-up of the namespaces runs create: the reclaimer of state-file holdings "k8s_namespace".
 
-Kept apart from `chaos.platform.namespace` so that registering it (which `chaos.state` does for
+Kept apart from `chaos.platform.kubernetes.namespace` so that registering it (which `chaos.state` does for
 every kind, also at interpreter exit) imports nothing heavy; the cluster is reached, from what the
 run recorded, only when there is a namespace to delete.
 """
@@ -19,8 +19,8 @@ def _reclaim_namespace(holding: state.Holding) -> str:
     """Delete the namespace a dead run left on a cluster that is still there (not waiting for it)."""
     from kubernetes import client as client_module
 
-    from chaos.platform.cluster import reopen
-    from chaos.platform.namespace import delete_run_namespace
+    from chaos.platform.kubernetes.cluster import reopen
+    from chaos.platform.kubernetes.namespace import delete_run_namespace
 
     client: Any = client_module
     work_dir = state.make_temp_dir("gochaos-reclaim-")

@@ -2,7 +2,7 @@
 
 Each member is a supervised `etcd` process (built from the module pinned in go_targets/go.mod) with
 its own data dir, client and peer ports, and its own gid so its peer traffic can be cut with
-iptables. Leadership is read and moved through etcd's own API (`chaos.etcd_leadership`); this
+iptables. Leadership is read and moved through etcd's own API (`chaos.platform.etcd`); this
 module adds how local members are started, killed, paused and isolated.
 """
 
@@ -15,11 +15,12 @@ from functools import partial
 from pathlib import Path
 
 from chaos.errors import EtcdError
-from chaos.etcd_leadership import EtcdLeadership, LeaderChange, LossMode, MemberStatus, check_shape
-from chaos.netfilter import PortIsolation, iptables_available
-from chaos.ports import LOOPBACK, free_ports
-from chaos.process import RestartPolicy, SupervisedProcess, stop_concurrently
+from chaos.platform.etcd import EtcdLeadership, LeaderChange, LossMode, MemberStatus, check_shape
+from chaos.platform.local.netfilter import PortIsolation, iptables_available
+from chaos.platform.local.ports import LOOPBACK, free_ports
+from chaos.platform.local.process import SupervisedProcess, stop_concurrently
 from chaos.readiness import wait_until
+from chaos.targets import RestartPolicy
 from chaos.timeline import Timeline, now_ns
 
 __all__ = ["EtcdCluster", "EtcdMember", "LeaderChange", "MemberStatus"]

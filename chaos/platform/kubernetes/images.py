@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from chaos.build import Binaries, go_targets_dir
-from chaos.platform.kind import image_present, kind_cli, run_tool
+from chaos.platform.kubernetes.kind import image_present, kind_cli, run_tool
 
 BUILD_TIMEOUT_S = 180.0
 LOAD_TIMEOUT_S = 180.0

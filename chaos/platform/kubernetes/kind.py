@@ -83,7 +83,7 @@ def image_present(docker: str, image: str) -> bool:
 
 
 def default_config() -> Path:
-    from chaos.platform.manifests import manifests_dir
+    from chaos.platform.kubernetes.manifests import manifests_dir
 
     return manifests_dir() / "kind" / "cluster.yaml"
 

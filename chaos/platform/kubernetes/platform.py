@@ -1,7 +1,7 @@
 """The Kubernetes platform: each target is a Deployment + Service (+ ConfigMap) in the run's namespace.
 
 Every run gets its own namespace, labelled as gochaos's; the suite refuses to touch one without
-that label. Objects are rendered from manifests/ (see `chaos.platform.manifests`) and
+that label. Objects are rendered from manifests/ (see `chaos.platform.kubernetes.manifests`) and
 server-side applied with field manager "gochaos". A target is reached on 127.0.0.1 through the
 NodePort kind publishes there; its config file lives in a directory shared by this host and the
 node (a hostPath in the pod), so every file write mode of the reload injector reaches the pod as
@@ -23,22 +23,22 @@ from chaos import state
 from chaos.build import Binaries
 from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError, TargetError
-from chaos.platform import manifests as m
 from chaos.platform.base import Endpoint, StartedTarget
-from chaos.platform.cluster import ClusterAccess
-from chaos.platform.images import ensure_image, load_into_kind
-from chaos.platform.namespace import FIELD_MANAGER, RunNamespace, reason
-from chaos.platform.podwatch import PodObserver
-from chaos.platform.resize import PodResize
-from chaos.process import ExitRecord, LogLine
+from chaos.platform.kubernetes import manifests as m
+from chaos.platform.kubernetes.cluster import ClusterAccess
+from chaos.platform.kubernetes.images import ensure_image, load_into_kind
+from chaos.platform.kubernetes.namespace import FIELD_MANAGER, RunNamespace, reason
+from chaos.platform.kubernetes.podwatch import PodObserver
+from chaos.platform.kubernetes.resize import PodResize
+from chaos.platform.observations import ExitRecord, LogLine
 from chaos.readiness import http_ok, wait_until
 from chaos.suggest import did_you_mean
 from chaos.targets import ConfigDelivery, TargetSpec
 from chaos.timeline import Timeline
 
 if TYPE_CHECKING:
-    from chaos.platform.kube_etcd import KubeEtcdCluster
-    from chaos.platform.kube_hog import KubeHog
+    from chaos.platform.kubernetes.etcd import KubeEtcdCluster
+    from chaos.platform.kubernetes.hog import KubeHog
 
 ROLLOUT_SLACK_S = 60.0  # scheduling, image unpacking and probes on top of the target's own readiness bound
 
@@ -236,14 +236,14 @@ class KubernetesPlatform:
     # -- internals ---------------------------------------------------------------------------
     def start_hog(self, near: str, *, mb: int, cpu: bool, duration_s: float) -> KubeHog:
         """A hog pod on target `near`'s node (BestEffort: it competes for the node's memory and CPU)."""
-        from chaos.platform.kube_hog import KubeHog
+        from chaos.platform.kubernetes.hog import KubeHog
 
         self.target(near)
         return KubeHog(self, near, mb=mb, cpu=cpu, duration_s=duration_s)
 
     def start_etcd(self, *, size: int = 3, heartbeat_ms: int = 50, election_ms: int = 500) -> KubeEtcdCluster:
         """A StatefulSet of `size` etcd members in the run's namespace, started and with a leader."""
-        from chaos.platform.kube_etcd import KubeEtcdCluster
+        from chaos.platform.kubernetes.etcd import KubeEtcdCluster
 
         self.ns.create()
         return KubeEtcdCluster(self, size=size, heartbeat_ms=heartbeat_ms, election_ms=election_ms).started()

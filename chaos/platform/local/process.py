@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import enum
 import os
 import signal
 import subprocess
@@ -23,56 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from chaos import cleanup, spawner
+from chaos import cleanup
 from chaos.errors import PlatformError
+from chaos.platform.local import spawner
+from chaos.platform.observations import ExitRecord, LogLine
+from chaos.targets import RestartPolicy
 from chaos.timeline import now_ns
 
 _PR_SET_PDEATHSIG = 1
-
-
-class RestartPolicy(enum.StrEnum):
-    """When a supervised process is started again after it exits (Kubernetes' names)."""
-
-    ALWAYS = "always"
-    ON_FAILURE = "on-failure"
-    NEVER = "never"
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One line of a child's output, stamped when the suite read it."""
-
-    t_ns: int
-    stream: str
-    text: str
-    incarnation: int
-
-
-@dataclass(frozen=True, slots=True)
-class ExitRecord:
-    """How one incarnation of a process ended."""
-
-    t_ns: int
-    pid: int
-    incarnation: int
-    returncode: int
-    #: Signal name when the process was killed by a signal, else None.
-    signal: str | None
-    #: True when the suite asked for the exit (stop, restart, injected kill).
-    requested: bool
-    #: Why the platform says it ended, when it says more than the status (Kubernetes: OOMKilled).
-    reason: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.returncode != 0
-
-    def describe(self) -> str:
-        how = f"killed by {self.signal}" if self.signal else f"exit status {self.returncode}"
-        if self.reason:
-            how += f" ({self.reason})"
-        who = f"pid {self.pid}" if self.pid else "container"  # 0: a pid not visible from here
-        return f"{who} (incarnation {self.incarnation}) {how}"
 
 
 @dataclass(frozen=True, slots=True)

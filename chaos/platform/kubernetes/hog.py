@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import PlatformError
-from chaos.platform import manifests as m
-from chaos.platform.base import vm_rss_mb
-from chaos.platform.namespace import reason
+from chaos.platform.kubernetes import manifests as m
+from chaos.platform.kubernetes.namespace import reason
+from chaos.platform.procfs import vm_rss_mb
 from chaos.readiness import wait_until
 
 if TYPE_CHECKING:
-    from chaos.platform.kubernetes import KubernetesPlatform
+    from chaos.platform.kubernetes.platform import KubernetesPlatform
 
 START_TIMEOUT_S = 60.0
 

@@ -1,6 +1,6 @@
 """A squeezed CPU or memory limit on a running pod, in place (the pods/resize subresource).
 
-The Kubernetes twin of `chaos.cgroups.CgroupLimit`: the kubelet rewrites the container's cgroup
+The Kubernetes twin of `chaos.platform.local.cgroups.CgroupLimit`: the kubelet rewrites the container's cgroup
 limits while it runs, so the squeeze lands without a restart (in-place resize, beta and on by
 default since Kubernetes 1.33), and `remove()` puts the limits the pod had back. On kind the CFS
 throttling is read from the container's cgroup through the node, as the proof the squeeze bit.
@@ -12,11 +12,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import InjectionFailed, RevertFailed
-from chaos.platform.manifests import CONTAINER
-from chaos.platform.namespace import reason
+from chaos.platform.kubernetes.manifests import CONTAINER
+from chaos.platform.kubernetes.namespace import reason
 
 if TYPE_CHECKING:
-    from chaos.platform.kubernetes import KubernetesPlatform
+    from chaos.platform.kubernetes.platform import KubernetesPlatform
 
 APPLY_TIMEOUT_S = 15.0
 

@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -179,3 +179,24 @@ def interrupts_raise() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def stop_concurrently(stops: Sequence[Callable[[], None]]) -> None:
+    """Run several blocking stops at once: teardown then takes the slowest one, not their sum.
+
+    Each stop is waited on through an Event, not Thread.join: a second Ctrl-C landing in a join
+    marks the thread as finished while it still runs (python/cpython#90882), and the caller would
+    go on (e.g. delete the run dir) under a stop still in progress.
+    """
+    finished = [threading.Event() for _ in stops]
+
+    def run(stop: Callable[[], None], done: threading.Event) -> None:
+        try:
+            stop()
+        finally:
+            done.set()
+
+    for stop, done in zip(stops, finished, strict=True):
+        threading.Thread(target=run, args=(stop, done), name="gochaos-stop", daemon=True).start()
+    for done in finished:
+        done.wait()

@@ -12,6 +12,7 @@ Hierarchy::
     |   +-- EtcdError               the etcd cluster could not start or answer
     |   +-- LoadError               the load generator could not start or died
     +-- InjectionFailed             a fault could not be injected             (exit 3)
+    |   +-- Unavailable             this platform lacks an ability the fault needs
     +-- RevertFailed                a fault could not be reverted: needs a human (exit 3)
     +-- Interrupted                 SIGINT / SIGTERM arrived; everything was cleaned up (exit 130)
 
@@ -79,6 +80,10 @@ class LoadError(InfrastructureError):
 
 class InjectionFailed(ChaosError):
     """A fault could not be injected at all (as opposed to injected but not landing)."""
+
+
+class Unavailable(InjectionFailed):
+    """The platform lacks an ability the fault needs (a one-line reason, nothing was touched)."""
 
 
 class RevertFailed(ChaosError):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 
@@ -25,12 +25,8 @@ from chaos import gctrace
 from chaos.chaosagent import AgentClient, agent_for
 from chaos.errors import InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
-from chaos.platform.base import Hog
-from chaos.platform.local.cgroups import CgroupLimit
+from chaos.platform.abilities import Hog, HogPlacement, ResourceLimit, ResourceLimits, missing, require
 from chaos.timeline import now_ns
-
-if TYPE_CHECKING:
-    from chaos.platform.kubernetes.resize import PodResize
 
 MB = 1 << 20
 PERIOD_MS = 100
@@ -41,6 +37,10 @@ class GCMethod(enum.StrEnum):
     ENV = "env"
     CGROUP = "cgroup"
     HOG = "hog"
+
+
+#: The platform ability each method needs beyond the core contract (agent and env need none).
+_ABILITY_NEEDED: dict[GCMethod, type[object]] = {GCMethod.CGROUP: ResourceLimits, GCMethod.HOG: HogPlacement}
 
 
 class GCPressureParams(InjectorParams):
@@ -69,7 +69,7 @@ class GCPressure(Injector):
         super().__init__(params, target)
         self._agent: AgentClient | None = None
         self._restored_env: dict[str, str | None] | None = None
-        self._limit: CgroupLimit | PodResize | None = None
+        self._limit: ResourceLimit | None = None
         self._hog: Hog | None = None
 
     @property
@@ -83,6 +83,9 @@ class GCPressure(Injector):
     def available(self, ctx: InjectionContext) -> str | None:
         assert self.target_name is not None
         target = ctx.target(self.target_name)
+        ability = _ABILITY_NEEDED.get(self.p.method)
+        if ability is not None and (reason := missing(ctx.platform, ability)) is not None:
+            return reason
         if self.p.method is GCMethod.AGENT and agent_for(target) is None:
             return f"target {self.target_name} has no chaosagent switched on; use method env, cgroup or hog"
         if self.p.method is GCMethod.AGENT and not any(
@@ -211,23 +214,16 @@ class GCPressure(Injector):
     def _apply_cgroup(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
         assert self.target_name is not None
         memory = self.p.memory_limit_mb * MB if self.p.memory_limit_mb is not None else None
-        in_place = getattr(ctx.platform, "resource_limit", None)  # Kubernetes: in-place pod resize
-        limit: CgroupLimit | PodResize
-        if in_place is not None:
-            limit = in_place(self.target_name, memory_bytes=memory, cpu_millicores=self.p.cpu_limit_millicores)
-        else:
-            pid = ctx.target(self.target_name).pid
-            if pid is None:
-                raise InjectionFailed(f"{self.target_name} is not running")
-            limit = CgroupLimit(pid, memory_bytes=memory, cpu_millicores=self.p.cpu_limit_millicores)
+        limit = require(ctx.platform, ResourceLimits).resource_limit(
+            self.target_name, memory_bytes=memory, cpu_millicores=self.p.cpu_limit_millicores)
         self._limit = limit
         limit.apply()
         details["cgroups"] = [str(group) for group, _ in limit.groups]
 
     def _apply_hog(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
         assert self.target_name is not None
-        hog = ctx.platform.start_hog(self.target_name, mb=self.p.hog_mb, cpu=self.p.hog_cpu,
-                                     duration_s=self.p.duration_s + 5)
+        hog = require(ctx.platform, HogPlacement).start_hog(
+            self.target_name, mb=self.p.hog_mb, cpu=self.p.hog_cpu, duration_s=self.p.duration_s + 5)
         self._hog = hog
         details["hog"] = hog.where
 

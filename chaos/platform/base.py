@@ -1,24 +1,36 @@
-"""The Platform protocol: where targets run, and what the suite can observe and do there.
+"""The neutral platform contract: where targets run, and what the suite can observe and do there.
 
 Injectors and oracles only ever talk to a `Platform` and a `RunningTarget`, so a scenario gives the
 same verdict on local processes and on Kubernetes. A platform records every start, exit and restart
-on the run's Timeline as it happens.
+on the run's Timeline as it happens. `Platform` is a base class: it keeps what every way of
+running targets shares (the run dir, the targets by name, stopping them all, closing), and each
+platform overrides only how a target is started, stopped and restarted. Abilities only some
+platforms have (resource limits, a hog beside a target) are separate Protocols in
+`chaos.platform.abilities`, asked for by the injectors that need them.
 """
 
 from __future__ import annotations
 
+import functools
 import signal
+import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, Self, runtime_checkable
 
-from chaos import configfiles
+from typing_extensions import TypeVar
+
+from chaos import configfiles, state
+from chaos.cleanup import stop_concurrently
 from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError
 from chaos.platform.etcd import EtcdLeadership
 from chaos.platform.observations import ExitRecord, LogLine
+from chaos.suggest import did_you_mean
 from chaos.targets import TargetSpec
+from chaos.timeline import Timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,47 +137,88 @@ class RunningTarget(Protocol):
     def send_signal(self, sig: signal.Signals) -> None: ...
 
 
-class Hog(Protocol):
-    """A bounded memory/CPU hog running beside a target (gc_pressure's `hog` method)."""
-
-    #: Where it runs, for the fault's details (a pid, or a pod and its node).
-    where: str
-
-    def rss_mb(self) -> int:
-        """Its resident memory now, in MiB (0 when not running or not readable)."""
-        ...
-
-    def stop(self) -> None: ...
+#: The platform's own target class; a bare `Platform` is any platform, its targets `RunningTarget`s.
+T = TypeVar("T", bound=RunningTarget, default=RunningTarget, covariant=True)
 
 
-class Platform(Protocol):
-    """Starts, stops and restarts targets; closes everything it started on `close()`."""
+class Platform(ABC, Generic[T]):
+    """Starts, stops and restarts targets; closes everything it started on `close()`.
 
-    name: str
-    #: Local directory for the run's artefacts (logs, generated files).
-    run_dir: Path
+    Subclasses implement `start_target`, `stop_target`, `restart_target` and `start_etcd`, and
+    may add to `close` through `_release`; the rest is the same everywhere.
+    """
 
+    name: ClassVar[str]
+
+    def __init__(self, *, timeline: Timeline, run_dir: Path | None, keep: bool) -> None:
+        self.timeline = timeline
+        #: A run dir the caller named is theirs: it is kept. Otherwise a temp dir, removed on close.
+        self.keep = keep or run_dir is not None
+        # absolute: targets run with their work dir as cwd, so a relative path would point nowhere
+        if run_dir is not None:
+            self.run_dir = run_dir.resolve()
+        elif keep:
+            self.run_dir = Path(tempfile.mkdtemp(prefix="gochaos-run-")).resolve()
+        else:  # a temp dir nobody asked to keep: recorded, so even a crash does not leak it
+            self.run_dir = state.make_temp_dir("gochaos-run-")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._targets: dict[str, T] = {}
+
+    @abstractmethod
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
-                     etcd_endpoints: str = "") -> RunningTarget: ...
+                     etcd_endpoints: str = "") -> T:
+        """Start `spec` and wait until it is ready; TargetError saying why when it is not."""
 
-    def stop_target(self, name: str) -> None: ...
+    @abstractmethod
+    def stop_target(self, name: str) -> None:
+        """Stop target `name` for good (nothing when there is no such target)."""
 
+    @abstractmethod
     def restart_target(self, name: str, *,
-                       env: Mapping[str, str | None] | None = None) -> dict[str, str | None]: ...
+                       env: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+        """Restart a target (a requested exit, not a crash), optionally changing its environment.
 
-    def target(self, name: str) -> RunningTarget: ...
+        `env` sets variables, or removes them where the value is None; returns the previous values
+        of those variables, so passing them back restores the original environment.
+        """
 
+    @abstractmethod
     def start_etcd(self, *, size: int = 3, heartbeat_ms: int = 50,
                    election_ms: int = 500) -> EtcdLeadership[Any]:
         """A started etcd cluster of `size` members with a leader; the caller stops it."""
-        ...
 
-    def start_hog(self, near: str, *, mb: int, cpu: bool, duration_s: float) -> Hog:
-        """Start the hog binary beside target `near`, holding `mb` MiB (and a CPU) for `duration_s`."""
-        ...
+    def target(self, name: str) -> T:
+        try:
+            return self._targets[name]
+        except KeyError:
+            raise PlatformError(f"no target named {name!r} in this run{did_you_mean(name, self._targets)}") from None
+
+    def _claim(self, name: str) -> None:
+        """Refuse a second target of the same name before anything of it is started."""
+        if name in self._targets:
+            raise PlatformError(f"a target named {name!r} is already running in this run")
 
     def stop_all(self) -> None:
-        """Stop every target (before the etcd they depend on goes, so none waits on it)."""
-        ...
+        """Stop every target at once (before the etcd they depend on goes, so none waits on it)."""
+        stop_concurrently([functools.partial(self.stop_target, name) for name in list(self._targets)])
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Stop every target and release what the platform holds; remove the run dir unless kept."""
+        try:
+            self._close_targets()
+            self._release()
+        finally:
+            if not self.keep:
+                state.remove_temp_dir(self.run_dir)
+
+    def _close_targets(self) -> None:
+        self.stop_all()
+
+    def _release(self) -> None:
+        """What a platform holds beyond its targets (a namespace, a shared directory)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

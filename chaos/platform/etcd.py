@@ -9,6 +9,7 @@ how its members are started, stopped and hurt (`loss_modes`).
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -144,6 +145,22 @@ class EtcdLeadership(Generic[M]):
     def loss_modes(self) -> Mapping[str, LossMode[M]]:
         """The leader-loss operations this platform offers, by mode name."""
         raise NotImplementedError
+
+    def signal_member(self, member: M, sig: signal.Signals) -> None:
+        """Send `sig` to the member's etcd process, wherever it runs."""
+        raise NotImplementedError
+
+    def pause(self, member: M) -> None:
+        """SIGSTOP the member: it holds its sockets but answers nothing."""
+        self.signal_member(member, signal.SIGSTOP)
+        member.paused = True
+        self.timeline.record("etcd.pause", member.name)
+
+    def resume(self, member: M) -> None:
+        if member.paused:
+            self.signal_member(member, signal.SIGCONT)
+            member.paused = False
+            self.timeline.record("etcd.resume", member.name)
 
     def unavailable(self, mode: str) -> str | None:
         """Why leader-loss `mode` cannot run here (None: it can)."""

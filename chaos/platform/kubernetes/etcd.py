@@ -27,11 +27,11 @@ from chaos.platform.base import Endpoint
 from chaos.platform.etcd import EtcdLeadership, LossMode, check_shape
 from chaos.platform.kubernetes import manifests as m
 from chaos.platform.kubernetes.namespace import reason
+from chaos.platform.kubernetes.run_space import RunSpace
 from chaos.readiness import wait_until
 
 if TYPE_CHECKING:
     from chaos.platform.kubernetes.kind import KindNode
-    from chaos.platform.kubernetes.platform import KubernetesPlatform
 
 #: DROP rules (chain + match) that cut a member from its peers and them from it: etcd's peer port,
 #: as destination and source, in and out (peer streams are long-lived connections both ways).
@@ -75,13 +75,13 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
 
     platform = "kubernetes"
 
-    def __init__(self, platform: KubernetesPlatform, *, size: int = 3, heartbeat_ms: int = 50,
+    def __init__(self, space: RunSpace, *, size: int = 3, heartbeat_ms: int = 50,
                  election_ms: int = 500) -> None:
         check_shape(size, heartbeat_ms, election_ms)
-        self.kube = platform
+        self.space = space
         self.size, self.heartbeat_ms, self.election_ms = size, heartbeat_ms, election_ms
-        super().__init__(platform.timeline,
-                         f"the pods' logs (kubectl -n {platform.namespace} logs {m.ETCD_NAME}-0 [--previous])")
+        super().__init__(space.timeline,
+                         f"the pods' logs (kubectl -n {space.namespace} logs {m.ETCD_NAME}-0 [--previous])")
 
     @property
     def endpoints(self) -> str:
@@ -89,12 +89,12 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
-        kube = self.kube
-        if kube.cluster.node is None:
+        space = self.space
+        if space.cluster.node is None:
             raise PlatformError("etcd on a cluster other than a local kind cluster needs port-forward, which is not "
                                 "supported yet; use a kind cluster")
-        ports = kube.pick_node_ports(self.size)
-        host_dir, node_dir = kube.node_dir(m.ETCD_NAME)
+        ports = space.pick_node_ports(self.size)
+        host_dir, node_dir = space.node_dir(m.ETCD_NAME)
         try:
             for name in m.etcd_member_names(self.size):  # etcd wants its data dir private to its user
                 member_dir = host_dir / name
@@ -103,14 +103,14 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
         except OSError as e:
             raise PlatformError(f"cannot prepare etcd's data dirs in {host_dir} for uid {IMAGE_UID} "
                                 f"({e.strerror or e}); run as root (the pods run as that user)") from e
-        placement = m.EtcdPlacement(namespace=kube.namespace, run_id=kube.run_id, image=kube.image("etcd"),
+        placement = m.EtcdPlacement(namespace=space.namespace, run_id=space.run_id, image=space.image("etcd"),
                                     size=self.size, heartbeat_ms=self.heartbeat_ms, election_ms=self.election_ms,
                                     node_ports=[port for port, _ in ports], data_host_dir=node_dir)
         self.members = [KubeEtcdMember(name, endpoint)
                         for name, (_, endpoint) in zip(m.etcd_member_names(self.size), ports, strict=True)]
-        kube.ns.apply(m.render_etcd(m.load_kustomization(m.manifests_dir() / "etcd"), placement))
+        space.ns.apply(m.render_etcd(m.load_kustomization(m.manifests_dir() / "etcd"), placement))
         self.timeline.record("etcd.start", "etcd", members=[mb.name for mb in self.members],
-                             namespace=kube.namespace)
+                             namespace=space.namespace)
         self.await_serving(timeout_s, why_not=lambda member: self._pod_story(member.name))
 
     def stop(self) -> None:
@@ -119,19 +119,19 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
             self.heal(member)
             if member.paused:
                 self.resume(member)
-        self.kube.ns.delete_object(self.kube.apps.delete_namespaced_stateful_set, m.ETCD_NAME)
+        self.space.ns.delete_object(self.space.apps.delete_namespaced_stateful_set, m.ETCD_NAME)
         self.close_session()
 
     # -- member operations -------------------------------------------------------------------
     def kill(self, member: KubeEtcdMember) -> None:
         """SIGKILL the member's container (the kubelet restarts it in the same pod)."""
-        self._signal(member, signal.SIGKILL)
+        self.signal_member(member, signal.SIGKILL)
         self.timeline.record("etcd.kill", member.name)
 
     def delete(self, member: KubeEtcdMember) -> None:
         """Delete the member's pod at once; the StatefulSet makes it again, on the same data."""
         try:
-            self.kube.core.delete_namespaced_pod(member.name, self.kube.namespace, grace_period_seconds=0)
+            self.space.core.delete_namespaced_pod(member.name, self.space.namespace, grace_period_seconds=0)
         except Exception as e:
             raise EtcdError(f"delete pod {member.name}: {reason(e)}") from e
         self.timeline.record("etcd.delete", member.name)
@@ -142,18 +142,6 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
             raise EtcdError(f"etcd member {member.name} did not come back within {timeout_s:g}s: "
                             f"{self._pod_story(member.name)}")
         self.timeline.record("etcd.restart", member.name)
-
-    def pause(self, member: KubeEtcdMember) -> None:
-        """SIGSTOP the member's process: it holds its sockets but answers nothing."""
-        self._signal(member, signal.SIGSTOP)
-        member.paused = True
-        self.timeline.record("etcd.pause", member.name)
-
-    def resume(self, member: KubeEtcdMember) -> None:
-        if member.paused:
-            self._signal(member, signal.SIGCONT)
-            member.paused = False
-            self.timeline.record("etcd.resume", member.name)
 
     def isolate(self, member: KubeEtcdMember) -> None:
         """Cut the member's peer traffic both ways, inside its pod's network namespace."""
@@ -185,11 +173,11 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
                 "isolate": LossMode(self.isolate, self.heal), "delete": LossMode(self.delete, self.await_back)}
 
     # -- internals ---------------------------------------------------------------------------
-    def _signal(self, member: KubeEtcdMember, sig: signal.Signals) -> None:
+    def signal_member(self, member: KubeEtcdMember, sig: signal.Signals) -> None:
         self._node(member, f"sending {sig.name}").signal_container(self._container_id(member.name), sig)
 
     def _node(self, member: KubeEtcdMember, doing: str) -> KindNode:
-        node = self.kube.cluster.node
+        node = self.space.cluster.node
         if node is None:
             raise EtcdError(f"{doing} to {member.name} needs a kind node; use mode delete or move here")
         return node
@@ -203,7 +191,7 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
 
     def _pod(self, name: str) -> Any:
         try:
-            return self.kube.core.read_namespaced_pod(name, self.kube.namespace)
+            return self.space.core.read_namespaced_pod(name, self.space.namespace)
         except Exception as e:
             if getattr(e, "status", None) == 404:
                 return None
@@ -218,7 +206,7 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
         for cs in pod.status.container_statuses or []:
             state = cs.state.waiting or cs.state.terminated if cs.state else None
             said.append(f"{cs.name}: {getattr(state, 'reason', None) or 'running'}, restarts {cs.restart_count}")
-        events = self.kube.core.list_namespaced_event(self.kube.namespace,
+        events = self.space.core.list_namespaced_event(self.space.namespace,
                                                       field_selector=f"involvedObject.name={name}").items
         said += [f"{e.reason}: {e.message}" for e in events if e.type == "Warning"][-2:]
         return "; ".join(said) + f"; see {self.where}"

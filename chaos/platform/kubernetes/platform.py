@@ -12,33 +12,27 @@ instead. etcd (`start_etcd`) and the hog (`start_hog`) run in the same namespace
 
 from __future__ import annotations
 
-import secrets
 import signal
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from chaos import state
 from chaos.build import Binaries
 from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError, TargetError
-from chaos.platform.base import Endpoint, StartedTarget
+from chaos.platform.base import Endpoint, Platform, StartedTarget
 from chaos.platform.kubernetes import manifests as m
 from chaos.platform.kubernetes.cluster import ClusterAccess
-from chaos.platform.kubernetes.images import ensure_image, load_into_kind
-from chaos.platform.kubernetes.namespace import FIELD_MANAGER, RunNamespace, reason
+from chaos.platform.kubernetes.etcd import KubeEtcdCluster
+from chaos.platform.kubernetes.hog import KubeHog
+from chaos.platform.kubernetes.namespace import FIELD_MANAGER, reason
 from chaos.platform.kubernetes.podwatch import PodObserver
 from chaos.platform.kubernetes.resize import PodResize
+from chaos.platform.kubernetes.run_space import RunSpace, unwritable
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.readiness import http_ok, wait_until
-from chaos.suggest import did_you_mean
 from chaos.targets import ConfigDelivery, TargetSpec
 from chaos.timeline import Timeline
-
-if TYPE_CHECKING:
-    from chaos.platform.kubernetes.etcd import KubeEtcdCluster
-    from chaos.platform.kubernetes.hog import KubeHog
 
 ROLLOUT_SLACK_S = 60.0  # scheduling, image unpacking and probes on top of the target's own readiness bound
 
@@ -47,10 +41,10 @@ class KubeTarget(StartedTarget):
     """A target running as a Deployment's pod (implements `RunningTarget`)."""
 
     def __init__(self, spec: TargetSpec, endpoint: Endpoint, config_path: Path | None,
-                 extra_env: Mapping[str, str], observer: PodObserver, platform: KubernetesPlatform) -> None:
+                 extra_env: Mapping[str, str], observer: PodObserver, space: RunSpace) -> None:
         super().__init__(spec, endpoint, config_path, extra_env)
         self.observer = observer
-        self._platform = platform
+        self._space = space
         #: The environment the Deployment runs with now, beyond the spec's (restart_target changes it).
         self.env: dict[str, str | None] = dict(extra_env)
         config = spec.config
@@ -63,7 +57,7 @@ class KubeTarget(StartedTarget):
             return super().read_config()
         assert self.spec.config is not None
         try:
-            found = self._platform.core.read_namespaced_config_map(self.config_map, self._platform.namespace)
+            found = self._space.core.read_namespaced_config_map(self.config_map, self._space.namespace)
         except Exception as e:
             raise PlatformError(f"read ConfigMap {self.config_map}: {reason(e)}") from e
         return str((found.data or {}).get(self.spec.config.file_name, ""))
@@ -85,8 +79,8 @@ class KubeTarget(StartedTarget):
     def _patch_config_map(self, text: str) -> None:
         assert self.config_map is not None and self.spec.config is not None
         try:
-            self._platform.core.patch_namespaced_config_map(
-                self.config_map, self._platform.namespace, {"data": {self.spec.config.file_name: text}},
+            self._space.core.patch_namespaced_config_map(
+                self.config_map, self._space.namespace, {"data": {self.spec.config.file_name: text}},
                 field_manager=FIELD_MANAGER)
         except Exception as e:
             raise PlatformError(f"update ConfigMap {self.config_map}: {reason(e)}") from e
@@ -107,7 +101,7 @@ class KubeTarget(StartedTarget):
 
     def send_signal(self, sig: signal.Signals) -> None:
         """Signal the container's process through the kind node; elsewhere unsupported (one line)."""
-        node = self._platform.cluster.node
+        node = self._space.cluster.node
         if node is None:
             raise PlatformError(f"{self.spec.name}: sending {sig.name} needs a kind node (docker exec into it); "
                                 "this cluster is not a local kind cluster")
@@ -119,56 +113,44 @@ class KubeTarget(StartedTarget):
         node.signal_container(current[1].partition("://")[2] or current[1], sig)
 
 
-class KubernetesPlatform:
-    """Runs targets on a cluster (kind for now) in a namespace of their own; implements `Platform`."""
+class KubernetesPlatform(Platform[KubeTarget]):
+    """Runs targets on a cluster (kind for now) in a namespace of their own.
+
+    Beyond the core contract it has the `ResourceLimits` (in-place pod resize) and `HogPlacement`
+    (a pod on the target's node) abilities.
+    """
 
     name = "kubernetes"
 
     def __init__(self, *, timeline: Timeline, cluster: ClusterAccess, binaries: Binaries,
                  run_dir: Path | None = None, keep: bool = False) -> None:
-        from kubernetes import client as client_module
-
-        client: Any = client_module  # the package's types are partial; its objects are used as Any here
-        self.timeline = timeline
-        self.cluster = cluster
-        self.binaries = binaries
-        self.keep = keep or run_dir is not None
-        self.run_dir = (run_dir.resolve() if run_dir is not None else state.make_temp_dir("gochaos-run-"))
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.run_id = secrets.token_hex(4)
-        self.ns = RunNamespace(cluster.api, run_id=self.run_id, discovery_cache=self.run_dir / ".kube-discovery.json",
-                               reach=cluster.how_to_reach())
-        self.namespace = self.ns.name
-        self.core: Any = client.CoreV1Api(cluster.api)
-        self.apps: Any = client.AppsV1Api(cluster.api)
-        self._targets: dict[str, KubeTarget] = {}
-        self._images: dict[str, str] = {}
-        self._shared: tuple[Path, str] | None = None
-        self._ports_taken: set[int] = set()  # handed out in this run (its Service may not exist yet)
+        super().__init__(timeline=timeline, run_dir=run_dir, keep=keep)
+        self.space = RunSpace(cluster=cluster, binaries=binaries, timeline=timeline, run_dir=self.run_dir)
+        self.cluster, self.binaries = cluster, binaries
+        self.run_id, self.namespace = self.space.run_id, self.space.namespace
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
                      etcd_endpoints: str = "") -> KubeTarget:
         """Apply its ConfigMap, Deployment and Service, wait for the rollout and for it to answer."""
-        if spec.name in self._targets:
-            raise PlatformError(f"a target named {spec.name!r} is already running in this run")
+        self._claim(spec.name)
         node = self.cluster.node
         if node is None:
             raise PlatformError("targets on a cluster other than a local kind cluster need port-forward and the "
                                 "ConfigMap reload path, which are not supported yet; use a kind cluster")
-        self.ns.create()
+        self.space.ns.create()
         docs = m.load_kustomization(m.manifests_dir() / "targets" / (spec.binary or spec.name))
         config_path, host_dir = self._write_config(spec)
-        [(node_port, endpoint)] = self.pick_node_ports(1)
+        [(node_port, endpoint)] = self.space.pick_node_ports(1)
         placement = m.TargetPlacement(namespace=self.namespace, run_id=self.run_id,
-                                      image=self.image(spec.binary or spec.name, race=spec.race),
+                                      image=self.space.image(spec.binary or spec.name, race=spec.race),
                                       node_port=node_port, env=dict(extra_env or {}), etcd_endpoints=etcd_endpoints,
                                       config_host_dir=host_dir)
-        observer = PodObserver(self.core, self.namespace, spec.name, self.timeline)
-        target = KubeTarget(spec, endpoint, config_path, extra_env or {}, observer, self)
+        observer = PodObserver(self.space.core, self.namespace, spec.name, self.timeline)
+        target = KubeTarget(spec, endpoint, config_path, extra_env or {}, observer, self.space)
         self._targets[spec.name] = target
         observer.start()
-        self.ns.apply(m.render_target(docs, spec, placement))
+        self.space.ns.apply(m.render_target(docs, spec, placement))
         self.timeline.record("target.start", spec.name, pid=None, port=endpoint.port, namespace=self.namespace)
         self._wait_ready(target)
         return target
@@ -177,8 +159,8 @@ class KubernetesPlatform:
         target = self._targets.pop(name, None)
         if target is None:
             return
-        self.ns.delete_object(self.apps.delete_namespaced_deployment, name)
-        self.ns.delete_object(self.core.delete_namespaced_service, name)
+        self.space.ns.delete_object(self.space.apps.delete_namespaced_deployment, name)
+        self.space.ns.delete_object(self.space.core.delete_namespaced_service, name)
         target.observer.stop()
         self.timeline.record("target.stop", name)
 
@@ -192,117 +174,51 @@ class KubernetesPlatform:
             "metadata": {"annotations": {"gochaos.io/restarted-at": str(time.time_ns())}},
             "spec": {"containers": [{"name": m.CONTAINER, "env": m.pod_env(target.spec, target.env)}]}}}}
         try:  # Recreate strategy: the old pod is deleted (its exit is requested), then a new one starts
-            self.apps.patch_namespaced_deployment(name, self.namespace, patch, field_manager=FIELD_MANAGER)
+            self.space.apps.patch_namespaced_deployment(name, self.namespace, patch, field_manager=FIELD_MANAGER)
         except Exception as e:
             raise PlatformError(f"patch deployment {name}: {reason(e)}") from e
         self.timeline.record("target.start", name, pid=None, requested=True, env=dict(env or {}))
         self._wait_ready(target)
         return previous
 
-    def target(self, name: str) -> KubeTarget:
-        try:
-            return self._targets[name]
-        except KeyError:
-            raise PlatformError(f"no target named {name!r} in this run{did_you_mean(name, self._targets)}") from None
-
     def resource_limit(self, name: str, *, memory_bytes: int | None = None,
                        cpu_millicores: int | None = None) -> PodResize:
         """A CPU/memory squeeze of target `name`'s pod in place (apply, throttled_periods, remove)."""
-        return PodResize(self, name, memory_bytes=memory_bytes, cpu_millicores=cpu_millicores)
+        return PodResize(self.space, self.target(name).observer, name, memory_bytes=memory_bytes,
+                         cpu_millicores=cpu_millicores)
 
-    def stop_all(self) -> None:
-        for name in list(self._targets):
-            self.stop_target(name)
-
-    def close(self) -> None:
-        """Stop observing, delete the run's namespace (bounded wait), remove local files."""
+    def _close_targets(self) -> None:
+        """Stop observing; the namespace's deletion (`_release`) takes their objects with it."""
         for target in self._targets.values():
             target.observer.stop()
         self._targets.clear()
-        try:
-            self.ns.delete()
-        finally:
-            if self._shared is not None:
-                state.remove_temp_dir(self._shared[0] / self.namespace)
-            if not self.keep:
-                state.remove_temp_dir(self.run_dir)
 
-    def __enter__(self) -> KubernetesPlatform:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _release(self) -> None:
+        self.space.release()
 
     # -- internals ---------------------------------------------------------------------------
     def start_hog(self, near: str, *, mb: int, cpu: bool, duration_s: float) -> KubeHog:
         """A hog pod on target `near`'s node (BestEffort: it competes for the node's memory and CPU)."""
-        from chaos.platform.kubernetes.hog import KubeHog
-
         self.target(near)
-        return KubeHog(self, near, mb=mb, cpu=cpu, duration_s=duration_s)
+        return KubeHog(self.space, near, mb=mb, cpu=cpu, duration_s=duration_s)
 
     def start_etcd(self, *, size: int = 3, heartbeat_ms: int = 50, election_ms: int = 500) -> KubeEtcdCluster:
         """A StatefulSet of `size` etcd members in the run's namespace, started and with a leader."""
-        from chaos.platform.kubernetes.etcd import KubeEtcdCluster
-
-        self.ns.create()
-        return KubeEtcdCluster(self, size=size, heartbeat_ms=heartbeat_ms, election_ms=election_ms).started()
-
-    def image(self, name: str, *, race: bool = False) -> str:
-        """The image of bundled binary `name`, built and loaded into the kind node once per run."""
-        key = f"{name}+race" if race else name
-        if key not in self._images:
-            node, kind = self.cluster.node, self.cluster.kind
-            assert node is not None and kind is not None
-            tag = ensure_image(node.docker, self.binaries, name, race=race)
-            load_into_kind(tag, kind.name)
-            self._images[key] = tag
-        return self._images[key]
+        self.space.ns.create()
+        return KubeEtcdCluster(self.space, size=size, heartbeat_ms=heartbeat_ms, election_ms=election_ms).started()
 
     def _write_config(self, spec: TargetSpec) -> tuple[Path | None, str | None]:
         """Write the initial config into the directory the node shares with this host."""
         if spec.config is None or spec.config.delivery is ConfigDelivery.CONFIGMAP:
             return None, None  # a ConfigMap's content is rendered with the target's manifests
-        folder, node_folder = self.node_dir(spec.name)
+        folder, node_folder = self.space.node_dir(spec.name)
         try:
             path = folder / spec.config.file_name
             path.write_text(spec.config.initial, encoding="utf-8")
             path.chmod(0o644)
         except OSError as e:
-            raise _unwritable(f"cannot write {spec.name}'s config into", folder, e) from e
+            raise unwritable(f"cannot write {spec.name}'s config into", folder, e) from e
         return path, node_folder
-
-    def node_dir(self, name: str) -> tuple[Path, str]:
-        """(host path, node path) of directory `name` of this run in the node's shared directory."""
-        node = self.cluster.node
-        assert node is not None
-        if self._shared is None:
-            self._shared = node.shared_dir()
-        host_root, node_root = self._shared
-        folder = host_root / self.namespace / name
-        state.hold("dir", str(host_root / self.namespace), f"config dir {host_root / self.namespace}")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            (host_root / self.namespace).chmod(0o755)
-        except OSError as e:
-            raise _unwritable("cannot create", folder, e) from e
-        return folder, f"{node_root}/{self.namespace}/{name}"
-
-    def pick_node_ports(self, count: int) -> list[tuple[int, Endpoint]]:
-        """`count` published node ports no Service in the cluster uses yet, and where this host reaches them."""
-        node = self.cluster.node
-        assert node is not None
-        published = node.published_ports()
-        used = {port.node_port for svc in self.core.list_service_for_all_namespaces().items
-                for port in (svc.spec.ports or []) if port.node_port}
-        used |= self._ports_taken
-        free = [(node_port, Endpoint(host, host_port)) for node_port, (host, host_port) in sorted(published.items())
-                if 30000 <= node_port <= 32767 and node_port not in used]
-        if len(free) >= count:
-            self._ports_taken |= {node_port for node_port, _ in free[:count]}
-            return free[:count]
-        raise PlatformError(f"all node ports kind publishes on 127.0.0.1 are in use ({sorted(published)}); stop other "
-                            "runs on this cluster or map more ports with extraPortMappings")
 
     def _wait_ready(self, target: KubeTarget) -> None:
         spec = target.spec
@@ -317,7 +233,7 @@ class KubernetesPlatform:
         self.timeline.record("target.ready", spec.name, pid=None)
 
     def _rolled_out(self, name: str) -> bool:
-        status = self.apps.read_namespaced_deployment_status(name, self.namespace)
+        status = self.space.apps.read_namespaced_deployment_status(name, self.namespace)
         want = status.spec.replicas or 1
         st = status.status
         return bool(st and (st.observed_generation or 0) >= (status.metadata.generation or 0)
@@ -329,21 +245,15 @@ class KubernetesPlatform:
         name = target.spec.name
         selector = f"{m.TARGET_LABEL}={name}"
         said: list[str] = []
-        for pod in self.core.list_namespaced_pod(self.namespace, label_selector=selector).items:
+        for pod in self.space.core.list_namespaced_pod(self.namespace, label_selector=selector).items:
             for cs in pod.status.container_statuses or []:
                 waiting = cs.state.waiting if cs.state else None
                 if waiting is not None:
                     said.append(f"{pod.metadata.name}: {waiting.reason}: {waiting.message or ''}".strip())
-            events = self.core.list_namespaced_event(self.namespace,
+            events = self.space.core.list_namespaced_event(self.namespace,
                                                      field_selector=f"involvedObject.name={pod.metadata.name}")
             said += [f"{e.reason}: {e.message}" for e in events.items if e.type == "Warning"][-3:]
         tail = [line.text for line in target.logs()][-3:]
         return (f"target {name} did not become ready on Kubernetes within {timeout:g}s (namespace {self.namespace}): "
                 f"{'; '.join(said) or 'no pod events'}; last log lines: {tail or 'none'}; "
                 f"inspect with `kubectl -n {self.namespace} describe pod -l {selector}`")
-
-
-def _unwritable(doing: str, folder: Path, error: OSError) -> PlatformError:
-    return PlatformError(f"{doing} {folder} in the node's shared directory ({error.strerror or error}); run as a "
-                         "user who can write Docker's volumes, or add an extraMount at /var/lib/gochaos to the kind "
-                         "config")

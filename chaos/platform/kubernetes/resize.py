@@ -9,14 +9,13 @@ throttling is read from the container's cgroup through the node, as the proof th
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chaos.errors import InjectionFailed, RevertFailed
 from chaos.platform.kubernetes.manifests import CONTAINER
 from chaos.platform.kubernetes.namespace import reason
-
-if TYPE_CHECKING:
-    from chaos.platform.kubernetes.platform import KubernetesPlatform
+from chaos.platform.kubernetes.podwatch import PodObserver
+from chaos.platform.kubernetes.run_space import RunSpace
 
 APPLY_TIMEOUT_S = 15.0
 
@@ -24,9 +23,9 @@ APPLY_TIMEOUT_S = 15.0
 class PodResize:
     """Limits of one target's running container, changed in place and changed back."""
 
-    def __init__(self, platform: KubernetesPlatform, target: str, *, memory_bytes: int | None = None,
+    def __init__(self, space: RunSpace, observer: PodObserver, target: str, *, memory_bytes: int | None = None,
                  cpu_millicores: int | None = None) -> None:
-        self.platform, self.target = platform, target
+        self.space, self.observer, self.target = space, observer, target
         self.limits: dict[str, str] = {}
         if cpu_millicores is not None:
             self.limits["cpu"] = f"{cpu_millicores}m"
@@ -39,11 +38,11 @@ class PodResize:
         self._throttled_at_start: int | None = None
 
     def apply(self) -> None:
-        current = self.platform.target(self.target).observer.current
+        current = self.observer.current
         if current is None:
             raise InjectionFailed(f"{self.target} has no running container to resize")
         self._pod, self._container = current
-        pod = self.platform.core.read_namespaced_pod(self._pod, self.platform.namespace)
+        pod = self.space.core.read_namespaced_pod(self._pod, self.space.namespace)
         spec = next(c for c in pod.spec.containers if c.name == CONTAINER)
         self._original = {k: str(v) for k, v in ((spec.resources.limits or {}) if spec.resources else {}).items()
                           if k in self.limits}
@@ -64,13 +63,13 @@ class PodResize:
         try:
             self._resize(self._original, pod=pod)
         except InjectionFailed as e:
-            if self.platform.target(self.target).observer.current not in (None, (pod, self._container)):
+            if self.observer.current not in (None, (pod, self._container)):
                 return  # the container was replaced: the new one has the Deployment's own limits
             raise RevertFailed(f"{self.target}: could not restore the limits {self._original} of pod {pod}: {e}; "
-                               f"restore them by hand (kubectl -n {self.platform.namespace} delete pod {pod})") from e
+                               f"restore them by hand (kubectl -n {self.space.namespace} delete pod {pod})") from e
 
     def _throttled_total(self) -> int | None:
-        node = self.platform.cluster.node
+        node = self.space.cluster.node
         if node is None or self._container is None:
             return None
         return node.throttled_periods(self._container.partition("://")[2] or self._container)
@@ -80,13 +79,13 @@ class PodResize:
         assert pod is not None
         body = {"spec": {"containers": [{"name": CONTAINER, "resources": {"limits": limits}}]}}
         try:
-            self.platform.core.patch_namespaced_pod_resize(pod, self.platform.namespace, body)
+            self.space.core.patch_namespaced_pod_resize(pod, self.space.namespace, body)
         except Exception as e:
             raise InjectionFailed(f"in-place resize of pod {pod} to {limits}: {reason(e)} (the cluster needs "
                                   "Kubernetes >= 1.33 with InPlacePodVerticalScaling)") from e
         deadline = time.monotonic() + APPLY_TIMEOUT_S
         while time.monotonic() < deadline:  # the kubelet reports the limits it actually set
-            if _applied(self.platform.core.read_namespaced_pod(pod, self.platform.namespace), limits):
+            if _applied(self.space.core.read_namespaced_pod(pod, self.space.namespace), limits):
                 return
             time.sleep(0.2)
         raise InjectionFailed(f"the kubelet did not apply {limits} to pod {pod} within {APPLY_TIMEOUT_S:g}s")

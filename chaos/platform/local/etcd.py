@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from chaos.cleanup import stop_concurrently
 from chaos.errors import EtcdError
 from chaos.platform.etcd import EtcdLeadership, LeaderChange, LossMode, MemberStatus, check_shape
 from chaos.platform.local.netfilter import PortIsolation, iptables_available
 from chaos.platform.local.ports import LOOPBACK, free_ports
-from chaos.platform.local.process import SupervisedProcess, stop_concurrently
+from chaos.platform.local.process import SupervisedProcess
 from chaos.readiness import wait_until
 from chaos.targets import RestartPolicy
 from chaos.timeline import Timeline, now_ns
@@ -161,17 +162,8 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
             raise EtcdError(f"etcd member {member.name} did not come back within {timeout_s:g}s")
         self.timeline.record("etcd.restart", member.name)
 
-    def pause(self, member: EtcdMember) -> None:
-        """SIGSTOP the member: it holds its sockets but answers nothing."""
-        member.process.send_signal(signal.SIGSTOP)
-        member.paused = True
-        self.timeline.record("etcd.pause", member.name)
-
-    def resume(self, member: EtcdMember) -> None:
-        if member.paused:
-            member.process.send_signal(signal.SIGCONT)
-            member.paused = False
-            self.timeline.record("etcd.resume", member.name)
+    def signal_member(self, member: EtcdMember, sig: signal.Signals) -> None:
+        member.process.send_signal(sig)
 
     def isolate(self, member: EtcdMember) -> None:
         """Cut the member's peer traffic both ways (iptables; needs root)."""

@@ -8,25 +8,22 @@ keep it.
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import signal
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from chaos import state
 from chaos.build import Binaries
-from chaos.errors import PlatformError, TargetError
-from chaos.platform.base import Endpoint, StartedTarget
+from chaos.errors import InjectionFailed, PlatformError, TargetError
+from chaos.platform.base import Endpoint, Platform, StartedTarget
+from chaos.platform.local.cgroups import CgroupLimit
 from chaos.platform.local.etcd import EtcdCluster
 from chaos.platform.local.ports import LOOPBACK, free_port, port_in_use
-from chaos.platform.local.process import SupervisedProcess, stop_concurrently
+from chaos.platform.local.process import SupervisedProcess
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.platform.procfs import vm_rss_mb
 from chaos.readiness import http_ok, wait_until
-from chaos.suggest import did_you_mean
 from chaos.targets import GO_OBSERVABILITY_ENV, RestartPolicy, TargetSpec
 from chaos.targets import fill_placeholders as _fill
 from chaos.timeline import Timeline
@@ -83,33 +80,25 @@ class LocalHog:
         self.process.stop(timeout_s=1)
 
 
-class LocalPlatform:
-    """Runs targets as local processes on loopback; the suite's default platform."""
+class LocalPlatform(Platform[LocalTarget]):
+    """Runs targets as local processes on loopback; the suite's default platform.
+
+    Beyond the core contract it has the `ResourceLimits` (cgroups) and `HogPlacement` abilities.
+    """
 
     name = "local"
 
     def __init__(self, *, timeline: Timeline, binaries: Binaries | None = None,
                  run_dir: Path | None = None, keep: bool = False) -> None:
-        self.timeline = timeline
+        super().__init__(timeline=timeline, run_dir=run_dir, keep=keep)
         self.binaries = binaries
-        self.keep = keep or run_dir is not None
-        # absolute: targets run with their work dir as cwd, so a relative path would point nowhere
-        if run_dir is not None:
-            self.run_dir = run_dir.resolve()
-        elif keep:
-            self.run_dir = Path(tempfile.mkdtemp(prefix="gochaos-run-")).resolve()
-        else:  # a temp dir nobody asked to keep: recorded, so even a crash does not leak it
-            self.run_dir = state.make_temp_dir("gochaos-run-")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._targets: dict[str, LocalTarget] = {}
         self._etcd_clusters = 0
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
                      etcd_endpoints: str = "") -> LocalTarget:
         """Write its config, start it, wait for readiness; TargetError with its log tail if not."""
-        if spec.name in self._targets:
-            raise PlatformError(f"a target named {spec.name!r} is already running in this run")
+        self._claim(spec.name)
         workdir = self.run_dir / spec.name
         workdir.mkdir(parents=True, exist_ok=True)
         config_path = None
@@ -151,12 +140,7 @@ class LocalPlatform:
 
     def restart_target(self, name: str, *,
                        env: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
-        """Restart a target (a requested exit, not a crash), optionally changing its environment.
-
-        `env` sets variables, or removes them where the value is None (how GOGC/GOMEMLIMIT
-        pressure is applied to a service that has no agent). Returns the previous values of those
-        variables, so passing them back restores the original environment.
-        """
+        """Restart its process with the environment changed (how GOGC/GOMEMLIMIT reach a service without an agent)."""
         target = self.target(name)
         previous = {key: target.process.env.get(key) for key in (env or {})}
         for key, value in (env or {}).items():
@@ -169,12 +153,6 @@ class LocalPlatform:
                              env=dict(env or {}))
         self._wait_ready(target)
         return previous
-
-    def target(self, name: str) -> LocalTarget:
-        try:
-            return self._targets[name]
-        except KeyError:
-            raise PlatformError(f"no target named {name!r} in this run{did_you_mean(name, self._targets)}") from None
 
     def start_hog(self, near: str, *, mb: int, cpu: bool, duration_s: float) -> LocalHog:
         """The hog as a local process beside target `near` (same machine, its own process group)."""
@@ -194,21 +172,13 @@ class LocalPlatform:
                            timeline=self.timeline, size=size, heartbeat_ms=heartbeat_ms,
                            election_ms=election_ms).started()
 
-    def stop_all(self) -> None:
-        """Stop every target at once (before the etcd they depend on goes, so none waits on it)."""
-        stop_concurrently([functools.partial(self.stop_target, name) for name in list(self._targets)])
-
-    def close(self) -> None:
-        """Stop every target; remove the run dir unless it is kept."""
-        self.stop_all()
-        if not self.keep:
-            state.remove_temp_dir(self.run_dir)
-
-    def __enter__(self) -> LocalPlatform:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def resource_limit(self, name: str, *, memory_bytes: int | None = None,
+                       cpu_millicores: int | None = None) -> CgroupLimit:
+        """A memory/CPU squeeze of target `name`'s process with cgroups of its own (needs root)."""
+        pid = self.target(name).pid
+        if pid is None:
+            raise InjectionFailed(f"{name} is not running")
+        return CgroupLimit(pid, memory_bytes=memory_bytes, cpu_millicores=cpu_millicores)
 
     # -- internals ---------------------------------------------------------------------------
     def _binary(self, spec: TargetSpec) -> Path:

@@ -343,27 +343,6 @@ class SupervisedProcess:
             proc.wait(timeout=5)
 
 
-def stop_concurrently(stops: Sequence[Callable[[], None]]) -> None:
-    """Run several blocking stops at once: teardown then takes the slowest one, not their sum.
-
-    Each stop is waited on through an Event, not Thread.join: a second Ctrl-C landing in a join
-    marks the thread as finished while it still runs (python/cpython#90882), and the caller would
-    go on (e.g. delete the run dir) under a stop still in progress.
-    """
-    finished = [threading.Event() for _ in stops]
-
-    def run(stop: Callable[[], None], done: threading.Event) -> None:
-        try:
-            stop()
-        finally:
-            done.set()
-
-    for stop, done in zip(stops, finished, strict=True):
-        threading.Thread(target=run, args=(stop, done), name="gochaos-stop", daemon=True).start()
-    for done in finished:
-        done.wait()
-
-
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)

@@ -34,7 +34,7 @@ from chaos.platform.observations import ExitRecord, LogLine
 from chaos.readiness import http_ok, wait_until
 from chaos.suggest import did_you_mean
 from chaos.targets import ConfigDelivery, TargetSpec
-from chaos.timeline import Timeline
+from chaos.timeline import EventKind, Timeline
 
 if TYPE_CHECKING:
     from chaos.platform.kubernetes.etcd import KubeEtcdCluster
@@ -169,7 +169,7 @@ class KubernetesPlatform:
         self._targets[spec.name] = target
         observer.start()
         self.ns.apply(m.render_target(docs, spec, placement))
-        self.timeline.record("target.start", spec.name, pid=None, port=endpoint.port, namespace=self.namespace)
+        self.timeline.record(EventKind.TARGET_START, spec.name, pid=None, port=endpoint.port, namespace=self.namespace)
         self._wait_ready(target)
         return target
 
@@ -180,7 +180,7 @@ class KubernetesPlatform:
         self.ns.delete_object(self.apps.delete_namespaced_deployment, name)
         self.ns.delete_object(self.core.delete_namespaced_service, name)
         target.observer.stop()
-        self.timeline.record("target.stop", name)
+        self.timeline.record(EventKind.TARGET_STOP, name)
 
     def restart_target(self, name: str, *,
                        env: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
@@ -195,7 +195,7 @@ class KubernetesPlatform:
             self.apps.patch_namespaced_deployment(name, self.namespace, patch, field_manager=FIELD_MANAGER)
         except Exception as e:
             raise PlatformError(f"patch deployment {name}: {reason(e)}") from e
-        self.timeline.record("target.start", name, pid=None, requested=True, env=dict(env or {}))
+        self.timeline.record(EventKind.TARGET_START, name, pid=None, requested=True, env=dict(env or {}))
         self._wait_ready(target)
         return previous
 
@@ -314,7 +314,7 @@ class KubernetesPlatform:
 
         if not wait_until(ready, timeout_s=timeout, interval_s=0.1):
             raise TargetError(self._not_ready(target, timeout))
-        self.timeline.record("target.ready", spec.name, pid=None)
+        self.timeline.record(EventKind.TARGET_READY, spec.name, pid=None)
 
     def _rolled_out(self, name: str) -> bool:
         status = self.apps.read_namespaced_deployment_status(name, self.namespace)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from chaos.chaosagent import agent_for
 from chaos.errors import InjectionFailed
 from chaos.platform.base import RunningTarget
-from chaos.timeline import Timeline
+from chaos.timeline import EventKind, Timeline
 
 
 class RuntimeSampler:
@@ -46,7 +46,7 @@ class RuntimeSampler:
         the full wait, so the verdict is the one a fixed wait gives, without paying it on every run.
         """
         deadline = time.monotonic() + max_wait_s
-        before = {e.source: int(e.details["goroutines"]) for e in self.timeline.events(kind="runtime.idle")}
+        before = {e.source: int(e.details["goroutines"]) for e in self.timeline.events(kind=EventKind.RUNTIME_IDLE)}
         history: dict[str, list[int]] = {name: [] for name, _ in self._agents}
         while time.monotonic() < deadline:
             for name, agent in self._agents:
@@ -57,9 +57,9 @@ class RuntimeSampler:
             if all(_settled(counts, before.get(name)) for name, counts in history.items()):
                 break
             time.sleep(poll_s)
-        self.sample_now("runtime.idle")
+        self.sample_now(EventKind.RUNTIME_IDLE)
 
-    def sample_now(self, kind: str = "runtime.sample") -> None:
+    def sample_now(self, kind: EventKind = EventKind.RUNTIME_SAMPLE) -> None:
         """Record one snapshot of every agent now (`runtime.idle` for the before/after-load pair)."""
         for name, agent in self._agents:
             try:

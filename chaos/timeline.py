@@ -9,6 +9,7 @@ oracles and reports read. Neither side imports the other.
 from __future__ import annotations
 
 import bisect
+import enum
 import heapq
 import threading
 import time
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ddsketch import DDSketch
+
+from chaos.suggest import did_you_mean
 
 #: Relative accuracy of latency quantiles (1% of the value).
 QUANTILE_ACCURACY = 0.01
@@ -27,18 +30,130 @@ def now_ns() -> int:
     return time.time_ns()
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened at one instant: a fault step, a phase change, a process exit.
+class EventFamily(enum.StrEnum):
+    """What an event is about: the part of its kind before the dot, for `Timeline.events(family=...)`."""
 
-    `kind` is dotted, family first: ``phase.start``, ``fault.start``, ``fault.end``,
-    ``reload.write``, ``target.start``, ``target.exit``, ``etcd.leader``.
+    FAULT = "fault"
+    RELOAD = "reload"
+    GC = "gc"
+    TARGET = "target"
+    ETCD = "etcd"
+    LOAD = "load"
+    RUNTIME = "runtime"
+
+
+class EventKind(enum.StrEnum):
+    """Every kind of event a run records, named once so producers and readers cannot drift apart.
+
+    Values are dotted, family first, and go into report.json as they are. `source` is who the
+    event is about (an injector, a target, an etcd member, ``etcd``, ``load``); the comment of each
+    kind says when it is recorded and which `details` keys it carries.
     """
 
+    #: An injector's fault is about to be injected (`run_fault`; source: the injector).
+    #: details: fault_id, target (None for cluster-wide faults), params (the validated
+    #: parameters), healthy (the target's readiness answer before; None without a probe).
+    FAULT_START = "fault.start"
+    #: The fault was injected and reverted, whatever happened (source: the injector).
+    #: details: fault_id, target, landed (the injector's proof it took effect), healthy (after).
+    FAULT_END = "fault.end"
+
+    #: reload_storm wrote the target's config, at the instant the write began (source: the
+    #: injector). details: target, version, valid (a config the target must accept), mutation
+    #: (the Pattern written, or ``revert`` for the original put back), mode (the write mode).
+    RELOAD_WRITE = "reload.write"
+    #: The HTTP reload endpoint could not be reached after a write (source: the injector).
+    #: details: error.
+    RELOAD_TRIGGER_FAILED = "reload.trigger_failed"
+    #: The target was seen serving another version than at the previous poll during a storm
+    #: (source: the injector). details: target, version.
+    RELOAD_LIVE = "reload.live"
+
+    #: gc_pressure applied its pressure and begins holding it (source: the injector). details:
+    #: target, method, and what that method applied: agent_actions (agent), env (env: GOGC and/or
+    #: GOMEMLIMIT as set), cgroups (cgroup: the limited groups), hog (hog: where it runs).
+    GC_PRESSURE = "gc.pressure"
+
+    #: A target process or pod started (source: the target). The first one per target is the
+    #: run's setup, with port (and pid locally; namespace on Kubernetes). A requested restart
+    #: carries requested=True and env (the variables changed); a restart by the supervisor or the
+    #: kubelet after an exit carries requested=False, incarnation, restarts (and pod on Kubernetes).
+    #: pid is None on Kubernetes.
+    TARGET_START = "target.start"
+    #: The target passed its readiness check after a start (source: the target). details: pid
+    #: (None on Kubernetes).
+    TARGET_READY = "target.ready"
+    #: A target process or container exited, stamped when it did (source: the target). details:
+    #: pid (None on Kubernetes), returncode, signal (its name, or None), requested (False: a crash),
+    #: incarnation; on Kubernetes also reason (e.g. ``OOMKilled``, ``pod deleted``, else None).
+    TARGET_EXIT = "target.exit"
+    #: The platform stopped the target for good (the run's end, or a start that failed). No details.
+    TARGET_STOP = "target.stop"
+
+    #: The etcd members were launched, before they serve (source: ``etcd``). details: members
+    #: (their names); on Kubernetes also namespace.
+    ETCD_START = "etcd.start"
+    #: A member was SIGKILLed (source: the member). No details.
+    ETCD_KILL = "etcd.kill"
+    #: A member's pod was deleted; Kubernetes only (source: the member). No details.
+    ETCD_DELETE = "etcd.delete"
+    #: A killed or deleted member answers again (source: the member). No details.
+    ETCD_RESTART = "etcd.restart"
+    #: A member was SIGSTOPped (source: the member). No details.
+    ETCD_PAUSE = "etcd.pause"
+    #: A paused member was SIGCONTed (source: the member). No details.
+    ETCD_RESUME = "etcd.resume"
+    #: A member's peer traffic was cut both ways (source: the member). No details.
+    ETCD_ISOLATE = "etcd.isolate"
+    #: An isolated member's peer traffic flows again (source: the member). No details.
+    ETCD_HEAL = "etcd.heal"
+    #: The leader is being taken out on purpose, just before it is (source: ``etcd``). details:
+    #: operation (``move-leader``, ``kill-leader``, ``pause-leader``, ...), leader (the old one).
+    ETCD_LEADER_LOST = "etcd.leader_lost"
+    #: A leader of a later term was seen, stamped when it was (source: ``etcd``). details: leader,
+    #: previous, operation, term.
+    ETCD_LEADER = "etcd.leader"
+
+    #: Request results flow from Locust, stamped when its processes were launched (source:
+    #: ``load``). details: user (the user class reference), users, workers, host.
+    LOAD_START = "load.start"
+    #: Locust's processes ended and their results were drained (source: ``load``). details:
+    #: records (request results received), complete (Locust's own totals arrived).
+    LOAD_STOP = "load.stop"
+
+    #: A chaosagent snapshot once goroutine counts settled (or the wait ran out), before the load
+    #: and after it: the leak oracle's before/after pair (source: the target). details:
+    #: goroutines, heap_live_bytes, gc_cycles.
+    RUNTIME_IDLE = "runtime.idle"
+    #: A periodic chaosagent snapshot during the run (source: the target). details: as RUNTIME_IDLE.
+    RUNTIME_SAMPLE = "runtime.sample"
+
+    @property
+    def family(self) -> EventFamily:
+        return EventFamily(self.value.partition(".")[0])
+
+    @classmethod
+    def parse(cls, text: str) -> EventKind:
+        """The kind a report or a captured run names; ValueError naming the valid kinds otherwise."""
+        try:
+            return cls(text)
+        except ValueError:
+            raise ValueError(f"unknown event kind {text!r}{did_you_mean(text, cls)}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened at one instant: a fault step, a process exit, a leader change."""
+
     t_ns: int
-    kind: str
+    kind: EventKind
     source: str
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, EventKind):  # a plain string has no family, and may name no kind at all
+            raise TypeError(f"event kind {self.kind!r} is not an EventKind; strings read back from a report "
+                            "go through EventKind.parse")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +207,7 @@ class Timeline:
         self._request_times: list[int] = []
 
     # -- writing ---------------------------------------------------------------------------
-    def record(self, kind: str, source: str, t_ns: int | None = None, **details: Any) -> Event:
+    def record(self, kind: EventKind, source: str, t_ns: int | None = None, **details: Any) -> Event:
         """Stamp an event now (or at `t_ns`, for events observed after the fact) and keep it."""
         event = Event(t_ns if t_ns is not None else now_ns(), kind, source, dict(details))
         with self._lock:
@@ -119,15 +234,17 @@ class Timeline:
 
     # -- reading ---------------------------------------------------------------------------
     def events(
-        self, kind: str | None = None, since_ns: int | None = None, until_ns: int | None = None
+        self, kind: EventKind | None = None, since_ns: int | None = None, until_ns: int | None = None,
+        *, family: EventFamily | None = None,
     ) -> list[Event]:
-        """Events in time order, filtered by kind (exact, or a family prefix ending in '.')."""
+        """Events in time order, filtered by kind, by family, and by window `[since_ns, until_ns)`."""
         with self._lock:
             events = sorted(self._events, key=lambda e: e.t_ns)
         return [
             e
             for e in events
-            if (kind is None or e.kind == kind or (kind.endswith(".") and e.kind.startswith(kind)))
+            if (kind is None or e.kind == kind)
+            and (family is None or e.kind.family == family)
             and (since_ns is None or e.t_ns >= since_ns)
             and (until_ns is None or e.t_ns < until_ns)
         ]

@@ -24,7 +24,7 @@ from chaos.platform.etcd import EtcdLeadership
 from chaos.readiness import http_ok
 from chaos.suggest import did_you_mean
 from chaos.targets import TargetSpec
-from chaos.timeline import Timeline
+from chaos.timeline import EventKind, Timeline
 from chaos.verdict import Evidence, Finding, Status
 
 
@@ -157,7 +157,7 @@ def run_fault(injector: Injector, ctx: InjectionContext, fault_id: int) -> Fault
         raise InjectionFailed(f"{injector.name} cannot run here: {reason}")
     target = injector.target_name
     healthy_before = _healthy(ctx, target)
-    start = ctx.timeline.record("fault.start", injector.name, fault_id=fault_id, target=target,
+    start = ctx.timeline.record(EventKind.FAULT_START, injector.name, fault_id=fault_id, target=target,
                                 params=injector.params.model_dump(), healthy=healthy_before)
     outcome = FaultOutcome(False, "the injector did not finish")
     try:
@@ -166,7 +166,7 @@ def run_fault(injector: Injector, ctx: InjectionContext, fault_id: int) -> Fault
         outcome = FaultOutcome(False, str(e))
     finally:
         injector.revert(ctx)
-        end = ctx.timeline.record("fault.end", injector.name, fault_id=fault_id, target=target,
+        end = ctx.timeline.record(EventKind.FAULT_END, injector.name, fault_id=fault_id, target=target,
                                   landed=outcome.landed, healthy=_healthy(ctx, target))
     return FaultReport(injector.name, fault_id, target, start.t_ns, end.t_ns, outcome)
 

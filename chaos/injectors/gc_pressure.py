@@ -26,7 +26,7 @@ from chaos.chaosagent import AgentClient, agent_for
 from chaos.errors import InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
 from chaos.platform.abilities import Hog, HogPlacement, ResourceLimit, ResourceLimits, missing, require
-from chaos.timeline import now_ns
+from chaos.timeline import EventKind, now_ns
 
 MB = 1 << 20
 PERIOD_MS = 100
@@ -110,7 +110,7 @@ class GCPressure(Injector):
         apply = {GCMethod.AGENT: self._apply_agent, GCMethod.ENV: self._apply_env,
                  GCMethod.CGROUP: self._apply_cgroup, GCMethod.HOG: self._apply_hog}[self.p.method]
         apply(ctx, details)
-        ctx.timeline.record("gc.pressure", self.name, target=self.target_name, **details)
+        ctx.timeline.record(EventKind.GC_PRESSURE, self.name, target=self.target_name, **details)
         hog_peak = self._hold(ctx, time.monotonic() + self.p.duration_s)
         ended = now_ns()
         if self.p.method is GCMethod.HOG:

@@ -33,7 +33,7 @@ from chaos.platform.base import RunningTarget
 from chaos.probes import live_version
 from chaos.readiness import wait_until
 from chaos.targets import ConfigDelivery, ReloadTrigger, TargetSpec
-from chaos.timeline import now_ns
+from chaos.timeline import EventKind, now_ns
 
 
 class Pattern(enum.StrEnum):
@@ -155,7 +155,7 @@ class ReloadStorm(Injector):
                     intervals.append((t_ns - previous_ns) / 1e6)
                 previous_ns = t_ns
                 writes += 1
-                ctx.timeline.record("reload.write", self.name, t_ns=t_ns, target=target.spec.name,
+                ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=target.spec.name,
                                     version=version, valid=valid, mutation=kind,
                                     mode=self.p.write_mode.value)
                 if valid:
@@ -171,7 +171,7 @@ class ReloadStorm(Injector):
             t_ns = now_ns()
             self._target.restore_config(text)
             mode = WriteMode.CONFIGMAP_API if self.p.write_mode is WriteMode.CONFIGMAP_API else WriteMode.RENAME
-            ctx.timeline.record("reload.write", self.name, t_ns=t_ns, target=self.target_name,
+            ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=self.target_name,
                                 version=str(original.get(self.p.version_key, "")), valid=True,
                                 mutation="revert", mode=mode.value)
             self._original = None
@@ -197,7 +197,7 @@ class ReloadStorm(Injector):
             try:
                 requests.post(target.endpoint.url + config.http_reload_path, timeout=2)
             except requests.RequestException as e:
-                ctx.timeline.record("reload.trigger_failed", self.name, error=str(e))
+                ctx.timeline.record(EventKind.RELOAD_TRIGGER_FAILED, self.name, error=str(e))
         return t_ns
 
     def _wait_for_version(self, target: RunningTarget, wanted: str) -> str | None:
@@ -240,7 +240,7 @@ class LiveVersionWatcher:
         while not self._stop.wait(self.interval_s):
             version = live_version(self.target)
             if version is not None and version != last:
-                event = self.ctx.timeline.record("reload.live", self.source, target=self.target.spec.name,
+                event = self.ctx.timeline.record(EventKind.RELOAD_LIVE, self.source, target=self.target.spec.name,
                                                  version=version)
                 self.seen.setdefault(version, event.t_ns)
                 last = version

@@ -31,7 +31,7 @@ from chaos.errors import LoadError
 from chaos.load.spec import LoadSpec, parse_user_ref
 from chaos.load.stream import LoadTotals, decode, to_records
 from chaos.platform.local.ports import free_port
-from chaos.timeline import RequestRecord, Timeline, WindowStats, now_ns, summarize
+from chaos.timeline import EventKind, RequestRecord, Timeline, WindowStats, now_ns, summarize
 
 #: Results kept in memory for `live()`.
 LIVE_HORIZON_S = 5.0
@@ -134,7 +134,7 @@ class LoadRun:
             self._keep_logs = True
             self.kill()
             raise LoadError(self._explain(failure))
-        self.timeline.record("load.start", "load", t_ns=launched_ns, user=spec.user,
+        self.timeline.record(EventKind.LOAD_START, "load", t_ns=launched_ns, user=spec.user,
                              users=spec.users, workers=spec.workers, host=spec.host)
         return self
 
@@ -309,7 +309,7 @@ class LoadRun:
             thread.join(timeout=5.0)
         if self._stream is not None:
             self._stream.close()
-        self.timeline.record("load.stop", "load", records=self.records_received,
+        self.timeline.record(EventKind.LOAD_STOP, "load", records=self.records_received,
                              complete=bool(self.totals and self.totals.complete))
         problem = self._problem() if graceful else None
         if self._log_dir is not None and not self._keep_logs and problem is None:

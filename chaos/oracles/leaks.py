@@ -18,6 +18,7 @@ from pydantic import Field
 from chaos import gctrace
 from chaos.oracles.base import Oracle, OracleParams
 from chaos.oracles.context import OracleContext
+from chaos.timeline import EventKind
 from chaos.verdict import Evidence, Finding, Status
 
 NAME = "leaks"
@@ -42,7 +43,7 @@ def check(ctx: OracleContext, params: LeaksParams) -> Finding:
     judged = 0
     for target in ctx.targets:
         name = target.spec.name
-        idle = [e for e in ctx.timeline.events(kind="runtime.idle") if e.source == name]
+        idle = [e for e in ctx.timeline.events(kind=EventKind.RUNTIME_IDLE) if e.source == name]
         if len(idle) >= 2:
             judged += 1
             before, after = idle[0].details["goroutines"], idle[-1].details["goroutines"]
@@ -53,7 +54,7 @@ def check(ctx: OracleContext, params: LeaksParams) -> Finding:
                                 f"({before} -> {after} with no load)")
                 evidence.append(Evidence(idle[-1].t_ns, f"{name}: {before} goroutines idle before the load, "
                                                         f"{after} idle after it stopped and drained"))
-        samples = [e for e in ctx.timeline.events(kind="runtime.sample") if e.source == name]
+        samples = [e for e in ctx.timeline.events(kind=EventKind.RUNTIME_SAMPLE) if e.source == name]
         base = [e for e in samples if phases.baseline_start <= e.t_ns < phases.faults_start]
         tail = [e for e in samples if tail_start <= e.t_ns <= phases.observe_end]
         series: dict[str, tuple[list[float], list[float], float, float]] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from chaos.oracles.base import Oracle, OracleParams
 from chaos.oracles.context import OracleContext
 from chaos.oracles.gocrash import find_crashes
-from chaos.timeline import Timeline
+from chaos.timeline import EventKind, Timeline
 from chaos.verdict import Evidence, Finding, Status
 
 NAME = "panics"
@@ -53,8 +53,8 @@ def check(ctx: OracleContext, params: PanicsParams) -> Finding:
 
 def placement(timeline: Timeline, t_ns: int) -> str:
     """Where `t_ns` falls relative to the run's fault windows, in words."""
-    starts = timeline.events(kind="fault.start")
-    ends = {e.details.get("fault_id"): e for e in timeline.events(kind="fault.end")}
+    starts = timeline.events(kind=EventKind.FAULT_START)
+    ends = {e.details.get("fault_id"): e for e in timeline.events(kind=EventKind.FAULT_END)}
     best: str | None = None
     for start in starts:
         fault = f"{start.source}#{start.details.get('fault_id')}"

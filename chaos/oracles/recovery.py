@@ -14,7 +14,7 @@ from pydantic import Field
 
 from chaos.oracles.base import Oracle, OracleParams
 from chaos.oracles.context import OracleContext
-from chaos.timeline import WindowStats
+from chaos.timeline import EventKind, WindowStats
 from chaos.verdict import Evidence, Finding, Status
 
 NAME = "recovery"
@@ -51,7 +51,7 @@ def check(ctx: OracleContext, params: RecoveryParams) -> Finding:
         "availability_during_faults": round(1 - during.error_rate, 4) if during.count else None,
         "worst_p99_ms_1s": round(worst, 2), "bound_s": params.bound_s,
     }
-    if not ctx.timeline.events(kind="fault.start"):
+    if not ctx.timeline.events(kind=EventKind.FAULT_START):
         return Finding(NAME, Status.INCONCLUSIVE, "no fault was injected: there is nothing to recover from "
                                                   "(drop this oracle, or add a fault)", (), figures)
     recovered_at = timeline.first_healthy_window(phases.faults_end, phases.observe_end, params.hold_ms,

@@ -14,6 +14,7 @@ from chaos.oracles.base import Oracle, OracleParams
 from chaos.oracles.context import OracleContext
 from chaos.probes import initial_version, live_version
 from chaos.readiness import wait_until
+from chaos.timeline import EventKind
 from chaos.verdict import Evidence, Finding, Status
 
 NAME = "rollback"
@@ -26,7 +27,7 @@ class RollbackParams(OracleParams):
 
 
 def check(ctx: OracleContext, params: RollbackParams) -> Finding:
-    writes = ctx.timeline.events(kind="reload.write")
+    writes = ctx.timeline.events(kind=EventKind.RELOAD_WRITE)
     if not writes:
         return Finding(NAME, Status.INCONCLUSIVE, "no config was written: nothing to judge")
     invalid = {str(w.details["version"]) for w in writes if not w.details.get("valid")}

@@ -21,7 +21,7 @@ import requests
 
 from chaos.errors import EtcdError
 from chaos.readiness import wait_until
-from chaos.timeline import Timeline, now_ns
+from chaos.timeline import EventKind, Timeline, now_ns
 
 STATUS_TIMEOUT_S = 0.3
 POLL_S = 0.01
@@ -154,13 +154,13 @@ class EtcdLeadership(Generic[M]):
         """SIGSTOP the member: it holds its sockets but answers nothing."""
         self.signal_member(member, signal.SIGSTOP)
         member.paused = True
-        self.timeline.record("etcd.pause", member.name)
+        self.timeline.record(EventKind.ETCD_PAUSE, member.name)
 
     def resume(self, member: M) -> None:
         if member.paused:
             self.signal_member(member, signal.SIGCONT)
             member.paused = False
-            self.timeline.record("etcd.resume", member.name)
+            self.timeline.record(EventKind.ETCD_RESUME, member.name)
 
     def unavailable(self, mode: str) -> str | None:
         """Why leader-loss `mode` cannot run here (None: it can)."""
@@ -257,7 +257,7 @@ class EtcdLeadership(Generic[M]):
         target = to or self._caught_up_follower(old, timeout_s / 2)
         if target is old:
             raise EtcdError(f"{target.name} already leads; choose another member to move to")
-        started = self.timeline.record("etcd.leader_lost", "etcd", operation="move-leader",
+        started = self.timeline.record(EventKind.ETCD_LEADER_LOST, "etcd", operation="move-leader",
                                        leader=old.name).t_ns
         # The API answers only after etcd's own wait for the change (a heartbeat or more), so the
         # request runs aside while the new leader is watched for, as for every other operation.
@@ -317,7 +317,7 @@ class EtcdLeadership(Generic[M]):
         if how not in modes:
             raise EtcdError(self.unavailable(how) or f"unknown leader-loss mode {how!r}")
         old, old_status, _ = self._wait_for_leader(timeout_s)
-        started = self.timeline.record("etcd.leader_lost", "etcd", operation=f"{how}-leader",
+        started = self.timeline.record(EventKind.ETCD_LEADER_LOST, "etcd", operation=f"{how}-leader",
                                        leader=old.name).t_ns
         modes[how].lose(old)
         return old, self._observe_new_leader(f"{how}-leader", old, old_status.raft_term, started, timeout_s)
@@ -334,7 +334,7 @@ class EtcdLeadership(Generic[M]):
         a second or so, and with the longest log it can be elected again.
         """
         new, status, observed = self._wait_for_leader(timeout_s, give_up, old_term)
-        self.timeline.record("etcd.leader", "etcd", t_ns=observed, leader=new.name, previous=old.name,
+        self.timeline.record(EventKind.ETCD_LEADER, "etcd", t_ns=observed, leader=new.name, previous=old.name,
                              operation=operation, term=status.raft_term)
         return LeaderChange(operation, old.name, new.name, started_ns, observed, old_term, status.raft_term)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.timeline import Event
+from chaos.timeline import Event, EventKind
 
 
 class MarkerKind(enum.StrEnum):
@@ -96,12 +96,12 @@ def fault_windows(events: Sequence[Event]) -> list[FaultWindow]:
     """
     ends: dict[tuple[str, Any], list[Event]] = {}
     for event in events:
-        if event.kind == "fault.end":
+        if event.kind is EventKind.FAULT_END:
             ends.setdefault(_fault_key(event), []).append(event)
     for pending in ends.values():
         pending.sort(key=lambda e: e.t_ns)
     windows: list[FaultWindow] = []
-    for start in sorted((e for e in events if e.kind == "fault.start"), key=lambda e: e.t_ns):
+    for start in sorted((e for e in events if e.kind is EventKind.FAULT_START), key=lambda e: e.t_ns):
         pending = ends.get(_fault_key(start), [])
         end = next((e for e in pending if e.t_ns >= start.t_ns), None)
         if end is not None:
@@ -126,7 +126,7 @@ def markers(events: Sequence[Event]) -> list[Marker]:
     out: list[Marker] = []
     started: set[str] = set()
     for event in sorted(events, key=lambda e: e.t_ns):
-        if event.kind == "target.start" and event.source not in started:
+        if event.kind is EventKind.TARGET_START and event.source not in started:
             started.add(event.source)  # the first start is the run's setup, not a restart
             continue
         marker = _marker(event)
@@ -138,7 +138,7 @@ def markers(events: Sequence[Event]) -> list[Marker]:
 def _marker(event: Event) -> Marker | None:
     d = event.details
     where = event.source
-    if event.kind == "reload.write":
+    if event.kind is EventKind.RELOAD_WRITE:
         version = plain(d.get("version", "?"))
         mutation = plain(d.get("mutation", "write"))
         valid = d.get("valid", True) is not False
@@ -148,7 +148,7 @@ def _marker(event: Event) -> Marker | None:
         return Marker(event.t_ns, kind, str(target), label,
                       f"{target}: {mutation} config write, version {version}, "
                       f"{'valid' if valid else 'INVALID'}")
-    if event.kind == "target.exit":
+    if event.kind is EventKind.TARGET_EXIT:
         how = (f"killed by {d['signal']}" if d.get("signal")
                else f"exit status {plain(d.get('returncode', '?'))}")
         if d.get("requested"):
@@ -156,15 +156,15 @@ def _marker(event: Event) -> Marker | None:
                           f"{where} stopped on request ({how}); {describe_details(d)}")
         return Marker(event.t_ns, MarkerKind.CRASH, where, "crash",
                       f"{where} crashed: {how}; {describe_details(d)}")
-    if event.kind == "target.start":  # every start after a target's first one
+    if event.kind is EventKind.TARGET_START:  # every start after a target's first one
         why = "requested" if d.get("requested") else "by supervisor"
         return Marker(event.t_ns, MarkerKind.RESTART, where, "restart",
                       f"{where} (re)started {why}; {describe_details(d)}")
-    if event.kind == "etcd.leader_lost":
+    if event.kind is EventKind.ETCD_LEADER_LOST:
         old = plain(d.get("leader", "?"))
         return Marker(event.t_ns, MarkerKind.LEADER_LOST, where, f"{old} lost",
                       f"etcd leader {old} lost ({plain(d.get('operation', '?'))})")
-    if event.kind == "etcd.leader":
+    if event.kind is EventKind.ETCD_LEADER:
         new = plain(d.get("leader", "?"))
         previous = d.get("previous")
         return Marker(event.t_ns, MarkerKind.LEADER, where, f"leader {new}",

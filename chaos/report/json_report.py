@@ -45,7 +45,7 @@ def to_dict(result: RunResult) -> dict[str, Any]:
              "details": dict(r.outcome.details)}
             for r in result.faults
         ],
-        "events": [{"t_ns": e.t_ns, "kind": e.kind, "source": e.source, "details": dict(e.details)}
+        "events": [{"t_ns": e.t_ns, "kind": e.kind.value, "source": e.source, "details": dict(e.details)}
                    for e in result.timeline.events()],
     }
 

@@ -11,7 +11,7 @@ import requests
 from chaos.errors import EtcdError
 from chaos.platform.local.etcd import EtcdCluster
 from chaos.platform.local.netfilter import iptables_available, leftover_rules
-from chaos.timeline import Timeline
+from chaos.timeline import EventFamily, Timeline
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,7 @@ def test_killing_the_leader_elects_another_and_the_member_rejoins(
     assert put_then_get(etcd_cluster, "after/kill", "ok") == "ok"
     etcd_cluster.restart(old)
     assert etcd_cluster.status(old) is not None
-    kinds = [e.kind for e in chaos_timeline.events(kind="etcd.")]
+    kinds = [e.kind for e in chaos_timeline.events(family=EventFamily.ETCD)]
     assert kinds.index("etcd.leader_lost") < kinds.index("etcd.kill") < kinds.index("etcd.leader")
     lost = chaos_timeline.events(kind="etcd.leader_lost")[-1]
     seen = chaos_timeline.events(kind="etcd.leader")[-1]

@@ -27,7 +27,7 @@ from chaos.platform.local.netfilter import iptables_available, leftover_rules
 from chaos.runner import run_scenario
 from chaos.scenario import Scenario
 from chaos.targets import configd
-from chaos.timeline import Event, Timeline
+from chaos.timeline import Event, EventFamily, Timeline
 
 pytestmark = pytest.mark.integration
 
@@ -191,4 +191,4 @@ def test_sigint_in_any_phase_stops_everything_and_holds_nothing(phase: str, afte
     assert not any(state.same_process(int(h.data["pid"]), h.data["start"]) for h in started)
     assert {(h.kind, h.key) for h in state.held()} <= before
     if phase == "observe":  # the fault had ended: its revert ran then, not at the interrupt
-        assert [e.kind for e in timeline.events(kind="etcd.")].count("etcd.resume") == 1
+        assert [e.kind for e in timeline.events(family=EventFamily.ETCD)].count("etcd.resume") == 1

@@ -17,7 +17,7 @@ from chaos.platform.base import RunningTarget
 from chaos.platform.local.platform import LocalPlatform
 from chaos.readiness import http_ok, wait_until
 from chaos.targets import Readiness, TargetSpec
-from chaos.timeline import Timeline
+from chaos.timeline import EventFamily, Timeline
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def test_configd_starts_ready_on_loopback_with_go_observability_env(
     pid = chaos_timeline.events(kind="target.start")[0].details["pid"]
     environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     assert b"GOTRACEBACK=all" in environ and b"GODEBUG=gctrace=1" in environ
-    assert [e.kind for e in chaos_timeline.events(kind="target.")] == ["target.start", "target.ready"]
+    assert [e.kind for e in chaos_timeline.events(family=EventFamily.TARGET)] == ["target.start", "target.ready"]
     assert target.config_path is not None and target.config_path.read_text().startswith("#")
 
 

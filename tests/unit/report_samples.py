@@ -14,7 +14,7 @@ from chaos.injectors.base import FaultOutcome, FaultReport
 from chaos.oracles.context import Phases
 from chaos.runner import RunResult
 from chaos.scenario import Scenario
-from chaos.timeline import RequestRecord, Timeline
+from chaos.timeline import EventKind, RequestRecord, Timeline
 from chaos.verdict import Evidence, Finding, Status, decide
 
 MS = 1_000_000
@@ -46,16 +46,16 @@ def sample_result(findings: Sequence[Finding] | None = None, *, buggy: bool = Tr
     def at(ms: float) -> int:
         return T0 + int(ms * MS)
 
-    timeline.record("target.start", "configd", t_ns=at(-500), pid=100, port=8080)
-    timeline.record("fault.start", "reload_storm", t_ns=at(2000), fault_id=1, target="configd")
-    timeline.record("reload.write", "reload_storm", t_ns=at(2010), target="configd", version="v1",
+    timeline.record(EventKind.TARGET_START, "configd", t_ns=at(-500), pid=100, port=8080)
+    timeline.record(EventKind.FAULT_START, "reload_storm", t_ns=at(2000), fault_id=1, target="configd")
+    timeline.record(EventKind.RELOAD_WRITE, "reload_storm", t_ns=at(2010), target="configd", version="v1",
                     valid=True, mutation="value")
-    timeline.record("reload.write", "reload_storm", t_ns=at(2110), target="configd", version="v2",
+    timeline.record(EventKind.RELOAD_WRITE, "reload_storm", t_ns=at(2110), target="configd", version="v2",
                     valid=False, mutation="structural")
-    timeline.record("target.exit", "configd", t_ns=at(2200), pid=100, returncode=2, signal=None,
+    timeline.record(EventKind.TARGET_EXIT, "configd", t_ns=at(2200), pid=100, returncode=2, signal=None,
                     requested=False, incarnation=1)
-    timeline.record("target.start", "configd", t_ns=at(2400), pid=101, requested=True)
-    timeline.record("fault.end", "reload_storm", t_ns=at(4000), fault_id=1, target="configd", landed=True)
+    timeline.record(EventKind.TARGET_START, "configd", t_ns=at(2400), pid=101, requested=True)
+    timeline.record(EventKind.FAULT_END, "reload_storm", t_ns=at(4000), fault_id=1, target="configd", landed=True)
     if requests:
         timeline.add_requests(
             RequestRecord(t_ns=at(ms), latency_ms=40.0 if 2000 <= ms < 4000 else 2.0,

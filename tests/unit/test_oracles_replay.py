@@ -26,7 +26,7 @@ from chaos.platform.base import Endpoint
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.scenario import load_scenario, resolve
 from chaos.targets import TargetSpec
-from chaos.timeline import RequestRecord, Timeline
+from chaos.timeline import EventKind, RequestRecord, Timeline
 from chaos.verdict import Status
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -61,7 +61,7 @@ def replay(case: str) -> tuple[OracleContext, dict[str, Any]]:
     data = json.loads(gzip.decompress((DATA / "runs" / f"{case}.json.gz").read_bytes()))
     timeline = Timeline()
     for t_ns, kind, source, details in data["events"]:
-        timeline.record(kind, source, t_ns=t_ns, **details)
+        timeline.record(EventKind.parse(kind), source, t_ns=t_ns, **details)
     timeline.add_requests(RequestRecord(*row) for row in data["requests"])
     targets = [RecordedTarget(t) for t in data["targets"]]
     return OracleContext(targets, timeline, Phases(**data["phases"])), data

@@ -9,6 +9,7 @@ from report_samples import MS, T0, sample_result
 
 from chaos.report.plots import LEFT, RIGHT, WIDTH, bucket_ms, timeline_svg
 from chaos.report.svg import nice_ticks
+from chaos.timeline import EventKind
 
 
 @pytest.mark.parametrize(
@@ -93,7 +94,7 @@ def test_a_run_without_requests_still_draws_axes_and_says_why_it_is_empty() -> N
 
 def test_event_text_is_escaped() -> None:
     result = sample_result()
-    result.timeline.record("target.exit", "<img src=x>", t_ns=T0 + 3000 * MS, returncode=1, requested=False)
+    result.timeline.record(EventKind.TARGET_EXIT, "<img src=x>", t_ns=T0 + 3000 * MS, returncode=1, requested=False)
     svg = timeline_svg(result.timeline, result.phases)
     assert "<img" not in svg and "&lt;img src=x&gt;" in svg
     parse(svg)

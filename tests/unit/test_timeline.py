@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from chaos.timeline import RequestRecord, Timeline, WindowStats, summarize
+from chaos.timeline import EventFamily, EventKind, RequestRecord, Timeline, WindowStats, summarize
 
 MS = 1_000_000
 
@@ -17,14 +17,14 @@ def req(t_ms: float, latency_ms: float = 1.0, ok: bool = True) -> RequestRecord:
 
 def test_events_filter_by_exact_kind_family_and_window() -> None:
     timeline = Timeline()
-    timeline.record("fault.start", "reload_storm", t_ns=10 * MS, fault_id=1)
-    timeline.record("fault.end", "reload_storm", t_ns=30 * MS, fault_id=1)
-    timeline.record("target.exit", "configd", t_ns=20 * MS, returncode=2)
+    timeline.record(EventKind.FAULT_START, "reload_storm", t_ns=10 * MS, fault_id=1)
+    timeline.record(EventKind.FAULT_END, "reload_storm", t_ns=30 * MS, fault_id=1)
+    timeline.record(EventKind.TARGET_EXIT, "configd", t_ns=20 * MS, returncode=2)
     assert [e.kind for e in timeline.events()] == ["fault.start", "target.exit", "fault.end"]
-    assert [e.kind for e in timeline.events(kind="fault.")] == ["fault.start", "fault.end"]
-    assert [e.kind for e in timeline.events(kind="fault")] == []
+    assert [e.kind for e in timeline.events(family=EventFamily.FAULT)] == ["fault.start", "fault.end"]
+    assert [e.kind for e in timeline.events(kind="fault")] == []  # type: ignore[arg-type]
     assert [e.t_ns for e in timeline.events(since_ns=15 * MS, until_ns=30 * MS)] == [20 * MS]
-    assert timeline.events(kind="target.exit")[0].details == {"returncode": 2}
+    assert timeline.events(kind=EventKind.TARGET_EXIT)[0].details == {"returncode": 2}
 
 
 def test_out_of_order_requests_are_windowed_correctly() -> None:

@@ -29,6 +29,7 @@ from chaos.platform.kubernetes import manifests as m
 from chaos.platform.kubernetes.namespace import reason
 from chaos.platform.kubernetes.run_space import RunSpace
 from chaos.readiness import wait_until
+from chaos.timeline import EventKind
 
 if TYPE_CHECKING:
     from chaos.platform.kubernetes.kind import KindNode
@@ -109,7 +110,7 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
         self.members = [KubeEtcdMember(name, endpoint)
                         for name, (_, endpoint) in zip(m.etcd_member_names(self.size), ports, strict=True)]
         space.ns.apply(m.render_etcd(m.load_kustomization(m.manifests_dir() / "etcd"), placement))
-        self.timeline.record("etcd.start", "etcd", members=[mb.name for mb in self.members],
+        self.timeline.record(EventKind.ETCD_START, "etcd", members=[mb.name for mb in self.members],
                              namespace=space.namespace)
         self.await_serving(timeout_s, why_not=lambda member: self._pod_story(member.name))
 
@@ -126,7 +127,7 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
     def kill(self, member: KubeEtcdMember) -> None:
         """SIGKILL the member's container (the kubelet restarts it in the same pod)."""
         self.signal_member(member, signal.SIGKILL)
-        self.timeline.record("etcd.kill", member.name)
+        self.timeline.record(EventKind.ETCD_KILL, member.name)
 
     def delete(self, member: KubeEtcdMember) -> None:
         """Delete the member's pod at once; the StatefulSet makes it again, on the same data."""
@@ -134,14 +135,14 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
             self.space.core.delete_namespaced_pod(member.name, self.space.namespace, grace_period_seconds=0)
         except Exception as e:
             raise EtcdError(f"delete pod {member.name}: {reason(e)}") from e
-        self.timeline.record("etcd.delete", member.name)
+        self.timeline.record(EventKind.ETCD_DELETE, member.name)
 
     def await_back(self, member: KubeEtcdMember, timeout_s: float = BACK_TIMEOUT_S) -> None:
         """Wait until a killed or deleted member answers again (Kubernetes brings it back)."""
         if not wait_until(lambda: self.ask_status(member) is not None, timeout_s=timeout_s, interval_s=0.05):
             raise EtcdError(f"etcd member {member.name} did not come back within {timeout_s:g}s: "
                             f"{self._pod_story(member.name)}")
-        self.timeline.record("etcd.restart", member.name)
+        self.timeline.record(EventKind.ETCD_RESTART, member.name)
 
     def isolate(self, member: KubeEtcdMember) -> None:
         """Cut the member's peer traffic both ways, inside its pod's network namespace."""
@@ -153,7 +154,7 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
         for rule in _PEER_RULES:
             node.exec("/usr/bin/nsenter", "-t", str(pid), "-n", "iptables", "-A", *rule, "-j", "DROP",
                       what=f"isolate {member.name}")
-        self.timeline.record("etcd.isolate", member.name)
+        self.timeline.record(EventKind.ETCD_ISOLATE, member.name)
 
     def heal(self, member: KubeEtcdMember) -> None:
         pid, member.isolated_pid = member.isolated_pid, None
@@ -166,7 +167,7 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
                           what=f"heal {member.name}")
             except PlatformError:
                 break  # the pod (and its network namespace with the rules) is gone
-        self.timeline.record("etcd.heal", member.name)
+        self.timeline.record(EventKind.ETCD_HEAL, member.name)
 
     def loss_modes(self) -> Mapping[str, LossMode[KubeEtcdMember]]:
         return {"kill": LossMode(self.kill, self.await_back), "pause": LossMode(self.pause, self.resume),

@@ -32,7 +32,7 @@ from chaos.platform.kubernetes.run_space import RunSpace, unwritable
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.readiness import http_ok, wait_until
 from chaos.targets import ConfigDelivery, TargetSpec
-from chaos.timeline import Timeline
+from chaos.timeline import EventKind, Timeline
 
 ROLLOUT_SLACK_S = 60.0  # scheduling, image unpacking and probes on top of the target's own readiness bound
 
@@ -151,7 +151,7 @@ class KubernetesPlatform(Platform[KubeTarget]):
         self._targets[spec.name] = target
         observer.start()
         self.space.ns.apply(m.render_target(docs, spec, placement))
-        self.timeline.record("target.start", spec.name, pid=None, port=endpoint.port, namespace=self.namespace)
+        self.timeline.record(EventKind.TARGET_START, spec.name, pid=None, port=endpoint.port, namespace=self.namespace)
         self._wait_ready(target)
         return target
 
@@ -162,7 +162,7 @@ class KubernetesPlatform(Platform[KubeTarget]):
         self.space.ns.delete_object(self.space.apps.delete_namespaced_deployment, name)
         self.space.ns.delete_object(self.space.core.delete_namespaced_service, name)
         target.observer.stop()
-        self.timeline.record("target.stop", name)
+        self.timeline.record(EventKind.TARGET_STOP, name)
 
     def restart_target(self, name: str, *,
                        env: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
@@ -177,7 +177,7 @@ class KubernetesPlatform(Platform[KubeTarget]):
             self.space.apps.patch_namespaced_deployment(name, self.namespace, patch, field_manager=FIELD_MANAGER)
         except Exception as e:
             raise PlatformError(f"patch deployment {name}: {reason(e)}") from e
-        self.timeline.record("target.start", name, pid=None, requested=True, env=dict(env or {}))
+        self.timeline.record(EventKind.TARGET_START, name, pid=None, requested=True, env=dict(env or {}))
         self._wait_ready(target)
         return previous
 
@@ -230,7 +230,7 @@ class KubernetesPlatform(Platform[KubeTarget]):
 
         if not wait_until(ready, timeout_s=timeout, interval_s=0.1):
             raise TargetError(self._not_ready(target, timeout))
-        self.timeline.record("target.ready", spec.name, pid=None)
+        self.timeline.record(EventKind.TARGET_READY, spec.name, pid=None)
 
     def _rolled_out(self, name: str) -> bool:
         status = self.space.apps.read_namespaced_deployment_status(name, self.namespace)

@@ -23,7 +23,7 @@ from typing import Any
 from chaos import cleanup
 from chaos.platform.kubernetes.manifests import CONTAINER, TARGET_LABEL
 from chaos.platform.observations import ExitRecord, LogLine
-from chaos.timeline import Timeline, now_ns
+from chaos.timeline import EventKind, Timeline, now_ns
 
 WATCH_WINDOW_S = 5
 STREAM = "log"  # the pod log API merges stdout and stderr
@@ -202,8 +202,8 @@ class PodObserver:
     def _on_running(self, pod: str, container_id: str, *, in_place: bool) -> None:
         incarnation = self._discover(pod, container_id, running=True)
         if incarnation and in_place:  # a kubelet restart after an exit; new pods are recorded by the platform
-            self.timeline.record("target.start", self.target, pid=None, requested=False, incarnation=incarnation,
-                                 restarts=self.restarts, pod=pod)
+            self.timeline.record(EventKind.TARGET_START, self.target, pid=None, requested=False,
+                                 incarnation=incarnation, restarts=self.restarts, pod=pod)
 
     def _discover(self, pod: str, container_id: str, *, running: bool) -> int:
         """Give a container seen for the first time its incarnation and a log follower; 0 if known.
@@ -243,8 +243,8 @@ class PodObserver:
         record = ExitRecord(t_ns, 0, incarnation, code, _signal_name(code, terminated.signal), requested, reason)
         with self._lock:
             self._exits.append(record)
-        self.timeline.record("target.exit", self.target, t_ns=t_ns, pid=None, returncode=code, signal=record.signal,
-                             requested=requested, incarnation=incarnation, reason=reason)
+        self.timeline.record(EventKind.TARGET_EXIT, self.target, t_ns=t_ns, pid=None, returncode=code,
+                             signal=record.signal, requested=requested, incarnation=incarnation, reason=reason)
 
     def _record_gone(self, container_id: str) -> None:
         with self._lock:
@@ -257,7 +257,7 @@ class PodObserver:
         record = ExitRecord(now_ns(), 0, incarnation, 0, None, True, "pod deleted")
         with self._lock:
             self._exits.append(record)
-        self.timeline.record("target.exit", self.target, pid=None, returncode=0, signal=None, requested=True,
+        self.timeline.record(EventKind.TARGET_EXIT, self.target, pid=None, returncode=0, signal=None, requested=True,
                              incarnation=incarnation, reason="pod deleted")
 
     # -- log followers -----------------------------------------------------------------------

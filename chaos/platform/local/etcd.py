@@ -22,7 +22,7 @@ from chaos.platform.local.ports import LOOPBACK, free_ports
 from chaos.platform.local.process import SupervisedProcess
 from chaos.readiness import wait_until
 from chaos.targets import RestartPolicy
-from chaos.timeline import Timeline, now_ns
+from chaos.timeline import EventKind, Timeline, now_ns
 
 __all__ = ["EtcdCluster", "EtcdMember", "LeaderChange", "MemberStatus"]
 
@@ -120,7 +120,7 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
             self.members.append(EtcdMember(name, client, peer, data_dir, process))
         for member in self.members:
             member.process.start()
-        self.timeline.record("etcd.start", "etcd", members=[m.name for m in self.members])
+        self.timeline.record(EventKind.ETCD_START, "etcd", members=[m.name for m in self.members])
         try:
             self.await_serving(timeout_s, abort=_exited, why_not=_last_lines)
         except EtcdError:
@@ -153,14 +153,14 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
         """SIGKILL the member (it stays down until `restart`)."""
         member.process.send_signal(signal.SIGKILL, expect_exit=True)
         member.process.wait_for_exit(member.process.incarnation, timeout_s=5)
-        self.timeline.record("etcd.kill", member.name)
+        self.timeline.record(EventKind.ETCD_KILL, member.name)
 
     def restart(self, member: EtcdMember, timeout_s: float = 15.0) -> None:
         """Start a killed member again on its data dir and wait until it answers."""
         member.process.start_again()
         if not wait_until(partial(self.answers, member), timeout_s=timeout_s):
             raise EtcdError(f"etcd member {member.name} did not come back within {timeout_s:g}s")
-        self.timeline.record("etcd.restart", member.name)
+        self.timeline.record(EventKind.ETCD_RESTART, member.name)
 
     def signal_member(self, member: EtcdMember, sig: signal.Signals) -> None:
         member.process.send_signal(sig)
@@ -177,13 +177,13 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
         )
         isolation.apply()
         member.isolation = isolation
-        self.timeline.record("etcd.isolate", member.name)
+        self.timeline.record(EventKind.ETCD_ISOLATE, member.name)
 
     def heal(self, member: EtcdMember) -> None:
         if member.isolation is not None:
             isolation, member.isolation = member.isolation, None
             isolation.remove()
-            self.timeline.record("etcd.heal", member.name)
+            self.timeline.record(EventKind.ETCD_HEAL, member.name)
 
     def loss_modes(self) -> Mapping[str, LossMode[EtcdMember]]:
         return {"kill": LossMode(self.kill, self.restart), "pause": LossMode(self.pause, self.resume),

@@ -26,7 +26,7 @@ from chaos.platform.procfs import vm_rss_mb
 from chaos.readiness import http_ok, wait_until
 from chaos.targets import GO_OBSERVABILITY_ENV, RestartPolicy, TargetSpec
 from chaos.targets import fill_placeholders as _fill
-from chaos.timeline import Timeline
+from chaos.timeline import EventKind, Timeline
 
 
 class LocalTarget(StartedTarget):
@@ -128,7 +128,7 @@ class LocalPlatform(Platform[LocalTarget]):
                              extra_env or {})
         self._targets[spec.name] = target
         process.start()
-        self.timeline.record("target.start", spec.name, pid=process.pid, port=port)
+        self.timeline.record(EventKind.TARGET_START, spec.name, pid=process.pid, port=port)
         self._wait_ready(target)
         return target
 
@@ -136,7 +136,7 @@ class LocalPlatform(Platform[LocalTarget]):
         target = self._targets.pop(name, None)
         if target is not None:
             target.process.stop()
-            self.timeline.record("target.stop", name)
+            self.timeline.record(EventKind.TARGET_STOP, name)
 
     def restart_target(self, name: str, *,
                        env: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
@@ -149,7 +149,7 @@ class LocalPlatform(Platform[LocalTarget]):
             else:
                 target.process.env[key] = value
         target.process.restart()
-        self.timeline.record("target.start", name, pid=target.process.pid, requested=True,
+        self.timeline.record(EventKind.TARGET_START, name, pid=target.process.pid, requested=True,
                              env=dict(env or {}))
         self._wait_ready(target)
         return previous
@@ -192,13 +192,13 @@ class LocalPlatform(Platform[LocalTarget]):
 
     def _on_exit(self, process: SupervisedProcess, record: ExitRecord) -> None:
         self.timeline.record(
-            "target.exit", process.name, t_ns=record.t_ns, pid=record.pid,
+            EventKind.TARGET_EXIT, process.name, t_ns=record.t_ns, pid=record.pid,
             returncode=record.returncode, signal=record.signal, requested=record.requested,
             incarnation=record.incarnation,
         )
 
     def _on_restart(self, process: SupervisedProcess) -> None:
-        self.timeline.record("target.start", process.name, pid=process.pid, requested=False,
+        self.timeline.record(EventKind.TARGET_START, process.name, pid=process.pid, requested=False,
                              incarnation=process.incarnation, restarts=process.restarts)
 
     def _wait_ready(self, target: LocalTarget) -> None:
@@ -224,7 +224,7 @@ class LocalPlatform(Platform[LocalTarget]):
             exited = target.process.wait_for_exit(gone[0], timeout_s=2) if gone else None
             self.stop_target(spec.name)
             raise TargetError(_not_ready(target, exited, check_url, self.keep))
-        self.timeline.record("target.ready", spec.name, pid=target.process.pid)
+        self.timeline.record(EventKind.TARGET_READY, spec.name, pid=target.process.pid)
 
 
 def _not_ready(target: LocalTarget, exit_record: ExitRecord | None, check_url: str | None,

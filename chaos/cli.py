@@ -23,11 +23,11 @@ from rich.console import Console
 
 from chaos import __version__, cleanup, state
 from chaos.errors import ChaosError, ExitCode, Interrupted, UsageError
-from chaos.runner import PLATFORMS
+from chaos.platform.factory import PLATFORMS
 
 if TYPE_CHECKING:
+    from chaos.plan import Plan
     from chaos.platform.kubernetes.cluster import ClusterAccess
-    from chaos.scenario import Scenario
 
 
 class _Parser(argparse.ArgumentParser):
@@ -160,14 +160,18 @@ def _list(console: Console) -> int:
 
 
 def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
+    from chaos.plan import build_plan
     from chaos.report import html, json_report, junit, overall_status
     from chaos.report.console import ConsoleProgress, print_verdict
     from chaos.runner import RunResult, run_scenario
     from chaos.scenario import load_plan, resolve
 
-    name, plan = load_plan(resolve(args.scenario))
+    name, members = load_plan(resolve(args.scenario))
+    # every scenario planned before anything starts: the dry run prints exactly these plans
+    plans = [build_plan(scenario, base_dir, platform=args.platform, buggy=buggy, seed=args.seed)
+             for scenario, base_dir in members]
     if args.dry_run:
-        return _dry_run(console, plan, args, buggy=buggy)
+        return _dry_run(console, plans)
     report_dir: Path | None = args.report_dir
     if report_dir is not None:
         _check_writable(report_dir)
@@ -175,14 +179,13 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
     results: list[RunResult] = []
     with ExitStack() as stack:
         cluster = _open_cluster(args, console, stack)
-        for scenario, base_dir in plan:
-            run_dir = report_dir / "artefacts" / scenario.name if report_dir else None
-            title = f"{scenario.name}{' (buggy)' if buggy else ''}"
-            if len(plan) > 1:
-                title = f"{name} {len(results) + 1}/{len(plan)}: {title}"
+        for plan in plans:
+            run_dir = report_dir / "artefacts" / plan.scenario.name if report_dir else None
+            title = f"{plan.scenario.name}{' (buggy)' if buggy else ''}"
+            if len(plans) > 1:
+                title = f"{name} {len(results) + 1}/{len(plans)}: {title}"
             with ConsoleProgress(console, title) as progress:
-                result = run_scenario(scenario, base_dir=base_dir, platform=args.platform, buggy=buggy,
-                                      seed=args.seed, run_dir=run_dir, progress=progress, cluster=cluster)
+                result = run_scenario(plan, run_dir=run_dir, progress=progress, cluster=cluster)
             print_verdict(console, result)
             results.append(result)
     status = overall_status(r.verdict.status for r in results)
@@ -190,7 +193,7 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
         console.print(f"{name}: {len(results)} scenarios, " + ", ".join(
             f"{r.scenario.name} {r.verdict.status.value}" for r in results) + f" -> {status.value.upper()}",
             highlight=False, soft_wrap=True)
-    code = {"pass": ExitCode.PASS, "fail": ExitCode.FAIL, "inconclusive": ExitCode.INCONCLUSIVE}[status.value]
+    code = status.exit_code
     if report_dir is not None:
         missing = []
         for kind, one, many in (("json", json_report.write, json_report.write_many),
@@ -208,14 +211,11 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
     return code
 
 
-def _dry_run(console: Console, plan: list[tuple[Scenario, Path]], args: argparse.Namespace, *,
-             buggy: bool) -> int:
-    from chaos.plan import describe, resolve_seed
+def _dry_run(console: Console, plans: list[Plan]) -> int:
+    from chaos.plan import describe
 
-    for scenario, base_dir in plan:
-        specs = [entry.spec(base_dir, buggy=buggy) for entry in scenario.targets]
-        for line in describe(scenario, specs, seed=resolve_seed(scenario, args.seed), buggy=buggy,
-                             platform=args.platform):
+    for plan in plans:
+        for line in describe(plan):
             console.print(line, highlight=False, markup=False, soft_wrap=True)
     return ExitCode.PASS
 

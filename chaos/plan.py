@@ -1,18 +1,38 @@
-"""What a run will do, decided before anything starts: the seed, the fault schedule, the dry run.
+"""What a run will do, decided before anything starts: the `Plan`, and the dry run that prints it.
 
-The runner and `--dry-run` share these functions, so the plan printed is the schedule the run
-would follow with the same seed. Describing a plan touches nothing: no build, no process, no file.
+`build_plan` decides the seed, the fault schedule, the targets as the faults need them started,
+etcd, the load and its time limit; `run_scenario` follows that plan without deciding anything again,
+and `describe` prints it, so the dry run shows exactly what the run would do with the same seed.
+Building and describing a plan touch nothing: no build, no process, no file written.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from chaos.errors import UsageError
 from chaos.injectors.base import Injector, create
-from chaos.scenario import Scenario
-from chaos.targets import GO_OBSERVABILITY_ENV, PLACEHOLDERS, TargetSpec, chaosagent_env, fill_placeholders
+from chaos.platform.factory import check_platform
+from chaos.scenario import EtcdEntry, Scenario
+from chaos.targets import (
+    GO_OBSERVABILITY_ENV,
+    PLACEHOLDERS,
+    ConfigDelivery,
+    TargetSpec,
+    chaosagent_env,
+    fill_placeholders,
+)
+
+if TYPE_CHECKING:
+    from chaos.load import LoadSpec
+
+#: Added to the load's time limit beyond baseline, fault budget and observation: the runner stops the
+#: load itself after the observe window, so the limit only ends a load nothing else stopped.
+LOAD_SLACK_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +41,45 @@ class ScheduledFault:
 
     at_s: float
     injector: Injector
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPlan:
+    """The load as the run starts it: on which target, with which user, and when it stops at the latest."""
+
+    target: str
+    user: str
+    users: int
+    spawn_rate: float
+    options: Mapping[str, Any]
+    #: Hard time limit: baseline + the fault budget + observation + LOAD_SLACK_S.
+    limit_s: float
+
+    def spec(self, host: str) -> LoadSpec:
+        """The LoadSpec against `host`, the started target's URL (known only once it runs)."""
+        from chaos.load import LoadSpec
+
+        return LoadSpec(host=host, user=self.user, users=self.users, spawn_rate=self.spawn_rate,
+                        duration_s=self.limit_s, **self.options)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One run, decided: what the dry run prints is what `run_scenario` does."""
+
+    scenario: Scenario
+    platform: str
+    buggy: bool
+    seed: int
+    #: Every fault at its offset from the start of the fault phase, in start order.
+    schedule: tuple[ScheduledFault, ...]
+    #: The targets, in start order, as the faults aimed at them need them started.
+    targets: tuple[TargetSpec, ...]
+    #: The etcd cluster to start first (the scenario's, or the defaults when a target needs one), or None.
+    etcd: EtcdEntry | None
+    #: From the start of the fault phase to the latest a fault can end.
+    fault_budget_s: float
+    load: LoadPlan | None
 
 
 def resolve_seed(scenario: Scenario, seed: int | None) -> int:
@@ -40,52 +99,82 @@ def fault_schedule(scenario: Scenario, seed: int) -> list[ScheduledFault]:
     return sorted(planned, key=lambda fault: fault.at_s)
 
 
-def fault_budget_s(schedule: list[ScheduledFault]) -> float:
-    """From the start of the fault phase to the latest a fault can end."""
-    return max((f.at_s + f.injector.expected_duration_s() for f in schedule), default=0.0)
+def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool = False,
+               seed: int | None = None) -> Plan:
+    """Everything the run will do, decided up front: the dry run prints it, `run_scenario` follows it.
+
+    Raises what the run would raise before starting anything: an unknown platform, a config file
+    that cannot be read, load with no user that fits its target.
+    """
+    check_platform(platform)
+    seed = resolve_seed(scenario, seed)
+    schedule = tuple(fault_schedule(scenario, seed))
+    targets = tuple(_shaped(entry.spec(base_dir, buggy=buggy), schedule) for entry in scenario.targets)
+    etcd = scenario.etcd
+    if etcd is None and any(spec.needs_etcd for spec in targets):
+        etcd = EtcdEntry()
+    budget = max((f.at_s + f.injector.expected_duration_s() for f in schedule), default=0.0)
+    return Plan(scenario=scenario, platform=platform, buggy=buggy, seed=seed, schedule=schedule, targets=targets,
+                etcd=etcd, fault_budget_s=budget, load=_load_plan(scenario, targets, budget))
 
 
-def describe(scenario: Scenario, specs: list[TargetSpec], *, seed: int, buggy: bool,
-             platform: str) -> list[str]:
+def _shaped(spec: TargetSpec, schedule: tuple[ScheduledFault, ...]) -> TargetSpec:
+    """`spec` as the faults aimed at it need it started (e.g. its config mounted from a ConfigMap)."""
+    for fault in schedule:
+        if fault.injector.target_name == spec.name:
+            spec = fault.injector.shape_target(spec)
+    return spec
+
+
+def _load_plan(scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget_s: float) -> LoadPlan | None:
+    entry = scenario.load
+    if entry is None:
+        return None
+    target = next(spec for spec in targets if entry.target in (None, spec.name))
+    user = entry.user or target.load_user
+    if user is None:
+        raise UsageError(f"load on {target.name}: no built-in user fits it; set load.user")
+    windows = scenario.windows
+    return LoadPlan(target=target.name, user=user, users=entry.users, spawn_rate=entry.spawn_rate,
+                    options=dict(entry.options),
+                    limit_s=windows.baseline_s + windows.observe_s + fault_budget_s + LOAD_SLACK_S)
+
+
+def describe(plan: Plan) -> list[str]:
     """The dry run: targets and how they start, etcd, load, windows, faults by time, oracles."""
     from chaos.oracles import ORACLES
 
-    build = "buggy build" if buggy else "fixed build"
+    scenario, platform, seed = plan.scenario, plan.platform, plan.seed
+    build = "buggy build" if plan.buggy else "fixed build"
     lines = [f"plan for {scenario.name} ({build}) on platform {platform}, seed {seed} "
              f"(replay with --seed {seed}); dry run: nothing was built, started or written"]
     lines.append("targets:")
-    for spec in specs:
+    for spec in plan.targets:
         lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec, platform))}")
         env = {**GO_OBSERVABILITY_ENV, **spec.env, **(chaosagent_env("<token>") if spec.chaosagent else {})}
         ready = f"GET {spec.readiness.http_path} answers 2xx" if spec.readiness.http_path else "its port accepts"
-        config = (f"; config {spec.config.file_name} (reload by {spec.config.trigger.value})"
-                  if spec.config else "")
         lines.append(f"    env {_inline(env)}; ready when {ready} within {spec.readiness.timeout_s:g}s; "
-                     f"restart {spec.restart.value}{config}")
-    etcd = scenario.etcd
-    if etcd is not None or any(s.needs_etcd for s in specs):
-        members, heartbeat, election = (etcd.members, etcd.heartbeat_ms, etcd.election_ms) if etcd else (3, 50, 500)
+                     f"restart {spec.restart.value}{_shown_config(spec, platform)}")
+    if plan.etcd is not None:
+        etcd = plan.etcd
         where = "on loopback" if platform == "local" else "as the StatefulSet of manifests/etcd in the run's namespace"
-        lines.append(f"etcd: {members} members {where}, heartbeat {heartbeat} ms, election {election} ms")
+        lines.append(f"etcd: {etcd.members} members {where}, heartbeat {etcd.heartbeat_ms} ms, "
+                     f"election {etcd.election_ms} ms")
     else:
         lines.append("etcd: none")
-    schedule = fault_schedule(scenario, seed)
-    windows = scenario.windows
-    if scenario.load is None:
+    if plan.load is None:
         lines.append("load: none")
     else:
-        load = scenario.load
-        target = next(s for s in specs if load.target in (None, s.name))
-        user = load.user or target.load_user or "(none fits: set load.user)"
-        limit = windows.baseline_s + windows.observe_s + fault_budget_s(schedule) + 30
+        load = plan.load
         options = f", options {_inline(load.options)}" if load.options else ""
-        lines.append(f"load: {load.users} {user} users on {target.name}, spawn rate {load.spawn_rate:g}/s"
-                     f"{options}; stopped after at most {limit:g}s")
+        lines.append(f"load: {load.users} {load.user} users on {load.target}, spawn rate {load.spawn_rate:g}/s"
+                     f"{options}; stopped after at most {load.limit_s:g}s")
+    windows = scenario.windows
     lines.append(f"windows: baseline {windows.baseline_s:g}s, faults, then observe {windows.observe_s:g}s")
-    if schedule:
+    if plan.schedule:
         lines.append(f"faults (offsets from the start of the fault phase, drawn from seed {seed}):")
         lines += [f"  +{f.at_s:8.3f}s  {f.injector.plan()}; lasts at most "
-                  f"{f.injector.expected_duration_s():g}s" for f in schedule]
+                  f"{f.injector.expected_duration_s():g}s" for f in plan.schedule]
     else:
         lines.append("faults: none")
     lines.append("oracles:")
@@ -93,6 +182,19 @@ def describe(scenario: Scenario, specs: list[TargetSpec], *, seed: int, buggy: b
         bounds = ORACLES[name].params(**params).model_dump(mode="json")
         lines.append(f"  {name}: {_inline(bounds) if bounds else '(no parameters)'}")
     return lines
+
+
+def _shown_config(spec: TargetSpec, platform: str) -> str:
+    """The config file and, on Kubernetes, how it reaches the pod (the ConfigMap or the node's directory)."""
+    if spec.config is None:
+        return ""
+    where = ""
+    if platform == "kubernetes":
+        from chaos.platform.kubernetes.manifests import config_map_name
+
+        where = (f" mounted from ConfigMap {config_map_name(spec)}" if spec.config.delivery is ConfigDelivery.CONFIGMAP
+                 else " in the node's shared directory")
+    return f"; config {spec.config.file_name}{where} (reload by {spec.config.trigger.value})"
 
 
 def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:

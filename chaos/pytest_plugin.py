@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from chaos.platform.factory import PLATFORMS
+
     group = parser.getgroup("gochaos", "gochaos: chaos testing of Go services")
-    group.addoption("--gochaos-platform", default="local", choices=("local", "kubernetes"),
+    group.addoption("--gochaos-platform", default="local", choices=PLATFORMS,
                     help="where targets run (default: local processes on loopback)")
     group.addoption("--gochaos-kubeconfig", default=None, metavar="PATH",
                     help="kubernetes: use this kubeconfig instead of creating a kind cluster")
@@ -162,21 +164,15 @@ def chaos_platform(
     chaos_timeline: Timeline,
 ) -> Iterator[Platform]:
     """The test's platform; every target started on it is stopped when the test ends."""
-    from chaos.platform.local.platform import LocalPlatform
+    from contextlib import ExitStack
+
+    from chaos.platform.factory import open_platform
 
     run_dir, keep = _artefact_dir(request, tmp_path_factory, "targets")
-    platform: Platform
-    if request.config.getoption("--gochaos-platform") == "kubernetes":
-        from chaos.platform.kubernetes.platform import KubernetesPlatform
-
-        platform = KubernetesPlatform(timeline=chaos_timeline, cluster=request.getfixturevalue("chaos_cluster"),
-                                      binaries=chaos_binaries, run_dir=run_dir, keep=keep)
-    else:
-        platform = LocalPlatform(timeline=chaos_timeline, binaries=chaos_binaries, run_dir=run_dir, keep=keep)
-    try:
-        yield platform
-    finally:
-        platform.close()
+    with ExitStack() as stack:
+        yield open_platform(request.config.getoption("--gochaos-platform"), timeline=chaos_timeline,
+                            binaries=chaos_binaries, run_dir=run_dir, stack=stack, keep=keep,
+                            cluster=lambda: request.getfixturevalue("chaos_cluster"))
 
 
 @pytest.fixture

@@ -21,18 +21,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chaos import state
 from chaos.build import Binaries
-from chaos.errors import ChaosError, InfrastructureError, UsageError
-from chaos.injectors.base import FaultReport, InjectionContext, Injector, run_fault
+from chaos.errors import ChaosError, InfrastructureError
+from chaos.injectors.base import FaultReport, InjectionContext, run_fault
 from chaos.oracles import baseline as baseline_oracle
 from chaos.oracles import bind
 from chaos.oracles.context import OracleContext, Phases
-from chaos.plan import fault_schedule, resolve_seed
+from chaos.plan import LoadPlan, Plan, ScheduledFault, build_plan
 from chaos.platform.base import Platform, RunningTarget
 from chaos.platform.etcd import EtcdLeadership
-from chaos.platform.factory import PLATFORMS, open_platform
+from chaos.platform.factory import open_platform
 from chaos.sampling import RuntimeSampler
 from chaos.scenario import EtcdEntry, Scenario
-from chaos.targets import TargetSpec, chaosagent_env
+from chaos.targets import chaosagent_env
 from chaos.timeline import Timeline, WindowStats, now_ns
 from chaos.verdict import Finding, Verdict, decide
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from chaos.load import LoadRun
     from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions
 
-__all__ = ["PLATFORMS", "RunResult", "run_scenario"]
+__all__ = ["RunResult", "run_scenario"]
 #: Longest wait for goroutine counts to settle before the idle samples taken before the load starts
 #: and after it stops.
 IDLE_SETTLE_S = 1.0
@@ -88,11 +88,11 @@ class RunResult:
 
 
 def run_scenario(
-    scenario: Scenario,
+    scenario: Scenario | Plan,
     *,
-    base_dir: Path,
-    platform: str = "local",
-    buggy: bool = False,
+    base_dir: Path | None = None,
+    platform: str | None = None,
+    buggy: bool | None = None,
     seed: int | None = None,
     run_dir: Path | None = None,
     progress: Progress | None = None,
@@ -101,52 +101,65 @@ def run_scenario(
     kube: KubernetesOptions | None = None,
     cluster: ClusterAccess | None = None,
 ) -> RunResult:
-    """Run `scenario` and judge it. Raises ChaosError subclasses for infrastructure problems.
+    """Run a plan and judge it. Raises ChaosError subclasses for infrastructure problems.
 
+    Give a `Plan` (from `build_plan`, as the dry run prints it), or a `Scenario` with `base_dir`,
+    `platform` (default local), `buggy` and `seed` to plan it here.
     Pass a `timeline` to read what happened even when the run raises (an interrupt, an error).
     On Kubernetes, pass an open `cluster` to share it between runs, else `kube` says which to open.
     """
-    if platform not in PLATFORMS:
-        raise UsageError(f"unknown platform {platform!r}; choose from {', '.join(PLATFORMS)}")
+    if isinstance(scenario, Plan):
+        if (base_dir, platform, buggy, seed) != (None, None, None, None):
+            raise TypeError("run_scenario: a Plan is already planned; base_dir, platform, buggy and seed are "
+                            "for a Scenario")
+        plan = scenario
+    elif base_dir is None:
+        raise TypeError("run_scenario: a Scenario needs base_dir (its file's directory)")
+    else:
+        plan = build_plan(scenario, base_dir, platform=platform or "local", buggy=bool(buggy), seed=seed)
+    return _run(plan, run_dir=run_dir, show=progress or QuietProgress(), binaries=binaries,
+                timeline=timeline if timeline is not None else Timeline(), kube=kube, cluster=cluster)
+
+
+def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries | None, timeline: Timeline,
+         kube: KubernetesOptions | None, cluster: ClusterAccess | None) -> RunResult:
+    """Follow `plan`: every decision (targets, etcd, load, schedule, seed) was made when it was built."""
     started_ns = now_ns()
-    show = progress or QuietProgress()
-    seed = resolve_seed(scenario, seed)
-    timeline = timeline if timeline is not None else Timeline()
+    scenario, windows = plan.scenario, plan.scenario.windows
     state.ensure_writable()  # before anything is held: a crash must be recoverable
     binaries = binaries or Binaries(progress=show.note)
-    injectors = [(fault.at_s, fault.injector) for fault in fault_schedule(scenario, seed)]
-    specs = [_shaped(entry.spec(base_dir, buggy=buggy), injectors) for entry in scenario.targets]
     token = uuid.uuid4().hex
     with ExitStack() as stack:
         show.phase("setup")
-        runs_on = open_platform(platform, timeline=timeline, binaries=binaries, run_dir=run_dir, stack=stack,
+        runs_on = open_platform(plan.platform, timeline=timeline, binaries=binaries, run_dir=run_dir, stack=stack,
                                 kube=kube, cluster=cluster)
-        etcd = _start_etcd(scenario, specs, runs_on, stack, show)
+        etcd = _start_etcd(plan.etcd, runs_on, stack, show) if plan.etcd is not None else None
         stack.callback(runs_on.stop_all)  # targets go first: one stopping after etcd waits on it
         targets: list[RunningTarget] = []
-        for spec in specs:
+        for spec in plan.targets:
             show.note(f"starting {spec.name}")
             env = chaosagent_env(token) if spec.chaosagent else None
             targets.append(runs_on.start_target(spec, extra_env=env,
                                                 etcd_endpoints=etcd.endpoints if etcd else ""))
         sampler = RuntimeSampler(targets, timeline)
         sampler.sample_idle(IDLE_SETTLE_S)  # goroutines before any load: the leak oracle's anchor
-        load = _start_load(scenario, injectors, targets, timeline, runs_on.run_dir, stack, show)
+        load = (_start_load(plan.load, targets, timeline, runs_on.run_dir, stack, show)
+                if plan.load is not None else None)
         stack.enter_context(sampler)
 
         baseline_start = now_ns()
-        show.phase("baseline", scenario.windows.baseline_s)
-        _wait(scenario.windows.baseline_s, load, show)
+        show.phase("baseline", windows.baseline_s)
+        _wait(windows.baseline_s, load, show)
 
         faults_start = now_ns()
         show.phase("faults")
         ctx = InjectionContext(platform=runs_on, timeline=timeline, etcd=etcd,
-                               rng=random.Random(seed))
-        reports = _run_faults(injectors, ctx, load, show)
+                               rng=random.Random(plan.seed))
+        reports = _run_faults(plan.schedule, ctx, load, show)
         faults_end = now_ns()
 
-        show.phase("observe", scenario.windows.observe_s)
-        _wait(scenario.windows.observe_s, load, show)
+        show.phase("observe", windows.observe_s)
+        _wait(windows.observe_s, load, show)
         observe_end = now_ns()
 
         show.phase("judge")
@@ -161,7 +174,7 @@ def run_scenario(
         findings += [bind(name, params)(oracle_ctx) for name, params in scenario.oracle_entries()]
         return RunResult(
             scenario=scenario, verdict=decide(findings), timeline=timeline, phases=phases,
-            seed=seed, buggy=buggy, faults=reports, load_totals=totals,
+            seed=plan.seed, buggy=plan.buggy, faults=reports, load_totals=totals,
             target_logs={t.spec.name: "\n".join(line.text for line in t.logs()) for t in targets},
             targets=targets,
             run_dir=run_dir, started_ns=started_ns,
@@ -169,19 +182,7 @@ def run_scenario(
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack never swallows
 
 
-def _shaped(spec: TargetSpec, injectors: list[tuple[float, Injector]]) -> TargetSpec:
-    """`spec` as the faults aimed at it need it started (e.g. its config mounted from a ConfigMap)."""
-    for _, injector in injectors:
-        if injector.target_name == spec.name:
-            spec = injector.shape_target(spec)
-    return spec
-
-
-def _start_etcd(scenario: Scenario, specs: list[TargetSpec], runs_on: Platform, stack: ExitStack,
-                show: Progress) -> EtcdLeadership[Any] | None:
-    if scenario.etcd is None and not any(s.needs_etcd for s in specs):
-        return None
-    options = scenario.etcd or EtcdEntry()
+def _start_etcd(options: EtcdEntry, runs_on: Platform, stack: ExitStack, show: Progress) -> EtcdLeadership[Any]:
     show.note(f"starting etcd ({options.members} members)")
     cluster = runs_on.start_etcd(size=options.members, heartbeat_ms=options.heartbeat_ms,
                                  election_ms=options.election_ms)
@@ -189,31 +190,19 @@ def _start_etcd(scenario: Scenario, specs: list[TargetSpec], runs_on: Platform, 
     return cluster
 
 
-def _start_load(scenario: Scenario, injectors: list[tuple[float, Injector]], targets: list[RunningTarget],
-                timeline: Timeline, run_dir: Path, stack: ExitStack, show: Progress) -> LoadRun | None:
-    entry = scenario.load
-    if entry is None:
-        return None
-    from chaos.load import LoadRun, LoadSpec
+def _start_load(plan: LoadPlan, targets: list[RunningTarget], timeline: Timeline, run_dir: Path,
+                stack: ExitStack, show: Progress) -> LoadRun:
+    from chaos.load import LoadRun
 
-    target = next(t for t in targets if entry.target in (None, t.spec.name))
-    user = entry.user or target.spec.load_user
-    if user is None:
-        raise UsageError(f"load on {target.spec.name}: no built-in user fits it; set load.user")
-    windows = scenario.windows
-    fault_budget = max((at_s + inj.expected_duration_s() for at_s, inj in injectors), default=0.0)
-    spec = LoadSpec(host=target.endpoint.url, user=user, users=entry.users,
-                    spawn_rate=entry.spawn_rate,
-                    duration_s=windows.baseline_s + windows.observe_s + fault_budget + 30,
-                    **entry.options)
-    show.note(f"starting load: {entry.users} {user} users")
-    run = LoadRun(spec, timeline, log_dir=run_dir / "load")
+    target = next(t for t in targets if t.spec.name == plan.target)
+    show.note(f"starting load: {plan.users} {plan.user} users")
+    run = LoadRun(plan.spec(target.endpoint.url), timeline, log_dir=run_dir / "load")
     stack.callback(run.kill)
     run.start()
     return run
 
 
-def _run_faults(injectors: list[tuple[float, Injector]], ctx: InjectionContext,
+def _run_faults(schedule: tuple[ScheduledFault, ...], ctx: InjectionContext,
                 load: LoadRun | None, show: Progress) -> list[FaultReport]:
     """Each fault in its own thread, started at its offset; errors re-raised here, in order."""
     reports: dict[int, FaultReport] = {}
@@ -221,20 +210,20 @@ def _run_faults(injectors: list[tuple[float, Injector]], ctx: InjectionContext,
     start = time.monotonic()
     # Waited on instead of Thread.join: a Ctrl-C landing in a join marks the thread as stopped while
     # it still runs (python/cpython#90882), and teardown would then race the fault's revert.
-    finished = [threading.Event() for _ in injectors]
+    finished = [threading.Event() for _ in schedule]
 
-    def one(fault_id: int, at_s: float, injector: Injector, done: threading.Event) -> None:
+    def one(fault_id: int, fault: ScheduledFault, done: threading.Event) -> None:
         try:
-            if ctx.stop.wait(max(0.0, start + at_s - time.monotonic())):
+            if ctx.stop.wait(max(0.0, start + fault.at_s - time.monotonic())):
                 return
-            reports[fault_id] = run_fault(injector, ctx, fault_id)
+            reports[fault_id] = run_fault(fault.injector, ctx, fault_id)
         except BaseException as e:
             errors.append(e)
         finally:
             done.set()
 
-    for fid, ((at_s, inj), done) in enumerate(zip(injectors, finished, strict=True), start=1):
-        threading.Thread(target=one, args=(fid, at_s, inj, done), name=f"fault-{fid}", daemon=True).start()
+    for fid, (fault, done) in enumerate(zip(schedule, finished, strict=True), start=1):
+        threading.Thread(target=one, args=(fid, fault, done), name=f"fault-{fid}", daemon=True).start()
     try:
         for done in finished:
             while not done.wait(0.25):

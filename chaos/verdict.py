@@ -21,6 +21,14 @@ class Status(enum.StrEnum):
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """What `gochaos run` exits with for this outcome: CI scripts read it."""
+        return _EXIT_CODES[self]
+
+
+_EXIT_CODES = {Status.PASS: ExitCode.PASS, Status.FAIL: ExitCode.FAIL, Status.INCONCLUSIVE: ExitCode.INCONCLUSIVE}
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
@@ -48,25 +56,26 @@ class Verdict:
 
     @property
     def exit_code(self) -> ExitCode:
-        return {
-            Status.PASS: ExitCode.PASS,
-            Status.FAIL: ExitCode.FAIL,
-            Status.INCONCLUSIVE: ExitCode.INCONCLUSIVE,
-        }[self.status]
+        return self.status.exit_code
 
     @property
     def failures(self) -> list[Finding]:
         return [f for f in self.findings if f.status is Status.FAIL]
 
 
+def overall_status(statuses: Iterable[Status]) -> Status:
+    """FAIL beats INCONCLUSIVE beats PASS; nothing at all is inconclusive (nothing was judged).
+
+    The one precedence rule, for an oracle's findings and for the runs of a gate alike.
+    """
+    seen = set(statuses)
+    for status in (Status.FAIL, Status.INCONCLUSIVE, Status.PASS):
+        if status in seen:
+            return status
+    return Status.INCONCLUSIVE
+
+
 def decide(findings: Iterable[Finding]) -> Verdict:
-    """Assemble the verdict: FAIL beats INCONCLUSIVE beats PASS; no findings is inconclusive."""
+    """Assemble the verdict from the findings by `overall_status`."""
     found = tuple(findings)
-    statuses = {f.status for f in found}
-    if Status.FAIL in statuses:
-        status = Status.FAIL
-    elif Status.INCONCLUSIVE in statuses or not found:
-        status = Status.INCONCLUSIVE
-    else:
-        status = Status.PASS
-    return Verdict(status, found)
+    return Verdict(overall_status(f.status for f in found), found)

@@ -9,7 +9,7 @@ from pathlib import Path
 from report_samples import sample_result
 from rich.console import Console
 
-from chaos.plan import describe, fault_schedule, resolve_seed
+from chaos.plan import build_plan, describe, fault_schedule, resolve_seed
 from chaos.report import html, json_report, junit
 from chaos.report.console import print_verdict
 from chaos.scenario import Scenario
@@ -47,8 +47,7 @@ def test_the_seed_comes_from_the_flag_then_the_scenario_then_is_drawn() -> None:
 
 
 def test_the_dry_run_shows_the_schedule_the_run_would_follow() -> None:
-    specs = [entry.spec(Path("."), buggy=False) for entry in JITTERED.targets]
-    lines = describe(JITTERED, specs, seed=1234, buggy=False, platform="local")
+    lines = describe(build_plan(JITTERED, Path("."), platform="local", buggy=False, seed=1234))
     assert "seed 1234 (replay with --seed 1234)" in lines[0]
     shown = [line for line in lines if line.startswith("  +")]
     assert [float(line.split("s", 1)[0].strip(" +")) for line in shown] == \

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
 
-from chaos import __version__, cleanup, state
+from chaos import __version__, cleanup, run_dirs, state
 from chaos.errors import ChaosError, ExitCode, Interrupted, UsageError
 from chaos.platform.factory import PLATFORMS
 
 if TYPE_CHECKING:
     from chaos.plan import Plan
     from chaos.platform.kubernetes.cluster import ClusterAccess
+    from chaos.runner import RunResult
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,8 +60,11 @@ def _parser() -> argparse.ArgumentParser:
                          help="where targets run (default: local; env GOCHAOS_PLATFORM)")
         sub.add_argument("--report-dir", type=Path,
                          default=_env_path("GOCHAOS_REPORT_DIR"),
-                         help="write report.json, junit.xml, report.html and keep target logs here "
+                         help="each run gets its own directory here (<time>-<name>-<seed>: report.json, "
+                              "junit.xml, report.html, target logs); `latest` links the newest "
                               "(env GOCHAOS_REPORT_DIR)")
+        sub.add_argument("--keep", type=_keep, default=os.environ.get("GOCHAOS_KEEP") or None, metavar="N",
+                         help="keep only the newest N runs in --report-dir (default: all; env GOCHAOS_KEEP)")
         sub.add_argument("--seed", type=_seed, default=os.environ.get("GOCHAOS_SEED"),
                          help="seed for jitter and generated names, to replay a run (env GOCHAOS_SEED)")
         sub.add_argument("--dry-run", action="store_true",
@@ -121,6 +125,17 @@ def _seed(value: str) -> int:
         ) from None
 
 
+def _keep(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"keep {value!r} (from --keep or GOCHAOS_KEEP) is not a whole number of runs >= 1; pass e.g. --keep 20")
+    return count
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console()
@@ -161,9 +176,9 @@ def _list(console: Console) -> int:
 
 def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
     from chaos.plan import build_plan
-    from chaos.report import html, json_report, junit, overall_status
+    from chaos.report import overall_status
     from chaos.report.console import ConsoleProgress, print_verdict
-    from chaos.runner import RunResult, run_scenario
+    from chaos.runner import run_scenario
     from chaos.scenario import load_plan, resolve
 
     name, members = load_plan(resolve(args.scenario))
@@ -173,14 +188,18 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
     if args.dry_run:
         return _dry_run(console, plans)
     report_dir: Path | None = args.report_dir
+    run_root: Path | None = None
     if report_dir is not None:
         _check_writable(report_dir)
+        seeds = {plan.seed for plan in plans}
+        run_root = run_dirs.new_run_dir(report_dir, name, seeds.pop() if len(seeds) == 1 else None)
+        console.print(f"run directory: {run_root}", highlight=False, soft_wrap=True)
     _reclaim_dead_runs(console)
     results: list[RunResult] = []
     with ExitStack() as stack:
         cluster = _open_cluster(args, console, stack)
         for plan in plans:
-            run_dir = report_dir / "artefacts" / plan.scenario.name if report_dir else None
+            run_dir = run_root / "artefacts" / plan.scenario.name if run_root else None
             title = f"{plan.scenario.name}{' (buggy)' if buggy else ''}"
             if len(plans) > 1:
                 title = f"{name} {len(results) + 1}/{len(plans)}: {title}"
@@ -194,20 +213,36 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
             f"{r.scenario.name} {r.verdict.status.value}" for r in results) + f" -> {status.value.upper()}",
             highlight=False, soft_wrap=True)
     code = status.exit_code
-    if report_dir is not None:
-        missing = []
-        for kind, one, many in (("json", json_report.write, json_report.write_many),
-                                ("junit", junit.write, junit.write_many), ("html", html.write, html.write_many)):
-            try:
-                written = one(results[0], report_dir) if len(results) == 1 else many(results, report_dir)
-            except Exception as e:  # a broken report must not hide the verdict; say so and go on
-                missing.append(kind)
-                console.print(f"gochaos: could not write the {kind} report to {report_dir}: {e!r}",
-                              highlight=False, markup=False, style="bold red", soft_wrap=True)
-            else:
-                console.print(f"report: {written}", highlight=False, soft_wrap=True)
-        if missing and code == ExitCode.PASS:
-            return ExitCode.INFRASTRUCTURE  # a gate must not pass without the reports CI reads
+    if report_dir is not None and run_root is not None:
+        return _write_reports(console, results, report_dir, run_root, code, keep=args.keep)
+    return code
+
+
+def _write_reports(console: Console, results: list[RunResult], report_dir: Path, run_root: Path,
+                   code: ExitCode, *, keep: int | None) -> int:
+    """Reports into the run's directory, `latest` and the fixed paths pointed at it, then retention."""
+    from chaos.report import html, json_report, junit
+
+    missing = []
+    written: list[Path] = []
+    for kind, one, many in (("json", json_report.write, json_report.write_many),
+                            ("junit", junit.write, junit.write_many), ("html", html.write, html.write_many)):
+        try:
+            written.append(one(results[0], run_root) if len(results) == 1 else many(results, run_root))
+        except Exception as e:  # a broken report must not hide the verdict; say so and go on
+            missing.append(kind)
+            console.print(f"gochaos: could not write the {kind} report to {run_root}: {e!r}",
+                          highlight=False, markup=False, style="bold red", soft_wrap=True)
+    run_dirs.publish_latest(report_dir, run_root)
+    for path in written:
+        console.print(f"report: {report_dir / path.name}", highlight=False, soft_wrap=True)
+    if code == ExitCode.PASS:  # a passing run needs no post-mortem: etcd's WAL files go
+        run_dirs.drop_etcd_data(run_root)
+    if keep is not None:
+        for gone in run_dirs.retire(report_dir, keep):
+            console.print(f"removed old run {gone.name} (--keep {keep})", highlight=False, soft_wrap=True)
+    if missing and code == ExitCode.PASS:
+        return ExitCode.INFRASTRUCTURE  # a gate must not pass without the reports CI reads
     return code
 
 

@@ -4,6 +4,11 @@ An injector is a small named object with typed params; it only knows how to do i
 it landed and undo it. Everything common lives in `run_fault`: start/end events on the Timeline,
 health before and after, a Finding that says whether the fault landed, and the revert in `finally`
 (on errors and on Ctrl-C too).
+
+Params are checked whole when the scenario loads (`create`), so `--dry-run` refuses what the run
+would refuse: one model per injector, or, where the fields differ per mode, one model per mode
+joined by a pydantic discriminator (`by_mode`). Only what depends on the platform waits for
+`available()` at run time.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from functools import cache
+from typing import Any, ClassVar, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from chaos.errors import InjectionFailed, ScenarioError
 from chaos.platform.base import Platform, RunningTarget
@@ -32,6 +40,20 @@ class InjectorParams(BaseModel):
     """Base of every injector's parameters: frozen, unknown fields refused."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def by_mode(key: str, default: str) -> tuple[FieldInfo, BeforeValidator]:
+    """Metadata joining one params model per mode: ``Annotated[A | B, *by_mode("method", "a")]``.
+
+    Each member fixes `key` to its mode with a Literal (defaulting to it); the union picks the member
+    by `key`, which means `default` when left out. Fields of other modes are then unknown fields of
+    the member (`extra="forbid"`), and `create` says which mode they belong to.
+    """
+
+    def fill_default(value: Any) -> Any:
+        return {key: default, **value} if isinstance(value, Mapping) else value
+
+    return Field(discriminator=key), BeforeValidator(fill_default)
 
 
 @dataclass
@@ -92,7 +114,8 @@ class Injector(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
-    Params: ClassVar[type[InjectorParams]] = InjectorParams
+    #: An InjectorParams model, or one per mode joined on a key (``Annotated[A | B, *by_mode(...)]``).
+    Params: ClassVar[Any] = InjectorParams
     needs_target: ClassVar[bool] = True
 
     def __init__(self, params: InjectorParams, target: str | None = None) -> None:
@@ -143,11 +166,53 @@ def create(name: str, params: Mapping[str, Any], target: str | None) -> Injector
     except KeyError:
         raise ScenarioError(f"unknown injector {name!r}{did_you_mean(name, REGISTRY)}") from None
     try:
-        validated = cls.Params(**params)
+        validated = _validator(cls).validate_python(params)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        problems = "; ".join(_problem(name, cls.Params, err) for err in e.errors())
         raise ScenarioError(f"injector {name} params: {problems}") from e
     return cls(validated, target)
+
+
+@cache
+def _validator(cls: type[Injector]) -> TypeAdapter[InjectorParams]:
+    return TypeAdapter(cls.Params)
+
+
+def _modes(params_type: Any) -> tuple[str, dict[str, type[InjectorParams]]] | None:
+    """(key, {mode: model}) of params joined by `by_mode`; None for a single model."""
+    union, *metadata = get_args(params_type) or (params_type,)
+    key = next((m.discriminator for m in metadata
+                if isinstance(m, FieldInfo) and isinstance(m.discriminator, str)), None)
+    if key is None:
+        return None
+    return key, {str(member.model_fields[key].default): member for member in get_args(union)}
+
+
+def _problem(name: str, params_type: Any, err: ErrorDetails) -> str:
+    """One validation error as `field: what is wrong`, naming the mode when the params have modes."""
+    loc = [str(part) for part in err["loc"]]
+    message = err["msg"].removeprefix("Value error, ")
+    extra = err["type"] == "extra_forbidden" and bool(loc)
+    fields: Collection[str] = getattr(params_type, "model_fields", ())
+    modes = _modes(params_type)
+    if modes is not None:
+        key, members = modes
+        if err["type"] == "union_tag_invalid":
+            tag = str(err.get("ctx", {}).get("tag"))
+            return f"{key}: {tag!r} is not a {name} {key}{did_you_mean(tag, members)}"
+        if loc and loc[0] in members:
+            mode = loc.pop(0)
+            fields = members[mode].model_fields
+            owners = [m for m, model in members.items() if extra and loc[-1] in model.model_fields]
+            if owners:
+                owner = ", ".join(owners[:-1]) + f" or {owners[-1]}" if len(owners) > 1 else owners[0]
+                return (f"{loc[-1]}: {key} {mode} does not take {loc[-1]} (it is for {key} {owner}); "
+                        f"remove it or change {key}")
+            if extra:
+                message += f" for {key} {mode}"
+    if extra:
+        message += did_you_mean(loc[-1], fields)
+    return f"{'.'.join(loc)}: {message}" if loc else message
 
 
 def run_fault(injector: Injector, ctx: InjectionContext, fault_id: int) -> FaultReport:

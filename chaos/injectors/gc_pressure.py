@@ -8,6 +8,9 @@ Methods:
   the pod's own limits, resized in place (no restart) and restored in revert;
 - `hog`: a bounded co-located memory and CPU hog (go_targets/cmd/hog): a process beside the
   target, or on Kubernetes a BestEffort pod on the target's node.
+The params are one model per method (`AgentPressure`, `EnvPressure`, `CgroupPressure`,
+`HogPressure`), told apart by `method`: a field of another method, or a method with nothing to
+apply, is refused when the scenario loads.
 The proof is the GC rate during the fault against the rate just before it, from the gctrace
 lines every launched Go service prints (or the agent's runtime snapshot), or, for the hog, that
 the hog really held its memory.
@@ -17,14 +20,14 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from chaos import gctrace
 from chaos.chaosagent import AgentClient, agent_for
 from chaos.errors import InjectionFailed
-from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
+from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, by_mode, register
 from chaos.platform.abilities import Hog, HogPlacement, ResourceLimit, ResourceLimits, missing, require
 from chaos.timeline import EventKind, now_ns
 
@@ -42,21 +45,98 @@ class GCMethod(enum.StrEnum):
 #: The platform ability each method needs beyond the core contract (agent and env need none).
 _ABILITY_NEEDED: dict[GCMethod, type[object]] = {GCMethod.CGROUP: ResourceLimits, GCMethod.HOG: HogPlacement}
 
+#: Every method's fields, in the order fault.start events and dry-run plans have always listed them.
+RECORD = ("method", "duration_s", "ballast_mb", "churn_mb_per_sec", "gc_percent", "memory_limit_mb",
+          "force_gc_interval_ms", "cpu_limit_millicores", "hog_mb", "hog_cpu", "min_rate_factor")
 
-class GCPressureParams(InjectorParams):
-    method: GCMethod = Field(GCMethod.AGENT, description="How the pressure is applied")
+
+class _Pressure(InjectorParams):
+    """What every method takes.
+
+    Dumped (the fault.start event's params, the dry-run plan) as one flat record of every method's
+    fields in `RECORD` order, the other methods' at their defaults: reports and captured runs read
+    gc_pressure params in that shape, whatever the method.
+    """
+
     duration_s: float = Field(5.0, gt=0, le=3600, description="How long the pressure lasts")
-    ballast_mb: int | None = Field(None, ge=1, description="agent: MiB held live")
-    churn_mb_per_sec: int | None = Field(None, ge=1, description="agent: MiB/s of garbage")
-    gc_percent: int | None = Field(None, ge=-1, description="agent: debug.SetGCPercent; env: GOGC")
-    memory_limit_mb: int | None = Field(None, ge=1, description="agent: SetMemoryLimit; env: GOMEMLIMIT; "
-                                                                "cgroup: the cgroup's memory limit")
-    force_gc_interval_ms: int | None = Field(None, ge=1, description="agent: runtime.GC() this often")
-    cpu_limit_millicores: int | None = Field(None, ge=1, description="cgroup: CFS quota, in thousandths of "
-                                                                     "a CPU (a Kubernetes CPU limit)")
-    hog_mb: int = Field(256, ge=1, le=16384, description="hog: MiB the hog process holds")
-    hog_cpu: bool = Field(True, description="hog: also spin one CPU")
+
+    @model_serializer(mode="wrap")
+    def _record(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        own: dict[str, Any] = handler(self)
+        others = {name: default for name, default in _DEFAULTS.items()
+                  if name not in type(self).model_fields and not info.exclude_defaults
+                  and not (default is None and info.exclude_none)}
+        return dict(sorted({**others, **own}.items(), key=lambda item: RECORD.index(item[0])))
+
+
+class _GCRatePressure(_Pressure):
+    """What the methods proven by the GC rate take."""
+
     min_rate_factor: float = Field(1.5, ge=1, description="Landed when the GC rate rises this much")
+
+
+class AgentPressure(_GCRatePressure):
+    """Through chaosagent inside the service; each action reverts by itself after the duration."""
+
+    method: Literal[GCMethod.AGENT] = Field(GCMethod.AGENT, description="How the pressure is applied")
+    ballast_mb: int | None = Field(None, ge=1, description="MiB held live")
+    churn_mb_per_sec: int | None = Field(None, ge=1, description="MiB/s of garbage")
+    gc_percent: int | None = Field(None, ge=-1, description="debug.SetGCPercent")
+    memory_limit_mb: int | None = Field(None, ge=1, description="debug.SetMemoryLimit, in MiB")
+    force_gc_interval_ms: int | None = Field(None, ge=1, description="runtime.GC() this often")
+
+    @model_validator(mode="after")
+    def _something_to_apply(self) -> AgentPressure:
+        if all(v is None for v in (self.ballast_mb, self.churn_mb_per_sec, self.gc_percent,
+                                   self.memory_limit_mb, self.force_gc_interval_ms)):
+            raise ValueError("method agent needs at least one of ballast_mb, churn_mb_per_sec, gc_percent, "
+                             "memory_limit_mb, force_gc_interval_ms")
+        return self
+
+
+class EnvPressure(_GCRatePressure):
+    """The service restarted with GOGC / GOMEMLIMIT, and restarted back."""
+
+    method: Literal[GCMethod.ENV] = Field(GCMethod.ENV, description="How the pressure is applied")
+    gc_percent: int | None = Field(None, ge=-1, description="GOGC (negative: off)")
+    memory_limit_mb: int | None = Field(None, ge=1, description="GOMEMLIMIT, in MiB")
+
+    @model_validator(mode="after")
+    def _something_to_apply(self) -> EnvPressure:
+        if self.gc_percent is None and self.memory_limit_mb is None:
+            raise ValueError("method env needs gc_percent (GOGC) and/or memory_limit_mb (GOMEMLIMIT)")
+        return self
+
+
+class CgroupPressure(_GCRatePressure):
+    """The service's memory and/or CPU squeezed by a cgroup of its own (on Kubernetes, its pod's limits)."""
+
+    method: Literal[GCMethod.CGROUP] = Field(GCMethod.CGROUP, description="How the pressure is applied")
+    memory_limit_mb: int | None = Field(None, ge=1, description="The cgroup's memory limit, in MiB")
+    cpu_limit_millicores: int | None = Field(None, ge=1, description="CFS quota, in thousandths of a CPU "
+                                                                     "(a Kubernetes CPU limit)")
+
+    @model_validator(mode="after")
+    def _something_to_apply(self) -> CgroupPressure:
+        if self.memory_limit_mb is None and self.cpu_limit_millicores is None:
+            raise ValueError("method cgroup needs memory_limit_mb and/or cpu_limit_millicores")
+        return self
+
+
+class HogPressure(_Pressure):
+    """A bounded memory and CPU hog beside the service; proven by the memory it held."""
+
+    method: Literal[GCMethod.HOG] = Field(GCMethod.HOG, description="How the pressure is applied")
+    hog_mb: int = Field(256, ge=1, le=16384, description="MiB the hog process holds")
+    hog_cpu: bool = Field(True, description="Also spin one CPU")
+
+
+METHODS = (AgentPressure, EnvPressure, CgroupPressure, HogPressure)
+_DEFAULTS = {name: info.default for model in METHODS for name, info in model.model_fields.items()}
+
+#: gc_pressure's params: one model per method, picked by `method` (agent when left out).
+GCPressureParams = Annotated[AgentPressure | EnvPressure | CgroupPressure | HogPressure,
+                             *by_mode("method", GCMethod.AGENT)]
 
 
 @register
@@ -74,7 +154,7 @@ class GCPressure(Injector):
 
     @property
     def p(self) -> GCPressureParams:
-        assert isinstance(self.params, GCPressureParams)
+        assert isinstance(self.params, METHODS)
         return self.params
 
     def expected_duration_s(self) -> float:
@@ -88,36 +168,34 @@ class GCPressure(Injector):
             return reason
         if self.p.method is GCMethod.AGENT and agent_for(target) is None:
             return f"target {self.target_name} has no chaosagent switched on; use method env, cgroup or hog"
-        if self.p.method is GCMethod.AGENT and not any(
-            v is not None for v in (self.p.ballast_mb, self.p.churn_mb_per_sec, self.p.gc_percent,
-                                    self.p.memory_limit_mb, self.p.force_gc_interval_ms)):
-            return "method agent needs at least one of ballast_mb, churn_mb_per_sec, gc_percent, " \
-                   "memory_limit_mb, force_gc_interval_ms"
-        if self.p.method is GCMethod.CGROUP and self.p.memory_limit_mb is None and self.p.cpu_limit_millicores is None:
-            return "method cgroup needs memory_limit_mb and/or cpu_limit_millicores"
-        if self.p.method is GCMethod.ENV and self.p.gc_percent is None and self.p.memory_limit_mb is None:
-            return "method env needs gc_percent (GOGC) and/or memory_limit_mb (GOMEMLIMIT)"
         return None
 
     def inject(self, ctx: InjectionContext) -> FaultOutcome:
         assert self.target_name is not None
         target = ctx.target(self.target_name)
-        window_s = self.p.duration_s
+        p = self.p
+        window_s = p.duration_s
         before_start = now_ns() - int(min(window_s, 5.0) * 1e9)
         before_agent = self._agent_snapshot(target)
         started = now_ns()
-        details: dict[str, Any] = {"method": self.p.method.value}
-        apply = {GCMethod.AGENT: self._apply_agent, GCMethod.ENV: self._apply_env,
-                 GCMethod.CGROUP: self._apply_cgroup, GCMethod.HOG: self._apply_hog}[self.p.method]
-        apply(ctx, details)
+        details: dict[str, Any] = {"method": p.method.value}
+        match p:
+            case AgentPressure():
+                self._apply_agent(ctx, p, details)
+            case EnvPressure():
+                self._apply_env(ctx, p, details)
+            case CgroupPressure():
+                self._apply_cgroup(ctx, p, details)
+            case HogPressure():
+                self._apply_hog(ctx, p, details)
         ctx.timeline.record(EventKind.GC_PRESSURE, self.name, target=self.target_name, **details)
-        hog_peak = self._hold(ctx, time.monotonic() + self.p.duration_s)
+        hog_peak = self._hold(ctx, time.monotonic() + p.duration_s)
         ended = now_ns()
-        if self.p.method is GCMethod.HOG:
+        if isinstance(p, HogPressure):
             details["hog_peak_mb"] = hog_peak
-            landed = hog_peak >= 0.9 * self.p.hog_mb
-            return FaultOutcome(landed, f"hog held {hog_peak} of {self.p.hog_mb} MiB for "
-                                        f"{self.p.duration_s:g}s", details)
+            landed = hog_peak >= 0.9 * p.hog_mb
+            return FaultOutcome(landed, f"hog held {hog_peak} of {p.hog_mb} MiB for "
+                                        f"{p.duration_s:g}s", details)
         cycles = gctrace.parse(target.logs(since_ns=before_start))
         before = gctrace.activity(cycles, before_start, started)
         during = gctrace.activity(cycles, started, ended)
@@ -134,7 +212,7 @@ class GCPressure(Injector):
                         "gc_pause_p99_ms_during": during.pause_p99_ms,
                         "heap_live_max_mb_during": during.heap_live_max_mb, "measured_by": source})
         crashed = any(e.t_ns >= started for e in target.exits() if not e.requested)
-        seen = self._signals(rate_before, rate_during, before, during)
+        seen = self._signals(p, rate_before, rate_during, before, during)
         throttled = self._limit.throttled_periods() if self._limit is not None else None
         if throttled:
             details["cpu_throttled_periods"] = throttled
@@ -146,14 +224,16 @@ class GCPressure(Injector):
             "; ".join(seen) if seen else "no sign of the pressure in the GC figures")
         return FaultOutcome(bool(seen), summary, details)
 
-    def _signals(self, rate_before: float, rate_during: float, before: gctrace.GCActivity,
-                 during: gctrace.GCActivity) -> list[str]:
+    @staticmethod
+    def _signals(p: AgentPressure | EnvPressure | CgroupPressure, rate_before: float, rate_during: float,
+                 before: gctrace.GCActivity, during: gctrace.GCActivity) -> list[str]:
         """What in the GC figures shows the pressure: a faster GC, the ballast held, a capped heap."""
-        p, seen = self.p, []
+        seen = []
         if rate_during > 0 and rate_during >= p.min_rate_factor * rate_before:
             seen.append(f"GC rate x{rate_during / max(rate_before, 1e-9):.1f}")
         live_before = before.heap_live_max_mb or 0
-        if p.ballast_mb and (during.heap_live_max_mb or 0) >= live_before + 0.8 * p.ballast_mb:
+        ballast_mb = p.ballast_mb if isinstance(p, AgentPressure) else None
+        if ballast_mb and (during.heap_live_max_mb or 0) >= live_before + 0.8 * ballast_mb:
             seen.append(f"live heap {live_before} -> {during.heap_live_max_mb} MB (ballast held)")
         if p.memory_limit_mb and during.heap_goal_max_mb is not None \
                 and during.heap_goal_max_mb <= 1.1 * p.memory_limit_mb < (before.heap_goal_max_mb or 0) + 1e9:
@@ -182,12 +262,12 @@ class GCPressure(Injector):
             hog.stop()
 
     # -- methods -----------------------------------------------------------------------------
-    def _apply_agent(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
+    def _apply_agent(self, ctx: InjectionContext, p: AgentPressure, details: dict[str, Any]) -> None:
         assert self.target_name is not None
         agent = agent_for(ctx.target(self.target_name))
         assert agent is not None
         self._agent = agent
-        d, p = self.p.duration_s + 1, self.p
+        d = p.duration_s + 1
         actions = []
         if p.ballast_mb is not None:
             actions.append(agent.start("ballast", duration_s=d, mb=p.ballast_mb))
@@ -201,29 +281,29 @@ class GCPressure(Injector):
             actions.append(agent.start("force-gc", duration_s=d, interval=f"{p.force_gc_interval_ms}ms"))
         details["agent_actions"] = [a.get("kind") for a in actions]
 
-    def _apply_env(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
+    def _apply_env(self, ctx: InjectionContext, p: EnvPressure, details: dict[str, Any]) -> None:
         assert self.target_name is not None
         env: dict[str, str | None] = {}
-        if self.p.gc_percent is not None:
-            env["GOGC"] = "off" if self.p.gc_percent < 0 else str(self.p.gc_percent)
-        if self.p.memory_limit_mb is not None:
-            env["GOMEMLIMIT"] = f"{self.p.memory_limit_mb}MiB"
+        if p.gc_percent is not None:
+            env["GOGC"] = "off" if p.gc_percent < 0 else str(p.gc_percent)
+        if p.memory_limit_mb is not None:
+            env["GOMEMLIMIT"] = f"{p.memory_limit_mb}MiB"
         self._restored_env = ctx.platform.restart_target(self.target_name, env=env)
         details["env"] = env
 
-    def _apply_cgroup(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
+    def _apply_cgroup(self, ctx: InjectionContext, p: CgroupPressure, details: dict[str, Any]) -> None:
         assert self.target_name is not None
-        memory = self.p.memory_limit_mb * MB if self.p.memory_limit_mb is not None else None
+        memory = p.memory_limit_mb * MB if p.memory_limit_mb is not None else None
         limit = require(ctx.platform, ResourceLimits).resource_limit(
-            self.target_name, memory_bytes=memory, cpu_millicores=self.p.cpu_limit_millicores)
+            self.target_name, memory_bytes=memory, cpu_millicores=p.cpu_limit_millicores)
         self._limit = limit
         limit.apply()
         details["cgroups"] = [str(group) for group, _ in limit.groups]
 
-    def _apply_hog(self, ctx: InjectionContext, details: dict[str, Any]) -> None:
+    def _apply_hog(self, ctx: InjectionContext, p: HogPressure, details: dict[str, Any]) -> None:
         assert self.target_name is not None
         hog = require(ctx.platform, HogPlacement).start_hog(
-            self.target_name, mb=self.p.hog_mb, cpu=self.p.hog_cpu, duration_s=self.p.duration_s + 5)
+            self.target_name, mb=p.hog_mb, cpu=p.hog_cpu, duration_s=p.duration_s + 5)
         self._hog = hog
         details["hog"] = hog.where
 

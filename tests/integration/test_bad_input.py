@@ -68,6 +68,26 @@ ROWS: dict[str, Row] = {
         "faults.0.injector: unknown injector 'reload_strom'", "did you mean 'reload_storm'?",
         files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}]\n"
                                  "faults:\n  - {injector: reload_strom, target: configd}\n"}),
+    "gc_pressure: a field of another method (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:6: faults.0.params: injector gc_pressure params: hog_mb: method agent does not take hog_mb",
+        "(it is for method hog); remove it or change method",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: allocd}]\nfaults:\n  - injector: gc_pressure\n"
+                                 "    target: allocd\n"
+                                 "    params: {method: agent, churn_mb_per_sec: 50, hog_mb: 64}\n"}),
+    "gc_pressure: a method with nothing to apply (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:5: faults.0.params: injector gc_pressure params",
+        "method env needs gc_percent (GOGC) and/or memory_limit_mb (GOMEMLIMIT)",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: allocd}]\nfaults:\n"
+                                 "  - {injector: gc_pressure, target: allocd,\n"
+                                 "     params: {method: env, duration_s: 2}}\n"}),
+    "gc_pressure: unknown method": Row(
+        ["run", "bad.chaos.yaml"], ExitCode.USAGE,
+        "bad.chaos.yaml:6: faults.0.params: injector gc_pressure params: method: 'hgo' is not a gc_pressure method",
+        "did you mean 'hog'?",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: allocd}]\nfaults:\n  - injector: gc_pressure\n"
+                                 "    target: allocd\n    params: {method: hgo}\n"}),
     "unknown oracle": Row(
         ["run", "bad.chaos.yaml"], ExitCode.USAGE,
         "oracles.0: unknown oracle 'panicz'", "did you mean 'panics'?",

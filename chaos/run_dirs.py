@@ -43,17 +43,18 @@ def publish_latest(report_dir: Path, run_dir: Path, names: Iterable[str] = STABL
     """Point `latest` at `run_dir`, and each of `names` that the run has at `latest/<name>`.
 
     Links are relative (the report dir can be moved or mounted elsewhere) and replaced by rename,
-    so a reader never sees a missing `latest`. A name the run lacks loses its stale link.
+    so a reader never sees a missing `latest`. A report the run lacks (it could not be written)
+    loses its old link or file, so no reader takes an older run's report for this one's.
     """
     _link(report_dir / LATEST, os.path.relpath(run_dir, report_dir))
     for name in names:
         top = report_dir / name
+        if top.is_dir() and not top.is_symlink():
+            continue  # a directory of an older layout: never deleted on the user's behalf
         if (run_dir / name).exists():
-            if top.is_dir() and not top.is_symlink():
-                continue  # a directory of an older layout: never deleted on the user's behalf
             _link(top, f"{LATEST}/{name}")
-        elif top.is_symlink():
-            top.unlink()
+        else:
+            top.unlink(missing_ok=True)
 
 
 def runs(report_dir: Path) -> list[Path]:

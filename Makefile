@@ -1,7 +1,8 @@
-# Two entry points, each doing its own set-up first (venv, install, Go build):
+# Entry points, each doing its own set-up first (venv, install; Go build for gate and test):
 #   make gate   run the chaos gate on the local platform
 #   make test   run every test: Go (vet, race) and Python (unit, integration, and the
 #               Kubernetes e2e tests on a real kind cluster; GOCHAOS_E2E_KUBERNETES=0 skips those)
+#   make check  the quick loop while editing: lint, types (chaos and tests), unit tests; builds no Go
 PYTHON ?= python3
 # The kind e2e tests need root, Docker (installed and started by the tests themselves) and, on a
 # fresh machine, 15-25 min to build the offline node image; later runs reuse it.
@@ -9,7 +10,7 @@ export GOCHAOS_E2E_KUBERNETES ?= 1
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup gate test test-go test-python clean
+.PHONY: setup gate test test-go test-python check clean
 
 $(BIN)/gochaos: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,11 @@ test-python: setup
 	$(BIN)/ruff check chaos tests
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+check: $(BIN)/gochaos
+	$(BIN)/ruff check chaos tests
+	$(BIN)/mypy
+	$(BIN)/pytest tests/unit -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import command_line, machine_info, quantile, write_report
 
-from chaos.build import build
+from chaos.build import Binaries, build
 from chaos.injectors.base import InjectionContext, create, run_fault
 from chaos.platform.local.platform import LocalPlatform
 from chaos.targets import bundled
@@ -33,7 +33,7 @@ INTERVALS_MS = (100, 10)
 
 
 
-def measure(interval_ms: int, rounds: int, binaries: dict[str, Path]) -> dict[str, object]:
+def measure(interval_ms: int, rounds: int, binaries: Binaries) -> dict[str, object]:
     timeline = Timeline()
     with LocalPlatform(timeline=timeline, binaries=binaries) as platform:
         platform.start_target(bundled("configd"))

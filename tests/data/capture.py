@@ -91,8 +91,10 @@ def capture_race(out: Path) -> None:
                         return
 
             threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
-            [t.start() for t in threads]
-            [t.join() for t in threads]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         finally:
             proc.terminate()
             proc.wait(10)

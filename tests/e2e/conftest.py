@@ -9,6 +9,7 @@ fails is an error, never a silent pass.
 
 Fixtures: docker_engine, kind_binary, kind_node_image, kind_cluster (all session-scoped; the
 cluster and the dockerd this session started are removed at the end, also on failure or Ctrl-C).
+`kind_cluster` yields gochaos's own `KindCluster` (open), like the gochaos plugin's fixture it overrides.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 import pytest
 from kind_offline import (
     DockerEngine,
-    KindCluster,
     PrerequisiteMissing,
     acquire,
     ensure_kind,
@@ -28,6 +28,8 @@ from kind_offline import (
     release,
     running_cluster,
 )
+
+from chaos.platform.kubernetes.kind import KindCluster
 
 OPT_IN_ENV = "GOCHAOS_E2E_KUBERNETES"
 OPT_IN_REASON = (

@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 import requests
-from kind_offline import DockerEngine, KindCluster
+from kind_offline import DockerEngine, api_client
 from kind_offline.local_images import build_static_go_binary, docker_build, kind_load, load_binary_image
 from kind_offline.locations import repo_root
 from kind_offline.versions import KUBERNETES_VERSION
+
+from chaos.platform.kubernetes.kind import KindCluster
 
 pytestmark = pytest.mark.kubernetes
 
@@ -70,8 +72,8 @@ class Api:
 def api(kind_cluster: KindCluster) -> Api:
     from kubernetes import client
 
-    api_client = kind_cluster.api_client()
-    return Api(core=client.CoreV1Api(api_client), apps=client.AppsV1Api(api_client))
+    cluster_api = api_client(kind_cluster)
+    return Api(core=client.CoreV1Api(cluster_api), apps=client.AppsV1Api(cluster_api))
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +148,8 @@ def configd(
 
 def test_node_becomes_ready(api: Api, kind_cluster: KindCluster) -> None:
     nodes = api.core.list_node().items
-    assert [n.metadata.name for n in nodes] == [kind_cluster.node_container]
+    assert kind_cluster.node is not None
+    assert [n.metadata.name for n in nodes] == [kind_cluster.node.container]
     node = nodes[0]
     ready = {c.type: c.status for c in node.status.conditions}
     assert ready.get("Ready") == "True", node.status.conditions

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -24,11 +24,15 @@ from chaos.oracles.context import OracleContext, Phases
 from chaos.oracles.panics import PanicsParams
 from chaos.oracles.panics import check as panics_check
 from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions, connect
+from chaos.platform.kubernetes.kind import KindCluster
 from chaos.platform.kubernetes.platform import KubernetesPlatform
 from chaos.readiness import wait_until
 from chaos.targets import bundled, chaosagent_env
 from chaos.timeline import Timeline, now_ns
 from chaos.verdict import Status
+
+if TYPE_CHECKING:
+    from kubernetes.client import CoreV1Api, V1Namespace
 
 pytestmark = [pytest.mark.kubernetes]
 
@@ -36,7 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def cluster(kind_cluster: Any, kind_binary: str) -> Iterator[ClusterAccess]:
+def cluster(kind_cluster: KindCluster, kind_binary: str) -> Iterator[ClusterAccess]:
     """The session's kind cluster, opened as gochaos opens a reused one (never deleted here)."""
     previous = os.environ.get("GOCHAOS_KIND")
     os.environ["GOCHAOS_KIND"] = kind_binary
@@ -69,8 +73,18 @@ def platform(cluster: ClusterAccess, timeline: Timeline) -> Iterator[KubernetesP
 def _run_namespaces(cluster: ClusterAccess, run_id: str) -> list[str]:
     from kubernetes import client
 
-    items = client.CoreV1Api(cluster.api).list_namespace(label_selector=f"gochaos.io/run={run_id}").items
-    return [ns.metadata.name for ns in items]
+    return _names(client.CoreV1Api(cluster.api).list_namespace(label_selector=f"gochaos.io/run={run_id}").items)
+
+
+def _names(namespaces: list[V1Namespace], *, terminating: bool = True) -> list[str]:
+    """The namespaces' names (leaving out those being deleted unless `terminating`)."""
+    return [ns.metadata.name for ns in namespaces if ns.metadata is not None and ns.metadata.name is not None
+            and (terminating or ns.status is None or ns.status.phase != "Terminating")]
+
+
+def _pod_uid(core: CoreV1Api, name: str, namespace: str) -> str | None:
+    metadata = core.read_namespaced_pod(name, namespace).metadata
+    return metadata.uid if metadata is not None else None
 
 
 def test_configd_runs_in_a_labelled_namespace_and_answers_on_loopback(platform: KubernetesPlatform,
@@ -110,9 +124,10 @@ def test_reload_storm_through_the_configmap_api_reaches_the_pod_through_the_kube
     spec = storm.shape_target(bundled("configd"))
     target = platform.start_target(spec)
     assert target.config_path is None, "the config must come from the ConfigMap, not the shared directory"
-    volumes = client.AppsV1Api(platform.cluster.api).read_namespaced_deployment(
-        "configd", platform.namespace).spec.template.spec.volumes
-    assert [v.config_map.name for v in volumes if v.name == "config"] == ["configd-config"]
+    deployment = client.AppsV1Api(platform.cluster.api).read_namespaced_deployment("configd", platform.namespace)
+    assert deployment.spec is not None and deployment.spec.template.spec is not None
+    volumes = deployment.spec.template.spec.volumes or []
+    assert [v.config_map.name if v.config_map else None for v in volumes if v.name == "config"] == ["configd-config"]
     report = run_fault(storm, InjectionContext(platform=platform, timeline=timeline), 1)
     assert report.outcome.landed, report.outcome.summary
     writes = [w for w in timeline.events(kind="reload.write") if w.details["mutation"] != "revert"]
@@ -120,7 +135,8 @@ def test_reload_storm_through_the_configmap_api_reaches_the_pod_through_the_kube
     live_after = report.outcome.details["live_after_ms"]
     print(f"ConfigMap update to the pod serving it: {live_after} ms")
     assert live_after and all(0 < ms < 15_000 for ms in live_after), live_after
-    assert target.read_config() == spec.config.initial  # type: ignore[union-attr]  # reverted through the API
+    assert spec.config is not None
+    assert target.read_config() == spec.config.initial  # reverted through the API
     assert target.restarts == 0
 
 
@@ -172,7 +188,7 @@ def test_etcd_statefulset_loses_its_leader_every_way_kubernetes_allows(platform:
     assert [etcd.unavailable(mode) for mode in modes] == [None] * 5
     for mode in modes:
         old_leader, _ = etcd.wait_for_leader()
-        pod_uid = core.read_namespaced_pod(old_leader.name, platform.namespace).metadata.uid
+        pod_uid = _pod_uid(core, old_leader.name, platform.namespace)
         fault = create("leader_loss", {"mode": mode, "duration_s": 0.5}, None)
         report = run_fault(fault, ctx, 1)
         if not report.outcome.landed:
@@ -183,10 +199,11 @@ def test_etcd_statefulset_loses_its_leader_every_way_kubernetes_allows(platform:
         if mode != "kill":  # a killed leader's container is restarted at once and may win the election again
             assert details["new_leader"] != old_leader.name, details
         assert all(etcd.ask_status(member) is not None for member in etcd.members), f"{mode}: a member stayed out"
-        same_pod = core.read_namespaced_pod(old_leader.name, platform.namespace).metadata.uid == pod_uid
+        same_pod = _pod_uid(core, old_leader.name, platform.namespace) == pod_uid
         assert same_pod is (mode != "delete"), f"{mode}: pod replaced={not same_pod}"
     # a deleted pod came back as the same member, on its own data
-    assert {member.name: etcd.ask_status(member).member_id for member in etcd.members} == ids  # type: ignore[union-attr]
+    statuses = {member.name: etcd.ask_status(member) for member in etcd.members}
+    assert {name: status.member_id if status else None for name, status in statuses.items()} == ids
     kinds = [event.kind for event in timeline.events() if event.kind.startswith("etcd.")]
     for expected in ("etcd.pause", "etcd.resume", "etcd.isolate", "etcd.heal", "etcd.kill", "etcd.delete",
                      "etcd.restart", "etcd.leader"):
@@ -218,9 +235,9 @@ def test_gc_pressure_hog_is_a_pod_on_the_targets_node_and_is_gone_after(platform
     ("reproduce", "gc-pressure", 1, r"leaks\W+FAIL"),
     ("reproduce", "etcd-leader-loss", 1, r"recovery\W+FAIL\W+never recovered"),
 ])
-def test_bundled_scenarios_on_kubernetes_give_the_local_verdicts(kind_cluster: Any, kind_binary: str, tmp_path: Path,
-                                                                  command: str, scenario: str, code: int,
-                                                                  expect: str) -> None:
+def test_bundled_scenarios_on_kubernetes_give_the_local_verdicts(kind_cluster: KindCluster, kind_binary: str,
+                                                                  tmp_path: Path, command: str, scenario: str,
+                                                                  code: int, expect: str) -> None:
     env = {**os.environ, "GOCHAOS_KIND": kind_binary, "COLUMNS": "160"}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "chaos.cli", command, scenario, "--platform", "kubernetes",
@@ -252,7 +269,8 @@ def _signal_run_once_loaded(cluster_name: str, env: dict[str, str], sig: int) ->
     return run.returncode, "".join(output) + rest
 
 
-def test_ctrl_c_mid_run_leaves_no_namespace_behind(kind_cluster: Any, kind_binary: str, cluster: ClusterAccess) -> None:
+def test_ctrl_c_mid_run_leaves_no_namespace_behind(kind_cluster: KindCluster, kind_binary: str,
+                                                   cluster: ClusterAccess) -> None:
     import signal
 
     from kubernetes import client
@@ -262,11 +280,11 @@ def test_ctrl_c_mid_run_leaves_no_namespace_behind(kind_cluster: Any, kind_binar
     assert code == 130, output
     assert "interrupted" in output
     left = client.CoreV1Api(cluster.api).list_namespace(label_selector="app.kubernetes.io/managed-by=gochaos").items
-    assert [ns.metadata.name for ns in left if ns.status.phase != "Terminating"] == []
-    assert not [ns.metadata.name for ns in left], "the interrupted run's namespace is still terminating"
+    assert _names(left, terminating=False) == []
+    assert not _names(left), "the interrupted run's namespace is still terminating"
 
 
-def test_a_killed_run_leaves_its_namespace_to_the_next_clean_up(kind_cluster: Any, kind_binary: str,
+def test_a_killed_run_leaves_its_namespace_to_the_next_clean_up(kind_cluster: KindCluster, kind_binary: str,
                                                                  cluster: ClusterAccess, tmp_path: Path) -> None:
     """SIGKILL runs no `finally`: the state file names the namespace and `gochaos cleanup` deletes it."""
     import signal
@@ -278,8 +296,7 @@ def test_a_killed_run_leaves_its_namespace_to_the_next_clean_up(kind_cluster: An
     assert code == -signal.SIGKILL, output
     core = client.CoreV1Api(cluster.api)
     selector = "app.kubernetes.io/managed-by=gochaos"
-    left = [ns.metadata.name for ns in core.list_namespace(label_selector=selector).items
-            if ns.status.phase != "Terminating"]
+    left = _names(core.list_namespace(label_selector=selector).items, terminating=False)
     assert len(left) == 1, output
     done = subprocess.run([sys.executable, "-m", "chaos.cli", "cleanup"], capture_output=True, text=True, env=env,
                           cwd=REPO, timeout=120, check=False)

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -29,7 +30,7 @@ from chaos.platform.local.etcd import EtcdCluster
 from chaos.platform.local.netfilter import iptables_available, leftover_rules
 from chaos.platform.local.platform import LocalPlatform
 from chaos.probes import live_version
-from chaos.timeline import Timeline
+from chaos.timeline import Event, Timeline
 
 pytestmark = pytest.mark.integration
 TOKEN = {"CHAOSAGENT_TOKEN": "test-token"}
@@ -101,7 +102,7 @@ def test_reload_storm_structural_write_really_adds_a_route(
     seen: dict[str, object] = {}
     original_write = ctx.timeline.record
 
-    def spy(kind: str, source: str, t_ns: int | None = None, **details: object) -> object:
+    def spy(kind: str, source: str, t_ns: int | None = None, **details: Any) -> Event:
         if kind == "reload.write" and details.get("mutation") == "structural":
             assert configd.config_path is not None
             seen.update(yaml.safe_load(configd.config_path.read_text()))

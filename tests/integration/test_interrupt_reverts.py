@@ -118,7 +118,8 @@ def test_sigint_mid_fault_reverts_it_before_the_run_stops(name: str, tmp_path: P
     if case.skip:
         pytest.skip(case.skip)
     timeline = Timeline()
-    inside, held = threading.Event(), []
+    inside = threading.Event()
+    held: list[state.Holding] = []
     before = {(h.kind, h.key) for h in state.held()}
     inside.set()
     watcher = interrupt_when(timeline, case.landed, inside, held)
@@ -143,7 +144,7 @@ def test_sigint_mid_fault_reverts_it_before_the_run_stops(name: str, tmp_path: P
     assert not [r for r in leftover_rules() if owner in r]
     assert not [g for g in cgroups.leftover_groups() if owner in g.name]
     for holding in held:
-        if holding.kind in ("process_group", "stopped") and holding.key not in before:
+        if holding.kind in ("process_group", "stopped") and (holding.kind, holding.key) not in before:
             assert not state.same_process(int(holding.data["pid"]), holding.data["start"]) or \
                 Path(f"/proc/{holding.data['pid']}/stat").read_text().split(") ")[1][0] == "Z"
 
@@ -153,7 +154,9 @@ def test_sigint_mid_fault_reverts_it_before_the_run_stops(name: str, tmp_path: P
                                                                   if e.kind == "reload.write" else True))
         assert undo.t_ns <= end.t_ns
     if name == "reload_storm":
-        assert (tmp_path / "run" / "configd" / "config.yaml").read_text() == configd().config.initial  # type: ignore[union-attr]
+        config = configd().config
+        assert config is not None
+        assert (tmp_path / "run" / "configd" / "config.yaml").read_text() == config.initial
     if name == "gc_pressure-env":
         restored = first(events, lambda e: e.kind == "target.start" and e.details.get("env") == {"GOGC": None})
         assert restored.t_ns <= end.t_ns
@@ -171,7 +174,8 @@ def test_sigint_mid_fault_reverts_it_before_the_run_stops(name: str, tmp_path: P
                                               ("observe", "fault.end")])
 def test_sigint_in_any_phase_stops_everything_and_holds_nothing(phase: str, after: str, tmp_path: Path) -> None:
     timeline = Timeline()
-    inside, held = threading.Event(), []
+    inside = threading.Event()
+    held: list[state.Holding] = []
     before = {(h.kind, h.key) for h in state.held()}
     paused = Scenario.model_validate({
         "name": "phases", "targets": [{"bundled": "allocd"}], "etcd": {"members": 3}, "load": None,

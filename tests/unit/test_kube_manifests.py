@@ -53,7 +53,8 @@ def test_configd_renders_from_the_same_files_kubectl_applies() -> None:
     assert deployment["spec"]["selector"] == {"matchLabels": {m.TARGET_LABEL: "web"}}
     assert service["spec"]["selector"] == {m.TARGET_LABEL: "web"}
     assert service["spec"]["ports"][0]["nodePort"] == 30083
-    assert yaml.safe_load(config_map["data"]["config.yaml"]) == yaml.safe_load(spec.config.initial)  # type: ignore[union-attr]
+    assert spec.config is not None
+    assert yaml.safe_load(config_map["data"]["config.yaml"]) == yaml.safe_load(spec.config.initial)
 
 
 def test_without_a_shared_directory_the_config_comes_from_the_configmap() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from chaos.configfiles import WriteMode
 from chaos.oracles import bind
 from chaos.oracles.context import OracleContext, Phases
 from chaos.oracles.gocrash import find_crashes
@@ -54,6 +55,15 @@ class RecordedTarget:
 
     def send_signal(self, sig: signal.Signals) -> None:
         raise AssertionError("a recorded target cannot be signalled")
+
+    def read_config(self) -> str:
+        raise AssertionError("a recorded target has no config to read")
+
+    def write_config(self, text: str, mode: WriteMode) -> None:
+        raise AssertionError("a recorded target cannot be given a config")
+
+    def restore_config(self, text: str) -> None:
+        raise AssertionError("a recorded target cannot be given a config")
 
 
 @cache

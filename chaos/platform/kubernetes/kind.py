@@ -64,21 +64,22 @@ def run_tool(argv: Sequence[str], *, what: str, timeout_s: float = CMD_TIMEOUT_S
     return done.stdout
 
 
-def check_docker() -> str:
+def check_docker(env: Mapping[str, str] | None = None) -> str:
     """The Docker CLI path, once an engine answered; one-line PlatformError otherwise."""
     docker = docker_cli()
-    host = os.environ.get("DOCKER_HOST", "the default socket")
+    host = (os.environ if env is None else env).get("DOCKER_HOST", "the default socket")
     try:
-        run_tool([docker, "version", "--format", "{{.Server.Version}}"], what="docker version", timeout_s=15)
+        run_tool([docker, "version", "--format", "{{.Server.Version}}"], what="docker version", timeout_s=15,
+                 env=env)
     except PlatformError as e:
         raise PlatformError(f"no Docker engine answers at {host}: start dockerd or point DOCKER_HOST at "
                             f"one ({e})") from e
     return docker
 
 
-def image_present(docker: str, image: str) -> bool:
+def image_present(docker: str, image: str, env: Mapping[str, str] | None = None) -> bool:
     done = subprocess.run([docker, "image", "inspect", image], capture_output=True, timeout=CMD_TIMEOUT_S,
-                          check=False)
+                          check=False, env=dict(env) if env is not None else None)
     return done.returncode == 0
 
 
@@ -89,15 +90,24 @@ def default_config() -> Path:
 
 
 class KindCluster:
-    """A kind cluster the run uses: created here (and deleted in `close`) or reused by name."""
+    """A kind cluster the run uses: created here (and deleted in `close`) or reused by name.
+
+    kind is `kind_binary` (default: $GOCHAOS_KIND, else on PATH) and talks to the Docker engine at
+    `docker_host` (default: $DOCKER_HOST, else the default socket). With `logs_dir`, a failed create
+    keeps the nodes until `close` and exports their logs there first.
+    """
 
     def __init__(self, *, name: str | None = None, node_image: str | None = None,
-                 config: Path | None = None, keep: bool = False) -> None:
+                 config: Path | None = None, keep: bool = False, kind_binary: str | None = None,
+                 docker_host: str | None = None, logs_dir: Path | None = None) -> None:
         self.reused = name is not None
         self.name = name or f"gochaos-{secrets.token_hex(4)}"
         self.node_image = node_image or os.environ.get("GOCHAOS_KIND_NODE_IMAGE") or None
         self.config = config
         self.keep = keep
+        self.kind_binary = kind_binary
+        self.docker_host = docker_host
+        self.logs_dir = logs_dir
         self._dir: Path | None = None
         self._created = False
         self.kubeconfig: Path | None = None
@@ -107,27 +117,34 @@ class KindCluster:
     def context(self) -> str:
         return f"kind-{self.name}"
 
+    @property
+    def _env(self) -> dict[str, str] | None:
+        return {**os.environ, "DOCKER_HOST": self.docker_host} if self.docker_host else None
+
+    def _kind(self) -> str:
+        return self.kind_binary or kind_cli()
+
     def open(self) -> KindCluster:
         """Create (or find) the cluster and write its private kubeconfig; errors name what is missing."""
-        docker = check_docker()
-        kind = kind_cli()
+        docker = check_docker(self._env)
+        kind = self._kind()
         self._dir = state.make_temp_dir("gochaos-kind-")
         self.kubeconfig = self._dir / "kubeconfig"
-        existing = run_tool([kind, "get", "clusters"], what="kind get clusters").split()
+        existing = run_tool([kind, "get", "clusters"], what="kind get clusters", env=self._env).split()
         if self.reused:
             if self.name not in existing:
                 raise PlatformError(f"no kind cluster named {self.name!r} (found: {', '.join(existing) or 'none'}); "
                                     "drop --kind-cluster to create one")
             self.kubeconfig.write_text(run_tool([kind, "get", "kubeconfig", "--name", self.name],
-                                                what="kind get kubeconfig"), encoding="utf-8")
+                                                what="kind get kubeconfig", env=self._env), encoding="utf-8")
         else:
             self._create(docker, kind)
-        nodes = run_tool([kind, "get", "nodes", "--name", self.name], what="kind get nodes").split()
+        nodes = run_tool([kind, "get", "nodes", "--name", self.name], what="kind get nodes", env=self._env).split()
         control = next((n for n in nodes if n.endswith("-control-plane")), nodes[0] if nodes else None)
         if control is None:
             raise PlatformError(f"kind cluster {self.name} has no nodes; delete it (`kind delete cluster "
                                 f"--name {self.name}`) and run again")
-        self.node = KindNode(docker, control)
+        self.node = KindNode(docker, control, env=self._env)
         return self
 
     def _create(self, docker: str, kind: str) -> None:
@@ -136,31 +153,44 @@ class KindCluster:
             raise PlatformError(f"kind cluster config {config} is missing; restore manifests/kind/cluster.yaml")
         argv = [kind, "create", "cluster", "--name", self.name, "--config", str(config),
                 "--kubeconfig", str(self.kubeconfig), "--wait", "120s"]
+        if self.logs_dir is not None:
+            argv.append("--retain")  # a failed create leaves its nodes for `kind export logs`; close() deletes them
         if self.node_image:
-            if not image_present(docker, self.node_image):
+            if not image_present(docker, self.node_image, self._env):
                 raise PlatformError(f"kind node image {self.node_image} is not in the Docker engine: build or load "
                                     "it first (offline: `python -m kind_offline ensure` from tests/e2e)")
             argv += ["--image", self.node_image]
         self._created = True  # from here on, close() deletes whatever kind left half-made
         if not self.keep:  # a suite killed outright leaves it to the next run's clean-up
             state.hold("kind_cluster", self.name, f"kind cluster {self.name}",
-                       docker_host=os.environ.get("DOCKER_HOST", ""), kind=kind)
+                       docker_host=self.docker_host or os.environ.get("DOCKER_HOST", ""), kind=kind)
         try:
-            run_tool(argv, what=f"kind create cluster {self.name}", timeout_s=CREATE_TIMEOUT_S)
+            run_tool(argv, what=f"kind create cluster {self.name}", timeout_s=CREATE_TIMEOUT_S, env=self._env)
         except PlatformError as e:
             hint = "" if self.node_image else (" (no node image was named: kind tried to pull its default; set "
                                                "GOCHAOS_KIND_NODE_IMAGE or --kind-node-image to a local one)")
             if "port is already allocated" in str(e):
                 hint = (" (another kind cluster holds the host ports of manifests/kind/cluster.yaml: delete it, or "
                         "reuse it with --kind-cluster NAME)")
+            if self.logs_dir is not None:
+                hint += self._export_logs(kind, self.logs_dir)
             raise PlatformError(f"{e}{hint}") from e
+
+    def _export_logs(self, kind: str, logs_dir: Path) -> str:
+        """`kind export logs` of the (retained) nodes into `logs_dir`, best effort; says where they went."""
+        try:
+            run_tool([kind, "export", "logs", str(logs_dir), "--name", self.name], what="kind export logs",
+                     timeout_s=DELETE_TIMEOUT_S, env=self._env)
+        except PlatformError as e:
+            return f" (node logs could not be exported: {e})"
+        return f" (node logs in {logs_dir})"
 
     def close(self) -> None:
         """Delete the cluster unless kept or reused; remove the private kubeconfig."""
         try:
             if self._created and not self.keep:
-                run_tool([kind_cli(), "delete", "cluster", "--name", self.name],
-                         what=f"kind delete cluster {self.name}", timeout_s=DELETE_TIMEOUT_S)
+                run_tool([self._kind(), "delete", "cluster", "--name", self.name],
+                         what=f"kind delete cluster {self.name}", timeout_s=DELETE_TIMEOUT_S, env=self._env)
                 state.release("kind_cluster", self.name)
         finally:
             if self._dir is not None and not (self.keep and self._created):
@@ -189,14 +219,16 @@ def _reclaim_cluster(holding: state.Holding) -> str:
 class KindNode:
     """The node container of a kind cluster, as seen from this host."""
 
-    def __init__(self, docker: str, container: str) -> None:
+    def __init__(self, docker: str, container: str, *, env: Mapping[str, str] | None = None) -> None:
         self.docker = docker
         self.container = container
+        self.env = env
         self._inspect: dict[str, Any] | None = None
 
     def inspect(self) -> dict[str, Any]:
         if self._inspect is None:
-            data = json.loads(run_tool([self.docker, "inspect", self.container], what="docker inspect node"))
+            data = json.loads(run_tool([self.docker, "inspect", self.container], what="docker inspect node",
+                                       env=self.env))
             self._inspect = dict(data[0])
         return self._inspect
 
@@ -229,7 +261,7 @@ class KindNode:
                             f"extraMount with containerPath {NODE_DIR} to the kind cluster config")
 
     def exec(self, *argv: str, what: str) -> str:
-        return run_tool([self.docker, "exec", self.container, *argv], what=what)
+        return run_tool([self.docker, "exec", self.container, *argv], what=what, env=self.env)
 
     def container_pid(self, container_id: str) -> int:
         """Pid (in the node) of a running container's main process, from the node's containerd."""

@@ -7,29 +7,29 @@ cannot be used as shipped. This package makes it work with real parts only:
 * kind_tool       kind from the Go module proxy at a pinned version
 * node_image      a kind node image assembled from debootstrap + Kubernetes built from source,
                   cached in Docker under a hash of its inputs
-* cluster         ephemeral clusters from manifests/kind/cluster.yaml, always deleted afterwards
+* cluster         ephemeral clusters from manifests/kind/cluster.yaml, made and always deleted by
+                  gochaos's own chaos.platform.kubernetes.kind.KindCluster on our engine
 
 See README.md in this directory for what gets built, why, and how long it takes.
 """
 
 from __future__ import annotations
 
-from .cluster import CLUSTER_CONFIG, KindCluster, running_cluster
+from .cluster import api_client, running_cluster
 from .docker_engine import DockerEngine, acquire, release
 from .errors import BuildFailed, ClusterError, EngineError, KindOfflineError, PrerequisiteMissing
 from .kind_tool import ensure_kind
 from .node_image import ensure_node_image, node_image_tag
 
 __all__ = [
-    "CLUSTER_CONFIG",
     "BuildFailed",
     "ClusterError",
     "DockerEngine",
     "EngineError",
-    "KindCluster",
     "KindOfflineError",
     "PrerequisiteMissing",
     "acquire",
+    "api_client",
     "ensure_kind",
     "ensure_node_image",
     "node_image_tag",

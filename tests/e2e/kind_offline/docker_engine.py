@@ -33,12 +33,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaos import state
+
 from . import locks
 from .debian_packages import ensure_packages
 from .errors import EngineError, PrerequisiteMissing
 from .locations import CacheLayout, RunLayout
 from .oci_runtime import RUNTIME_NAME, write_wrapper
-from .processes import alive, same_process, start_time
 from .progress import Progress, quiet, step
 
 READY_TIMEOUT = 60.0
@@ -180,7 +181,7 @@ def _wait_ready(docker_host: str, *, timeout: float, dockerd_pid: int | None, lo
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while time.monotonic() < deadline:
-        if dockerd_pid is not None and not alive(dockerd_pid):
+        if dockerd_pid is not None and not _alive(dockerd_pid):
             raise EngineError(f"dockerd (pid {dockerd_pid}) exited while starting; see {log}" + _tail(log))
         try:
             if _ping(docker_host):
@@ -229,7 +230,7 @@ def _stop(pid: int, layout: RunLayout) -> None:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
     while time.monotonic() < deadline:
-        if not alive(pid):
+        if not _alive(pid):
             layout.pidfile.unlink(missing_ok=True)
             return
         time.sleep(0.25)
@@ -249,7 +250,16 @@ def running_pid(layout: RunLayout) -> int | None:
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return None
-    return pid if comm == "dockerd" and alive(pid) else None
+    return pid if comm == "dockerd" and _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    """True for a running process; False for a missing one or a zombie (a dockerd its new parent has not reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 _MANUAL_LEASE = "manual"
@@ -261,7 +271,7 @@ def _take_lease(layout: RunLayout, *, manual: bool) -> None:
         (layout.leases / _MANUAL_LEASE).write_text("taken by a developer command; dropped by `dockerd stop`\n")
         return
     pid = os.getpid()
-    (layout.leases / str(pid)).write_text(json.dumps({"pid": pid, "start": start_time(pid)}))
+    (layout.leases / str(pid)).write_text(json.dumps(state.identity(pid)))
 
 
 def _drop_lease(layout: RunLayout) -> None:
@@ -278,10 +288,11 @@ def _live_leases(layout: RunLayout) -> list[str]:
         try:
             data = json.loads(lease.read_text())
             pid = int(data["pid"])
+            start = None if data.get("start") is None else int(data["start"])
         except (OSError, ValueError, KeyError, TypeError):
             lease.unlink(missing_ok=True)
             continue
-        if same_process(pid, data.get("start")):
+        if state.same_process(pid, start):
             live.append(f"process {pid}")
         else:
             lease.unlink(missing_ok=True)

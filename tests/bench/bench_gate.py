@@ -31,6 +31,7 @@ from machine import command_line, machine_info, write_report
 
 from chaos.runner import RunResult, run_scenario
 from chaos.scenario import load_scenario, resolve
+from chaos.timeline import EventKind
 from chaos.verdict import Status
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -73,7 +74,8 @@ def one(name: str, buggy: bool, seed: int) -> dict[str, object]:
     phases = result.phases
     windows_s = (phases.observe_end - phases.baseline_start) / 1e9
     wall_s = (ended - started) / 1e9
-    first_fault = min((e.t_ns for e in result.timeline.events(kind="fault.start")), default=phases.baseline_start)
+    first_fault = min((e.t_ns for e in result.timeline.events(kind=EventKind.FAULT_START)),
+                      default=phases.baseline_start)
     failing = [f for f in result.verdict.findings if f.status is Status.FAIL]
     evidence = [e.t_ns for f in failing for e in f.evidence if e.t_ns is not None]
     return {

@@ -28,7 +28,7 @@ from chaos.platform.kubernetes.kind import KindCluster
 from chaos.platform.kubernetes.platform import KubernetesPlatform
 from chaos.readiness import wait_until
 from chaos.targets import bundled, chaosagent_env
-from chaos.timeline import Timeline, now_ns
+from chaos.timeline import EventKind, Timeline, now_ns
 from chaos.verdict import Status
 
 if TYPE_CHECKING:
@@ -105,12 +105,12 @@ def test_reload_storm_writes_reach_the_pod_at_100ms_intervals(platform: Kubernet
     target = platform.start_target(bundled("configd"))
     storm = create("reload_storm", {"pattern": "value", "rounds": 10, "interval_ms": 100}, "configd")
     report = run_fault(storm, InjectionContext(platform=platform, timeline=timeline), 1)
-    live = [e for e in timeline.events(kind="reload.live") if e.details["version"] != "1"]
+    live = [e for e in timeline.events(kind=EventKind.RELOAD_LIVE) if e.details["version"] != "1"]
     assert report.outcome.landed, report.outcome.summary
     intervals = report.outcome.details["achieved_intervals_ms"]
     assert max(intervals) < 150, intervals
     assert len(live) >= 5, f"only {len(live)} of 10 versions were seen live: {report.outcome.summary}"
-    first_write = min(e.t_ns for e in timeline.events(kind="reload.write"))
+    first_write = min(e.t_ns for e in timeline.events(kind=EventKind.RELOAD_WRITE))
     assert (live[0].t_ns - first_write) / 1e6 < 1000, "the first write took over a second to reach the pod"
     assert target.restarts == 0
 
@@ -130,7 +130,7 @@ def test_reload_storm_through_the_configmap_api_reaches_the_pod_through_the_kube
     assert [v.config_map.name if v.config_map else None for v in volumes if v.name == "config"] == ["configd-config"]
     report = run_fault(storm, InjectionContext(platform=platform, timeline=timeline), 1)
     assert report.outcome.landed, report.outcome.summary
-    writes = [w for w in timeline.events(kind="reload.write") if w.details["mutation"] != "revert"]
+    writes = [w for w in timeline.events(kind=EventKind.RELOAD_WRITE) if w.details["mutation"] != "revert"]
     assert [w.details["mode"] for w in writes] == ["configmap-api"] * 3
     live_after = report.outcome.details["live_after_ms"]
     print(f"ConfigMap update to the pod serving it: {live_after} ms")
@@ -160,7 +160,7 @@ def test_a_panicking_container_is_judged_with_its_previous_logs_and_restart_coun
     crashed = [line for line in target.logs() if line.incarnation == first_exit.incarnation]
     assert any(line.text.startswith(("panic: ", "fatal error: ")) for line in crashed)
     assert any(line.text.startswith("goroutine ") for line in crashed), "the crash's stack was lost"
-    assert [e for e in timeline.events(kind="target.exit") if e.details["returncode"] == 2]
+    assert [e for e in timeline.events(kind=EventKind.TARGET_EXIT) if e.details["returncode"] == 2]
 
 
 def _print_etcd_logs(core: Any, namespace: str, size: int) -> None:

@@ -11,7 +11,7 @@ import requests
 from chaos.errors import EtcdError
 from chaos.platform.local.etcd import EtcdCluster
 from chaos.platform.local.netfilter import iptables_available, leftover_rules
-from chaos.timeline import EventFamily, Timeline
+from chaos.timeline import EventFamily, EventKind, Timeline
 
 pytestmark = pytest.mark.integration
 
@@ -55,9 +55,10 @@ def test_killing_the_leader_elects_another_and_the_member_rejoins(
     etcd_cluster.restart(old)
     assert etcd_cluster.status(old) is not None
     kinds = [e.kind for e in chaos_timeline.events(family=EventFamily.ETCD)]
-    assert kinds.index("etcd.leader_lost") < kinds.index("etcd.kill") < kinds.index("etcd.leader")
-    lost = chaos_timeline.events(kind="etcd.leader_lost")[-1]
-    seen = chaos_timeline.events(kind="etcd.leader")[-1]
+    assert (kinds.index(EventKind.ETCD_LEADER_LOST) < kinds.index(EventKind.ETCD_KILL)
+            < kinds.index(EventKind.ETCD_LEADER))
+    lost = chaos_timeline.events(kind=EventKind.ETCD_LEADER_LOST)[-1]
+    seen = chaos_timeline.events(kind=EventKind.ETCD_LEADER)[-1]
     assert seen.details["leader"] == change.new_leader
     assert seen.t_ns - lost.t_ns == change.observed_ns - change.started_ns
 

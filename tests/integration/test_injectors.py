@@ -30,7 +30,7 @@ from chaos.platform.local.etcd import EtcdCluster
 from chaos.platform.local.netfilter import iptables_available, leftover_rules
 from chaos.platform.local.platform import LocalPlatform
 from chaos.probes import live_version
-from chaos.timeline import Event, Timeline
+from chaos.timeline import Event, EventKind, Timeline
 
 pytestmark = pytest.mark.integration
 TOKEN = {"CHAOSAGENT_TOKEN": "test-token"}
@@ -65,7 +65,7 @@ def test_reload_storm_through_the_configmap_api_is_refused_on_local_processes(
     make_target("configd")
     with pytest.raises(InjectionFailed, match="configmap-api updates a real ConfigMap: run with --platform kubernetes"):
         fault(ctx, "reload_storm", "configd", write_mode="configmap-api")
-    assert chaos_timeline.events(kind="reload.write") == []
+    assert chaos_timeline.events(kind=EventKind.RELOAD_WRITE) == []
 
 
 @pytest.mark.parametrize("mode", ["rename", "truncate", "configmap", "torn"])
@@ -78,7 +78,7 @@ def test_reload_storm_each_write_mode_is_acknowledged_and_reverted(
     report = fault(ctx, "reload_storm", "configd", pattern="structural", rounds=3, interval_ms=300,
                    write_mode=mode)
     assert report.outcome.landed, report.outcome.summary
-    writes = chaos_timeline.events(kind="reload.write")
+    writes = chaos_timeline.events(kind=EventKind.RELOAD_WRITE)
     assert [w.details["mode"] for w in writes[:3]] == [mode] * 3
     assert writes[-1].details["mutation"] == "revert"
     assert report.outcome.details["live_version"] == writes[2].details["version"]
@@ -102,8 +102,8 @@ def test_reload_storm_structural_write_really_adds_a_route(
     seen: dict[str, object] = {}
     original_write = ctx.timeline.record
 
-    def spy(kind: str, source: str, t_ns: int | None = None, **details: Any) -> Event:
-        if kind == "reload.write" and details.get("mutation") == "structural":
+    def spy(kind: EventKind, source: str, t_ns: int | None = None, **details: Any) -> Event:
+        if kind == EventKind.RELOAD_WRITE and details.get("mutation") == "structural":
             assert configd.config_path is not None
             seen.update(yaml.safe_load(configd.config_path.read_text()))
         return original_write(kind, source, t_ns, **details)
@@ -120,7 +120,7 @@ def test_reload_storm_invalid_configs_are_rejected_and_never_live(
     configd = make_target("configd")
     report = fault(ctx, "reload_storm", "configd", pattern="mixed", rounds=8, interval_ms=150)
     assert report.outcome.landed, report.outcome.summary
-    writes = chaos_timeline.events(kind="reload.write")
+    writes = chaos_timeline.events(kind=EventKind.RELOAD_WRITE)
     invalid = {w.details["version"] for w in writes if not w.details["valid"]}
     assert invalid, "the seeded mix should contain invalid configs"
     assert report.outcome.details["live_version"] not in invalid
@@ -236,7 +236,7 @@ def test_gc_pressure_env_gogc_restarts_with_it_and_back(
 ) -> None:
     report = fault(ctx, "gc_pressure", "allocd", method="env", gc_percent=5, duration_s=3)
     assert report.outcome.landed, report.outcome.summary
-    starts = [e.details.get("env") for e in chaos_timeline.events(kind="target.start")[1:]]
+    starts = [e.details.get("env") for e in chaos_timeline.events(kind=EventKind.TARGET_START)[1:]]
     assert starts == [{"GOGC": "5"}, {"GOGC": None}]
     assert allocd.restarts == 0  # requested restarts, not crashes
     pid = allocd.pid

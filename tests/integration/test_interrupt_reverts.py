@@ -27,7 +27,7 @@ from chaos.platform.local.netfilter import iptables_available, leftover_rules
 from chaos.runner import run_scenario
 from chaos.scenario import Scenario
 from chaos.targets import configd
-from chaos.timeline import Event, EventFamily, Timeline
+from chaos.timeline import Event, EventFamily, EventKind, Timeline
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +93,7 @@ def interrupt_when(timeline: Timeline, kind: str, inside: threading.Event,
     def watch() -> None:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and inside.is_set():
-            if any(e.kind == kind for e in timeline.events(kind=kind)):
+            if any(e.kind == kind for e in timeline.events(kind=EventKind.parse(kind))):
                 time.sleep(0.5)
                 held.extend(state.held())
                 if inside.is_set():
@@ -195,4 +195,4 @@ def test_sigint_in_any_phase_stops_everything_and_holds_nothing(phase: str, afte
     assert not any(state.same_process(int(h.data["pid"]), h.data["start"]) for h in started)
     assert {(h.kind, h.key) for h in state.held()} <= before
     if phase == "observe":  # the fault had ended: its revert ran then, not at the interrupt
-        assert [e.kind for e in timeline.events(family=EventFamily.ETCD)].count("etcd.resume") == 1
+        assert [e.kind for e in timeline.events(family=EventFamily.ETCD)].count(EventKind.ETCD_RESUME) == 1

@@ -20,7 +20,7 @@ import requests
 
 from chaos.errors import LoadError
 from chaos.load import LoadRun, LoadSpec
-from chaos.timeline import Timeline, now_ns
+from chaos.timeline import EventKind, Timeline, now_ns
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +145,7 @@ def test_records_stream_while_the_run_goes_on(configd: str) -> None:
         assert len(records) > seen
         newest_end_ns = max(r.t_ns + int(r.latency_ms * 1e6) for r in records)
         assert now_ns() - newest_end_ns < 1_000_000_000  # results arrive while it runs
-    assert timeline.events("load.stop")
+    assert timeline.events(EventKind.LOAD_STOP)
 
 
 def test_every_response_carries_the_config_version(configd: str) -> None:

@@ -17,7 +17,7 @@ from chaos.platform.base import RunningTarget
 from chaos.platform.local.platform import LocalPlatform
 from chaos.readiness import http_ok, wait_until
 from chaos.targets import Readiness, TargetSpec
-from chaos.timeline import EventFamily, Timeline
+from chaos.timeline import EventFamily, EventKind, Timeline
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def test_configd_starts_ready_on_loopback_with_go_observability_env(
     assert target.endpoint.host == "127.0.0.1"
     reply = requests.get(target.endpoint.url + "/", timeout=5)
     assert reply.status_code == 200 and reply.headers["X-Config-Version"] == "1"
-    pid = chaos_timeline.events(kind="target.start")[0].details["pid"]
+    pid = chaos_timeline.events(kind=EventKind.TARGET_START)[0].details["pid"]
     environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     assert b"GOTRACEBACK=all" in environ and b"GODEBUG=gctrace=1" in environ
     assert [e.kind for e in chaos_timeline.events(family=EventFamily.TARGET)] == ["target.start", "target.ready"]
@@ -54,9 +54,9 @@ def test_an_unrequested_kill_is_recorded_and_restarted_by_policy(
     exit_record = target.exits()[0]
     assert exit_record.signal == "SIGKILL" and not exit_record.requested
     assert wait_until(lambda: http_ok(target.endpoint.url), timeout_s=10)
-    exits = chaos_timeline.events(kind="target.exit")
+    exits = chaos_timeline.events(kind=EventKind.TARGET_EXIT)
     assert exits[0].details["signal"] == "SIGKILL" and exits[0].details["requested"] is False
-    restart = chaos_timeline.events(kind="target.start")[-1]
+    restart = chaos_timeline.events(kind=EventKind.TARGET_START)[-1]
     assert restart.details["requested"] is False and restart.details["restarts"] == 1
     assert restart.details["pid"] == target.process.pid != first_pid
 

@@ -28,6 +28,7 @@ import pytest
 from chaos.report import html, junit
 from chaos.runner import RunResult, run_scenario
 from chaos.scenario import load_scenario, resolve
+from chaos.timeline import EventKind
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -180,7 +181,7 @@ def test_buggy_run_report_renders_its_plot_and_fetches_nothing(
         shapes.setdefault(cls, []).append((width, height))
     assert all(w > 0 for w, _ in shapes["series"]) and any(h > 50 for _, h in shapes["series"])
     assert [(w > 10 and h > 300) for w, h in shapes["fault-window"]] == [True]
-    crashes = [e for e in buggy.timeline.events(kind="target.exit") if not e.details.get("requested")
+    crashes = [e for e in buggy.timeline.events(kind=EventKind.TARGET_EXIT) if not e.details.get("requested")
                and buggy.phases.baseline_start <= e.t_ns <= buggy.phases.observe_end]
     assert crashes, "the buggy build should have crashed"
     assert len(shapes["marker marker-crash"]) == len(crashes)

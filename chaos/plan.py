@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import UsageError
-from chaos.injectors.base import Injector, create
+from chaos.injectors import create
+from chaos.injectors.base import Injector
+from chaos.oracles import ORACLES
 from chaos.platform.factory import check_platform
+from chaos.platform.kubernetes.manifests import config_map_name, pod_placeholders
 from chaos.scenario import EtcdEntry, Scenario
 from chaos.targets import (
     GO_OBSERVABILITY_ENV,
@@ -40,7 +43,7 @@ class ScheduledFault:
     """One injection: when (seconds after the fault phase starts) and what."""
 
     at_s: float
-    injector: Injector
+    injector: Injector[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +145,6 @@ def _load_plan(scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget
 
 def describe(plan: Plan) -> list[str]:
     """The dry run: targets and how they start, etcd, load, windows, faults by time, oracles."""
-    from chaos.oracles import ORACLES
-
     scenario, platform, seed = plan.scenario, plan.platform, plan.seed
     build = "buggy build" if plan.buggy else "fixed build"
     lines = [f"plan for {scenario.name} ({build}) on platform {platform}, seed {seed} "
@@ -190,8 +191,6 @@ def _shown_config(spec: TargetSpec, platform: str) -> str:
         return ""
     where = ""
     if platform == "kubernetes":
-        from chaos.platform.kubernetes.manifests import config_map_name
-
         where = (f" mounted from ConfigMap {config_map_name(spec)}" if spec.config.delivery is ConfigDelivery.CONFIGMAP
                  else " in the node's shared directory")
     return f"; config {spec.config.file_name}{where} (reload by {spec.config.trigger.value})"
@@ -201,8 +200,6 @@ def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:
     """The command with placeholders shown as what the platform would put there."""
     values = {name: f"<{name}>" for name in PLACEHOLDERS}
     if platform == "kubernetes":  # the pod's view, as the platform renders it
-        from chaos.platform.kubernetes.manifests import pod_placeholders
-
         values.update(pod_placeholders(spec, "<container port>", "<etcd_endpoints>"),
                       binary=f"<{spec.binary} image>" if spec.binary else "")
     else:

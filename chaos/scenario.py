@@ -18,6 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chaos.errors import ScenarioError
+from chaos.injectors import create
+from chaos.oracles import bind
 from chaos.suggest import did_you_mean
 from chaos.targets import (
     BUNDLED,
@@ -204,9 +206,6 @@ def load_plan(path: Path) -> tuple[str, list[tuple[Scenario, Path]]]:
 
 def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     """References between sections (fault -> target, injector and oracle names): (loc, problem)."""
-    from chaos.injectors.base import create
-    from chaos.oracles import bind
-
     problems: list[tuple[tuple[str | int, ...], str]] = []
     names = scenario.target_names()
     for i, fault in enumerate(scenario.faults):

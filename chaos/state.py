@@ -121,9 +121,12 @@ def owner_tag() -> str:
 class Holding:
     """One thing held outside the process: kind, a key unique within the kind, and its data."""
 
+    #: The resource kind, whose registered reclaimer undoes it ("pgroup", "iptables", "dir", ...).
     kind: str
     key: str
+    #: One line for people: what it is, as `gochaos cleanup` reports it.
     what: str
+    #: What the reclaimer needs to undo it with nothing else at hand (pid and start time, a rule).
     data: dict[str, Any] = field(default_factory=dict)
 
 

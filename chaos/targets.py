@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -115,41 +116,26 @@ def _sample_config(file_name: str) -> str:
         raise TargetError(f"bundled config {path} is unreadable: {e}") from e
 
 
+def _bundled(binary: str, name: str, flags: Mapping[str, object], *args: str, **fields: Any) -> TargetSpec:
+    """A bundled target: listens on {listen}, mounts chaosagent, has a built-in Locust user of its name."""
+    return TargetSpec(name=name, binary=binary, command=("{binary}", "--listen={listen}", *args, *_flags(flags)),
+                      chaosagent=True, load_user=binary, **fields)
+
+
 def configd(name: str = "configd", **flags: object) -> TargetSpec:
     """configd: config hot-reload gateway (incidents 1 and 2). Flags: reload_strategy, cache_lock."""
-    return TargetSpec(
-        name=name,
-        binary="configd",
-        command=("{binary}", "--listen={listen}", "--config={config}", "--watch-config",
-                 *_flags(flags)),
-        config=ConfigSpec(initial=_sample_config("configd.yaml")),
-        version=VersionProbe(),
-        chaosagent=True,
-        load_user="configd",
-    )
+    return _bundled("configd", name, flags, "--config={config}", "--watch-config",
+                    config=ConfigSpec(initial=_sample_config("configd.yaml")), version=VersionProbe())
 
 
 def kvd(name: str = "kvd", **flags: object) -> TargetSpec:
     """kvd: etcd-backed service (incident 3). Flags: ctx_mode."""
-    return TargetSpec(
-        name=name,
-        binary="kvd",
-        command=("{binary}", "--listen={listen}", "--endpoints={etcd_endpoints}", *_flags(flags)),
-        chaosagent=True,
-        needs_etcd=True,
-        load_user="kvd",
-    )
+    return _bundled("kvd", name, flags, "--endpoints={etcd_endpoints}", needs_etcd=True)
 
 
 def allocd(name: str = "allocd", **flags: object) -> TargetSpec:
     """allocd: allocation-heavy service (incident 4). Flags: leak, shed_over_pct."""
-    return TargetSpec(
-        name=name,
-        binary="allocd",
-        command=("{binary}", "--listen={listen}", *_flags(flags)),
-        chaosagent=True,
-        load_user="allocd",
-    )
+    return _bundled("allocd", name, flags)
 
 
 BUNDLED: Mapping[str, Callable[..., TargetSpec]] = {

@@ -145,9 +145,12 @@ class EventKind(enum.StrEnum):
 class Event:
     """Something that happened at one instant: a fault step, a process exit, a leader change."""
 
+    #: When, on the run's clock (`now_ns`), or when it was observed to have happened.
     t_ns: int
     kind: EventKind
+    #: Who it happened to or who did it: a target, an etcd member, an injector.
     source: str
+    #: The keys each kind carries are listed at its `EventKind` member.
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
@@ -109,8 +109,12 @@ class FaultReport:
         )
 
 
-class Injector(ABC):
-    """One fault family. Subclasses set `name`, `description` and `Params`, and register."""
+P = TypeVar("P", bound=InjectorParams)
+
+
+class Injector(ABC, Generic[P]):
+    """One fault family, typed by its params `P`. Subclasses set `name`, `description` and `Params`
+    and are listed in `chaos.injectors.INJECTORS`."""
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -118,10 +122,10 @@ class Injector(ABC):
     Params: ClassVar[Any] = InjectorParams
     needs_target: ClassVar[bool] = True
 
-    def __init__(self, params: InjectorParams, target: str | None = None) -> None:
+    def __init__(self, params: P, target: str | None = None) -> None:
         if self.needs_target and not target:
             raise ScenarioError(f"injector {self.name} needs a `target`")
-        self.params = params
+        self.params: P = params
         self.target_name = target
 
     def available(self, ctx: InjectionContext) -> str | None:
@@ -145,26 +149,17 @@ class Injector(ABC):
     def inject(self, ctx: InjectionContext) -> FaultOutcome:
         """Do the fault, record each sub-action on the timeline, and say whether it landed."""
 
-    def revert(self, ctx: InjectionContext) -> None:  # noqa: B027 - optional hook
+    def revert(self, ctx: InjectionContext) -> None:
         """Undo whatever the fault left behind; always called, even after errors."""
 
 
-REGISTRY: dict[str, type[Injector]] = {}
-
-
-def register(cls: type[Injector]) -> type[Injector]:
-    REGISTRY[cls.name] = cls
-    return cls
-
-
-def create(name: str, params: Mapping[str, Any], target: str | None) -> Injector:
-    """Instantiate a registered injector with validated params; ScenarioError when it can't."""
-    import chaos.injectors  # noqa: F401 - registers the bundled injectors
-
+def create_from(registry: Mapping[str, type[Injector[Any]]], name: str, params: Mapping[str, Any],
+                target: str | None) -> Injector[Any]:
+    """Instantiate injector `name` of `registry` with validated params; ScenarioError when it can't."""
     try:
-        cls = REGISTRY[name]
+        cls = registry[name]
     except KeyError:
-        raise ScenarioError(f"unknown injector {name!r}{did_you_mean(name, REGISTRY)}") from None
+        raise ScenarioError(f"unknown injector {name!r}{did_you_mean(name, registry)}") from None
     try:
         validated = _validator(cls).validate_python(params)
     except ValidationError as e:
@@ -174,7 +169,7 @@ def create(name: str, params: Mapping[str, Any], target: str | None) -> Injector
 
 
 @cache
-def _validator(cls: type[Injector]) -> TypeAdapter[InjectorParams]:
+def _validator(cls: type[Injector[Any]]) -> TypeAdapter[InjectorParams]:
     return TypeAdapter(cls.Params)
 
 
@@ -215,7 +210,7 @@ def _problem(name: str, params_type: Any, err: ErrorDetails) -> str:
     return f"{'.'.join(loc)}: {message}" if loc else message
 
 
-def run_fault(injector: Injector, ctx: InjectionContext, fault_id: int) -> FaultReport:
+def run_fault(injector: Injector[Any], ctx: InjectionContext, fault_id: int) -> FaultReport:
     """Inject with the framework around it: events, health, landing proof, revert in finally."""
     reason = injector.available(ctx)
     if reason is not None:

@@ -15,7 +15,7 @@ import time
 from pydantic import Field
 
 from chaos.errors import EtcdError, InjectionFailed
-from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, register
+from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams
 from chaos.platform.etcd import Member
 
 
@@ -33,50 +33,44 @@ class LeaderLossParams(InjectorParams):
     election_timeout_s: float = Field(10.0, gt=0, description="Give up waiting for a new leader after this")
 
 
-@register
-class LeaderLoss(Injector):
+class LeaderLoss(Injector[LeaderLossParams]):
     name = "leader_loss"
     description = "etcd loses its leader (move, kill, pause, isolate or delete it); a new one must be elected"
     Params = LeaderLossParams
     needs_target = False
 
-    def __init__(self, params: InjectorParams, target: str | None = None) -> None:
+    def __init__(self, params: LeaderLossParams, target: str | None = None) -> None:
         super().__init__(params, target)
         self._victim: Member | None = None
 
-    @property
-    def p(self) -> LeaderLossParams:
-        assert isinstance(self.params, LeaderLossParams)
-        return self.params
-
     def expected_duration_s(self) -> float:
-        return self.p.duration_s + 2 * self.p.election_timeout_s
+        return self.params.duration_s + 2 * self.params.election_timeout_s
 
     def available(self, ctx: InjectionContext) -> str | None:
         if ctx.etcd is None:
             return "the scenario has no etcd cluster (add `etcd: {members: 3}`)"
-        return ctx.etcd.unavailable(self.p.mode.value)
+        return ctx.etcd.unavailable(self.params.mode.value)
 
     def inject(self, ctx: InjectionContext) -> FaultOutcome:
         etcd = ctx.etcd
         assert etcd is not None
         try:
-            if self.p.mode is LeaderLossMode.MOVE:
-                change = etcd.move_leader(timeout_s=self.p.election_timeout_s)
+            if self.params.mode is LeaderLossMode.MOVE:
+                change = etcd.move_leader(timeout_s=self.params.election_timeout_s)
             else:
-                self._victim, change = etcd.lose_leader(self.p.mode.value,
-                                                        timeout_s=self.p.election_timeout_s)
+                self._victim, change = etcd.lose_leader(self.params.mode.value,
+                                                        timeout_s=self.params.election_timeout_s)
         except EtcdError as e:
             raise InjectionFailed(str(e)) from e
-        details = {"mode": self.p.mode.value, "old_leader": change.old_leader,
+        details = {"mode": self.params.mode.value, "old_leader": change.old_leader,
                    "new_leader": change.new_leader, "new_leader_after_ms": round(change.elapsed_ms, 1),
                    "term": [change.old_term, change.new_term]}
         if self._victim is not None:
-            ctx.sleep_until(time.monotonic() + self.p.duration_s)
+            ctx.sleep_until(time.monotonic() + self.params.duration_s)
         after = f"{change.elapsed_ms:.0f} ms (term {change.old_term} -> {change.new_term})"
         who = (f"it won the next election, back after its restart, {after} later"
                if change.new_leader == change.old_leader else f"{change.new_leader} leads after {after}")
-        return FaultOutcome(change.elected, f"{change.old_leader} lost leadership ({self.p.mode.value}); {who}",
+        return FaultOutcome(change.elected, f"{change.old_leader} lost leadership ({self.params.mode.value}); {who}",
                             details)
 
     def revert(self, ctx: InjectionContext) -> None:
@@ -85,5 +79,5 @@ class LeaderLoss(Injector):
         etcd = ctx.etcd
         if victim is None or etcd is None:
             return
-        etcd.bring_back(self.p.mode.value, victim)
-        etcd.wait_for_leader(timeout_s=self.p.election_timeout_s)
+        etcd.bring_back(self.params.mode.value, victim)
+        etcd.wait_for_leader(timeout_s=self.params.election_timeout_s)

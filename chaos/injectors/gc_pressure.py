@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from chaos import gctrace
 from chaos.chaosagent import AgentClient, agent_for
 from chaos.errors import InjectionFailed
-from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, by_mode, register
+from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, by_mode
 from chaos.platform.abilities import Hog, HogPlacement, ResourceLimit, ResourceLimits, missing, require
 from chaos.timeline import EventKind, now_ns
 
@@ -70,9 +70,19 @@ class _Pressure(InjectorParams):
 
 
 class _GCRatePressure(_Pressure):
-    """What the methods proven by the GC rate take."""
+    """What the methods proven by the GC rate take; each needs at least one of its `applies` fields."""
+
+    #: The fields of which at least one must be set, and what to say when none is.
+    applies: ClassVar[tuple[str, ...]] = ()
+    nothing_to_apply: ClassVar[str] = ""
 
     min_rate_factor: float = Field(1.5, ge=1, description="Landed when the GC rate rises this much")
+
+    @model_validator(mode="after")
+    def _something_to_apply(self) -> Self:
+        if all(getattr(self, name) is None for name in self.applies):
+            raise ValueError(self.nothing_to_apply)
+        return self
 
 
 class AgentPressure(_GCRatePressure):
@@ -85,13 +95,9 @@ class AgentPressure(_GCRatePressure):
     memory_limit_mb: int | None = Field(None, ge=1, description="debug.SetMemoryLimit, in MiB")
     force_gc_interval_ms: int | None = Field(None, ge=1, description="runtime.GC() this often")
 
-    @model_validator(mode="after")
-    def _something_to_apply(self) -> AgentPressure:
-        if all(v is None for v in (self.ballast_mb, self.churn_mb_per_sec, self.gc_percent,
-                                   self.memory_limit_mb, self.force_gc_interval_ms)):
-            raise ValueError("method agent needs at least one of ballast_mb, churn_mb_per_sec, gc_percent, "
-                             "memory_limit_mb, force_gc_interval_ms")
-        return self
+    applies = ("ballast_mb", "churn_mb_per_sec", "gc_percent", "memory_limit_mb", "force_gc_interval_ms")
+    nothing_to_apply = f"method agent needs at least one of {', '.join(applies)}"
+
 
 
 class EnvPressure(_GCRatePressure):
@@ -101,11 +107,9 @@ class EnvPressure(_GCRatePressure):
     gc_percent: int | None = Field(None, ge=-1, description="GOGC (negative: off)")
     memory_limit_mb: int | None = Field(None, ge=1, description="GOMEMLIMIT, in MiB")
 
-    @model_validator(mode="after")
-    def _something_to_apply(self) -> EnvPressure:
-        if self.gc_percent is None and self.memory_limit_mb is None:
-            raise ValueError("method env needs gc_percent (GOGC) and/or memory_limit_mb (GOMEMLIMIT)")
-        return self
+    applies = ("gc_percent", "memory_limit_mb")
+    nothing_to_apply = "method env needs gc_percent (GOGC) and/or memory_limit_mb (GOMEMLIMIT)"
+
 
 
 class CgroupPressure(_GCRatePressure):
@@ -116,11 +120,9 @@ class CgroupPressure(_GCRatePressure):
     cpu_limit_millicores: int | None = Field(None, ge=1, description="CFS quota, in thousandths of a CPU "
                                                                      "(a Kubernetes CPU limit)")
 
-    @model_validator(mode="after")
-    def _something_to_apply(self) -> CgroupPressure:
-        if self.memory_limit_mb is None and self.cpu_limit_millicores is None:
-            raise ValueError("method cgroup needs memory_limit_mb and/or cpu_limit_millicores")
-        return self
+    applies = ("memory_limit_mb", "cpu_limit_millicores")
+    nothing_to_apply = "method cgroup needs memory_limit_mb and/or cpu_limit_millicores"
+
 
 
 class HogPressure(_Pressure):
@@ -139,41 +141,36 @@ GCPressureParams = Annotated[AgentPressure | EnvPressure | CgroupPressure | HogP
                              *by_mode("method", GCMethod.AGENT)]
 
 
-@register
-class GCPressure(Injector):
+class GCPressure(Injector[AgentPressure | EnvPressure | CgroupPressure | HogPressure]):
     name = "gc_pressure"
     description = "GC / memory pressure: ballast, churn, GOGC, memory limit, forced GC, cgroup squeeze, hog"
     Params = GCPressureParams
 
-    def __init__(self, params: InjectorParams, target: str | None = None) -> None:
+    def __init__(self, params: AgentPressure | EnvPressure | CgroupPressure | HogPressure,
+                 target: str | None = None) -> None:
         super().__init__(params, target)
         self._agent: AgentClient | None = None
         self._restored_env: dict[str, str | None] | None = None
         self._limit: ResourceLimit | None = None
         self._hog: Hog | None = None
 
-    @property
-    def p(self) -> GCPressureParams:
-        assert isinstance(self.params, METHODS)
-        return self.params
-
     def expected_duration_s(self) -> float:
-        return self.p.duration_s + 30
+        return self.params.duration_s + 30
 
     def available(self, ctx: InjectionContext) -> str | None:
         assert self.target_name is not None
         target = ctx.target(self.target_name)
-        ability = _ABILITY_NEEDED.get(self.p.method)
+        ability = _ABILITY_NEEDED.get(self.params.method)
         if ability is not None and (reason := missing(ctx.platform, ability)) is not None:
             return reason
-        if self.p.method is GCMethod.AGENT and agent_for(target) is None:
+        if self.params.method is GCMethod.AGENT and agent_for(target) is None:
             return f"target {self.target_name} has no chaosagent switched on; use method env, cgroup or hog"
         return None
 
     def inject(self, ctx: InjectionContext) -> FaultOutcome:
         assert self.target_name is not None
         target = ctx.target(self.target_name)
-        p = self.p
+        p = self.params
         window_s = p.duration_s
         before_start = now_ns() - int(min(window_s, 5.0) * 1e9)
         before_agent = self._agent_snapshot(target)

@@ -27,7 +27,6 @@ from chaos.injectors.base import (
     InjectionContext,
     Injector,
     InjectorParams,
-    register,
 )
 from chaos.platform.base import RunningTarget
 from chaos.probes import live_version
@@ -59,30 +58,24 @@ class ReloadStormParams(InjectorParams):
                                                               "show the last valid version")
 
 
-@register
-class ReloadStorm(Injector):
+class ReloadStorm(Injector[ReloadStormParams]):
     name = "reload_storm"
     description = "Rapid config reloads: value and structural changes written like sed -i does"
     Params = ReloadStormParams
 
-    def __init__(self, params: InjectorParams, target: str | None = None) -> None:
+    def __init__(self, params: ReloadStormParams, target: str | None = None) -> None:
         super().__init__(params, target)
         self._original: str | None = None
         self._target: RunningTarget | None = None
         self._last_valid: str | None = None
 
-    @property
-    def p(self) -> ReloadStormParams:
-        assert isinstance(self.params, ReloadStormParams)
-        return self.params
-
     def expected_duration_s(self) -> float:
-        p = self.p
+        p = self.params
         return (p.rounds * p.interval_ms + p.pair_gap_ms + p.settle_ms) / 1000
 
     def shape_target(self, spec: TargetSpec) -> TargetSpec:
         """Writes through the ConfigMap API need the target to mount its ConfigMap."""
-        if self.p.write_mode is not WriteMode.CONFIGMAP_API or spec.config is None:
+        if self.params.write_mode is not WriteMode.CONFIGMAP_API or spec.config is None:
             return spec
         return spec.model_copy(update={"config": spec.config.model_copy(update={"delivery": ConfigDelivery.CONFIGMAP})})
 
@@ -91,7 +84,7 @@ class ReloadStorm(Injector):
         target = ctx.target(self.target_name)
         if target.spec.config is None:
             return f"target {self.target_name} has no config file to reload"
-        if self.p.write_mode is WriteMode.CONFIGMAP_API and ctx.platform.name != "kubernetes":
+        if self.params.write_mode is WriteMode.CONFIGMAP_API and ctx.platform.name != "kubernetes":
             return NEEDS_KUBERNETES
         return None
 
@@ -104,7 +97,7 @@ class ReloadStorm(Injector):
         if not isinstance(current, dict):
             raise InjectionFailed(f"{target.spec.name}'s config does not hold a YAML mapping; cannot mutate it")
         tag = f"gochaos-{ctx.rng.randrange(16**6):06x}"
-        last_valid = str(current.get(self.p.version_key, ""))
+        last_valid = str(current.get(self.params.version_key, ""))
         intervals: list[float] = []
         valid_versions: dict[str, int] = {}  # version -> when it was written
         watcher = LiveVersionWatcher(target, ctx, self.name)
@@ -139,16 +132,17 @@ class ReloadStorm(Injector):
         previous_ns: int | None = None
         writes = 0
         started = time.monotonic()
-        for round_no in range(self.p.rounds):
-            jitter = ctx.rng.uniform(-self.p.jitter_ms, self.p.jitter_ms) / 1000 if self.p.jitter_ms else 0.0
-            round_start = max(started, started + round_no * self.p.interval_ms / 1000 + jitter)
+        p = self.params
+        for round_no in range(p.rounds):
+            jitter = ctx.rng.uniform(-p.jitter_ms, p.jitter_ms) / 1000 if p.jitter_ms else 0.0
+            round_start = max(started, started + round_no * self.params.interval_ms / 1000 + jitter)
             ctx.sleep_until(round_start)
             for step, (kind, delay_ms) in enumerate(self._steps(ctx)):
                 if step:
                     ctx.sleep_until(round_start + delay_ms / 1000)
                 version = f"{tag}-{writes + 1}"
-                config, valid = _mutate(current, kind, version, self.p.version_key, writes + 1)
-                text = (f"{self.p.version_key}: {version}\nhttp: [unclosed\n" if kind is Pattern.SYNTAX
+                config, valid = _mutate(current, kind, version, self.params.version_key, writes + 1)
+                text = (f"{self.params.version_key}: {version}\nhttp: [unclosed\n" if kind is Pattern.SYNTAX
                         else yaml.safe_dump(config, sort_keys=False))
                 t_ns = self._write(ctx, target, text)
                 if previous_ns is not None:
@@ -157,7 +151,7 @@ class ReloadStorm(Injector):
                 writes += 1
                 ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=target.spec.name,
                                     version=version, valid=valid, mutation=kind,
-                                    mode=self.p.write_mode.value)
+                                    mode=self.params.write_mode.value)
                 if valid:
                     self._last_valid, current = version, config
                     valid_versions[version] = t_ns
@@ -170,23 +164,23 @@ class ReloadStorm(Injector):
             original = yaml.safe_load(text) or {}
             t_ns = now_ns()
             self._target.restore_config(text)
-            mode = WriteMode.CONFIGMAP_API if self.p.write_mode is WriteMode.CONFIGMAP_API else WriteMode.RENAME
+            mode = WriteMode.CONFIGMAP_API if self.params.write_mode is WriteMode.CONFIGMAP_API else WriteMode.RENAME
             ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=self.target_name,
-                                version=str(original.get(self.p.version_key, "")), valid=True,
+                                version=str(original.get(self.params.version_key, "")), valid=True,
                                 mutation="revert", mode=mode.value)
             self._original = None
 
     def _steps(self, ctx: InjectionContext) -> list[tuple[Pattern, int]]:
-        if self.p.pattern is Pattern.INCIDENT:
-            return [(Pattern.VALUE, 0), (Pattern.STRUCTURAL, self.p.pair_gap_ms)]
-        if self.p.pattern is Pattern.MIXED:
+        if self.params.pattern is Pattern.INCIDENT:
+            return [(Pattern.VALUE, 0), (Pattern.STRUCTURAL, self.params.pair_gap_ms)]
+        if self.params.pattern is Pattern.MIXED:
             return [(ctx.rng.choice([Pattern.VALUE, Pattern.STRUCTURAL, Pattern.INVALID, Pattern.SYNTAX]), 0)]
-        return [(self.p.pattern, 0)]
+        return [(self.params.pattern, 0)]
 
     def _write(self, ctx: InjectionContext, target: RunningTarget, text: str) -> int:
         t_ns = now_ns()
         try:
-            target.write_config(text, self.p.write_mode)
+            target.write_config(text, self.params.write_mode)
         except PlatformError as e:
             raise InjectionFailed(str(e)) from e
         config = target.spec.config
@@ -207,7 +201,7 @@ class ReloadStorm(Injector):
             seen[0] = live_version(target)
             return seen[0] == wanted
 
-        wait_until(live_is_wanted, timeout_s=self.p.settle_ms / 1000, interval_s=0.05)
+        wait_until(live_is_wanted, timeout_s=self.params.settle_ms / 1000, interval_s=0.05)
         return seen[0]
 
 

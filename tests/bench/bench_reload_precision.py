@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import command_line, machine_info, quantile, write_report
 
 from chaos.build import Binaries, build
-from chaos.injectors.base import InjectionContext, create, run_fault
+from chaos.injectors import create
+from chaos.injectors.base import InjectionContext, run_fault
 from chaos.platform.local.platform import LocalPlatform
 from chaos.targets import bundled
 from chaos.timeline import Timeline

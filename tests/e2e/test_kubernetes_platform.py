@@ -19,7 +19,8 @@ import pytest
 import requests
 
 from chaos.build import Binaries
-from chaos.injectors.base import InjectionContext, create, run_fault
+from chaos.injectors import create
+from chaos.injectors.base import InjectionContext, run_fault
 from chaos.oracles.context import OracleContext, Phases
 from chaos.oracles.panics import PanicsParams
 from chaos.oracles.panics import check as panics_check

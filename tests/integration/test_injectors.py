@@ -23,7 +23,8 @@ import yaml
 from chaos import state
 from chaos.chaosagent import agent_for
 from chaos.errors import InjectionFailed
-from chaos.injectors.base import FaultReport, InjectionContext, create, run_fault
+from chaos.injectors import create
+from chaos.injectors.base import FaultReport, InjectionContext, run_fault
 from chaos.platform.base import RunningTarget
 from chaos.platform.local import cgroups
 from chaos.platform.local.etcd import EtcdCluster

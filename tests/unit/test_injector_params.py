@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from chaos.errors import ScenarioError
-from chaos.injectors.base import create
+from chaos.injectors import create
 from chaos.injectors.gc_pressure import (
     METHODS,
     RECORD,
@@ -40,13 +40,13 @@ from chaos.scenario import parse_scenario
 def test_each_method_takes_its_own_fields(params: dict[str, Any], model: type[Any]) -> None:
     injector = create("gc_pressure", params, "allocd")
     assert type(injector.params) is model
-    assert injector.params.method is GCMethod(params.get("method", "agent"))  # type: ignore[attr-defined]
+    assert injector.params.method is GCMethod(params.get("method", "agent"))
 
 
 def test_a_method_model_is_frozen() -> None:
     params = create("gc_pressure", {"method": "hog"}, "allocd").params
     with pytest.raises(ValueError, match="frozen"):
-        params.hog_mb = 1  # type: ignore[attr-defined]
+        params.hog_mb = 1
 
 
 @pytest.mark.parametrize(("params", "message"), [

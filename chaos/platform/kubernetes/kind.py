@@ -24,6 +24,7 @@ from typing import Any
 
 from chaos import state
 from chaos.errors import PlatformError
+from chaos.platform.kubernetes.manifests import manifests_dir
 
 #: Directory inside the node that pods mount as hostPath for their config files.
 NODE_DIR = "/var/lib/gochaos"
@@ -84,8 +85,6 @@ def image_present(docker: str, image: str, env: Mapping[str, str] | None = None)
 
 
 def default_config() -> Path:
-    from chaos.platform.kubernetes.manifests import manifests_dir
-
     return manifests_dir() / "kind" / "cluster.yaml"
 
 

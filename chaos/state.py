@@ -123,6 +123,7 @@ class Holding:
 
     #: The resource kind, whose registered reclaimer undoes it ("pgroup", "iptables", "dir", ...).
     kind: str
+    #: Unique within the kind (a pid, a rule's text, a path): holding it twice is one holding.
     key: str
     #: One line for people: what it is, as `gochaos cleanup` reports it.
     what: str

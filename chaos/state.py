@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ class Holding:
     #: One line for people: what it is, as `gochaos cleanup` reports it.
     what: str
     #: What the reclaimer needs to undo it with nothing else at hand (pid and start time, a rule).
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any]
 
 
 #: Undo a holding from its data alone; return what was done ("removed", "already gone").

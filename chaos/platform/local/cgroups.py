@@ -168,7 +168,7 @@ def _scan() -> list[tuple[str, state.Holding]]:
     for group in leftover_groups():
         match = _NAME.fullmatch(group.name)
         if match is not None:
-            found.append((match[1], state.Holding("cgroup", str(group), f"cgroup {group}")))
+            found.append((match[1], state.Holding("cgroup", str(group), f"cgroup {group}", {})))
     return found
 
 

@@ -117,7 +117,7 @@ def _scan() -> list[tuple[str, state.Holding]]:
         if comment is not None and comment.startswith(COMMENT_PREFIX):
             owner = comment.removeprefix(COMMENT_PREFIX).split(":", 1)[0]
             found.setdefault(comment, owner)
-    return [(owner, state.Holding("iptables", comment, f"iptables DROP rules tagged {comment}"))
+    return [(owner, state.Holding("iptables", comment, f"iptables DROP rules tagged {comment}", {}))
             for comment, owner in found.items()]
 
 

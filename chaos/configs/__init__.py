@@ -6,7 +6,8 @@ Pure Python on text and trees: writing files and triggering reloads is the reloa
 
 from chaos.configs.formats import ConfigFormat, Layout, ParsedConfig, dump, parse, read
 from chaos.configs.identity import ConfigIdentity, identify
-from chaos.configs.mutations import Expect, Kind, Label, Mutation, Mutator
+from chaos.configs.kinds import Expect, Kind, Label
+from chaos.configs.mutations import Mutation, Mutator
 from chaos.configs.patch import Change, ChangeKind, diff, merge_patch
 from chaos.configs.placeholders import fill
 

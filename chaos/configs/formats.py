@@ -98,6 +98,8 @@ def parse(text: str, fmt: ConfigFormat, name: str = "config") -> ParsedConfig:
         except MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             problem = " ".join(p for p in (e.context, e.problem) if p)
+            if e.context_mark is not None and mark is not None and e.context_mark.line != mark.line:
+                problem += f" (what it was reading starts at line {e.context_mark.line + 1})"
             raise _syntax_error(name, fmt, text, mark.line + 1 if mark else None,
                                 mark.column + 1 if mark else None, problem) from e
         except YAMLError as e:
@@ -203,7 +205,8 @@ def _syntax_error(name: str, fmt: ConfigFormat, text: str, line: int | None, col
     where = name if line is None else f"{name}:{line}" if column is None else f"{name}:{line}:{column}"
     lines = text.splitlines()
     shown = ""
-    fix = _FIXES[fmt]
+    duplicate = "duplicate key" in problem.lower() or "already exists" in problem.lower()
+    fix = "keep only one of the duplicate keys" if duplicate else _FIXES[fmt]
     if line is not None and 0 < line <= len(lines):
         source = lines[line - 1]
         shown = f"; the line reads {source.strip()[:120]!r}"

@@ -6,23 +6,20 @@ seed and the same `apply` calls give the same storm again. What can be mutated i
 - lists: shrunk (an item dropped), grown (an item cloned next to itself), emptied, reordered;
 - data maps (`heuristics.is_data_map`): an entry added (a sibling cloned under a new key) or removed;
   struct-like maps never get a key they did not have, since a strict decoder rejects it;
-- sections (a non-empty map or list under a struct-like map): dropped, and later restored;
+- sections (a non-empty map or list under a struct-like map): dropped, and later restored, as
+  are emptied lists;
 - scalars: a value change within the type (another value the same field holds elsewhere, a number
   moved by one, a bool flipped, a string variant), or a type break: a string where a number was,
   a negative number where a count was.
 
-Each carries what a service should do with it. `accept` only where validity cannot have changed:
-a reordered list, a restored section, a value the same field already holds at two or more other
-places (so it is not an identifier). `reject` for a string where a number was, which every typed
-decoder refuses. Everything else is `unknown`: a clone may duplicate a unique name, a dropped
-section may be required, and -1 is a common "no limit".
+Each carries what the service should do with it (`kinds`: accept, reject or unknown), its new
+tree (in the parser's containers and as builtins), the path-level diff, and its text: spliced into
+the YAML text (`yamltext`), dumped for JSON and TOML.
 """
 
 from __future__ import annotations
 
-import enum
 import random
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -32,48 +29,12 @@ from ruamel.yaml.comments import CommentedSeq
 
 from chaos.configs.edits import Edit, EditOp, apply
 from chaos.configs.formats import ConfigFormat, ParsedConfig
-from chaos.configs.heuristics import is_data_map, new_key, nudge
+from chaos.configs.heuristics import is_data_map
+from chaos.configs.kinds import LABELS, Draw, Dropped, Expect, Kind, Label, Targets, build, fingerprint
 from chaos.configs.patch import Change, diff
-from chaos.configs.tree import Key, Path, dotted, get, has, is_map, is_seq, plain, same, scalar_kind
+from chaos.configs.tree import Key, Path, dotted, get, has, is_map, is_seq, plain, scalar_kind
 from chaos.configs.yamltext import Unspliceable, YamlText
 from chaos.errors import ConfigError
-
-
-class Label(enum.StrEnum):
-    VALUE = "value"
-    STRUCTURAL = "structural"
-    TYPE_BREAK = "type-break"  # likely invalid
-
-
-class Expect(enum.StrEnum):
-    ACCEPT = "accept"
-    REJECT = "reject"
-    UNKNOWN = "unknown"
-
-
-class Kind(enum.StrEnum):
-    LIST_SHRINK = "list-shrink"
-    LIST_GROW = "list-grow"
-    LIST_EMPTY = "list-empty"
-    LIST_REORDER = "list-reorder"
-    ENTRY_ADD = "entry-add"
-    ENTRY_REMOVE = "entry-remove"
-    SECTION_DROP = "section-drop"
-    SECTION_RESTORE = "section-restore"
-    VALUE_CHANGE = "value-change"
-    STRING_FOR_NUMBER = "string-for-number"
-    NEGATIVE_COUNT = "negative-count"
-
-
-LABELS: Mapping[Kind, Label] = {
-    **{kind: Label.STRUCTURAL for kind in Kind},
-    Kind.VALUE_CHANGE: Label.VALUE,
-    Kind.STRING_FOR_NUMBER: Label.TYPE_BREAK,
-    Kind.NEGATIVE_COUNT: Label.TYPE_BREAK,
-}
-
-#: What a string-for-number type break writes: no decoder, however lenient, reads it as a number.
-NOT_A_NUMBER = "not-a-number"
 
 
 @dataclass(frozen=True)
@@ -103,23 +64,6 @@ class Mutation:
                 "changes": [str(c) for c in self.changes]}
 
 
-@dataclass
-class _Targets:
-    """What the current tree offers to each kind of mutation, and each scalar field's values."""
-
-    by_kind: dict[Kind, list[Path]] = field(default_factory=lambda: {kind: [] for kind in Kind})
-    field_of: dict[Path, tuple[Key, ...]] = field(default_factory=dict)
-    values: dict[tuple[Key, ...], list[Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Dropped:
-    value: Any  # in the parser's containers
-    data: Any  # as builtins
-    before: tuple[Key, ...]  # the keys that preceded it, nearest last
-    text: str | None  # its YAML lines, put back as they were
-
-
 class Mutator:
     """A replayable stream of mutations of one config; `apply` makes one the current config."""
 
@@ -140,8 +84,8 @@ class Mutator:
         self.full_dumps = 0
         self._count = 0
         self._yaml = YamlText(config.text) if config.format is ConfigFormat.YAML else None
-        self._targets: _Targets | None = None
-        self._dropped: dict[Path, _Dropped] = {}
+        self._targets: Targets | None = None
+        self._dropped: dict[Path, Dropped] = {}
 
     def next(self) -> Mutation:
         """A new mutation of the current config (which it leaves as it is)."""
@@ -152,7 +96,7 @@ class Mutator:
                               "the config has no lists, maps or scalars outside the protected paths")
         kind = self.rng.choices(kinds, [self.weights.get(k, 1.0) for k in kinds])[0]
         path = self.rng.choice(targets.by_kind[kind])
-        edit, expect, description = _BUILDERS[kind](self, path, targets)
+        edit, expect, description = build(kind, Draw(self.data, self.rng, self._dropped, targets), path)
         data = apply(self.data, edit)
         tree = apply(self.tree, self._in_containers(kind, edit))
         self._count += 1
@@ -164,7 +108,8 @@ class Mutator:
         if kind is Kind.LIST_EMPTY:
             return replace(edit, value=_empty_like(get(self.tree, edit.path)))
         if kind is Kind.SECTION_RESTORE:
-            return replace(edit, value=self._dropped[(*edit.path, edit.key)].value)  # type: ignore[arg-type]
+            dropped = self._dropped[edit.path if edit.op is EditOp.SET else (*edit.path, edit.key)]  # type: ignore[arg-type]
+            return replace(edit, value=dropped.value)
         if edit.source is not None:
             return replace(edit, value=get(self.tree, (*edit.path, edit.source)))
         return edit
@@ -176,8 +121,10 @@ class Mutator:
         path = mutation.path
         if mutation.kind is Kind.SECTION_DROP:
             keys = list(get(self.data, path[:-1]).keys())
-            self._dropped[path] = _Dropped(get(self.tree, path), get(self.data, path),
+            self._dropped[path] = Dropped(get(self.tree, path), get(self.data, path),
                                            tuple(keys[: keys.index(path[-1])]), self._entry_text(path))
+        elif mutation.kind is Kind.LIST_EMPTY:
+            self._dropped[path] = Dropped(get(self.tree, path), get(self.data, path), (), None, emptied=True)
         elif mutation.kind is Kind.SECTION_RESTORE:
             self._dropped.pop(path, None)
         edit = mutation.edit
@@ -219,17 +166,21 @@ class Mutator:
         """Is `path` a protected path, inside one, or above one (so changing it would change one)?"""
         return any(path[: len(p)] == p or p[: len(path)] == path for p in self.protect)
 
-    def _scan(self) -> _Targets:
+    def _scan(self) -> Targets:
         if self._targets is None:
-            self._targets = _Targets()
+            self._targets = Targets()
             self._visit(self.data, (), (), self._targets)
-            for path in self._dropped:
-                parent = get(self.data, path[:-1]) if has(self.data, path[:-1]) else None
-                if parent is not None and is_map(parent) and path[-1] not in parent:
+            for path, dropped in self._dropped.items():
+                if dropped.emptied:
+                    restorable = has(self.data, path) and get(self.data, path) == []
+                else:
+                    parent = get(self.data, path[:-1]) if has(self.data, path[:-1]) else None
+                    restorable = parent is not None and is_map(parent) and path[-1] not in parent
+                if restorable:
                     self._targets.by_kind[Kind.SECTION_RESTORE].append(path)
         return self._targets
 
-    def _visit(self, value: Any, path: Path, pattern: tuple[Key, ...], targets: _Targets) -> None:
+    def _visit(self, value: Any, path: Path, pattern: tuple[Key, ...], targets: Targets) -> None:
         if self.protect and any(path[: len(p)] == p for p in self.protect):
             return
         free = not self._protected(path)
@@ -252,7 +203,7 @@ class Mutator:
                 by_kind[Kind.LIST_EMPTY].append(path)
                 if len(value) > 1:
                     by_kind[Kind.LIST_SHRINK].append(path)
-                    if len({_fingerprint(v) for v in value}) > 1:
+                    if len({fingerprint(v) for v in value}) > 1:
                         by_kind[Kind.LIST_REORDER].append(path)
             for index, child in enumerate(value):
                 self._visit(child, (*path, index), (*pattern, "*"), targets)
@@ -273,10 +224,6 @@ def _not_rejected(mutation: Mutation) -> bool:
     return mutation.expect is not Expect.REJECT
 
 
-def _fingerprint(value: Any) -> str:
-    return repr(plain(value))
-
-
 def _empty_like(value: Any) -> Any:
     if isinstance(value, CommentedSeq):
         return CommentedSeq()
@@ -285,98 +232,3 @@ def _empty_like(value: Any) -> Any:
     return []
 
 
-_Built = tuple[Edit, Expect, str]
-
-
-def _list_shrink(m: Mutator, path: Path, _: _Targets) -> _Built:
-    items = get(m.data, path)
-    index = m.rng.randrange(len(items))
-    return Edit(EditOp.DELETE, (*path, index)), Expect.UNKNOWN, f"item {index} of {len(items)} dropped"
-
-
-def _list_grow(m: Mutator, path: Path, _: _Targets) -> _Built:
-    items = get(m.data, path)
-    index = m.rng.randrange(len(items))
-    edit = Edit(EditOp.INSERT, path, items[index], key=index + 1, after=index, source=index)
-    return edit, Expect.UNKNOWN, f"item {index} cloned as item {index + 1}"
-
-
-def _list_empty(m: Mutator, path: Path, _: _Targets) -> _Built:
-    items = get(m.data, path)
-    return Edit(EditOp.SET, path, []), Expect.UNKNOWN, f"all {len(items)} items removed"
-
-
-def _list_reorder(m: Mutator, path: Path, _: _Targets) -> _Built:
-    items = get(m.data, path)
-    before = [_fingerprint(v) for v in items]
-    order = list(range(len(items)))
-    while [before[i] for i in order] == before:
-        m.rng.shuffle(order)
-    return Edit(EditOp.REORDER, path, order=tuple(order)), Expect.ACCEPT, f"items reordered as {order}"
-
-
-def _entry_add(m: Mutator, path: Path, _: _Targets) -> _Built:
-    entries = get(m.data, path)
-    sibling = m.rng.choice(list(entries.keys()))
-    key = new_key(entries, sibling)
-    edit = Edit(EditOp.INSERT, path, entries[sibling], key=key, after=sibling, source=sibling)
-    return edit, Expect.UNKNOWN, f"entry {key!r} added as a clone of {sibling!r}"
-
-
-def _entry_remove(m: Mutator, path: Path, _: _Targets) -> _Built:
-    return Edit(EditOp.DELETE, path), Expect.UNKNOWN, f"entry {path[-1]!r} removed"
-
-
-def _section_drop(m: Mutator, path: Path, _: _Targets) -> _Built:
-    return Edit(EditOp.DELETE, path), Expect.UNKNOWN, f"section {dotted(path)} dropped"
-
-
-def _section_restore(m: Mutator, path: Path, _: _Targets) -> _Built:
-    dropped = m._dropped[path]
-    parent = get(m.data, path[:-1])
-    after = next((k for k in reversed(dropped.before) if k in parent), None)
-    edit = Edit(EditOp.INSERT, path[:-1], dropped.data, key=path[-1], after=after, text=dropped.text)
-    return edit, Expect.ACCEPT, f"section {dotted(path)} restored"
-
-
-def _value_change(m: Mutator, path: Path, targets: _Targets) -> _Built:
-    value = get(m.data, path)
-    kind = scalar_kind(value)
-    values = targets.values[targets.field_of[path]]
-    counts = Counter(repr(plain(v)) for v in values if scalar_kind(v) == kind)
-    others: dict[str, Any] = {}
-    for v in values:
-        if scalar_kind(v) == kind and not same(v, value):
-            others.setdefault(repr(plain(v)), plain(v))
-    if others and max(counts.values()) >= 2:
-        new = m.rng.choice(list(others.values()))
-        return (Edit(EditOp.SET, path, new), Expect.ACCEPT,
-                f"{dotted(path)}: {plain(value)!r} -> {new!r}, a value the field holds elsewhere")
-    new, how = nudge(value)
-    return Edit(EditOp.SET, path, new), Expect.UNKNOWN, f"{dotted(path)}: {plain(value)!r} -> {new!r} ({how})"
-
-
-def _string_for_number(m: Mutator, path: Path, _: _Targets) -> _Built:
-    return (Edit(EditOp.SET, path, NOT_A_NUMBER), Expect.REJECT,
-            f"{dotted(path)}: number {plain(get(m.data, path))!r} -> string {NOT_A_NUMBER!r}")
-
-
-def _negative_count(m: Mutator, path: Path, _: _Targets) -> _Built:
-    value = int(get(m.data, path))
-    new = -value if value > 0 else -1
-    return Edit(EditOp.SET, path, new), Expect.UNKNOWN, f"{dotted(path)}: {value} -> {new}"
-
-
-_BUILDERS: Mapping[Kind, Callable[[Mutator, Path, _Targets], _Built]] = {
-    Kind.LIST_SHRINK: _list_shrink,
-    Kind.LIST_GROW: _list_grow,
-    Kind.LIST_EMPTY: _list_empty,
-    Kind.LIST_REORDER: _list_reorder,
-    Kind.ENTRY_ADD: _entry_add,
-    Kind.ENTRY_REMOVE: _entry_remove,
-    Kind.SECTION_DROP: _section_drop,
-    Kind.SECTION_RESTORE: _section_restore,
-    Kind.VALUE_CHANGE: _value_change,
-    Kind.STRING_FOR_NUMBER: _string_for_number,
-    Kind.NEGATIVE_COUNT: _negative_count,
-}

@@ -84,7 +84,7 @@ class YamlText:
         if change.op is EditOp.DELETE:
             index = self._index(parent, change.path[-1])
             if len(children) == 1:
-                return self._replace_block(parent, children, _flow(get(new_tree, parent_path)))
+                return self._replace_block(parent, parent_path, children, _flow(get(new_tree, parent_path)))
             if index == 0:
                 self._own_line(parent)
             child = children[index]
@@ -119,9 +119,10 @@ class YamlText:
         raise Unspliceable(f"no node for {part!r}")
 
     def _index(self, node: yaml.Node, part: Key) -> int:
-        if isinstance(node, yaml.SequenceNode):
-            assert isinstance(part, int)
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
             return part
+        if not isinstance(node, yaml.MappingNode):
+            raise Unspliceable(f"no entry {part!r} here")
         matches = [i for i, (k, _) in enumerate(node.value) if _key_matches(k, part)]
         if len(matches) != 1:
             raise Unspliceable(f"key {part!r} is not one plain key here")
@@ -204,12 +205,17 @@ class YamlText:
             return self._splice(node.start_mark.index, node.end_mark.index,
                                 (" " if self.text[node.start_mark.index - 1] == ":" else "") + _flow(value))
         children = self._children(node, path)
-        return self._replace_block(node, children, _flow(value))
+        return self._replace_block(node, path, children, _flow(value))
 
-    def _replace_block(self, node: yaml.Node, children: list[_Child], flow: str) -> str:
+    def _replace_block(self, node: yaml.Node, path: Path, children: list[_Child], flow: str) -> str:
         """The whole block collection `node` written as the flow text `flow`, on its own indented line."""
         self._own_line(node)
         column = self._column(node)
+        if path:  # the flow text must sit right of its key, where a block list need not: `key:\n- a`
+            parent = self.node(path[:-1])
+            if isinstance(parent, yaml.MappingNode):
+                key_column = int(parent.value[self._index(parent, path[-1])][0].start_mark.column)
+                column = max(column, key_column + 2)
         return self._replace_lines(children[0].head, children[-1].last + 1, " " * column + flow + "\n")
 
     def _insert(self, change: Edit, parent: yaml.Node, children: list[_Child]) -> str:

@@ -5,6 +5,7 @@ Hierarchy::
     ChaosError                      anything gochaos raises on purpose
     +-- UsageError                  bad command line or option value          (exit 2)
     +-- ScenarioError               scenario file malformed or invalid        (exit 2)
+    |   +-- ConfigError             a target's config text cannot be filled, parsed or mutated
     +-- InfrastructureError         the suite could not set the stage         (exit 3)
     |   +-- BuildError              `go build` of a target or etcd failed
     |   +-- TargetError             a target would not start, or died at once
@@ -52,6 +53,10 @@ class ScenarioError(ChaosError):
     """A scenario file cannot be read or does not validate."""
 
     exit_code = ExitCode.USAGE
+
+
+class ConfigError(ScenarioError):
+    """A target's config text cannot be filled, parsed or mutated: the message names file:line and the fix."""
 
 
 class InfrastructureError(ChaosError):

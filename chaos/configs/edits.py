@@ -1,0 +1,60 @@
+"""One edit of a config tree, in a form both the tree and the YAML text can apply.
+
+A mutation is exactly one `Edit`. Applied to the tree (`apply`), it gives the new tree
+copy-on-write; applied to YAML text (`yamltext`), it gives the user's file with only the edited
+lines changed, which is both what a person would write and far cheaper than a full round-trip dump.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from chaos.configs.tree import Key, Path, assoc, dissoc, edit, fresh, is_map, map_insert
+
+
+class EditOp(enum.StrEnum):
+    SET = "set"  # the value at `path` becomes `value`
+    DELETE = "delete"  # the entry or item at `path` goes
+    INSERT = "insert"  # `value` goes into the container at `path` under `key`, right after `after`
+    REORDER = "reorder"  # the list at `path` is rearranged: item i of the result is old item order[i]
+
+
+@dataclass(frozen=True)
+class Edit:
+    op: EditOp
+    path: Path
+    value: Any = None
+    key: Key | None = None  # INSERT: the new key (map) or the new index (list)
+    after: Key | None = None  # INSERT: the sibling the new one follows; None: it goes first
+    source: Key | None = None  # INSERT: the sibling the value was cloned from, whose text can be reused
+    order: tuple[int, ...] = ()  # REORDER
+    text: str | None = None  # INSERT: the entry's exact YAML text, when it is being put back
+
+
+def apply(tree: Any, change: Edit) -> Any:
+    """The tree with `change` made, sharing every untouched subtree with `tree`."""
+    if change.op is EditOp.SET:
+        return assoc(tree, change.path, change.value)
+    if change.op is EditOp.DELETE:
+        return dissoc(tree, change.path)
+    if change.op is EditOp.INSERT:
+        key, after, value = change.key, change.after, fresh(change.value)
+
+        def insert(container: Any) -> None:
+            if is_map(container):
+                assert key is not None
+                map_insert(container, after, key, value)
+            else:
+                container.insert(0 if after is None else int(after) + 1, value)
+
+        return edit(tree, change.path, insert)
+    order = change.order
+
+    def reorder(container: Any) -> None:
+        items = [container[i] for i in order]
+        for index, item in enumerate(items):
+            container[index] = item
+
+    return edit(tree, change.path, reorder)

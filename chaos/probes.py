@@ -1,27 +1,95 @@
-"""Reading a target's live state through its contract: the config version it serves now."""
+"""Reading a target's live config through its contract: one observation per probe, never assumed.
+
+Every probe of `chaos.live_probes` is read here: a header or a JSON field gives the identity
+string, metrics give the identity (a label or the value) and the last reload's success flag, a
+config endpoint gives the whole tree, and log lines give accepted and rejected reloads since a time.
+A probe that does not answer gives None; the caller says which probe failed.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from typing import Any
+
 import requests
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
+from chaos.live_probes import ConfigProbe, HeaderProbe, JsonProbe, LiveProbe, LogProbe, MetricsProbe
 from chaos.platform.base import RunningTarget
+
+#: Short: a watcher polls every 20 ms, and a slow answer must not hide the next change.
+TIMEOUT_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What one probe saw of the live config at one moment."""
+
+    #: The version or hash the service reports (None: it reports a whole tree, or nothing).
+    identity: str | None = None
+    #: The whole live config, as a config endpoint answers it.
+    tree: Any = None
+    #: Metrics: whether the last reload succeeded (None: not reported).
+    reload_ok: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogOutcome:
+    """A reload outcome a log line reported."""
+
+    t_ns: int
+    accepted: bool
+    identity: str | None
+    line: str
+
+
+def read(target: RunningTarget, probe: LiveProbe, session: requests.Session | None = None) -> Seen | None:
+    """What `probe` shows now (None when it does not answer or answers nothing usable)."""
+    if isinstance(probe, LogProbe):
+        raise TypeError("log probes are read as outcomes since a time: use log_outcomes")
+    get = (session or requests).get
+    url = target.endpoint_for(probe.port).url + probe.path
+    try:
+        reply = get(url, timeout=TIMEOUT_S)
+        if isinstance(probe, HeaderProbe):
+            value = reply.headers.get(probe.header)
+            return Seen(identity=value) if value else None
+        if reply.status_code >= 400:
+            return None
+        if isinstance(probe, JsonProbe):
+            found = _field(reply.json(), probe.field)
+            return None if found is None else Seen(identity=str(found))
+        if isinstance(probe, ConfigProbe):
+            return Seen(tree=reply.json())
+        assert isinstance(probe, MetricsProbe)
+        return _metrics(reply.text, probe)
+    except (requests.RequestException, ValueError):
+        return None
+
+
+def log_outcomes(target: RunningTarget, probe: LogProbe, since_ns: int | None = None) -> list[LogOutcome]:
+    """Accepted and rejected reloads the target's log lines report after `since_ns`, in order."""
+    accepted = re.compile(probe.accepted)
+    rejected = re.compile(probe.rejected) if probe.rejected else None
+    found = []
+    for line in target.logs(since_ns):
+        if rejected is not None and rejected.search(line.text):
+            found.append(LogOutcome(line.t_ns, False, None, line.text))
+        elif match := accepted.search(line.text):
+            identity = match.groupdict().get("id")
+            found.append(LogOutcome(line.t_ns, True, identity, line.text))
+    return found
 
 
 def live_version(target: RunningTarget) -> str | None:
-    """The config version the target serves now, per its version probe; None if unreachable."""
-    probe = target.spec.version
-    if probe is None:
-        return None
-    try:
-        if probe.endpoint:
-            reply = requests.get(target.endpoint.url + probe.endpoint, timeout=0.5)
-            value = reply.json().get(probe.json_field)
-            return None if value is None else str(value)
-        if probe.header:
-            return requests.get(target.endpoint.url + "/", timeout=0.5).headers.get(probe.header)
-    except (requests.RequestException, ValueError, AttributeError):
-        return None
+    """The identity the target reports now through its first probe that gives one; None if none does."""
+    for probe in target.spec.live_probes():
+        if isinstance(probe, (HeaderProbe, JsonProbe, MetricsProbe)):
+            seen = read(target, probe)
+            if seen is not None and seen.identity is not None:
+                return seen.identity
     return None
 
 
@@ -37,3 +105,33 @@ def initial_version(target: RunningTarget, version_key: str = "version") -> str 
     if isinstance(data, dict) and version_key in data:
         return str(data[version_key])
     return None
+
+
+def _field(document: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(document, dict) or part not in document:
+            return None
+        document = document[part]
+    return document
+
+
+def _metrics(text: str, probe: MetricsProbe) -> Seen | None:
+    identity: str | None = None
+    ok: bool | None = None
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == probe.metric or (family.name == probe.metric and sample.name == family.name):
+                if probe.label is None:
+                    identity = _number(sample.value)
+                elif probe.label in sample.labels and sample.value:
+                    identity = sample.labels[probe.label]
+            if probe.success is not None and sample.name == probe.success:
+                ok = sample.value == 1
+    if identity is None and ok is None:
+        return None
+    return Seen(identity=identity, reload_ok=ok)
+
+
+def _number(value: float) -> str:
+    """A metric value as the identity string (integral hashes without a trailing .0)."""
+    return str(int(value)) if float(value).is_integer() else repr(value)

@@ -9,17 +9,22 @@ registered specs, built from go_targets/ by `chaos.build`.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chaos.build import go_targets_dir
+from chaos.configs.placeholders import NAMES, uses
+from chaos.configs.placeholders import fill as fill_text
 from chaos.errors import TargetError
+from chaos.live_probes import HeaderProbe, JsonProbe, LiveProbe
 from chaos.suggest import did_you_mean
 
-#: Placeholders the platform substitutes in `command` and `env` values.
-PLACEHOLDERS = ("binary", "listen", "host", "port", "config", "etcd_endpoints", "workdir")
+#: Placeholders the platform substitutes in `command`, `env` values and config text (plus
+#: {port.NAME} and {listen.NAME} for each named extra port).
+PLACEHOLDERS = NAMES
 
 
 class RestartPolicy(enum.StrEnum):
@@ -67,6 +72,11 @@ class ConfigSpec(_Frozen):
     http_reload_path: str = Field("/-/reload", description="POST path used when trigger is http")
     delivery: ConfigDelivery = Field(ConfigDelivery.FILE, description="How the file reaches the target: file, "
                                                                       "or configmap (Kubernetes only)")
+    format: str | None = Field(None, pattern=r"^(yaml|json|toml|text)$",
+                               description="yaml, json or toml (None: from the file name); text: a format the "
+                                           "suite does not parse (whole-file variants and trigger-only storms)")
+    version_key: str | None = Field(None, description="Dotted path of the config's version, if it has one; "
+                                                      "without one a config is known by its content hash")
 
 
 class VersionProbe(_Frozen):
@@ -92,11 +102,23 @@ class TargetSpec(_Frozen):
     readiness: Readiness = Field(default_factory=Readiness)
     config: ConfigSpec | None = None
     version: VersionProbe | None = None
+    live: tuple[LiveProbe, ...] = Field((), description="More ways to read which config is live")
+    ports: tuple[str, ...] = Field((), description="Named extra ports the service listens on (an admin port): "
+                                                   "{port.NAME} and {listen.NAME} in its command and config")
     chaosagent: bool = Field(False, description="The service mounts chaosagent under /-/chaos/")
     race: bool = Field(False, description="Build the bundled binary with the Go race detector: the first "
                                          "data race stops the service with the race report")
     needs_etcd: bool = Field(False, description="Start an etcd cluster first and pass {etcd_endpoints}")
     load_user: str | None = Field(None, description="Built-in Locust user that fits this service")
+
+    def live_probes(self) -> tuple[LiveProbe, ...]:
+        """Every way to read which config is live: the version probe's, then `live`."""
+        derived: list[LiveProbe] = []
+        if self.version is not None and self.version.endpoint:
+            derived.append(JsonProbe(path=self.version.endpoint, field=self.version.json_field))
+        if self.version is not None and self.version.header:
+            derived.append(HeaderProbe(header=self.version.header))
+        return (*derived, *self.live)
 
 
 #: Environment every launched Go service gets unless its spec overrides it: full crash dumps and
@@ -125,7 +147,8 @@ def _bundled(binary: str, name: str, flags: Mapping[str, object], *args: str, **
 def configd(name: str = "configd", **flags: object) -> TargetSpec:
     """configd: config hot-reload gateway (incidents 1 and 2). Flags: reload_strategy, cache_lock."""
     return _bundled("configd", name, flags, "--config={config}", "--watch-config",
-                    config=ConfigSpec(initial=_sample_config("configd.yaml")), version=VersionProbe())
+                    config=ConfigSpec(initial=_sample_config("configd.yaml"), version_key="version"),
+                    version=VersionProbe())
 
 
 def kvd(name: str = "kvd", **flags: object) -> TargetSpec:
@@ -154,15 +177,33 @@ def bundled(kind: str, name: str | None = None, **flags: object) -> TargetSpec:
     return factory(name or kind, **flags)
 
 
+_PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)?)\}(?!\})")
+
+
+def named_port_values(name: str, host: str, port: int | str) -> dict[str, str]:
+    """The placeholders of named extra port `name`: {port.NAME} and {listen.NAME}."""
+    return {f"port.{name}": str(port), f"listen.{name}": f"{host}:{port}"}
+
+
 def fill_placeholders(template: str, values: Mapping[str, str], target: str) -> str:
-    """`template` with its {placeholders} filled; TargetError naming the valid ones if it has others."""
-    try:
-        return template.format_map(values)
-    except (KeyError, ValueError, IndexError) as e:
-        raise TargetError(
-            f"target {target}: bad placeholder in {template!r} ({e}); "
-            "use " + " ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-        ) from e
+    """`template` (an argv word or env value) with its {placeholders} filled; TargetError naming the
+    valid ones if it has others. `{{`/`}}` stand for literal braces, as in str.format."""
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise TargetError(f"target {target}: bad placeholder in {template!r} (no {{{name}}}); use "
+                              + " ".join(f"{{{known}}}" for known in values))
+        return values[name]
+
+    return _PLACEHOLDER.sub(one, template).replace("{{", "{").replace("}}", "}")
+
+
+def fill_config_text(spec: TargetSpec, values: Mapping[str, str]) -> str:
+    """The target's initial config with the platform's placeholder values in its text."""
+    assert spec.config is not None
+    if spec.config.format == "text" and not uses(spec.config.initial, values):
+        return spec.config.initial
+    return fill_text(spec.config.initial, values, f"target {spec.name}: config {spec.config.file_name}")
 
 
 def chaosagent_env(token: str) -> dict[str, str]:

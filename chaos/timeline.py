@@ -59,15 +59,27 @@ class EventKind(enum.StrEnum):
     FAULT_END = "fault.end"
 
     #: reload_storm wrote the target's config, at the instant the write began (source: the
-    #: injector). details: target, version, valid (a config the target must accept), mutation
-    #: (the Pattern written, or ``revert`` for the original put back), mode (the write mode).
+    #: injector). details: target, version (the config's identity: its version, else its content
+    #: hash), valid (the target must accept it), mutation (the label written: value, structural,
+    #: invalid, syntax, type-break, unchanged, or ``revert`` for the original put back), mode (the
+    #: write mode); and for writes of a user's config: write (index, 1-based), expect (accept,
+    #: reject or unknown), names (every string the service may report it by), changes (the
+    #: path-level diff), source (auto, a variant's name, configd), trigger_only.
     RELOAD_WRITE = "reload.write"
     #: The HTTP reload endpoint could not be reached after a write (source: the injector).
     #: details: error.
     RELOAD_TRIGGER_FAILED = "reload.trigger_failed"
     #: The target was seen serving another version than at the previous poll during a storm
-    #: (source: the injector). details: target, version.
+    #: (source: the injector). details: target, version (the identity seen), write (index of the
+    #: write it matches, None: none), via (the probe kind: header, json, metrics, config, log).
     RELOAD_LIVE = "reload.live"
+    #: The target reported rejecting a write (source: the injector). details: target, write
+    #: (index), via (log or metrics), why (the log line, or what the metric said).
+    RELOAD_REJECTED = "reload.rejected"
+    #: The end of a storm, before the original config is put back: what is live then
+    #: (source: the injector). details: target, live (identity, None: unreadable), write (index
+    #: matched), expected (index of the last write the target must serve), probe_failures.
+    RELOAD_SETTLED = "reload.settled"
 
     #: gc_pressure applied its pressure and begins holding it (source: the injector). details:
     #: target, method, and what that method applied: agent_actions (agent), env (env: GOGC and/or

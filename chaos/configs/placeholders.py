@@ -20,11 +20,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from chaos.errors import ConfigError
-from chaos.targets import PLACEHOLDERS
 
-#: Names a config's text may use; `{port.NAME}` adds one per declared named port.
-NAMES = PLACEHOLDERS
+#: Names a command line, an env value and a config's text may use (the platform fills them);
+#: each declared named port adds `{port.NAME}` and `{listen.NAME}`.
+NAMES = ("binary", "listen", "host", "port", "config", "etcd_endpoints", "workdir")
 PORT_PREFIX = "port."
+LISTEN_PREFIX = "listen."
+_PREFIXES = (PORT_PREFIX, LISTEN_PREFIX)
 
 _CANDIDATE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)?)\}(?!\})")
 _PORT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
@@ -47,7 +49,7 @@ def uses(text: str, names: Iterable[str] = NAMES) -> list[Use]:
     found = []
     for match in _CANDIDATE.finditer(text):
         name = match.group(1)
-        if name in known or name.startswith(PORT_PREFIX):
+        if name in known or name.startswith(_PREFIXES):
             found.append(_use(text, match))
     return found
 
@@ -56,8 +58,8 @@ def port_names(text: str) -> list[str]:
     """The named ports `text` asks for (`{port.admin}` -> admin), in order of first use."""
     names: dict[str, None] = {}
     for use in uses(text):
-        if use.name.startswith(PORT_PREFIX):
-            names.setdefault(use.name[len(PORT_PREFIX):], None)
+        if use.name.startswith(_PREFIXES):
+            names.setdefault(use.name.split(".", 1)[1], None)
     return list(names)
 
 
@@ -67,7 +69,7 @@ def fill(text: str, values: Mapping[str, object], source: str) -> str:
     `values` holds the platform's names (`listen`, `port`, ...) and one `port.NAME` per declared port.
     """
     for name in values:
-        if name not in NAMES and not (name.startswith(PORT_PREFIX) and _PORT_NAME.match(name[len(PORT_PREFIX):])):
+        if name not in NAMES and not (name.startswith(_PREFIXES) and _PORT_NAME.match(name.split(".", 1)[1])):
             raise ConfigError(f"{source}: cannot fill placeholder {{{name}}}: not a placeholder name; "
                               f"use {_valid(values)}")
     out: list[str] = []
@@ -83,7 +85,7 @@ def fill(text: str, values: Mapping[str, object], source: str) -> str:
             raise ConfigError(f"{source}:{use.line}:{use.column}: placeholder {{{name}}} has no value for "
                               f"this target (it has {_valid(values)}); remove it or give the target what it "
                               f"needs (e.g. needs_etcd for {{etcd_endpoints}})")
-        elif name.startswith(PORT_PREFIX):
+        elif name.startswith(_PREFIXES):
             raise ConfigError(f"{source}:{use.line}:{use.column}: {{{name}}} names a port the target does not "
                               f"declare; declare it or use one of {_valid(values)}")
         elif close := difflib.get_close_matches(name, NAMES, n=1, cutoff=0.75):

@@ -53,9 +53,27 @@ class StartedTarget:
     """
 
     def __init__(self, spec: TargetSpec, endpoint: Endpoint, config_path: Path | None,
-                 extra_env: Mapping[str, str]) -> None:
+                 extra_env: Mapping[str, str], ports: Mapping[str, Endpoint] | None = None,
+                 placeholders: Mapping[str, str] | None = None) -> None:
         self._spec, self._endpoint, self._config_path = spec, endpoint, config_path
         self._extra_env = dict(extra_env)
+        self._ports = dict(ports or {})
+        self._placeholders = dict(placeholders or {})
+
+    def endpoint_for(self, port: str | None) -> Endpoint:
+        """The main endpoint, or that of named extra port `port`."""
+        if port is None:
+            return self._endpoint
+        try:
+            return self._ports[port]
+        except KeyError:
+            raise PlatformError(f"target {self._spec.name} has no port named {port!r}; declare it in its "
+                                f"`ports` (has: {', '.join(self._ports) or 'none'})") from None
+
+    @property
+    def placeholders(self) -> Mapping[str, str]:
+        """What each placeholder meant for this target (its config's and variants' {listen}, {port.NAME}, ...)."""
+        return self._placeholders
 
     @property
     def spec(self) -> TargetSpec:
@@ -116,6 +134,15 @@ class RunningTarget(Protocol):
     @property
     def extra_env(self) -> Mapping[str, str]:
         """Environment the suite added at start (e.g. the chaosagent token)."""
+        ...
+
+    @property
+    def placeholders(self) -> Mapping[str, str]:
+        """What each placeholder meant for this target when it started."""
+        ...
+
+    def endpoint_for(self, port: str | None) -> Endpoint:
+        """The main endpoint (None), or that of a named extra port."""
         ...
 
     def read_config(self) -> str:

@@ -42,6 +42,7 @@ class RecordedTarget:
         self.config_path = None
         self.restarts = int(data["restarts"])
         self.extra_env: dict[str, str] = {}
+        self.placeholders: dict[str, str] = {}
         self.pid = None
         self._lines = [LogLine(t_ns=t, stream=stream, text=text, incarnation=incarnation)
                        for t, stream, incarnation, text in data["lines"]]
@@ -55,6 +56,9 @@ class RecordedTarget:
 
     def send_signal(self, sig: signal.Signals) -> None:
         raise AssertionError("a recorded target cannot be signalled")
+
+    def endpoint_for(self, port: str | None) -> Endpoint:
+        return self.endpoint
 
     def read_config(self) -> str:
         raise AssertionError("a recorded target has no config to read")

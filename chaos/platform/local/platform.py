@@ -19,12 +19,12 @@ from chaos.errors import InjectionFailed, PlatformError, TargetError
 from chaos.platform.base import Endpoint, Platform, StartedTarget
 from chaos.platform.local.cgroups import CgroupLimit
 from chaos.platform.local.etcd import EtcdCluster
-from chaos.platform.local.ports import LOOPBACK, free_port, port_in_use
+from chaos.platform.local.ports import LOOPBACK, free_ports, port_in_use
 from chaos.platform.local.process import SupervisedProcess
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.platform.procfs import vm_rss_mb
 from chaos.readiness import http_ok, wait_until
-from chaos.targets import GO_OBSERVABILITY_ENV, RestartPolicy, TargetSpec
+from chaos.targets import GO_OBSERVABILITY_ENV, RestartPolicy, TargetSpec, fill_config_text, named_port_values
 from chaos.targets import fill_placeholders as _fill
 from chaos.timeline import EventKind, Timeline
 
@@ -33,8 +33,9 @@ class LocalTarget(StartedTarget):
     """A target running as a local supervised process (implements `RunningTarget`)."""
 
     def __init__(self, spec: TargetSpec, process: SupervisedProcess, endpoint: Endpoint,
-                 workdir: Path, config_path: Path | None, extra_env: Mapping[str, str]) -> None:
-        super().__init__(spec, endpoint, config_path, extra_env)
+                 workdir: Path, config_path: Path | None, extra_env: Mapping[str, str],
+                 ports: Mapping[str, Endpoint], placeholders: Mapping[str, str]) -> None:
+        super().__init__(spec, endpoint, config_path, extra_env, ports, placeholders)
         self.process = process
         self.workdir = workdir
 
@@ -101,11 +102,9 @@ class LocalPlatform(Platform[LocalTarget]):
         self._claim(spec.name)
         workdir = self.run_dir / spec.name
         workdir.mkdir(parents=True, exist_ok=True)
-        config_path = None
-        if spec.config is not None:
-            config_path = workdir / spec.config.file_name
-            config_path.write_text(spec.config.initial, encoding="utf-8")
-        port = free_port()
+        config_path = workdir / spec.config.file_name if spec.config is not None else None
+        port, *extra_ports = free_ports(1 + len(spec.ports))
+        named = dict(zip(spec.ports, extra_ports, strict=True))
         values = {
             "binary": str(self._binary(spec)) if spec.binary else "",
             "listen": f"{LOOPBACK}:{port}",
@@ -115,6 +114,10 @@ class LocalPlatform(Platform[LocalTarget]):
             "etcd_endpoints": etcd_endpoints,
             "workdir": str(workdir),
         }
+        for name, number in named.items():
+            values.update(named_port_values(name, LOOPBACK, number))
+        if spec.config is not None and config_path is not None:
+            config_path.write_text(fill_config_text(spec, values), encoding="utf-8")
         argv = [_fill(arg, values, spec.name) for arg in spec.command]
         _check_executable(argv[0], spec.name)
         env = {**os.environ, **GO_OBSERVABILITY_ENV}
@@ -124,8 +127,8 @@ class LocalPlatform(Platform[LocalTarget]):
             spec.name, argv, log_path=workdir / "output.log", env=env, cwd=workdir,
             restart=spec.restart, on_exit=self._on_exit, on_restart=self._on_restart,
         )
-        target = LocalTarget(spec, process, Endpoint(LOOPBACK, port), workdir, config_path,
-                             extra_env or {})
+        target = LocalTarget(spec, process, Endpoint(LOOPBACK, port), workdir, config_path, extra_env or {},
+                             {name: Endpoint(LOOPBACK, number) for name, number in named.items()}, values)
         self._targets[spec.name] = target
         process.start()
         self.timeline.record(EventKind.TARGET_START, spec.name, pid=process.pid, port=port)

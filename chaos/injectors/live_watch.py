@@ -1,0 +1,163 @@
+"""What went live during a reload storm, observed through every probe the target offers.
+
+The storm writes configs into a `WriteBook` (each with every name it may be reported by: its
+version, a hash of its bytes, a hash of its canonical tree), and the `LiveWatcher` polls the
+target's live probes every 20 ms: each change of what is live becomes a `reload.live` event naming
+the write it matches, and each rejection the service reports (a log line, a failed-reload metric)
+a `reload.rejected` event. Nothing is assumed: a write whose outcome nobody saw stays "not seen".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from chaos.configs.identity import content_hash
+from chaos.injectors.base import InjectionContext
+from chaos.live_probes import ConfigProbe, LiveProbe, LogProbe
+from chaos.platform.base import RunningTarget
+from chaos.probes import Seen, log_outcomes, read
+from chaos.timeline import EventKind, now_ns
+
+#: Poll period of the metric, endpoint and header probes (the issue's 25 ms bound on seeing a change).
+POLL_S = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """One config the storm wrote (index 0: the config the target started with)."""
+
+    index: int
+    t_ns: int
+    #: Every string the service may report it by: version, sha256/sha512 of its bytes, content hash.
+    names: frozenset[str]
+    #: accept, reject or unknown: what the service must do with it.
+    expect: str
+    label: str
+    tree_hash: str | None
+
+
+def names_of(text: str, tree: Any, version: str | None) -> frozenset[str]:
+    """The strings a service may report a config by (hashes in full and in the 16-digit short form)."""
+    raw = text.encode("utf-8")
+    names = {hashlib.sha256(raw).hexdigest(), hashlib.sha512(raw).hexdigest(), hashlib.md5(raw).hexdigest()}
+    names |= {name[:16] for name in names}
+    if tree is not None:
+        names.add(content_hash(tree))
+    if version is not None:
+        names.add(version)
+    return frozenset(names)
+
+
+@dataclass
+class WriteBook:
+    """The storm's writes, in order, shared with the watcher (thread-safe)."""
+
+    writes: list[Written] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, written: Written) -> None:
+        with self._lock:
+            self.writes.append(written)
+
+    def latest(self) -> Written | None:
+        with self._lock:
+            return self.writes[-1] if self.writes else None
+
+    def match(self, seen: Seen) -> Written | None:
+        """The newest write `seen` names (its identity, or its whole tree's content hash)."""
+        tree_hash = content_hash(seen.tree) if seen.tree is not None else None
+        with self._lock:
+            for written in reversed(self.writes):
+                if seen.identity is not None and seen.identity in written.names:
+                    return written
+                if tree_hash is not None and tree_hash == written.tree_hash:
+                    return written
+        return None
+
+
+class LiveWatcher:
+    """Polls every live probe of a target during a storm and records what it sees on the timeline."""
+
+    def __init__(self, target: RunningTarget, ctx: InjectionContext, source: str, book: WriteBook,
+                 interval_s: float = POLL_S) -> None:
+        self.target, self.ctx, self.source, self.book, self.interval_s = target, ctx, source, book, interval_s
+        self.probes: tuple[LiveProbe, ...] = target.spec.live_probes()
+        #: Every identity seen live, with when it was first seen.
+        self.seen: dict[str, int] = {}
+        #: Index of every write seen live, with when it was first seen.
+        self.live_writes: dict[int, int] = {}
+        #: Index of every write the service was seen to reject.
+        self.rejected: set[int] = set()
+        #: Probes that never answered, by kind (the fault says which failed).
+        self.silent: set[str] = {p.kind for p in self.probes if not isinstance(p, LogProbe)}
+        self.started_ns = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="live-config", daemon=True)
+        self._session = requests.Session()
+
+    def __enter__(self) -> LiveWatcher:
+        self.started_ns = now_ns()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._session.close()
+
+    def poll_once(self, last: dict[int, str | None], logs_since: list[int]) -> None:
+        """Read every probe once; record what changed."""
+        for number, probe in enumerate(self.probes):
+            if isinstance(probe, LogProbe):
+                self._read_logs(probe, logs_since)
+                continue
+            seen = read(self.target, probe, self._session)
+            if seen is None:
+                continue
+            self.silent.discard(probe.kind)
+            latest = self.book.latest()
+            if seen.reload_ok is False and latest is not None and latest.index not in self.rejected \
+                    and latest.index not in self.live_writes:
+                self._rejected(latest, probe.kind, "the failed-reload metric says so")
+            key = seen.identity if seen.identity is not None else (
+                content_hash(seen.tree) if seen.tree is not None else None)
+            if key is None or key == last.get(number):
+                continue
+            last[number] = key
+            self._live(seen, key, probe)
+
+    def _run(self) -> None:
+        last: dict[int, str | None] = {}
+        logs_since = [self.started_ns]
+        while not self._stop.wait(self.interval_s):
+            self.poll_once(last, logs_since)
+
+    def _live(self, seen: Seen, key: str, probe: LiveProbe) -> None:
+        written = self.book.match(seen)
+        event = self.ctx.timeline.record(
+            EventKind.RELOAD_LIVE, self.source, target=self.target.spec.name, version=key,
+            write=written.index if written else None, via=probe.kind,
+            **({"tree": seen.tree} if isinstance(probe, ConfigProbe) and written is None else {}))
+        self.seen.setdefault(key, event.t_ns)
+        if written is not None:
+            self.live_writes.setdefault(written.index, event.t_ns)
+
+    def _read_logs(self, probe: LogProbe, since: list[int]) -> None:
+        for outcome in log_outcomes(self.target, probe, since[0]):
+            since[0] = max(since[0], outcome.t_ns + 1)
+            latest = self.book.latest()
+            if outcome.accepted:
+                if outcome.identity is not None:
+                    self._live(Seen(identity=outcome.identity), outcome.identity, probe)
+            elif latest is not None and latest.index not in self.rejected:
+                self._rejected(latest, "log", outcome.line.strip()[:300], t_ns=outcome.t_ns)
+
+    def _rejected(self, written: Written, via: str, why: str, t_ns: int | None = None) -> None:
+        self.rejected.add(written.index)
+        self.ctx.timeline.record(EventKind.RELOAD_REJECTED, self.source, t_ns=t_ns, target=self.target.spec.name,
+                                 write=written.index, via=via, why=why)

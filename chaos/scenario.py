@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from chaos.errors import ScenarioError
 from chaos.injectors import create
+from chaos.live_probes import LiveProbe
 from chaos.oracles import bind
 from chaos.suggest import did_you_mean
 from chaos.targets import (
@@ -50,6 +51,14 @@ class TargetEntry(_Model):
         default_factory=dict, description="Flags that switch the target's bug on (`gochaos reproduce`)")
     command: tuple[str, ...] | None = Field(None, description="argv of a user's own service")
     config_file: str | None = Field(None, description="Initial config, relative to the scenario file")
+    format: str | None = Field(None, pattern=r"^(yaml|json|toml|text)$",
+                               description="Config format (default: from config_file's extension); text: not parsed")
+    version_key: str | None = Field(None, description="Dotted path of the config's version; none: known by its hash")
+    mutations: str = Field("auto", pattern=r"^(auto|configd)$",
+                           description="Storm writes without declared variants: auto (from the config's own tree)")
+    ports: tuple[str, ...] = Field((), description="Named extra ports ({port.NAME}, {listen.NAME}), e.g. [admin]")
+    live: tuple[LiveProbe, ...] = Field((), description="How to read which config is live: header, json, metrics, "
+                                                       "config, log probes")
     reload: ReloadTrigger = Field(ReloadTrigger.WATCH, description="How the service reloads config")
     version_header: str | None = Field(None, description="Response header with the live config version")
     version_endpoint: str | None = Field(None, description="GET path returning JSON with the version")
@@ -86,7 +95,8 @@ class TargetEntry(_Model):
             path = (base_dir / self.config_file).resolve()
             try:
                 config = ConfigSpec(initial=path.read_text(encoding="utf-8"), trigger=self.reload,
-                                    file_name=path.name)
+                                    file_name=path.name, format=self.format, version_key=self.version_key,
+                                    mutator=self.mutations)
             except OSError as e:
                 raise ScenarioError(f"target {self.name}: config_file {path}: {e.strerror}; the path is "
                                     "relative to the scenario file, fix it or create the file") from e
@@ -97,7 +107,7 @@ class TargetEntry(_Model):
                         for i, arg in enumerate(self.command))
         return TargetSpec(name=self.name, command=command, env=self.env, restart=self.restart,
                           readiness=Readiness(http_path=self.ready_path), config=config,
-                          version=version, load_user=self.load_user)
+                          version=version, load_user=self.load_user, live=self.live, ports=self.ports)
 
 
 class EtcdEntry(_Model):

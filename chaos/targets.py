@@ -77,6 +77,9 @@ class ConfigSpec(_Frozen):
                                            "suite does not parse (whole-file variants and trigger-only storms)")
     version_key: str | None = Field(None, description="Dotted path of the config's version, if it has one; "
                                                       "without one a config is known by its content hash")
+    mutator: str = Field("auto", pattern=r"^(auto|configd)$",
+                         description="Where storm writes come from when no variant is declared: auto (mutations of "
+                                     "the config's own tree) or configd (the bundled configd's schema-aware edits)")
 
 
 class VersionProbe(_Frozen):
@@ -147,7 +150,7 @@ def _bundled(binary: str, name: str, flags: Mapping[str, object], *args: str, **
 def configd(name: str = "configd", **flags: object) -> TargetSpec:
     """configd: config hot-reload gateway (incidents 1 and 2). Flags: reload_strategy, cache_lock."""
     return _bundled("configd", name, flags, "--config={config}", "--watch-config",
-                    config=ConfigSpec(initial=_sample_config("configd.yaml"), version_key="version"),
+                    config=ConfigSpec(initial=_sample_config("configd.yaml"), version_key="version", mutator="configd"),
                     version=VersionProbe())
 
 

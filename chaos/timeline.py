@@ -64,7 +64,7 @@ class EventKind(enum.StrEnum):
     #: invalid, syntax, type-break, unchanged, or ``revert`` for the original put back), mode (the
     #: write mode); and for writes of a user's config: write (index, 1-based), expect (accept,
     #: reject or unknown), names (every string the service may report it by), changes (the
-    #: path-level diff), source (auto, a variant's name, configd), trigger_only.
+    #: path-level diff), origin (auto, variant:NAME, configd, syntax, unchanged), trigger_only.
     RELOAD_WRITE = "reload.write"
     #: The HTTP reload endpoint could not be reached after a write (source: the injector).
     #: details: error.
@@ -78,7 +78,8 @@ class EventKind(enum.StrEnum):
     RELOAD_REJECTED = "reload.rejected"
     #: The end of a storm, before the original config is put back: what is live then
     #: (source: the injector). details: target, live (identity, None: unreadable), write (index
-    #: matched), expected (index of the last write the target must serve), probe_failures.
+    #: matched), expected (index of the newest write it was seen to take: what it must still serve),
+    #: awaited (the last write it had to accept, waited for up to settle_ms), probe_failures.
     RELOAD_SETTLED = "reload.settled"
 
     #: gc_pressure applied its pressure and begins holding it (source: the injector). details:

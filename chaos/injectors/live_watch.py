@@ -53,6 +53,15 @@ def names_of(text: str, tree: Any, version: str | None) -> frozenset[str]:
     return frozenset(names)
 
 
+def identity_of(text: str, tree: Any, version: str | None) -> str:
+    """How reports name a write: its version, else its content hash, else a hash of its bytes."""
+    if version is not None:
+        return version
+    if tree is not None:
+        return content_hash(tree)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 @dataclass
 class WriteBook:
     """The storm's writes, in order, shared with the watcher (thread-safe)."""
@@ -93,6 +102,9 @@ class LiveWatcher:
         self.live_writes: dict[int, int] = {}
         #: Index of every write the service was seen to reject.
         self.rejected: set[int] = set()
+        #: The write the target was last seen serving (0: the one it started with), and its identity.
+        self.current: int | None = None
+        self.current_identity: str | None = None
         #: Probes that never answered, by kind (the fault says which failed).
         self.silent: set[str] = {p.kind for p in self.probes if not isinstance(p, LogProbe)}
         self.started_ns = 0
@@ -144,6 +156,7 @@ class LiveWatcher:
             write=written.index if written else None, via=probe.kind,
             **({"tree": seen.tree} if isinstance(probe, ConfigProbe) and written is None else {}))
         self.seen.setdefault(key, event.t_ns)
+        self.current, self.current_identity = (written.index if written else None), key
         if written is not None:
             self.live_writes.setdefault(written.index, event.t_ns)
 

@@ -1,37 +1,41 @@
-"""reload_storm: rapid config reloads, the trigger of incident 1 (hot-reload panic).
+"""reload_storm: rapid config reloads, the trigger of incident 1 (hot-reload panic), on any service.
 
-Writes new config versions to the target's config file the way real tools do (rename-replace like
-`sed -i` and editors, or truncate-and-write in place), triggers the reload the target's contract
-names (its file watch, SIGHUP, or an HTTP endpoint), records every write on the timeline with the
-version and whether it is valid, and proves the fault landed by reading the live version back.
-The `incident` pattern is the reported pair: a value-only change, then 100 ms later a structural one.
+Writes new configs to the target's config file the way real tools do (rename-replace like `sed -i`
+and editors, or truncate-and-write in place) in the file's own format, triggers the reload the
+target's contract names (its file watch, SIGHUP, or an HTTP endpoint), records every write on the
+timeline with its identity, diff and what the service must do with it, and proves the fault landed
+by what the target's live probes show (`live_watch`). Writes come from `reload_sources`: mutations
+of the user's own config, declared variants, or the bundled configd's edits. The `incident` pattern
+is the reported pair: a value-only change, then 100 ms later a structural one.
 """
 
 from __future__ import annotations
 
-import copy
 import enum
 import signal
-import threading
 import time
 from typing import Any
 
 import requests
 import yaml
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from chaos.configfiles import NEEDS_KUBERNETES, WriteMode
-from chaos.errors import InjectionFailed, PlatformError
+from chaos.configs.formats import ConfigFormat
+from chaos.configs.identity import content_hash
+from chaos.configs.tree import parse_path
+from chaos.errors import ConfigError, InjectionFailed, PlatformError
 from chaos.injectors.base import (
     FaultOutcome,
     InjectionContext,
     Injector,
     InjectorParams,
 )
+from chaos.injectors.live_watch import LiveWatcher, WriteBook, Written, identity_of, names_of
+from chaos.injectors.reload_sources import Variant, WriteSource
 from chaos.platform.base import RunningTarget
-from chaos.probes import live_version
 from chaos.readiness import wait_until
-from chaos.targets import ConfigDelivery, ReloadTrigger, TargetSpec
+from chaos.targets import ConfigDelivery, ConfigSpec, ReloadTrigger, TargetSpec
 from chaos.timeline import EventKind, now_ns
 
 
@@ -39,9 +43,12 @@ class Pattern(enum.StrEnum):
     INCIDENT = "incident"  # value change, then `pair_gap_ms` later a structural change
     VALUE = "value"
     STRUCTURAL = "structural"
-    INVALID = "invalid"  # a schema violation (negative rate limit) the target must reject
-    SYNTAX = "syntax"  # a YAML syntax error the target must reject
+    INVALID = "invalid"  # a write breaking the config's rules (a type break, a declared invalid variant)
+    SYNTAX = "syntax"  # a write that does not parse, which the target must reject
     MIXED = "mixed"  # each round one of the above, drawn from the run's seed
+    AUTO = "auto"  # each round any mutation of the config's own tree, drawn from the seed
+    VARIANTS = "variants"  # the declared variants, one per round, in order
+    UNCHANGED = "unchanged"  # the current config again, byte for byte (or only the trigger)
 
 
 class ReloadStormParams(InjectorParams):
@@ -53,9 +60,31 @@ class ReloadStormParams(InjectorParams):
                                                                 "truncate, configmap or torn")
     jitter_ms: int = Field(0, ge=0, le=60_000, description="Each round starts up to this much early or "
                                                            "late, drawn from the run's seed")
-    version_key: str = Field("version", description="Top-level key holding the config version")
+    version_key: str | None = Field(None, description="Dotted path of the config's version (default: the "
+                                                      "target's; none: a config is known by its hash)")
     settle_ms: int = Field(3000, ge=0, le=120_000, description="How long the target may take to "
                                                               "show the last valid version")
+    variants: tuple[Variant, ...] = Field((), description="Configs to write, each with what the service must "
+                                                          "do with it; patterns draw them by label")
+    trigger_only: bool = Field(False, description="unchanged: only trigger the reload (SIGHUP, HTTP), no write")
+    protect: tuple[str, ...] = Field((), description='Config paths mutations leave alone (dotted, with ["key"] '
+                                                     'for other keys): e.g. the routes the load asks for')
+
+    @field_validator("protect")
+    @classmethod
+    def _paths(cls, paths: tuple[str, ...]) -> tuple[str, ...]:
+        for path in paths:
+            parse_path(path)  # ValueError says how to write one
+        return paths
+
+    @model_validator(mode="after")
+    def _variants_given(self) -> ReloadStormParams:
+        if self.pattern is Pattern.VARIANTS and not self.variants:
+            raise ValueError("pattern variants needs `variants`")
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be unique, got {names}")
+        return self
 
 
 class ReloadStorm(Injector[ReloadStormParams]):
@@ -91,98 +120,134 @@ class ReloadStorm(Injector[ReloadStormParams]):
     def inject(self, ctx: InjectionContext) -> FaultOutcome:
         assert self.target_name is not None
         target = ctx.target(self.target_name)
+        config = target.spec.config
+        assert config is not None
         self._target = target
         self._original = target.read_config()
-        current = yaml.safe_load(self._original) or {}
-        if not isinstance(current, dict):
-            raise InjectionFailed(f"{target.spec.name}'s config does not hold a YAML mapping; cannot mutate it")
         tag = f"gochaos-{ctx.rng.randrange(16**6):06x}"
-        last_valid = str(current.get(self.params.version_key, ""))
+        try:
+            source = WriteSource(self._original, _format(config), config.file_name,
+                                 version_key=self.params.version_key or config.version_key,
+                                 values=dict(target.placeholders), variants=self.params.variants,
+                                 mutator=config.mutator, rng=ctx.rng, tag=tag,
+                                 protect=tuple(parse_path(path) for path in self.params.protect))
+        except ConfigError as e:
+            raise InjectionFailed(f"{target.spec.name}: {e}") from e
+        book = WriteBook()
+        book.add(Written(0, now_ns(), names_of(self._original, source.current_tree, source._version_of(
+            source.current_tree)), "accept", "initial", _tree_hash(source.current_tree)))
         intervals: list[float] = []
-        valid_versions: dict[str, int] = {}  # version -> when it was written
-        watcher = LiveVersionWatcher(target, ctx, self.name)
+        watcher = LiveWatcher(target, ctx, self.name, book)
         with watcher:
-            writes = self._storm(ctx, target, current, tag, intervals, valid_versions)
-            last_valid = self._last_valid or last_valid
-            live = self._wait_for_version(target, last_valid)
-        seen = watcher.seen
-        acknowledged = sorted(v for v in seen if v in valid_versions)
-        details: dict[str, Any] = {"writes": writes, "last_valid_version": last_valid, "live_version": live,
-                                   "valid_versions_seen_live": len(acknowledged),
-                                   "achieved_intervals_ms": [round(i, 2) for i in intervals],
-                                   # from the write to the target serving it: when the pod saw it
-                                   "live_after_ms": [round((seen[v] - valid_versions[v]) / 1e6, 1)
-                                                     for v in sorted(acknowledged, key=valid_versions.__getitem__)]}
-        if live == last_valid or acknowledged:
-            return FaultOutcome(True, f"{writes} writes; the target went live with {len(acknowledged)} of "
-                                      f"{len(valid_versions)} valid versions; serves {live}", details)
-        if not valid_versions and _rejections_logged(target, watcher.started_ns):
-            return FaultOutcome(True, f"{writes} invalid writes, rejected by the target (its logs say so); "
-                                      f"serves {live}", details)
-        return FaultOutcome(
-            False,
-            f"{writes} writes, but the target never went live with any of them; it serves "
-            f"{live or 'nothing (unreachable)'}",
-            details,
-        )
+            self._storm(ctx, target, source, book, intervals)
+            expected = _expected_live(book, watcher)
+            live = self._wait_for(watcher, expected)
+            last_taken = max(watcher.live_writes, default=None)  # the newest write the target was seen to take
+            ctx.timeline.record(EventKind.RELOAD_SETTLED, self.name, target=target.spec.name, live=live,
+                                write=watcher.current, expected=last_taken, awaited=expected.index,
+                                probe_failures=sorted(watcher.silent))
+        return self._outcome(book, watcher, expected, live, intervals)
 
-    def _storm(self, ctx: InjectionContext, target: RunningTarget, current: dict[str, Any],
-               tag: str, intervals: list[float], valid_versions: dict[str, int]) -> int:
-        """Write every round; fill `intervals` and `valid_versions`; return the number of writes."""
+    def _storm(self, ctx: InjectionContext, target: RunningTarget, source: WriteSource, book: WriteBook,
+               intervals: list[float]) -> None:
+        """Write every round into `book`, at its offset; fill `intervals` between writes."""
         previous_ns: int | None = None
-        writes = 0
         started = time.monotonic()
         p = self.params
         for round_no in range(p.rounds):
             jitter = ctx.rng.uniform(-p.jitter_ms, p.jitter_ms) / 1000 if p.jitter_ms else 0.0
-            round_start = max(started, started + round_no * self.params.interval_ms / 1000 + jitter)
+            round_start = max(started, started + round_no * p.interval_ms / 1000 + jitter)
             ctx.sleep_until(round_start)
-            for step, (kind, delay_ms) in enumerate(self._steps(ctx)):
+            for step, (label, delay_ms) in enumerate(self._steps(ctx)):
                 if step:
                     ctx.sleep_until(round_start + delay_ms / 1000)
-                version = f"{tag}-{writes + 1}"
-                config, valid = _mutate(current, kind, version, self.params.version_key, writes + 1)
-                text = (f"{self.params.version_key}: {version}\nhttp: [unclosed\n" if kind is Pattern.SYNTAX
-                        else yaml.safe_dump(config, sort_keys=False))
-                t_ns = self._write(ctx, target, text)
+                write = source.next(label)
+                t_ns = self._write(ctx, target, write.text, trigger_only=label == Pattern.UNCHANGED and p.trigger_only)
                 if previous_ns is not None:
                     intervals.append((t_ns - previous_ns) / 1e6)
                 previous_ns = t_ns
-                writes += 1
+                index = len(book.writes)
+                identity = identity_of(write.text, write.tree, write.version)
+                names = names_of(write.text, write.tree, write.version)
+                book.add(Written(index, t_ns, names, str(write.expect), write.label, _tree_hash(write.tree)))
                 ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=target.spec.name,
-                                    version=version, valid=valid, mutation=kind,
-                                    mode=self.params.write_mode.value)
-                if valid:
-                    self._last_valid, current = version, config
-                    valid_versions[version] = t_ns
-        return writes
+                                    version=identity, valid=write.expect == "accept", mutation=write.label,
+                                    mode=p.write_mode.value, write=index, expect=str(write.expect),
+                                    origin=write.source, changes=list(write.changes[:20]),
+                                    names=sorted(names), trigger_only=p.trigger_only and label == Pattern.UNCHANGED)
+                if write.expect == "accept":
+                    self._last_valid = identity
+                source.took(write)
+
+    def _outcome(self, book: WriteBook, watcher: LiveWatcher, expected: Written, live: str | None,
+                 intervals: list[float]) -> FaultOutcome:
+        writes = book.writes[1:]
+        accepted = sorted(i for i in watcher.live_writes if i > 0)
+        first_write_ns = writes[0].t_ns if writes else 0
+        details: dict[str, Any] = {
+            "writes": len(writes), "last_valid_version": self._last_valid, "live_version": live,
+            "expected_write": expected.index, "valid_versions_seen_live": len(accepted),
+            "writes_seen_live": accepted, "writes_seen_rejected": sorted(watcher.rejected),
+            "writes_not_seen": [w.index for w in writes if w.index not in watcher.live_writes
+                                and w.index not in watcher.rejected],
+            "achieved_intervals_ms": [round(i, 2) for i in intervals],
+            # from the write to the target serving it: when the pod saw it
+            "live_after_ms": [round((watcher.live_writes[i] - book.writes[i].t_ns) / 1e6, 1) for i in accepted
+                              if watcher.live_writes[i] >= first_write_ns],
+            "probe_failures": sorted(watcher.silent),
+        }
+        if watcher.silent and not watcher.seen:
+            return FaultOutcome(False, f"{len(writes)} writes, but no live probe answered "
+                                       f"({', '.join(sorted(watcher.silent))}): nothing proves the writes landed",
+                                details)
+        if accepted or (live is not None and expected.index > 0 and watcher.current == expected.index):
+            return FaultOutcome(True, f"{len(writes)} writes; the target went live with {len(accepted)} of them "
+                                      f"and rejected {len(watcher.rejected)}; serves {live}", details)
+        if writes and (watcher.rejected or _rejections_logged(watcher.target, watcher.started_ns)) \
+                and all(w.expect != "accept" for w in writes):
+            return FaultOutcome(True, f"{len(writes)} invalid writes, rejected by the target (it says so); "
+                                      f"serves {live}", details)
+        if writes and all(w.label == Pattern.UNCHANGED for w in writes) and live is not None:
+            return FaultOutcome(True, f"{len(writes)} reloads of the unchanged config; still serves {live}", details)
+        return FaultOutcome(False, f"{len(writes)} writes, but the target never went live with any of them; it "
+                                   f"serves {live or 'nothing (unreachable)'}", details)
 
     def revert(self, ctx: InjectionContext) -> None:
         """Put the original config back (by rename, so watchers see one clean change)."""
         if self._target is not None and self._original is not None:
             text = self._original
-            original = yaml.safe_load(text) or {}
             t_ns = now_ns()
             self._target.restore_config(text)
+            self._write(ctx, self._target, text, trigger_only=True)  # a SIGHUP/HTTP service must reload it too
             mode = WriteMode.CONFIGMAP_API if self.params.write_mode is WriteMode.CONFIGMAP_API else WriteMode.RENAME
+            config = self._target.spec.config
+            version_key = self.params.version_key or (config.version_key if config else None)
+            original = _version_in(text, version_key) if version_key else None
             ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=self.target_name,
-                                version=str(original.get(self.params.version_key, "")), valid=True,
-                                mutation="revert", mode=mode.value)
+                                version=original if original is not None else "original", valid=True,
+                                mutation="revert", mode=mode.value, expect="accept",
+                                names=sorted(names_of(text, None, original)))
             self._original = None
 
-    def _steps(self, ctx: InjectionContext) -> list[tuple[Pattern, int]]:
-        if self.params.pattern is Pattern.INCIDENT:
+    def _steps(self, ctx: InjectionContext) -> list[tuple[str, int]]:
+        pattern = self.params.pattern
+        if pattern is Pattern.INCIDENT:
             return [(Pattern.VALUE, 0), (Pattern.STRUCTURAL, self.params.pair_gap_ms)]
-        if self.params.pattern is Pattern.MIXED:
+        if pattern is Pattern.MIXED:
             return [(ctx.rng.choice([Pattern.VALUE, Pattern.STRUCTURAL, Pattern.INVALID, Pattern.SYNTAX]), 0)]
-        return [(self.params.pattern, 0)]
+        if pattern is Pattern.AUTO:
+            return [(ctx.rng.choice([Pattern.VALUE, Pattern.STRUCTURAL, Pattern.INVALID]), 0)]
+        if pattern is Pattern.VARIANTS:
+            return [("variant", 0)]
+        return [(pattern, 0)]
 
-    def _write(self, ctx: InjectionContext, target: RunningTarget, text: str) -> int:
+    def _write(self, ctx: InjectionContext, target: RunningTarget, text: str, *, trigger_only: bool = False) -> int:
         t_ns = now_ns()
-        try:
-            target.write_config(text, self.params.write_mode)
-        except PlatformError as e:
-            raise InjectionFailed(str(e)) from e
+        if not trigger_only:
+            try:
+                target.write_config(text, self.params.write_mode)
+            except PlatformError as e:
+                raise InjectionFailed(str(e)) from e
         config = target.spec.config
         assert config is not None
         if config.trigger is ReloadTrigger.SIGHUP:
@@ -194,81 +259,48 @@ class ReloadStorm(Injector[ReloadStormParams]):
                 ctx.timeline.record(EventKind.RELOAD_TRIGGER_FAILED, self.name, error=str(e))
         return t_ns
 
-    def _wait_for_version(self, target: RunningTarget, wanted: str) -> str | None:
-        seen: list[str | None] = [None]
-
-        def live_is_wanted() -> bool:
-            seen[0] = live_version(target)
-            return seen[0] == wanted
-
-        wait_until(live_is_wanted, timeout_s=self.params.settle_ms / 1000, interval_s=0.05)
-        return seen[0]
+    def _wait_for(self, watcher: LiveWatcher, wanted: Written) -> str | None:
+        """Wait (bounded by settle_ms) until the target serves `wanted`; what it serves then."""
+        wait_until(lambda: watcher.current == wanted.index, timeout_s=self.params.settle_ms / 1000, interval_s=0.02)
+        return watcher.current_identity
 
 
-class LiveVersionWatcher:
-    """Polls the target's live version during a storm; every change becomes a `reload.live` event.
+def _expected_live(book: WriteBook, watcher: LiveWatcher) -> Written:
+    """The write the target must serve at the end of the storm: the last one it must accept, or the last
+    of unknown validity it was seen to take."""
+    expected = book.writes[0]
+    for written in book.writes[1:]:
+        if written.expect == "accept" or (written.expect == "unknown" and written.index in watcher.live_writes):
+            expected = written
+    return expected
 
-    That is the generic proof a write reached the service: it went live with it (when the pod saw
-    it, on Kubernetes), whatever the service logs.
-    """
 
-    def __init__(self, target: RunningTarget, ctx: InjectionContext, source: str, interval_s: float = 0.02):
-        self.target, self.ctx, self.source, self.interval_s = target, ctx, source, interval_s
-        #: Every version seen live, with when it was first seen.
-        self.seen: dict[str, int] = {}
-        self.started_ns = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="live-version", daemon=True)
+def _format(config: ConfigSpec) -> ConfigFormat | None:
+    if config.format == "text":
+        return None
+    try:
+        return ConfigFormat.of(config.file_name, config.format)
+    except ConfigError:
+        return None  # a format the suite does not parse: whole-file variants and trigger-only storms
 
-    def __enter__(self) -> LiveVersionWatcher:
-        self.started_ns = now_ns()
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
+def _tree_hash(tree: Any) -> str | None:
+    return content_hash(tree) if tree is not None else None
 
-    def _run(self) -> None:
-        last: str | None = None
-        while not self._stop.wait(self.interval_s):
-            version = live_version(self.target)
-            if version is not None and version != last:
-                event = self.ctx.timeline.record(EventKind.RELOAD_LIVE, self.source, target=self.target.spec.name,
-                                                 version=version)
-                self.seen.setdefault(version, event.t_ns)
-                last = version
+
+def _version_in(text: str, version_key: str) -> str | None:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    for part in version_key.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return None if data is None else str(data)
 
 
 def _rejections_logged(target: RunningTarget, since_ns: int) -> bool:
     """Did the target log a rejection after `since_ns` (words any service would use)?"""
     words = ("reject", "invalid", "error")
     return any(any(w in line.text.lower() for w in words) for line in target.logs(since_ns))
-
-
-def _mutate(current: dict[str, Any], kind: Pattern, version: str, version_key: str,
-            n: int) -> tuple[dict[str, Any], bool]:
-    """The next config (from the current live one) and whether the target should accept it."""
-    config = copy.deepcopy(current)
-    config[version_key] = version
-    if kind is Pattern.VALUE:
-        if "log_level" in config:
-            config["log_level"] = "debug" if config["log_level"] != "debug" else "info"
-        return config, True
-    limits = config.setdefault("rate_limits", {})
-    if kind in (Pattern.INVALID, Pattern.SYNTAX):
-        if isinstance(limits, dict):
-            limits[f"gochaos_bad_{n}"] = -1
-        return config, False
-    http = config.setdefault("http", {})
-    if isinstance(http, dict):
-        routes = http.setdefault("routes", {})
-        if isinstance(routes, dict):
-            routes[f"/gochaos/r{n}"] = {"status": 200, "body": f"r{n}"}
-        if "middleware" in http:
-            del http["middleware"]  # the list appears and disappears: a structural change
-        else:
-            http["middleware"] = []
-    if isinstance(limits, dict):
-        limits[f"gochaos_{n}"] = 1000 + n
-    return config, True

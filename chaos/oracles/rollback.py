@@ -1,12 +1,24 @@
-"""Correct rollback under config reloads: bad configs never served, the last good one stays live.
+"""Correct rollback under config reloads, judged from every observation of what was live.
 
-Reads the reload writes on the timeline (version, valid) and the version every response carried:
-- no response carries the version of an invalid config;
-- no response carries a version that was never written (nor the initial one);
-- after the storm the live version equals the last valid version written.
+Reads the storm's writes (identity, what the service must do with each), what the live watcher saw
+(`reload.live`: which write the target served, via which probe), the rejections the service
+reported (`reload.rejected`), the end of the storm before the original was put back
+(`reload.settled`), and the identity every response carried. Fails when:
+- a config the suite marked invalid, or one the service said it rejected, was ever seen live;
+- at the end of the storm the live config was not the newest one the service was seen to take
+  (a service that holds a valid config back, e.g. behind a reload circuit breaker, is not failed for
+  that; one that goes back to an older config, or serves a mix, is);
+- a response carried a version never written (version-keyed configs only: a hash the suite cannot
+  name may be one the service computes differently);
+- after the observation window the target does not serve the last accepted config (the original,
+  once the storm put it back).
+Evidence names the write, its diff and when it was seen.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import Field
 
@@ -14,10 +26,12 @@ from chaos.oracles.base import Oracle, OracleParams
 from chaos.oracles.context import OracleContext
 from chaos.probes import initial_version, live_version
 from chaos.readiness import wait_until
-from chaos.timeline import EventKind
+from chaos.timeline import Event, EventKind
 from chaos.verdict import Evidence, Finding, Status
 
 NAME = "rollback"
+#: Evidence lines kept per kind of problem.
+EVIDENCE_EACH = 5
 
 
 class RollbackParams(OracleParams):
@@ -30,8 +44,77 @@ def check(ctx: OracleContext, params: RollbackParams) -> Finding:
     writes = ctx.timeline.events(kind=EventKind.RELOAD_WRITE)
     if not writes:
         return Finding(NAME, Status.INCONCLUSIVE, "no config was written: nothing to judge")
-    invalid = {str(w.details["version"]) for w in writes if not w.details.get("valid")}
-    known = {str(w.details["version"]) for w in writes}
+    storm = [w for w in writes if w.details.get("mutation") != "revert"]
+    by_index = {int(w.details["write"]): w for w in storm if w.details.get("write") is not None}
+    invalid = [w for w in storm if _expect(w) == "reject"]
+    evidence: list[Evidence] = []
+    problems: list[str] = []
+
+    bad_live = _live_when_it_must_not_be(ctx, by_index, invalid)
+    if bad_live:
+        problems.append(f"{len(bad_live)} observation(s) of a config it should have rejected being live")
+        evidence += bad_live[:EVIDENCE_EACH]
+    served_invalid, served_unknown, header_evidence = _headers(ctx, writes, invalid, params)
+    if served_invalid:
+        problems.append(f"{served_invalid} response(s) carried an invalid config's version")
+    if served_unknown:
+        problems.append(f"{served_unknown} response(s) carried a version never written")
+    evidence += header_evidence
+    settled = _settled_problems(ctx, by_index)
+    for problem, proof in settled:
+        problems.append(problem)
+        evidence.append(proof)
+
+    last_valid = next((str(w.details["version"]) for w in reversed(writes) if _expect(w) == "accept"), None)
+    live = _live_after(ctx, last_valid, params)
+    for name, version in live.items():
+        if version != last_valid:
+            problems.append(f"{name} serves {version or 'nothing (unreachable)'}, not the last valid {last_valid}")
+            evidence.append(Evidence(ctx.phases.observe_end, f"{name} live version {version}"))
+    figures = {"writes": len(writes), "invalid_writes": len(invalid), "served_invalid": served_invalid,
+               "served_never_written": served_unknown, "invalid_seen_live": len(bad_live),
+               "last_valid_version": last_valid, "live": live,
+               "settled": [dict(e.details) for e in ctx.timeline.events(kind=EventKind.RELOAD_SETTLED)]}
+    if problems:
+        return Finding(NAME, Status.FAIL, "; ".join(problems), tuple(evidence), figures)
+    return Finding(NAME, Status.PASS,
+                   f"{len(invalid)} invalid config(s) never served; live version is the last valid "
+                   f"{last_valid}", (), figures)
+
+
+def _live_when_it_must_not_be(ctx: OracleContext, by_index: Mapping[int, Event],
+                              invalid: list[Event]) -> list[Evidence]:
+    """A write marked invalid seen live, or one seen live after the service said it rejected it."""
+    invalid_ids = {int(w.details["write"]) for w in invalid if w.details.get("write") is not None}
+    rejected_at: dict[int, int] = {}
+    for event in ctx.timeline.events(kind=EventKind.RELOAD_REJECTED):
+        rejected_at.setdefault(int(event.details["write"]), event.t_ns)
+    found = []
+    for event in ctx.timeline.events(kind=EventKind.RELOAD_LIVE):
+        index = event.details.get("write")
+        if index is None:
+            continue
+        written = by_index.get(int(index))
+        if written is None:
+            continue
+        why = None
+        if index in invalid_ids:
+            why = "marked invalid (expect reject)"
+        elif index in rejected_at and event.t_ns > rejected_at[index]:
+            why = "the service said it rejected it"
+        if why:
+            found.append(Evidence(event.t_ns, f"write #{index} ({_describe(written.details)}), {why}, seen live via "
+                                              f"{event.details.get('via')} {(event.t_ns - written.t_ns) / 1e6:.0f} ms "
+                                              "after it was written"))
+    return found
+
+
+def _headers(ctx: OracleContext, writes: list[Event], invalid: list[Event],
+             params: RollbackParams) -> tuple[int, int, list[Evidence]]:
+    """Responses that carried an invalid config's identity, or (version-keyed) one never written."""
+    invalid_names = {str(n) for w in invalid for n in (w.details.get("names") or [w.details["version"]])}
+    known = {str(n) for w in writes for n in (*(w.details.get("names") or ()), w.details["version"])}
+    versioned = any(t.spec.config is not None and t.spec.config.version_key for t in ctx.targets)
     for target in ctx.targets:
         start = initial_version(target, params.version_key)
         if start is not None:
@@ -41,44 +124,65 @@ def check(ctx: OracleContext, params: RollbackParams) -> Finding:
     for record in ctx.timeline.requests():
         if record.version is None:
             continue
-        if record.version in invalid:
+        if record.version in invalid_names:
             served_invalid += 1
-            if served_invalid <= 5:
+            if served_invalid <= EVIDENCE_EACH:
                 evidence.append(Evidence(record.t_ns, f"{record.name} served invalid version {record.version}"))
-        elif record.version not in known:
+        elif versioned and record.version not in known:
             served_unknown += 1
-            if served_unknown <= 5:
+            if served_unknown <= EVIDENCE_EACH:
                 evidence.append(Evidence(record.t_ns, f"{record.name} served never-written version "
                                                       f"{record.version}"))
-    last_valid = next((str(w.details["version"]) for w in reversed(writes) if w.details.get("valid")), None)
+    return served_invalid, served_unknown, evidence
+
+
+def _settled_problems(ctx: OracleContext, by_index: Mapping[int, Event]) -> list[tuple[str, Evidence]]:
+    """At the end of each storm (before the revert): the last config it had to accept was live."""
+    found = []
+    for event in ctx.timeline.events(kind=EventKind.RELOAD_SETTLED):
+        expected, seen = event.details.get("expected"), event.details.get("write")
+        if seen == expected or expected is None or seen is None:
+            continue  # nothing taken, or an identity the suite cannot name: the header check judges those
+        wanted = by_index.get(int(expected)) if expected else None
+        got = by_index.get(int(seen)) if seen else None
+        wanted_text = f"write #{expected} ({_describe(wanted.details)})" if wanted else "the config it started with"
+        got_text = (f"write #{seen} ({_describe(got.details)})" if got else
+                    f"{event.details.get('live') or 'nothing readable'}"
+                    + (" (the config it started with)" if seen == 0 else ""))
+        found.append((f"at the end of the storm {event.details.get('target')} served {got_text}, not the newest "
+                      f"one it had taken, {wanted_text}",
+                      Evidence(event.t_ns, f"end of storm: live {event.details.get('live')}, expected {wanted_text}")))
+    return found
+
+
+def _live_after(ctx: OracleContext, last_valid: str | None, params: RollbackParams) -> dict[str, str | None]:
+    """What each target with a version probe serves once settled (bounded by settle_ms)."""
     live: dict[str, str | None] = {}
     for target in ctx.targets:
-        if target.spec.version is None or target.spec.config is None:
+        if target.spec.version is None or target.spec.config is None or not target.spec.config.version_key:
             continue
         seen: list[str | None] = [None]
 
-        def settled(t: object = target, box: list[str | None] = seen) -> bool:
-            box[0] = live_version(t)  # type: ignore[arg-type]
+        def settled(t: Any = target, box: list[str | None] = seen) -> bool:
+            box[0] = live_version(t)
             return box[0] == last_valid
 
         wait_until(settled, timeout_s=params.settle_ms / 1000)
         live[target.spec.name] = seen[0]
-    wrong_live = {name: v for name, v in live.items() if v != last_valid}
-    figures = {"writes": len(writes), "invalid_writes": len(invalid), "served_invalid": served_invalid,
-               "served_never_written": served_unknown, "last_valid_version": last_valid, "live": live}
-    problems = []
-    if served_invalid:
-        problems.append(f"{served_invalid} response(s) carried an invalid config's version")
-    if served_unknown:
-        problems.append(f"{served_unknown} response(s) carried a version never written")
-    for name, version in wrong_live.items():
-        problems.append(f"{name} serves {version or 'nothing (unreachable)'}, not the last valid {last_valid}")
-        evidence.append(Evidence(ctx.phases.observe_end, f"{name} live version {version}"))
-    if problems:
-        return Finding(NAME, Status.FAIL, "; ".join(problems), tuple(evidence), figures)
-    return Finding(NAME, Status.PASS,
-                   f"{len(invalid)} invalid config(s) never served; live version is the last valid "
-                   f"{last_valid}", (), figures)
+    return live
+
+
+def _expect(write: Event) -> str:
+    """accept, reject or unknown (writes recorded before expectations were: from `valid`)."""
+    return str(write.details.get("expect", "accept" if write.details.get("valid") else "reject"))
+
+
+def _describe(details: Mapping[str, Any]) -> str:
+    changes = details.get("changes") or []
+    shown = "; ".join(str(c) for c in changes[:3]) + (f"; +{len(changes) - 3} more" if len(changes) > 3 else "")
+    label = f"{details.get('mutation')} from {details.get('origin')}" if details.get("origin") else \
+        str(details.get("mutation"))
+    return f"{label}: {shown}" if shown else label
 
 
 ORACLE = Oracle(NAME, RollbackParams, check)

@@ -173,7 +173,7 @@ def test_the_other_injectors_record_their_params_unchanged() -> None:
     storm = create("reload_storm", {"pattern": "incident", "rounds": 5, "interval_ms": 400, "pair_gap_ms": 100},
                    "configd")
     assert storm.plan() == ("reload_storm on configd: pattern=incident, rounds=5, interval_ms=400, pair_gap_ms=100, "
-                            "write_mode=rename, jitter_ms=0, version_key=version, settle_ms=3000")
+                            "write_mode=rename, jitter_ms=0, settle_ms=3000, trigger_only=False")
     loss = create("leader_loss", {"mode": "move", "duration_s": 0.5}, None)
     assert loss.params.model_dump(mode="json") == {"mode": "move", "duration_s": 0.5, "election_timeout_s": 10.0}
 

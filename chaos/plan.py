@@ -83,6 +83,8 @@ class Plan:
     #: From the start of the fault phase to the latest a fault can end.
     fault_budget_s: float
     load: LoadPlan | None
+    #: What each fault of `schedule` will do to its target beyond its params (e.g. every variant's diff).
+    fault_details: tuple[tuple[str, ...], ...] = ()
 
 
 def resolve_seed(scenario: Scenario, seed: int | None) -> int:
@@ -117,8 +119,11 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     if etcd is None and any(spec.needs_etcd for spec in targets):
         etcd = EtcdEntry()
     budget = max((f.at_s + f.injector.expected_duration_s() for f in schedule), default=0.0)
+    by_name = {spec.name: spec for spec in targets}
+    details = tuple(tuple(f.injector.describe_target(by_name[f.injector.target_name]))
+                    if f.injector.target_name in by_name else () for f in schedule)
     return Plan(scenario=scenario, platform=platform, buggy=buggy, seed=seed, schedule=schedule, targets=targets,
-                etcd=etcd, fault_budget_s=budget, load=_load_plan(scenario, targets, budget))
+                etcd=etcd, fault_budget_s=budget, load=_load_plan(scenario, targets, budget), fault_details=details)
 
 
 def _shaped(spec: TargetSpec, schedule: tuple[ScheduledFault, ...]) -> TargetSpec:
@@ -174,8 +179,14 @@ def describe(plan: Plan) -> list[str]:
     lines.append(f"windows: baseline {windows.baseline_s:g}s, faults, then observe {windows.observe_s:g}s")
     if plan.schedule:
         lines.append(f"faults (offsets from the start of the fault phase, drawn from seed {seed}):")
-        lines += [f"  +{f.at_s:8.3f}s  {f.injector.plan()}; lasts at most "
-                  f"{f.injector.expected_duration_s():g}s" for f in plan.schedule]
+        shown: set[tuple[str, ...]] = set()
+        for number, fault in enumerate(plan.schedule):
+            lines.append(f"  +{fault.at_s:8.3f}s  {fault.injector.plan()}; lasts at most "
+                         f"{fault.injector.expected_duration_s():g}s")
+            extra = plan.fault_details[number] if number < len(plan.fault_details) else ()
+            if extra and extra not in shown:  # a repeated fault's variants once
+                shown.add(extra)
+                lines += [f"             {line}" for line in extra]
     else:
         lines.append("faults: none")
     lines.append("oracles:")

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chaos.errors import ScenarioError
-from chaos.injectors import create
+from chaos.injectors import INJECTORS, create
 from chaos.live_probes import LiveProbe
 from chaos.oracles import bind
 from chaos.suggest import did_you_mean
@@ -238,6 +238,23 @@ def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     return problems
 
 
+def _read_fault_files(data: dict[str, Any], base_dir: Path, node: yaml.Node | None, source: str) -> None:
+    """Files a fault's params name (a variant's config) read in now: a missing one fails the load."""
+    faults = data.get("faults")
+    if not isinstance(faults, list):
+        return
+    for i, fault in enumerate(faults):
+        if not isinstance(fault, dict) or not isinstance(fault.get("params"), dict):
+            continue
+        cls = INJECTORS.get(str(fault.get("injector")))
+        if cls is None:
+            continue  # the unknown name is reported with the other problems
+        try:
+            fault["params"] = cls.read_files(fault["params"], base_dir)
+        except ScenarioError as e:
+            raise ScenarioError(_located(source, node, ("faults", i, "params"), str(e))) from e
+
+
 # -- loading -------------------------------------------------------------------------------------
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file; ScenarioError names file, line and field when invalid."""
@@ -261,6 +278,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
                             "syntax there (indentation, a missing ':' or an unclosed bracket or quote)") from e
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario is a YAML mapping with at least `name` and `targets`")
+    _read_fault_files(data, Path(source).parent, node, source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:

@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
@@ -139,6 +140,16 @@ class Injector(ABC, Generic[P]):
     def expected_duration_s(self) -> float:
         """An upper bound on how long `inject` takes (sizes the load's hard time limit)."""
         return 60.0
+
+    @classmethod
+    def read_files(cls, params: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
+        """`params` with the files they name (relative to the scenario file) read in, at load time."""
+        return dict(params)
+
+    def describe_target(self, spec: TargetSpec) -> list[str]:
+        """Dry-run lines about what this fault will write to `spec`; ScenarioError (before anything starts)
+        when it cannot be done to it."""
+        return []
 
     def plan(self) -> str:
         """One line for dry runs: what would be done."""

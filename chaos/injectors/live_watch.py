@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from chaos.configs.identity import content_hash
-from chaos.injectors.base import InjectionContext
+from chaos.injectors.base import FaultOutcome, InjectionContext
 from chaos.live_probes import ConfigProbe, LiveProbe, LogProbe
 from chaos.platform.base import RunningTarget
 from chaos.probes import Seen, log_outcomes, read
@@ -174,3 +174,54 @@ class LiveWatcher:
         self.rejected.add(written.index)
         self.ctx.timeline.record(EventKind.RELOAD_REJECTED, self.source, t_ns=t_ns, target=self.target.spec.name,
                                  write=written.index, via=via, why=why)
+
+
+def expected_live(book: WriteBook, watcher: LiveWatcher) -> Written:
+    """The write the target must serve at the end of the storm: the last one it must accept, or the last
+    of unknown validity it was seen to take."""
+    expected = book.writes[0]
+    for written in book.writes[1:]:
+        if written.expect == "accept" or (written.expect == "unknown" and written.index in watcher.live_writes):
+            expected = written
+    return expected
+
+
+def storm_outcome(book: WriteBook, watcher: LiveWatcher, expected: Written, live: str | None,
+                  intervals: list[float], last_valid: str | None) -> FaultOutcome:
+    """Did the storm land: what the probes saw of the writes, as the fault's outcome and figures."""
+    writes = book.writes[1:]
+    accepted = sorted(i for i in watcher.live_writes if i > 0)
+    first_write_ns = writes[0].t_ns if writes else 0
+    details: dict[str, Any] = {
+        "writes": len(writes), "last_valid_version": last_valid, "live_version": live,
+        "expected_write": expected.index, "valid_versions_seen_live": len(accepted),
+        "writes_seen_live": accepted, "writes_seen_rejected": sorted(watcher.rejected),
+        "writes_not_seen": [w.index for w in writes if w.index not in watcher.live_writes
+                            and w.index not in watcher.rejected],
+        "achieved_intervals_ms": [round(i, 2) for i in intervals],
+        # from the write to the target serving it: when the pod saw it
+        "live_after_ms": [round((watcher.live_writes[i] - book.writes[i].t_ns) / 1e6, 1) for i in accepted
+                          if watcher.live_writes[i] >= first_write_ns],
+        "probe_failures": sorted(watcher.silent),
+    }
+    if watcher.silent and not watcher.seen:
+        return FaultOutcome(False, f"{len(writes)} writes, but no live probe answered "
+                                   f"({', '.join(sorted(watcher.silent))}): nothing proves the writes landed",
+                            details)
+    if accepted or (live is not None and expected.index > 0 and watcher.current == expected.index):
+        return FaultOutcome(True, f"{len(writes)} writes; the target went live with {len(accepted)} of them "
+                                  f"and rejected {len(watcher.rejected)}; serves {live}", details)
+    if writes and (watcher.rejected or _rejections_logged(watcher.target, watcher.started_ns)) \
+            and all(w.expect != "accept" for w in writes):
+        return FaultOutcome(True, f"{len(writes)} invalid writes, rejected by the target (it says so); "
+                                  f"serves {live}", details)
+    if writes and all(w.label == "unchanged" for w in writes) and live is not None:
+        return FaultOutcome(True, f"{len(writes)} reloads of the unchanged config; still serves {live}", details)
+    return FaultOutcome(False, f"{len(writes)} writes, but the target never went live with any of them; it "
+                               f"serves {live or 'nothing (unreachable)'}", details)
+
+
+def _rejections_logged(target: RunningTarget, since_ns: int) -> bool:
+    """Did the target log a rejection after `since_ns` (words any service would use)?"""
+    words = ("reject", "invalid", "error")
+    return any(any(w in line.text.lower() for w in words) for line in target.logs(since_ns))

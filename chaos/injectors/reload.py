@@ -14,6 +14,8 @@ from __future__ import annotations
 import enum
 import signal
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -21,21 +23,30 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from chaos.configfiles import NEEDS_KUBERNETES, WriteMode
-from chaos.configs.formats import ConfigFormat
+from chaos.configs.formats import ConfigFormat, parse
 from chaos.configs.identity import content_hash
-from chaos.configs.tree import parse_path
-from chaos.errors import ConfigError, InjectionFailed, PlatformError
+from chaos.configs.patch import diff
+from chaos.configs.tree import parse_path, plain
+from chaos.errors import ConfigError, InjectionFailed, PlatformError, ScenarioError, TargetError
 from chaos.injectors.base import (
     FaultOutcome,
     InjectionContext,
     Injector,
     InjectorParams,
 )
-from chaos.injectors.live_watch import LiveWatcher, WriteBook, Written, identity_of, names_of
-from chaos.injectors.reload_sources import Variant, WriteSource
+from chaos.injectors.live_watch import (
+    LiveWatcher,
+    WriteBook,
+    Written,
+    expected_live,
+    identity_of,
+    names_of,
+    storm_outcome,
+)
+from chaos.injectors.reload_sources import Variant, WriteSource, build_variant, sample_values
 from chaos.platform.base import RunningTarget
 from chaos.readiness import wait_until
-from chaos.targets import ConfigDelivery, ConfigSpec, ReloadTrigger, TargetSpec
+from chaos.targets import ConfigDelivery, ConfigSpec, ReloadTrigger, TargetSpec, fill_config_text
 from chaos.timeline import EventKind, now_ns
 
 
@@ -102,6 +113,49 @@ class ReloadStorm(Injector[ReloadStormParams]):
         p = self.params
         return (p.rounds * p.interval_ms + p.pair_gap_ms + p.settle_ms) / 1000
 
+    @classmethod
+    def read_files(cls, params: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
+        """Each variant's `file` read into its `text`, so the run never depends on where it was started."""
+        out = dict(params)
+        variants = out.get("variants")
+        if not isinstance(variants, (list, tuple)):
+            return out
+        read = []
+        for variant in variants:
+            if isinstance(variant, dict) and variant.get("file") and variant.get("text") is None:
+                path = (base_dir / str(variant["file"])).resolve()
+                try:
+                    variant = {**variant, "text": path.read_text(encoding="utf-8")}
+                except (OSError, UnicodeDecodeError) as e:
+                    raise ScenarioError(f"variant {variant.get('name')}: file {path}: {getattr(e, 'strerror', e)}; "
+                                        "the path is relative to the scenario file, fix it or create the file") from e
+            read.append(variant)
+        out["variants"] = read
+        return out
+
+    def describe_target(self, spec: TargetSpec) -> list[str]:
+        """Each declared variant's diff against the target's config (checked: it must build)."""
+        config = spec.config
+        if config is None or not self.params.variants:
+            return []
+        fmt = _format(config)
+        values = sample_values(None, spec.ports)
+        where = f"target {spec.name}: config {config.file_name}"
+        try:
+            original = fill_config_text(spec, values)
+            parsed = parse(original, fmt, where) if fmt is not None else None
+            lines = []
+            for variant in self.params.variants:
+                tree, _ = build_variant(variant, parsed, fmt, where, values)
+                before = plain(parsed.tree) if parsed is not None else None
+                changes = [str(c) for c in diff(before, tree)] if tree is not None and before is not None else \
+                    ["(whole file" + (", does not parse)" if tree is None and fmt is not None else ")")]
+                shown = "; ".join(changes[:6]) + (f"; +{len(changes) - 6} more" if len(changes) > 6 else "")
+                lines.append(f"variant {variant.name} ({variant.label}, must {variant.expect}): {shown or 'no change'}")
+        except (ConfigError, TargetError) as e:
+            raise ScenarioError(f"reload_storm on {spec.name}: {e}") from e
+        return lines
+
     def shape_target(self, spec: TargetSpec) -> TargetSpec:
         """Writes through the ConfigMap API need the target to mount its ConfigMap."""
         if self.params.write_mode is not WriteMode.CONFIGMAP_API or spec.config is None:
@@ -140,13 +194,13 @@ class ReloadStorm(Injector[ReloadStormParams]):
         watcher = LiveWatcher(target, ctx, self.name, book)
         with watcher:
             self._storm(ctx, target, source, book, intervals)
-            expected = _expected_live(book, watcher)
+            expected = expected_live(book, watcher)
             live = self._wait_for(watcher, expected)
             last_taken = max(watcher.live_writes, default=None)  # the newest write the target was seen to take
             ctx.timeline.record(EventKind.RELOAD_SETTLED, self.name, target=target.spec.name, live=live,
                                 write=watcher.current, expected=last_taken, awaited=expected.index,
                                 probe_failures=sorted(watcher.silent))
-        return self._outcome(book, watcher, expected, live, intervals)
+        return storm_outcome(book, watcher, expected, live, intervals, self._last_valid)
 
     def _storm(self, ctx: InjectionContext, target: RunningTarget, source: WriteSource, book: WriteBook,
                intervals: list[float]) -> None:
@@ -178,39 +232,6 @@ class ReloadStorm(Injector[ReloadStormParams]):
                 if write.expect == "accept":
                     self._last_valid = identity
                 source.took(write)
-
-    def _outcome(self, book: WriteBook, watcher: LiveWatcher, expected: Written, live: str | None,
-                 intervals: list[float]) -> FaultOutcome:
-        writes = book.writes[1:]
-        accepted = sorted(i for i in watcher.live_writes if i > 0)
-        first_write_ns = writes[0].t_ns if writes else 0
-        details: dict[str, Any] = {
-            "writes": len(writes), "last_valid_version": self._last_valid, "live_version": live,
-            "expected_write": expected.index, "valid_versions_seen_live": len(accepted),
-            "writes_seen_live": accepted, "writes_seen_rejected": sorted(watcher.rejected),
-            "writes_not_seen": [w.index for w in writes if w.index not in watcher.live_writes
-                                and w.index not in watcher.rejected],
-            "achieved_intervals_ms": [round(i, 2) for i in intervals],
-            # from the write to the target serving it: when the pod saw it
-            "live_after_ms": [round((watcher.live_writes[i] - book.writes[i].t_ns) / 1e6, 1) for i in accepted
-                              if watcher.live_writes[i] >= first_write_ns],
-            "probe_failures": sorted(watcher.silent),
-        }
-        if watcher.silent and not watcher.seen:
-            return FaultOutcome(False, f"{len(writes)} writes, but no live probe answered "
-                                       f"({', '.join(sorted(watcher.silent))}): nothing proves the writes landed",
-                                details)
-        if accepted or (live is not None and expected.index > 0 and watcher.current == expected.index):
-            return FaultOutcome(True, f"{len(writes)} writes; the target went live with {len(accepted)} of them "
-                                      f"and rejected {len(watcher.rejected)}; serves {live}", details)
-        if writes and (watcher.rejected or _rejections_logged(watcher.target, watcher.started_ns)) \
-                and all(w.expect != "accept" for w in writes):
-            return FaultOutcome(True, f"{len(writes)} invalid writes, rejected by the target (it says so); "
-                                      f"serves {live}", details)
-        if writes and all(w.label == Pattern.UNCHANGED for w in writes) and live is not None:
-            return FaultOutcome(True, f"{len(writes)} reloads of the unchanged config; still serves {live}", details)
-        return FaultOutcome(False, f"{len(writes)} writes, but the target never went live with any of them; it "
-                                   f"serves {live or 'nothing (unreachable)'}", details)
 
     def revert(self, ctx: InjectionContext) -> None:
         """Put the original config back (by rename, so watchers see one clean change)."""
@@ -265,16 +286,6 @@ class ReloadStorm(Injector[ReloadStormParams]):
         return watcher.current_identity
 
 
-def _expected_live(book: WriteBook, watcher: LiveWatcher) -> Written:
-    """The write the target must serve at the end of the storm: the last one it must accept, or the last
-    of unknown validity it was seen to take."""
-    expected = book.writes[0]
-    for written in book.writes[1:]:
-        if written.expect == "accept" or (written.expect == "unknown" and written.index in watcher.live_writes):
-            expected = written
-    return expected
-
-
 def _format(config: ConfigSpec) -> ConfigFormat | None:
     if config.format == "text":
         return None
@@ -298,9 +309,3 @@ def _version_in(text: str, version_key: str) -> str | None:
             return None
         data = data[part]
     return None if data is None else str(data)
-
-
-def _rejections_logged(target: RunningTarget, since_ns: int) -> bool:
-    """Did the target log a rejection after `since_ns` (words any service would use)?"""
-    words = ("reject", "invalid", "error")
-    return any(any(w in line.text.lower() for w in words) for line in target.logs(since_ns))

@@ -24,6 +24,7 @@ PACKAGES: dict[str, str] = {
     "kvd": "./cmd/kvd",
     "allocd": "./cmd/allocd",
     "hog": "./cmd/hog",
+    "cfgsvc": "./cmd/cfgsvc",
     "etcd": "go.etcd.io/etcd/server/v3",
     "etcdctl": "go.etcd.io/etcd/etcdctl/v3",
 }
@@ -50,7 +51,7 @@ def cache_dir() -> Path:
 
 
 class Binaries:
-    """Built binaries by name (configd, kvd, allocd, etcd, etcdctl), each built on first use."""
+    """Built binaries by name (configd, kvd, allocd, hog, cfgsvc, etcd, etcdctl), each built on first use."""
 
     def __init__(self, *, race: bool = False, progress: Callable[[str], None] | None = None) -> None:
         self.race = race

@@ -42,6 +42,12 @@ func Run(ctx context.Context, log *slog.Logger, addr string, h http.Handler, gra
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	return Serve(ctx, log, ln, h, grace)
+}
+
+// Serve is Run on a listener the caller has bound already (so a target with
+// several listeners can bind them all before serving any); it closes ln.
+func Serve(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler, grace time.Duration) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,

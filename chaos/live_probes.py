@@ -62,7 +62,8 @@ class LogProbe(_Probe):
 
     kind: Literal["log"] = "log"
     accepted: str = Field(description="Regex of an accepted-reload line; its group `id` (if any) is the identity")
-    rejected: str | None = Field(None, description="Regex of a rejected-reload line")
+    rejected: str | None = Field(None, description="Regex of a rejected-reload line; its group `id` (if any) names "
+                                                   "the rejected config")
 
     @field_validator("accepted", "rejected")
     @classmethod

@@ -75,8 +75,8 @@ def log_outcomes(target: RunningTarget, probe: LogProbe, since_ns: int | None = 
     rejected = re.compile(probe.rejected) if probe.rejected else None
     found = []
     for line in target.logs(since_ns):
-        if rejected is not None and rejected.search(line.text):
-            found.append(LogOutcome(line.t_ns, False, None, line.text))
+        if rejected is not None and (refused := rejected.search(line.text)):
+            found.append(LogOutcome(line.t_ns, False, refused.groupdict().get("id"), line.text))
         elif match := accepted.search(line.text):
             identity = match.groupdict().get("id")
             found.append(LogOutcome(line.t_ns, True, identity, line.text))

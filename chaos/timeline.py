@@ -74,7 +74,8 @@ class EventKind(enum.StrEnum):
     #: write it matches, None: none), via (the probe kind: header, json, metrics, config, log).
     RELOAD_LIVE = "reload.live"
     #: The target reported rejecting a write (source: the injector). details: target, write
-    #: (index), via (log or metrics), why (the log line, or what the metric said).
+    #: (index), via (log or metrics), why (the log line, or what the metric said), identified (the
+    #: service named the write; else the newest write was assumed).
     RELOAD_REJECTED = "reload.rejected"
     #: The end of a storm, before the original config is put back: what is live then
     #: (source: the injector). details: target, live (identity, None: unreadable), write (index

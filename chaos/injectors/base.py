@@ -153,7 +153,8 @@ class Injector(ABC, Generic[P]):
 
     def plan(self) -> str:
         """One line for dry runs: what would be done."""
-        shown = {k: v for k, v in self.params.model_dump(mode="json", exclude_none=True).items() if v != []}
+        shown = {k: (f"[{len(v)} given]" if isinstance(v, list) and v and isinstance(v[0], dict) else v)
+                 for k, v in self.params.model_dump(mode="json", exclude_none=True).items() if v != []}
         params = ", ".join(f"{k}={v}" for k, v in shown.items())
         return f"{self.name} on {self.target_name or 'cluster'}: {params}"
 

@@ -163,17 +163,23 @@ class LiveWatcher:
     def _read_logs(self, probe: LogProbe, since: list[int]) -> None:
         for outcome in log_outcomes(self.target, probe, since[0]):
             since[0] = max(since[0], outcome.t_ns + 1)
-            latest = self.book.latest()
             if outcome.accepted:
                 if outcome.identity is not None:
                     self._live(Seen(identity=outcome.identity), outcome.identity, probe)
-            elif latest is not None and latest.index not in self.rejected:
-                self._rejected(latest, "log", outcome.line.strip()[:300], t_ns=outcome.t_ns)
+                continue
+            named = self.book.match(Seen(identity=outcome.identity)) if outcome.identity else None
+            written = named or self.book.latest()
+            if written is not None and (written.index not in self.rejected or named is not None):
+                self._rejected(written, "log", outcome.line.strip()[:300], t_ns=outcome.t_ns,
+                               identified=named is not None)
 
-    def _rejected(self, written: Written, via: str, why: str, t_ns: int | None = None) -> None:
+    def _rejected(self, written: Written, via: str, why: str, t_ns: int | None = None,
+                  identified: bool = False) -> None:
+        """Record a rejection; `identified`: the service named the write (else: the newest write is assumed,
+        which a write racing the report can make wrong, so oracles judge only identified ones)."""
         self.rejected.add(written.index)
         self.ctx.timeline.record(EventKind.RELOAD_REJECTED, self.source, t_ns=t_ns, target=self.target.spec.name,
-                                 write=written.index, via=via, why=why)
+                                 write=written.index, via=via, why=why, identified=identified)
 
 
 def expected_live(book: WriteBook, watcher: LiveWatcher) -> Written:

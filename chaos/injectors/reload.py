@@ -193,7 +193,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
         intervals: list[float] = []
         watcher = LiveWatcher(target, ctx, self.name, book)
         with watcher:
-            self._storm(ctx, target, source, book, intervals)
+            self._storm(ctx, target, source, book, watcher, intervals)
             expected = expected_live(book, watcher)
             live = self._wait_for(watcher, expected)
             last_taken = max(watcher.live_writes, default=None)  # the newest write the target was seen to take
@@ -203,11 +203,12 @@ class ReloadStorm(Injector[ReloadStormParams]):
         return storm_outcome(book, watcher, expected, live, intervals, self._last_valid)
 
     def _storm(self, ctx: InjectionContext, target: RunningTarget, source: WriteSource, book: WriteBook,
-               intervals: list[float]) -> None:
+               watcher: LiveWatcher, intervals: list[float]) -> None:
         """Write every round into `book`, at its offset; fill `intervals` between writes."""
         previous_ns: int | None = None
         started = time.monotonic()
         p = self.params
+        texts = {0: (source.current_text, source.current_tree)}  # every write, to follow what the service took
         for round_no in range(p.rounds):
             jitter = ctx.rng.uniform(-p.jitter_ms, p.jitter_ms) / 1000 if p.jitter_ms else 0.0
             round_start = max(started, started + round_no * p.interval_ms / 1000 + jitter)
@@ -215,6 +216,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
             for step, (label, delay_ms) in enumerate(self._steps(ctx)):
                 if step:
                     ctx.sleep_until(round_start + delay_ms / 1000)
+                _follow_the_service(source, book, watcher, texts)
                 write = source.next(label)
                 t_ns = self._write(ctx, target, write.text, trigger_only=label == Pattern.UNCHANGED and p.trigger_only)
                 if previous_ns is not None:
@@ -224,6 +226,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
                 identity = identity_of(write.text, write.tree, write.version)
                 names = names_of(write.text, write.tree, write.version)
                 book.add(Written(index, t_ns, names, str(write.expect), write.label, _tree_hash(write.tree)))
+                texts[index] = (write.text, write.tree)
                 ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=target.spec.name,
                                     version=identity, valid=write.expect == "accept", mutation=write.label,
                                     mode=p.write_mode.value, write=index, expect=str(write.expect),
@@ -284,6 +287,18 @@ class ReloadStorm(Injector[ReloadStormParams]):
         """Wait (bounded by settle_ms) until the target serves `wanted`; what it serves then."""
         wait_until(lambda: watcher.current == wanted.index, timeout_s=self.params.settle_ms / 1000, interval_s=0.02)
         return watcher.current_identity
+
+
+def _follow_the_service(source: WriteSource, book: WriteBook, watcher: LiveWatcher,
+                        texts: dict[int, tuple[str, Any]]) -> None:
+    """After a write the service was seen to reject, derive the next one from what it runs instead."""
+    latest = book.latest()
+    if latest is None or latest.index not in watcher.rejected:
+        return
+    taken = max((i for i in watcher.live_writes if i in texts), default=0)
+    text, tree = texts[taken]
+    if tree is not None:
+        source.rebase(text, tree)
 
 
 def _format(config: ConfigSpec) -> ConfigFormat | None:

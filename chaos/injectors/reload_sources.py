@@ -110,15 +110,19 @@ class WriteSource:
         return self._auto(label, version)
 
     def took(self, write: NextWrite) -> None:
-        """`write` is now what the service runs: later mutations derive from it."""
+        """`write` is likely what the service runs now (it need not reject it): later writes derive from it."""
         if write.tree is not None and write.expect != Expect.REJECT:
-            self.current_text, self.current_tree = write.text, write.tree
-            if self._mutator is not None and self.parsed is not None and write.source == "auto":
-                return  # the mutator applied its own mutation already
-            if self._mutator is not None and self.parsed is not None:
-                self._mutator = Mutator(parse(write.text, self.parsed.format, self.name), self.rng,
-                                        protect=[*_protected_paths(write.tree, self.values, self.version_path),
-                                                 *self.protect])
+            if write.source == "auto":  # the mutator applied its own mutation already
+                self.current_text, self.current_tree = write.text, write.tree
+            else:
+                self.rebase(write.text, write.tree)
+
+    def rebase(self, text: str, tree: Any) -> None:
+        """Derive later writes from `text` (the config the service was last seen to take)."""
+        self.current_text, self.current_tree = text, tree
+        if self._mutator is not None and self.parsed is not None:
+            self._mutator = Mutator(parse(text, self.parsed.format, self.name), self.rng,
+                                    protect=[*_protected_paths(tree, self.values, self.version_path), *self.protect])
 
     # -- sources --------------------------------------------------------------------------------
     def _auto(self, label: str, version: str) -> NextWrite:

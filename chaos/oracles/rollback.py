@@ -88,7 +88,8 @@ def _live_when_it_must_not_be(ctx: OracleContext, by_index: Mapping[int, Event],
     invalid_ids = {int(w.details["write"]) for w in invalid if w.details.get("write") is not None}
     rejected_at: dict[int, int] = {}
     for event in ctx.timeline.events(kind=EventKind.RELOAD_REJECTED):
-        rejected_at.setdefault(int(event.details["write"]), event.t_ns)
+        if event.details.get("identified"):  # the service named the write it rejected
+            rejected_at.setdefault(int(event.details["write"]), event.t_ns)
     found = []
     for event in ctx.timeline.events(kind=EventKind.RELOAD_LIVE):
         index = event.details.get("write")

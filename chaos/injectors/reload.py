@@ -134,9 +134,10 @@ class ReloadStorm(Injector[ReloadStormParams]):
         return out
 
     def describe_target(self, spec: TargetSpec) -> list[str]:
-        """Each declared variant's diff against the target's config (checked: it must build)."""
+        """Each declared variant's diff against the target's config; the config and every variant are checked
+        (they must parse, their placeholders must be fillable) before anything starts."""
         config = spec.config
-        if config is None or not self.params.variants:
+        if config is None:
             return []
         fmt = _format(config)
         values = sample_values(None, spec.ports)

@@ -146,6 +146,37 @@ ROWS: dict[str, Row] = {
     "unknown platform": Row(
         ["run", "reload-panic", "--platform", "mars"], ExitCode.USAGE,
         "invalid choice: 'mars'", "see `gochaos run --help`"),
+    "a config that does not parse in its format": Row(
+        ["run", "svc.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "config svc.json:3:1: not valid JSON", "check the commas, quotes and brackets there",
+        files={"svc.json": '{"listen": "{listen}",\n "a": [1, 2,\n}\n',
+               "svc.chaos.yaml": user_service("[/bin/true, '--config={config}']",
+                                              "    config_file: svc.json\nfaults:\n  - {injector: reload_storm, "
+                                              "target: svc}\n")}),
+    "a placeholder the platform cannot fill": Row(
+        ["run", "svc.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "config svc.yaml:2:8: {port.admin} names a port the target does not declare", "declare it",
+        files={"svc.yaml": "listen: '{listen}'\nadmin: {port.admin}\n",
+               "svc.chaos.yaml": user_service("[/bin/true, '--config={config}']",
+                                              "    config_file: svc.yaml\nfaults:\n  - {injector: reload_storm, "
+                                              "target: svc}\n")}),
+    "a variant whose file is missing": Row(
+        ["run", "svc.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "svc.chaos.yaml:9: faults.0.params: variant broken: file", "the path is relative to the scenario file",
+        files={"svc.yaml": "listen: '{listen}'\nlimit: 3\n",
+               "svc.chaos.yaml": user_service("[/bin/true, '--config={config}']",
+                                              "    config_file: svc.yaml\nfaults:\n  - injector: reload_storm\n"
+                                              "    target: svc\n    params:\n      variants: [{name: broken, "
+                                              "file: nowhere.yaml, expect: reject}]\n")}),
+    "a merge patch on a config the suite does not parse": Row(
+        ["run", "svc.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "variant more: a merge patch needs a config in yaml, json or toml", "give the variant as a whole `file`",
+        files={"Corefile": ".:{port} {\n  whoami\n}\n",
+               "svc.chaos.yaml": user_service("[/bin/true, '-conf', '{config}']",
+                                              "    config_file: Corefile\n    format: text\nfaults:\n"
+                                              "  - injector: reload_storm\n    target: svc\n    params:\n"
+                                              "      pattern: variants\n      variants: [{name: more, "
+                                              "patch: {a: 1}}]\n")}),
     # --platform kubernetes creates a kind cluster: first Docker must be there and answer (more rows,
     # e.g. kind missing behind a working Docker engine, belong with the Kubernetes platform's tests)
     "kubernetes: Docker CLI missing": Row(

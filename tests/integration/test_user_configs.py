@@ -23,8 +23,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 EXAMPLE = Path(__file__).parent / "user_service"
 
 
-def run(scenario: str, binary: Path, tmp_path: Path, *extra_args: str) -> tuple[int, dict[str, Any], str]:
+def run(scenario: str, binary: Path, tmp_path: Path, *extra_args: str,
+        config: str | None = None) -> tuple[int, dict[str, Any], str]:
     text = (EXAMPLE / scenario).read_text().replace("SERVICE_BINARY", str(binary))
+    if config is not None:
+        text = text.replace("configs/cfgsvc.json", f"configs/{config}")
     if extra_args:
         text = text.replace('"--config={config}"', ", ".join(['"--config={config}"', *map(json.dumps, extra_args)]))
     path = EXAMPLE / f".{tmp_path.name}-{scenario}"  # beside its config files, which it names relatively
@@ -46,8 +49,10 @@ def events(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [e for e in report["events"] if e["kind"] == kind]
 
 
-def test_json_service_passes_a_storm_of_mutations_of_its_own_config(tmp_path: Path, chaos_binaries: Binaries) -> None:
-    code, report, out = run("cfgsvc-json.chaos.yaml", chaos_binaries["cfgsvc"], tmp_path)
+@pytest.mark.parametrize("config", ["cfgsvc.json", "cfgsvc.toml"])
+def test_a_service_passes_a_storm_of_mutations_of_its_own_config(config: str, tmp_path: Path,
+                                                                 chaos_binaries: Binaries) -> None:
+    code, report, out = run("cfgsvc-json.chaos.yaml", chaos_binaries["cfgsvc"], tmp_path, config=config)
     assert code == 0, out
     checks = findings(report)
     assert checks["fault:reload_storm#1"]["status"] == "pass"

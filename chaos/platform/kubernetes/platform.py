@@ -31,7 +31,7 @@ from chaos.platform.kubernetes.resize import PodResize
 from chaos.platform.kubernetes.run_space import RunSpace, unwritable
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.readiness import http_ok, wait_until
-from chaos.targets import ConfigDelivery, TargetSpec
+from chaos.targets import ConfigDelivery, TargetSpec, fill_config_text
 from chaos.timeline import EventKind, Timeline
 
 ROLLOUT_SLACK_S = 60.0  # scheduling, image unpacking and probes on top of the target's own readiness bound
@@ -41,8 +41,9 @@ class KubeTarget(StartedTarget):
     """A target running as a Deployment's pod (implements `RunningTarget`)."""
 
     def __init__(self, spec: TargetSpec, endpoint: Endpoint, config_path: Path | None,
-                 extra_env: Mapping[str, str], observer: PodObserver, space: RunSpace) -> None:
-        super().__init__(spec, endpoint, config_path, extra_env)
+                 extra_env: Mapping[str, str], observer: PodObserver, space: RunSpace,
+                 placeholders: Mapping[str, str]) -> None:
+        super().__init__(spec, endpoint, config_path, extra_env, placeholders=placeholders)
         self.observer = observer
         self._space = space
         #: The environment the Deployment runs with now, beyond the spec's (restart_target changes it).
@@ -138,8 +139,15 @@ class KubernetesPlatform(Platform[KubeTarget]):
         if node is None:
             raise PlatformError("targets on a cluster other than a local kind cluster need port-forward and the "
                                 "ConfigMap reload path, which are not supported yet; use a kind cluster")
+        if spec.ports:
+            raise PlatformError(f"target {spec.name}: named extra ports ({', '.join(spec.ports)}) are supported on the "
+                                "local platform only for now; run it with --platform local")
         self.space.ns.create()
         docs = m.load_kustomization(m.manifests_dir() / "targets" / (spec.binary or spec.name))
+        values = m.pod_placeholders(spec, str(m.container_port(docs)), etcd_endpoints)
+        if spec.config is not None:  # the pod's addresses in its config text, as in its command
+            spec = spec.model_copy(update={"config": spec.config.model_copy(
+                update={"initial": fill_config_text(spec, values)})})
         config_path, host_dir = self._write_config(spec)
         [(node_port, endpoint)] = self.space.pick_node_ports(1)
         placement = m.TargetPlacement(namespace=self.namespace, run_id=self.run_id,
@@ -147,7 +155,7 @@ class KubernetesPlatform(Platform[KubeTarget]):
                                       node_port=node_port, env=dict(extra_env or {}), etcd_endpoints=etcd_endpoints,
                                       config_host_dir=host_dir)
         observer = PodObserver(self.space.core, self.namespace, spec.name, self.timeline)
-        target = KubeTarget(spec, endpoint, config_path, extra_env or {}, observer, self.space)
+        target = KubeTarget(spec, endpoint, config_path, extra_env or {}, observer, self.space, values)
         self._targets[spec.name] = target
         observer.start()
         self.space.ns.apply(m.render_target(docs, spec, placement))

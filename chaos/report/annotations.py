@@ -141,13 +141,15 @@ def _marker(event: Event) -> Marker | None:
     if event.kind is EventKind.RELOAD_WRITE:
         version = plain(d.get("version", "?"))
         mutation = plain(d.get("mutation", "write"))
-        valid = d.get("valid", True) is not False
-        kind = MarkerKind.RELOAD if valid else MarkerKind.RELOAD_INVALID
+        expect = str(d.get("expect", "accept" if d.get("valid", True) is not False else "reject"))
+        kind = MarkerKind.RELOAD_INVALID if expect == "reject" else MarkerKind.RELOAD
         target = d.get("target") or where
-        label = f"reload {version}" + ("" if valid else " (invalid)")
+        label = f"reload {version}" + {"reject": " (invalid)", "unknown": " (validity unknown)"}.get(expect, "")
+        changes = "; ".join(str(c) for c in (d.get("changes") or [])[:5])
+        verdict = {"accept": "valid", "reject": "INVALID", "unknown": "validity unknown"}.get(expect, expect)
         return Marker(event.t_ns, kind, str(target), label,
-                      f"{target}: {mutation} config write, version {version}, "
-                      f"{'valid' if valid else 'INVALID'}")
+                      f"{target}: {mutation} config write, version {version}, {verdict}"
+                      + (f": {changes}" if changes else ""))
     if event.kind is EventKind.TARGET_EXIT:
         how = (f"killed by {d['signal']}" if d.get("signal")
                else f"exit status {plain(d.get('returncode', '?'))}")

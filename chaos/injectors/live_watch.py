@@ -200,7 +200,7 @@ def storm_outcome(book: WriteBook, watcher: LiveWatcher, expected: Written, live
     first_write_ns = writes[0].t_ns if writes else 0
     details: dict[str, Any] = {
         "writes": len(writes), "last_valid_version": last_valid, "live_version": live,
-        "expected_write": expected.index, "valid_versions_seen_live": len(accepted),
+        "expected_write": expected.index, "live_write": watcher.current, "valid_versions_seen_live": len(accepted),
         "writes_seen_live": accepted, "writes_seen_rejected": sorted(watcher.rejected),
         "writes_not_seen": [w.index for w in writes if w.index not in watcher.live_writes
                             and w.index not in watcher.rejected],

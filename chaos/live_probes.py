@@ -37,6 +37,8 @@ class JsonProbe(_Probe):
     kind: Literal["json"] = "json"
     path: str = Field("/-/config", description="GET path answering JSON")
     field: str = Field("version", description="Dotted path of the field holding the version or hash")
+    moves: bool = Field(False, description="The field is a reload timestamp or counter (e.g. NATS /varz "
+                                           "config_load_time): a change proves a reload, not which config")
 
 
 class MetricsProbe(_Probe):
@@ -48,6 +50,8 @@ class MetricsProbe(_Probe):
     label: str | None = Field(None, description="Label holding the identity (None: the sample's value)")
     success: str | None = Field(None, description="Sample that is 1 after a successful reload, 0 after a "
                                                   "rejected one (e.g. app_config_last_reload_successful)")
+    moves: bool = Field(False, description="The sample is a reload timestamp or counter: a change proves a "
+                                           "reload, not which config")
 
 
 class ConfigProbe(_Probe):

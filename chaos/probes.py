@@ -33,6 +33,8 @@ class Seen:
     tree: Any = None
     #: Metrics: whether the last reload succeeded (None: not reported).
     reload_ok: bool | None = None
+    #: A reload timestamp or counter (a probe with `moves`): it changes when the service reloads.
+    marker: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +62,16 @@ def read(target: RunningTarget, probe: LiveProbe, session: requests.Session | No
             return None
         if isinstance(probe, JsonProbe):
             found = _field(reply.json(), probe.field)
-            return None if found is None else Seen(identity=str(found))
+            if found is None:
+                return None
+            return Seen(marker=str(found)) if probe.moves else Seen(identity=str(found))
         if isinstance(probe, ConfigProbe):
             return Seen(tree=reply.json())
         assert isinstance(probe, MetricsProbe)
-        return _metrics(reply.text, probe)
+        seen = _metrics(reply.text, probe)
+        if seen is not None and probe.moves:
+            return Seen(marker=seen.identity, reload_ok=seen.reload_ok)
+        return seen
     except (requests.RequestException, ValueError):
         return None
 
@@ -120,7 +127,8 @@ def _metrics(text: str, probe: MetricsProbe) -> Seen | None:
     ok: bool | None = None
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == probe.metric or (family.name == probe.metric and sample.name == family.name):
+            if sample.name == probe.metric or (family.name == probe.metric
+                                               and sample.name in (family.name, f"{family.name}_total")):
                 if probe.label is None:
                     identity = _number(sample.value)
                 elif probe.label in sample.labels and sample.value:

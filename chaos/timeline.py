@@ -71,7 +71,8 @@ class EventKind(enum.StrEnum):
     RELOAD_TRIGGER_FAILED = "reload.trigger_failed"
     #: The target was seen serving another version than at the previous poll during a storm
     #: (source: the injector). details: target, version (the identity seen), write (index of the
-    #: write it matches, None: none), via (the probe kind: header, json, metrics, config, log).
+    #: write it matches, None: none), via (the probe kind: header, json, metrics, config, log);
+    #: identified False when a reload counter or timestamp moved (the newest write is assumed).
     RELOAD_LIVE = "reload.live"
     #: The target reported rejecting a write (source: the injector). details: target, write
     #: (index), via (log or metrics), why (the log line, or what the metric said), identified (the

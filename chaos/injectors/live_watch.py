@@ -136,6 +136,11 @@ class LiveWatcher:
             if seen.reload_ok is False and latest is not None and latest.index not in self.rejected \
                     and latest.index not in self.live_writes:
                 self._rejected(latest, probe.kind, "the failed-reload metric says so")
+            if seen.marker is not None:
+                if last.setdefault(number, seen.marker) != seen.marker:
+                    last[number] = seen.marker
+                    self._moved(seen.marker, probe)
+                continue
             key = seen.identity if seen.identity is not None else (
                 content_hash(seen.tree) if seen.tree is not None else None)
             if key is None or key == last.get(number):
@@ -159,6 +164,16 @@ class LiveWatcher:
         self.current, self.current_identity = (written.index if written else None), key
         if written is not None:
             self.live_writes.setdefault(written.index, event.t_ns)
+
+    def _moved(self, marker: str, probe: LiveProbe) -> None:
+        """A reload timestamp or counter moved: the service took a config, most likely the newest write."""
+        latest = self.book.latest()
+        if latest is None or latest.index == 0:
+            return
+        event = self.ctx.timeline.record(EventKind.RELOAD_LIVE, self.source, target=self.target.spec.name,
+                                         version=marker, write=latest.index, via=probe.kind, identified=False)
+        self.current, self.current_identity = latest.index, marker
+        self.live_writes.setdefault(latest.index, event.t_ns)
 
     def _read_logs(self, probe: LogProbe, since: list[int]) -> None:
         for outcome in log_outcomes(self.target, probe, since[0]):

@@ -93,8 +93,8 @@ def _live_when_it_must_not_be(ctx: OracleContext, by_index: Mapping[int, Event],
     found = []
     for event in ctx.timeline.events(kind=EventKind.RELOAD_LIVE):
         index = event.details.get("write")
-        if index is None:
-            continue
+        if index is None or event.details.get("identified") is False:
+            continue  # a reload counter that moved says a reload happened, not which config it took
         written = by_index.get(int(index))
         if written is None:
             continue

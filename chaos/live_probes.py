@@ -52,6 +52,8 @@ class MetricsProbe(_Probe):
                                                   "rejected one (e.g. app_config_last_reload_successful)")
     moves: bool = Field(False, description="The sample is a reload timestamp or counter: a change proves a "
                                            "reload, not which config")
+    failures: str | None = Field(None, description="Counter of failed reloads (e.g. coredns_reload_failed_total): "
+                                                   "when it rises, the service rejected a config")
 
 
 class ConfigProbe(_Probe):

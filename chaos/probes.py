@@ -35,6 +35,8 @@ class Seen:
     reload_ok: bool | None = None
     #: A reload timestamp or counter (a probe with `moves`): it changes when the service reloads.
     marker: str | None = None
+    #: Metrics: the failed-reload counter (a probe with `failures`).
+    failures: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,7 @@ def read(target: RunningTarget, probe: LiveProbe, session: requests.Session | No
         assert isinstance(probe, MetricsProbe)
         seen = _metrics(reply.text, probe)
         if seen is not None and probe.moves:
-            return Seen(marker=seen.identity, reload_ok=seen.reload_ok)
+            return Seen(marker=seen.identity, reload_ok=seen.reload_ok, failures=seen.failures)
         return seen
     except (requests.RequestException, ValueError):
         return None
@@ -125,8 +127,11 @@ def _field(document: Any, dotted: str) -> Any:
 def _metrics(text: str, probe: MetricsProbe) -> Seen | None:
     identity: str | None = None
     ok: bool | None = None
+    failures: float | None = None
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
+            if probe.failures is not None and probe.failures in (sample.name, family.name):
+                failures = (failures or 0.0) + sample.value
             if sample.name == probe.metric or (family.name == probe.metric
                                                and sample.name in (family.name, f"{family.name}_total")):
                 if probe.label is None:
@@ -135,9 +140,9 @@ def _metrics(text: str, probe: MetricsProbe) -> Seen | None:
                     identity = sample.labels[probe.label]
             if probe.success is not None and sample.name == probe.success:
                 ok = sample.value == 1
-    if identity is None and ok is None:
+    if identity is None and ok is None and failures is None:
         return None
-    return Seen(identity=identity, reload_ok=ok)
+    return Seen(identity=identity, reload_ok=ok, failures=failures)
 
 
 def _number(value: float) -> str:

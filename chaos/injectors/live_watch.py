@@ -108,6 +108,8 @@ class LiveWatcher:
         #: Probes that never answered, by kind (the fault says which failed).
         self.silent: set[str] = {p.kind for p in self.probes if not isinstance(p, LogProbe)}
         self.started_ns = 0
+        self._failures: dict[int, float] = {}
+        self._unset: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="live-config", daemon=True)
         self._session = requests.Session()
@@ -133,11 +135,20 @@ class LiveWatcher:
                 continue
             self.silent.discard(probe.kind)
             latest = self.book.latest()
+            if seen.failures is not None:
+                before = self._failures.setdefault(number, seen.failures)
+                if seen.failures > before and latest is not None and latest.index > 0:
+                    self._failures[number] = seen.failures
+                    self._rejected(latest, probe.kind, f"the failed-reload counter rose to {seen.failures:g}")
             if seen.reload_ok is False and latest is not None and latest.index not in self.rejected \
                     and latest.index not in self.live_writes:
                 self._rejected(latest, probe.kind, "the failed-reload metric says so")
-            if seen.marker is not None:
-                if last.setdefault(number, seen.marker) != seen.marker:
+            if getattr(probe, "moves", False):
+                if seen.marker is None:
+                    self._unset.add(number)  # e.g. a reload-version metric that appears with the first reload
+                elif number not in last and number not in self._unset:
+                    last[number] = seen.marker  # what it showed before the storm
+                elif last.get(number) != seen.marker:
                     last[number] = seen.marker
                     self._moved(seen.marker, probe)
                 continue
@@ -181,6 +192,8 @@ class LiveWatcher:
             if outcome.accepted:
                 if outcome.identity is not None:
                     self._live(Seen(identity=outcome.identity), outcome.identity, probe)
+                else:  # "reload ok" that names no config: the service took one, most likely the newest
+                    self._moved(f"log@{outcome.t_ns}", probe)
                 continue
             named = self.book.match(Seen(identity=outcome.identity)) if outcome.identity else None
             written = named or self.book.latest()

@@ -81,7 +81,8 @@ class EventKind(enum.StrEnum):
     #: The end of a storm, before the original config is put back: what is live then
     #: (source: the injector). details: target, live (identity, None: unreadable), write (index
     #: matched), expected (index of the newest write it was seen to take: what it must still serve),
-    #: awaited (the last write it had to accept, waited for up to settle_ms), probe_failures.
+    #: awaited (the last write it had to accept, waited for up to settle_ms), probe_failures,
+    #: reported (what each probe kind last said is live: identity and write), disagreement.
     RELOAD_SETTLED = "reload.settled"
 
     #: gc_pressure applied its pressure and begins holding it (source: the injector). details:

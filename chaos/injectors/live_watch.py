@@ -108,6 +108,8 @@ class LiveWatcher:
         #: Probes that never answered, by kind (the fault says which failed).
         self.silent: set[str] = {p.kind for p in self.probes if not isinstance(p, LogProbe)}
         self.started_ns = 0
+        #: What each kind of probe last said is live: (identity, index of the write it names or None).
+        self.reported: dict[str, tuple[str, int | None]] = {}
         self._failures: dict[int, float] = {}
         self._unset: set[int] = set()
         self._stop = threading.Event()
@@ -143,6 +145,8 @@ class LiveWatcher:
             if seen.reload_ok is False and latest is not None and latest.index not in self.rejected \
                     and latest.index not in self.live_writes:
                 self._rejected(latest, probe.kind, "the failed-reload metric says so")
+            if seen.identity is not None and not getattr(probe, "moves", False):
+                self.reported[probe.kind] = (seen.identity, _index(self.book.match(seen)))
             if getattr(probe, "moves", False):
                 if seen.marker is None:
                     self._unset.add(number)  # e.g. a reload-version metric that appears with the first reload
@@ -173,6 +177,7 @@ class LiveWatcher:
             **({"tree": seen.tree} if isinstance(probe, ConfigProbe) and written is None else {}))
         self.seen.setdefault(key, event.t_ns)
         self.current, self.current_identity = (written.index if written else None), key
+        self.reported[probe.kind] = (key, written.index if written else None)
         if written is not None:
             self.live_writes.setdefault(written.index, event.t_ns)
 
@@ -208,6 +213,27 @@ class LiveWatcher:
         self.rejected.add(written.index)
         self.ctx.timeline.record(EventKind.RELOAD_REJECTED, self.source, t_ns=t_ns, target=self.target.spec.name,
                                  write=written.index, via=via, why=why, identified=identified)
+
+
+def _index(written: Written | None) -> int | None:
+    return written.index if written is not None else None
+
+
+def disagreement(reported: dict[str, tuple[str, int | None]]) -> str | None:
+    """Two probes naming different configs as live, in words (None: they agree, or cannot be compared).
+
+    Probes agree when they name the same write; identities the suite cannot name (a hash the service
+    computes its own way) are compared only when they are the same kind of string (same length).
+    """
+    items = sorted(reported.items())
+    for i, (kind_a, (id_a, write_a)) in enumerate(items):
+        for kind_b, (id_b, write_b) in items[i + 1:]:
+            if write_a is not None and write_b is not None and write_a != write_b:
+                return (f"{kind_a} says write #{write_a} ({id_a[:16]}) is live, {kind_b} says write #{write_b} "
+                        f"({id_b[:16]})")
+            if write_a is None and write_b is None and id_a != id_b and len(id_a) == len(id_b) >= 16:
+                return f"{kind_a} says {id_a} is live, {kind_b} says {id_b}"
+    return None
 
 
 def expected_live(book: WriteBook, watcher: LiveWatcher) -> Written:

@@ -38,6 +38,7 @@ from chaos.injectors.live_watch import (
     LiveWatcher,
     WriteBook,
     Written,
+    disagreement,
     expected_live,
     identity_of,
     names_of,
@@ -48,6 +49,9 @@ from chaos.platform.base import RunningTarget
 from chaos.readiness import wait_until
 from chaos.targets import ConfigDelivery, ConfigSpec, ReloadTrigger, TargetSpec, fill_config_text
 from chaos.timeline import EventKind, now_ns
+
+#: How long two probes that disagree at the end of a storm are given to agree (one reload's landing).
+DISAGREEMENT_RECHECK_S = 0.5
 
 
 class Pattern(enum.StrEnum):
@@ -198,9 +202,12 @@ class ReloadStorm(Injector[ReloadStormParams]):
             expected = expected_live(book, watcher)
             live = self._wait_for(watcher, expected)
             last_taken = max(watcher.live_writes, default=None)  # the newest write the target was seen to take
+            if disagreement(watcher.reported):  # a reload may be landing between two probes' reads: look again
+                ctx.sleep_until(time.monotonic() + DISAGREEMENT_RECHECK_S)
             ctx.timeline.record(EventKind.RELOAD_SETTLED, self.name, target=target.spec.name, live=live,
                                 write=watcher.current, expected=last_taken, awaited=expected.index,
-                                probe_failures=sorted(watcher.silent))
+                                probe_failures=sorted(watcher.silent), reported=dict(watcher.reported),
+                                disagreement=disagreement(watcher.reported))
         return storm_outcome(book, watcher, expected, live, intervals, self._last_valid)
 
     def _storm(self, ctx: InjectionContext, target: RunningTarget, source: WriteSource, book: WriteBook,

@@ -8,6 +8,8 @@ reported (`reload.rejected`), the end of the storm before the original was put b
 - at the end of the storm the live config was not the newest one the service was seen to take
   (a service that holds a valid config back, e.g. behind a reload circuit breaker, is not failed for
   that; one that goes back to an older config, or serves a mix, is);
+- at the end of the storm two of the service's own reports (say its metrics and its log) name
+  different configs as live: one of them reports a config that is not running;
 - a response carried a version never written (version-keyed configs only: a hash the suite cannot
   name may be one the service computes differently);
 - after the observation window the target does not serve the last accepted config (the original,
@@ -141,6 +143,10 @@ def _settled_problems(ctx: OracleContext, by_index: Mapping[int, Event]) -> list
     """At the end of each storm (before the revert): the last config it had to accept was live."""
     found = []
     for event in ctx.timeline.events(kind=EventKind.RELOAD_SETTLED):
+        if event.details.get("disagreement"):
+            found.append((f"at the end of the storm {event.details.get('target')}'s own reports disagree on which "
+                          f"config is live: {event.details['disagreement']}",
+                          Evidence(event.t_ns, f"end of storm: {event.details['disagreement']}")))
         expected, seen = event.details.get("expected"), event.details.get("write")
         if seen == expected or expected is None or seen is None:
             continue  # nothing taken, or an identity the suite cannot name: the header check judges those

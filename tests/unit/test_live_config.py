@@ -107,3 +107,18 @@ def test_a_moving_reload_counter_proves_a_reload_not_which_config() -> None:
     moved = live(2, identified=False)
     status, summary, _ = judge([write(1, "accept"), write(2, "reject"), moved, settled(2, 2)])
     assert status is Status.PASS, summary
+
+
+def test_probes_that_name_different_configs_disagree() -> None:
+    from chaos.injectors.live_watch import disagreement
+
+    assert disagreement({"metrics": ("a" * 64, 3), "header": ("a" * 64, 3)}) is None
+    assert disagreement({"metrics": ("a" * 64, 3), "log": ("b" * 64, 2)}) == \
+        f"log says write #2 ({'b' * 16}) is live, metrics says write #3 ({'a' * 16})"
+    # hashes the suite cannot name: compared only when they are the same kind of string
+    assert disagreement({"metrics": ("c" * 128, None), "log": ("d" * 128, None)}) is not None
+    assert disagreement({"json": ("v1", None), "metrics": ("e" * 64, None)}) is None
+    status, summary, _ = judge([write(1, "accept"), live(1), write(2, "reject"),
+                                (EventKind.RELOAD_SETTLED, {"target": "svc", "live": "h1", "write": 1, "expected": 1,
+                                                            "disagreement": "metrics says x is live, log says y"})])
+    assert status is Status.FAIL and "own reports disagree" in summary

@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
                                 description="A gochaos Locust process (local, master or worker).")
     p.add_argument("--role", choices=("local", "master", "worker"), required=True)
     p.add_argument("--user", required=True,
-                   help="built-in user (configd, kvd, allocd), path/to/locustfile.py[:Class], "
+                   help="built-in user (configd, kvd, allocd, dns), path/to/locustfile.py[:Class], "
                         "or module:Class; workers must name the same classes as the master")
     p.add_argument("--host", help="target base URL (local, master)")
     p.add_argument("--users", type=int, default=1)

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
+import dns.exception
+import dns.name
+import dns.rcode
+import dns.rdatatype
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaos.errors import LoadError
@@ -19,7 +24,15 @@ BUILTIN_USERS: dict[str, str] = {
     "configd": "ConfigdUser",
     "kvd": "KvdUser",
     "allocd": "AllocdUser",
+    "dns": "DnsUser",
 }
+
+#: Built-in users that speak HTTP: a `dns://` host is no target for them.
+HTTP_BUILTIN_USERS = frozenset({"configd", "kvd", "allocd"})
+#: URL schemes a LoadSpec host may have; `dns://host:port` (RFC 4501) names a DNS server.
+HOST_SCHEMES = ("http://", "https://", "dns://")
+#: Port of a DNS server whose URL names none.
+DNS_DEFAULT_PORT = 53
 
 _Frozen = ConfigDict(frozen=True, extra="forbid")
 
@@ -96,17 +109,109 @@ class AllocdOptions(BaseModel):
     )
 
 
+class DnsQuery(BaseModel):
+    """One question the built-in `dns` user asks, and the answer code that counts as success."""
+
+    model_config = _Frozen
+
+    name: str = Field(description="Name to look up, e.g. `api.example.org` (relative names are "
+                                  "taken from the root).")
+    type: str = Field("A", description="Record type: A, AAAA, TXT, SRV, MX, ... (any name "
+                                       "dnspython knows, or `TYPEnnn`).")
+    weight: int = Field(1, ge=0, description="Relative weight of this query in the mix.")
+    expect_rcode: str = Field(
+        "NOERROR",
+        description="Response code that counts as success (NOERROR, NXDOMAIN, SERVFAIL, ...); "
+        "any other code is a failed request.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _dns_name(cls, value: str) -> str:
+        if not value or value != value.strip() or any(c.isspace() for c in value):
+            raise ValueError(f"query name must be a non-empty DNS name without spaces, got {value!r}")
+        try:
+            dns.name.from_text(value)
+        except dns.exception.DNSException as e:
+            raise ValueError(f"query name {value!r} is not a DNS name: {e}") from e
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _rdtype(cls, value: str) -> str:
+        try:
+            rdtype = dns.rdatatype.from_text(value)
+        except dns.exception.DNSException as e:
+            raise ValueError(f"unknown DNS record type {value!r}") from e
+        if dns.rdatatype.is_metatype(rdtype) and rdtype != dns.rdatatype.ANY:
+            raise ValueError(f"record type {value!r} is not a plain query type (zone transfers "
+                             "and pseudo-records are not supported)")
+        return dns.rdatatype.to_text(rdtype)
+
+    @field_validator("expect_rcode")
+    @classmethod
+    def _rcode(cls, value: str) -> str:
+        try:
+            return dns.rcode.to_text(dns.rcode.from_text(value))
+        except dns.exception.DNSException as e:
+            raise ValueError(f"unknown DNS rcode {value!r}") from e
+
+
+class DnsOptions(BaseModel):
+    """Query mix of the built-in `dns` user, which loads a DNS server (e.g. CoreDNS) through its
+    real interface: one query per task, sent with dnspython to the LoadSpec host's address."""
+
+    model_config = _Frozen
+
+    queries: tuple[DnsQuery, ...] = Field(
+        (DnsQuery(name="example.org"),),
+        min_length=1,
+        description="Queries to send, picked by weight; set these to names the server serves.",
+    )
+    protocol: Literal["udp", "tcp"] = Field(
+        "udp", description="Transport: `udp` (one datagram each way) or `tcp` (a connection "
+                           "per query, length-prefixed)."
+    )
+    timeout_s: float | None = Field(
+        None, gt=0,
+        description="Seconds to wait for each answer before counting a timeout; None = the "
+        "run's request_timeout_s.",
+    )
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> DnsOptions:
+        if not any(query.weight for query in self.queries):
+            raise ValueError("at least one dns query weight must be positive")
+        return self
+
+
+def host_port(url: str, default_port: int = DNS_DEFAULT_PORT) -> tuple[str, int]:
+    """Host and port of any URL (`dns://h:p`, `http://h:p`, ...): the DNS user takes the target's
+    endpoint URL as the runner hands it over, whatever its scheme; no port = `default_port`."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError as e:
+        raise ValueError(f"bad port in {url!r}: {e}") from e
+    if not parts.hostname:
+        raise ValueError(f"no host in {url!r}")
+    return parts.hostname, default_port if port is None else port
+
+
 class LoadSpec(BaseModel):
     """One load run: who sends what, how hard, for how long, from how many processes.
 
-    Keyword-only, frozen, validated. `user` is a built-in name (`configd`, `kvd`, `allocd`), a
-    locustfile path (`path/to/locustfile.py`, every User class in it; or `file.py:Class`), or an
+    Keyword-only, frozen, validated. `user` is a built-in name (`configd`, `kvd`, `allocd`,
+    `dns`), a locustfile path (`path/to/locustfile.py`, every User class in it; or `file.py:Class`), or an
     importable `module:Class`.
     """
 
     model_config = _Frozen
 
-    host: str = Field(description="Base URL of the target, e.g. `http://127.0.0.1:8080`.")
+    host: str = Field(
+        description="Base URL of the target, e.g. `http://127.0.0.1:8080`; for a DNS server also "
+        "`dns://127.0.0.1:53` (the `dns` user takes host and port from any of these schemes).",
+    )
     user: str = Field("configd", description="Built-in user, locustfile path, or module:Class.")
     users: int = Field(10, ge=1, le=100_000, description="Concurrent simulated users in total.")
     spawn_rate: float = Field(10.0, gt=0, description="Users started per second while ramping.")
@@ -149,18 +254,28 @@ class LoadSpec(BaseModel):
     configd: ConfigdOptions = Field(default_factory=ConfigdOptions, description="configd mix.")
     kvd: KvdOptions = Field(default_factory=KvdOptions, description="kvd mix.")
     allocd: AllocdOptions = Field(default_factory=AllocdOptions, description="allocd bodies.")
+    dns: DnsOptions = Field(default_factory=DnsOptions, description="dns queries.")
 
     @field_validator("host")
     @classmethod
-    def _http_host(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"host must be an http(s) URL, got {value!r}")
+    def _url_host(cls, value: str) -> str:
+        if not value.startswith(HOST_SCHEMES):
+            raise ValueError(f"host must be an http(s) or dns URL, got {value!r}")
+        if value.startswith("dns://"):
+            host_port(value)
         return value.rstrip("/")
 
     @model_validator(mode="after")
     def _wait_order(self) -> LoadSpec:
         if self.wait_s[0] > self.wait_s[1]:
             raise ValueError(f"wait_s min {self.wait_s[0]} > max {self.wait_s[1]}")
+        return self
+
+    @model_validator(mode="after")
+    def _http_user_http_host(self) -> LoadSpec:
+        if self.host.startswith("dns://") and self.user.strip() in HTTP_BUILTIN_USERS:
+            raise ValueError(f"user {self.user!r} speaks HTTP; a dns:// host is for the `dns` "
+                             "user or a user class of one's own")
         return self
 
     @property
@@ -186,6 +301,7 @@ class UserOptions(BaseModel):
     configd: ConfigdOptions = Field(default_factory=ConfigdOptions, description="configd mix.")
     kvd: KvdOptions = Field(default_factory=KvdOptions, description="kvd mix.")
     allocd: AllocdOptions = Field(default_factory=AllocdOptions, description="allocd bodies.")
+    dns: DnsOptions = Field(default_factory=DnsOptions, description="dns queries.")
 
 
 UserRef = tuple[Literal["builtin", "file", "module"], str, str | None]

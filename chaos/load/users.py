@@ -3,6 +3,8 @@
 Imported only inside the load child: importing Locust monkey-patches the process with gevent.
 Each built-in user runs one task that picks a weighted action, so the mix comes from the
 `LoadSpec` options at run time rather than from decorators fixed at import time.
+The HTTP users are FastHttpUsers; `DnsUser` sends DNS queries with dnspython and fires Locust's
+request event itself, so its results land on the timeline like any HTTP request's.
 """
 
 from __future__ import annotations
@@ -11,19 +13,30 @@ import importlib
 import importlib.util
 import inspect
 import random
+import socket
 import sys
+import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
 from locust import FastHttpUser, User, between, constant_throughput, task
 
 from chaos.errors import LoadError
 from chaos.load.spec import (
     AllocdOptions,
     ConfigdOptions,
+    DnsOptions,
+    DnsQuery,
     KvdOptions,
     UserOptions,
+    host_port,
     parse_user_ref,
 )
 
@@ -113,10 +126,89 @@ class AllocdUser(FastHttpUser):
         self.client.post("/merge", json={"maps": maps, "lists": self._lists})
 
 
-BUILTIN_CLASSES: dict[str, type[FastHttpUser]] = {
+class UnexpectedRcode(Exception):
+    """A DNS answer whose response code is not the one the query expects (e.g. NXDOMAIN for a
+    name that should resolve): the server answered, but wrongly, so the request failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class DnsResponse:
+    """What the request event carries as its response: the recorder reads `status_code`, so the
+    numeric rcode becomes the RequestRecord's status (NOERROR = 0, NXDOMAIN = 3, ...)."""
+
+    status_code: int
+    message: dns.message.Message
+
+
+@dataclass(frozen=True, slots=True)
+class _Question:
+    """A DnsQuery parsed once per user, so each task only builds the message."""
+
+    qname: dns.name.Name
+    rdtype: dns.rdatatype.RdataType
+    expect: dns.rcode.Rcode
+    label: str
+
+
+class DnsUser(User):
+    """dns: one weighted query per task, over UDP or TCP, to the server at the host's address
+    (any URL scheme; port 53 if none). Each result is a request event of type "DNS" named
+    "QTYPE qname", with the rcode as status; a timeout, a network error or an rcode other than
+    the query's `expect_rcode` is a failure."""
+
+    options: ClassVar[DnsOptions] = DnsOptions()
+    timeout_s: ClassVar[float] = 5.0
+
+    def on_start(self) -> None:
+        queries: tuple[DnsQuery, ...] = self.options.queries
+        self._questions = [
+            _Question(dns.name.from_text(q.name), dns.rdatatype.from_text(q.type),
+                      dns.rcode.from_text(q.expect_rcode), f"{q.type} {q.name}")
+            for q in queries
+        ]
+        self._weights = [q.weight for q in queries]
+        self._send = dns.query.tcp if self.options.protocol == "tcp" else dns.query.udp
+        self._server: tuple[str, int] | None = None
+
+    @task
+    def query(self) -> None:
+        question = random.choices(self._questions, self._weights)[0]
+        response: DnsResponse | None = None
+        length = 0
+        error: Exception | None = None
+        start = time.perf_counter()
+        try:
+            address, port = self._address()
+            message = dns.message.make_query(question.qname, question.rdtype)
+            answer = self._send(message, address, timeout=self.timeout_s, port=port)
+            length = len(answer.wire or b"")
+            rcode = answer.rcode()
+            response = DnsResponse(int(rcode), answer)
+            if rcode != question.expect:
+                error = UnexpectedRcode(f"{dns.rcode.to_text(rcode)} "
+                                        f"(expected {dns.rcode.to_text(question.expect)})")
+        except Exception as e:  # any failed exchange is a failed request, not a dead user
+            error = e
+        self.environment.events.request.fire(
+            request_type="DNS", name=question.label,
+            response_time=(time.perf_counter() - start) * 1000.0, response_length=length,
+            response=response, context=self.context(), exception=error,
+        )
+
+    def _address(self) -> tuple[str, int]:
+        """The server's IP address and port, resolved once: dnspython wants an address."""
+        if self._server is None:
+            host, port = host_port(self.host or "")
+            sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][4]
+            self._server = (str(sockaddr[0]), port)
+        return self._server
+
+
+BUILTIN_CLASSES: dict[str, type[User]] = {
     "ConfigdUser": ConfigdUser,
     "KvdUser": KvdUser,
     "AllocdUser": AllocdUser,
+    "DnsUser": DnsUser,
 }
 
 
@@ -125,13 +217,16 @@ def configure_builtin(options: UserOptions) -> None:
     ConfigdUser.options = options.configd
     KvdUser.options = options.kvd
     AllocdUser.options = options.allocd
+    DnsUser.options = options.dns
+    DnsUser.timeout_s = options.dns.timeout_s or options.request_timeout_s
     for cls in BUILTIN_CLASSES.values():
         if options.rps_per_user is not None:
             cls.wait_time = constant_throughput(options.rps_per_user)
         else:
             cls.wait_time = between(*options.wait_s)
-        cls.network_timeout = options.request_timeout_s
-        cls.connection_timeout = options.request_timeout_s
+        if issubclass(cls, FastHttpUser):
+            cls.network_timeout = options.request_timeout_s
+            cls.connection_timeout = options.request_timeout_s
 
 
 def resolve_user_classes(ref: str) -> list[type[User]]:

@@ -35,7 +35,7 @@ def test_spec_is_keyword_only_and_frozen() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"host": "127.0.0.1:8080"}, "host must be an http(s) URL"),
+        ({"host": "127.0.0.1:8080"}, "host must be an http(s) or dns URL"),
         ({"host": "http://h", "users": 0}, "greater than or equal to 1"),
         ({"host": "http://h", "duration_s": 0}, "greater than 0"),
         ({"host": "http://h", "wait_s": (2.0, 1.0)}, "wait_s min 2.0 > max 1.0"),
@@ -72,7 +72,7 @@ def test_user_refs(tmp_path: Path) -> None:
 
 def test_unknown_builtin_user_is_a_load_error_naming_the_choices() -> None:
     with pytest.raises(LoadError, match=r"unknown user 'confgd': use a built-in user "
-                                        r"\(configd, kvd, allocd\)"):
+                                        r"\(configd, kvd, allocd, dns\)"):
         parse_user_ref("confgd")
 
 

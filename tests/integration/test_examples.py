@@ -1,0 +1,43 @@
+"""The examples/ scenarios: real open-source Go services built from the Go module proxy at pinned
+versions, each judged by a YAML-only scenario beside its real config. Their verdicts are stated
+in the README; these tests hold the suite to them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def run(scenario: Path, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
+    done = subprocess.run([sys.executable, "-m", "chaos.cli", "run", str(scenario), "--report-dir",
+                           str(tmp_path / "r")], capture_output=True, text=True, timeout=900)
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    return done.returncode, report, done.stdout + done.stderr
+
+
+def test_coredns_reports_a_corefile_it_rejected_as_its_running_version(tmp_path: Path) -> None:
+    """CoreDNS v1.12.1 serves DNS through every reload and keeps the last good Corefile when a bad one
+    is written, but its `coredns_reload_version_info` then names the rejected Corefile while its log
+    still names the running one: `rollback` fails on its own reports disagreeing."""
+    code, report, out = run(EXAMPLES / "coredns" / "coredns.chaos.yaml", tmp_path)
+    checks = {f["check"]: f for f in report["findings"]}
+    assert checks["fault:reload_storm#1"]["status"] == "pass", out
+    assert checks["panics"]["status"] == "pass" and checks["recovery"]["status"] == "pass", out
+    rejected = [e for e in report["events"] if e["kind"] == "reload.rejected"]
+    assert rejected and all(e["details"]["write"] == 3 for e in rejected), rejected  # the bad directive only
+    dns = [r for r in report["events"] if r["kind"] == "load.start"]
+    assert dns, "the DNS load never started"
+    rollback = checks["rollback"]
+    assert code == 1 and rollback["status"] == "fail", out
+    assert "own reports disagree on which config is live" in rollback["summary"]
+    assert "log says" in rollback["summary"] and "metrics says" in rollback["summary"]

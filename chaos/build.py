@@ -3,17 +3,19 @@
 Nobody should need a manual build step: fixtures, the CLI and the tests call `build()`, which runs
 `go build` only when the sources, go.mod/go.sum or the Go toolchain changed. etcd and etcdctl are
 built from the official etcd modules pinned in go_targets/go.mod (tool directives), so their key is
-go.mod + go.sum only and editing a target never rebuilds etcd.
+go.mod + go.sum only and editing a target never rebuilds etcd. Published Go services (a scenario's
+`go_install`) are built by chaos.published into the same cache, under the same kind of lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from chaos.errors import BuildError
@@ -51,7 +53,8 @@ def cache_dir() -> Path:
 
 
 class Binaries:
-    """Built binaries by name (configd, kvd, allocd, hog, cfgsvc, etcd, etcdctl), each built on first use."""
+    """Built binaries by name (configd, kvd, allocd, hog, cfgsvc, etcd, etcdctl), each built on first use;
+    published Go services by `MODULE[/PKG]@VERSION` (`published`)."""
 
     def __init__(self, *, race: bool = False, progress: Callable[[str], None] | None = None) -> None:
         self.race = race
@@ -67,6 +70,14 @@ class Binaries:
         if key not in self._paths:
             self._paths[key] = _ensure_built(name, race, self.progress)
         return self._paths[key]
+
+    def published(self, ref: str) -> Path:
+        """The main package `ref` (MODULE[/PKG]@VERSION) built from the Go module proxy (chaos.published)."""
+        if ref not in self._paths:
+            from chaos.published import build_published  # it builds on this module's cache and lock
+
+            self._paths[ref] = build_published(ref, progress=self.progress)
+        return self._paths[ref]
 
     @property
     def paths(self) -> dict[str, Path]:
@@ -95,6 +106,22 @@ def build(
     for name in names if names is not None else PACKAGES:
         binaries[name]
     return binaries
+
+
+@contextlib.contextmanager
+def cache_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` in the build cache: another process may be building the same thing."""
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = lock_path.open("w")
+    except OSError as e:
+        raise BuildError(
+            f"the build cache {cache_dir()} is not a writable directory ({e.strerror or e}); point "
+            "GOCHAOS_CACHE_DIR at a writable directory, or unset it to use ~/.cache/gochaos"
+        ) from e
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _ensure_built(name: str, race: bool, progress: Callable[[str], None] | None) -> Path:
@@ -133,17 +160,7 @@ def _build_one(
     go: str, module: Path, name: str, out: Path, race: bool,
     progress: Callable[[str], None] | None,
 ) -> None:
-    lock_path = out.parent / f".{name}.lock"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        lock = lock_path.open("w")
-    except OSError as e:
-        raise BuildError(
-            f"the build cache {cache_dir()} is not a writable directory ({e.strerror or e}); point "
-            "GOCHAOS_CACHE_DIR at a writable directory, or unset it to use ~/.cache/gochaos"
-        ) from e
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building the same thing
+    with cache_lock(out.parent / f".{name}.lock"):
         if out.is_file():
             return
         if progress is not None:

@@ -215,10 +215,17 @@ def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:
                       binary=f"<{spec.binary} image>" if spec.binary else "")
     else:
         file_name = spec.config.file_name if spec.config else "config"
-        values.update(binary=f"<{spec.binary} binary>" if spec.binary else "", listen="127.0.0.1:<free port>",
+        values.update(binary=_shown_binary(spec), listen="127.0.0.1:<free port>",
                       host="127.0.0.1", port="<free port>", config=f"<run dir>/{spec.name}/{file_name}",
                       workdir=f"<run dir>/{spec.name}")
     return [fill_placeholders(arg, values, spec.name) for arg in spec.command]
+
+
+def _shown_binary(spec: TargetSpec) -> str:
+    """What {binary} stands for locally: a bundled binary, or a published one (built when the run starts)."""
+    if spec.go_install is not None:
+        return f"<{spec.go_install} binary>"
+    return f"<{spec.binary} binary>" if spec.binary else ""
 
 
 def _inline(mapping: dict[str, Any] | Any) -> str:

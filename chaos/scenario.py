@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chaos.errors import ScenarioError
 from chaos.injectors import INJECTORS, create
 from chaos.live_probes import LiveProbe
 from chaos.oracles import bind
+from chaos.published import parse_ref
 from chaos.suggest import did_you_mean
 from chaos.targets import (
     BUNDLED,
@@ -41,7 +42,8 @@ class _Model(BaseModel):
 
 
 class TargetEntry(_Model):
-    """A target: `bundled: configd` with `flags`, or a user's own service with `command`."""
+    """A target: `bundled: configd` with `flags`, or a user's own service with `command` (its binary built
+    from a published Go module version when it gives `go_install`)."""
 
     name: str | None = Field(None, description="Name in this run; defaults to the bundled name")
     bundled: str | None = Field(None, description="Bundled target: " + ", ".join(BUNDLED))
@@ -50,6 +52,9 @@ class TargetEntry(_Model):
     buggy_flags: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="Flags that switch the target's bug on (`gochaos reproduce`)")
     command: tuple[str, ...] | None = Field(None, description="argv of a user's own service")
+    go_install: str | None = Field(None, description="A published Go main package, MODULE[/PKG]@VERSION as `go "
+                                                     "install` takes it: built from the Go module proxy, it is "
+                                                     "{binary} in `command`")
     config_file: str | None = Field(None, description="Initial config, relative to the scenario file")
     format: str | None = Field(None, pattern=r"^(yaml|json|toml|text)$",
                                description="Config format (default: from config_file's extension); text: not parsed")
@@ -69,8 +74,21 @@ class TargetEntry(_Model):
     race: bool = Field(False, description="Bundled only: build with the Go race detector, so the first data "
                                           "race stops the service with its report (GORACE=halt_on_error=1)")
 
+    @field_validator("go_install")
+    @classmethod
+    def _pinned(cls, ref: str | None) -> str | None:
+        if ref is not None:
+            parse_ref(ref)
+        return ref
+
     @model_validator(mode="after")
     def _one_kind(self) -> TargetEntry:
+        if self.go_install is not None:
+            if self.bundled is not None:
+                raise ValueError("give `bundled` (a bundled target) or `go_install` (a published Go service), not both")
+            if self.command is None or not any("{binary}" in arg for arg in self.command):
+                raise ValueError("a `go_install` target runs its built binary as {binary}: give a `command` that "
+                                 'uses it, e.g. ["{binary}", "--listen={listen}"]')
         if (self.bundled is None) == (self.command is None):
             raise ValueError("give exactly one of `bundled` (a bundled target) or `command` (your own service)")
         if self.bundled is not None and self.bundled not in BUNDLED:
@@ -105,8 +123,8 @@ class TargetEntry(_Model):
             version = VersionProbe(header=self.version_header, endpoint=self.version_endpoint)
         command = tuple(str((base_dir / arg).resolve()) if i == 0 and arg.startswith(".") else arg
                         for i, arg in enumerate(self.command))
-        return TargetSpec(name=self.name, command=command, env=self.env, restart=self.restart,
-                          readiness=Readiness(http_path=self.ready_path), config=config,
+        return TargetSpec(name=self.name, command=command, go_install=self.go_install, env=self.env,
+                          restart=self.restart, readiness=Readiness(http_path=self.ready_path), config=config,
                           version=version, load_user=self.load_user, live=self.live, ports=self.ports)
 
 

@@ -95,6 +95,8 @@ class TargetSpec(_Frozen):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}$", description="Unique name in the run")
     binary: str | None = Field(None, description="Bundled binary built by chaos.build, substituted as {binary}")
+    go_install: str | None = Field(None, description="Published Go main package MODULE[/PKG]@VERSION, built from "
+                                                     "the Go module proxy by chaos.published, substituted as {binary}")
     command: tuple[str, ...] = Field(
         description="argv; may use the placeholders " + " ".join(f"{{{p}}}" for p in PLACEHOLDERS)
     )

@@ -60,6 +60,9 @@ AUDITED = textwrap.dedent("""
     ("run", "etcd-leader-loss --platform kubernetes",
      ["on platform kubernetes", "kvd: <kvd image> --listen=0.0.0.0:<container port>",
       "etcd: 3 members as the StatefulSet of manifests/etcd in the run's namespace"]),
+    ("run", str(REPO / "tests" / "integration" / "user_service" / "go-httpbin.chaos.yaml"),
+     ["httpbin: <github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin@v2.18.0 binary> -host 127.0.0.1 -port "
+      "<free port>", "gc_pressure on httpbin: method=env"]),
 ])
 def test_dry_run_prints_the_plan_and_touches_nothing(
     tmp_path: Path, command: str, scenario: str, shows: list[str]

@@ -106,7 +106,8 @@ def pod_args(spec: TargetSpec, port: int, etcd_endpoints: str) -> list[str]:
     """
     if not spec.binary or not spec.command or spec.command[0] != "{binary}":
         raise TargetError(f"target {spec.name}: only bundled targets (command starting with {{binary}}) run on "
-                          "Kubernetes so far; a command of your own needs an image and manifest of your own")
+                          "Kubernetes so far; a command of your own (a go_install service too) needs an image and "
+                          "manifest of your own")
     values = pod_placeholders(spec, str(port), etcd_endpoints)
     return [fill_placeholders(arg, values, spec.name) for arg in spec.command[1:]]
 

@@ -106,7 +106,7 @@ class LocalPlatform(Platform[LocalTarget]):
         port, *extra_ports = free_ports(1 + len(spec.ports))
         named = dict(zip(spec.ports, extra_ports, strict=True))
         values = {
-            "binary": str(self._binary(spec)) if spec.binary else "",
+            "binary": str(self._binary(spec)) if spec.binary or spec.go_install else "",
             "listen": f"{LOOPBACK}:{port}",
             "host": LOOPBACK,
             "port": str(port),
@@ -185,13 +185,19 @@ class LocalPlatform(Platform[LocalTarget]):
 
     # -- internals ---------------------------------------------------------------------------
     def _binary(self, spec: TargetSpec) -> Path:
+        if spec.go_install is not None:
+            return self._built(f"target {spec.name}", spec.go_install).published(spec.go_install)
         return self._binary_named(spec.binary or spec.name, race=spec.race, who=f"target {spec.name}")
 
     def _binary_named(self, name: str, *, race: bool = False, who: str = "") -> Path:
+        binaries = self._built(who or name, f"the bundled binary {name!r}")
+        return binaries.get(name, race=race or binaries.race)
+
+    def _built(self, who: str, what: str) -> Binaries:
         if self.binaries is None:
-            raise PlatformError(f"{who or name} needs the bundled binary {name!r} but the platform was created "
-                                "without built binaries; pass binaries=chaos.build.build()")
-        return self.binaries.get(name, race=race or self.binaries.race)
+            raise PlatformError(f"{who} needs {what} but the platform was created without built binaries; pass "
+                                "binaries=chaos.build.Binaries()")
+        return self.binaries
 
     def _on_exit(self, process: SupervisedProcess, record: ExitRecord) -> None:
         self.timeline.record(

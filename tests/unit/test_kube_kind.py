@@ -76,8 +76,10 @@ def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tools]:
     monkeypatch.delenv("GOCHAOS_KIND_NODE_IMAGE", raising=False)
     config = tmp_path / "cluster.yaml"
     config.write_text("kind: Cluster\n")
+    before = list(state.held())  # a session's own (e.g. the e2e tests' cluster) are not this test's
     yield Tools(kind=kind, log=log, config=config)
-    assert not [h for h in state.held() if h.kind in ("kind_cluster", "dir")], "a test left a holding behind"
+    left = [h for h in state.held() if h.kind in ("kind_cluster", "dir") and h not in before]
+    assert not left, f"a test left a holding behind: {left}"
 
 
 def _held_cluster(name: str) -> state.Holding:

@@ -36,17 +36,23 @@ class Expect(enum.StrEnum):
 
 
 class Kind(enum.StrEnum):
-    LIST_SHRINK = "list-shrink"
-    LIST_GROW = "list-grow"
-    LIST_EMPTY = "list-empty"
-    LIST_REORDER = "list-reorder"
-    ENTRY_ADD = "entry-add"
-    ENTRY_REMOVE = "entry-remove"
-    SECTION_DROP = "section-drop"
-    SECTION_RESTORE = "section-restore"
-    VALUE_CHANGE = "value-change"
-    STRING_FOR_NUMBER = "string-for-number"
-    NEGATIVE_COUNT = "negative-count"
+    """A kind of mutation; its value is its name in lower case with dashes (``list-shrink``)."""
+
+    @staticmethod
+    def _generate_next_value_(name: str, start: int, count: int, last_values: list[str]) -> str:
+        return name.lower().replace("_", "-")
+
+    LIST_SHRINK = enum.auto()
+    LIST_GROW = enum.auto()
+    LIST_EMPTY = enum.auto()
+    LIST_REORDER = enum.auto()
+    ENTRY_ADD = enum.auto()
+    ENTRY_REMOVE = enum.auto()
+    SECTION_DROP = enum.auto()
+    SECTION_RESTORE = enum.auto()
+    VALUE_CHANGE = enum.auto()
+    STRING_FOR_NUMBER = enum.auto()
+    NEGATIVE_COUNT = enum.auto()
 
 
 LABELS: Mapping[Kind, Label] = {

@@ -15,7 +15,7 @@ import dns.exception
 import dns.name
 import dns.rcode
 import dns.rdatatype
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaos.errors import LoadError
 
@@ -109,52 +109,47 @@ class AllocdOptions(BaseModel):
     )
 
 
+def _dns_name(value: str) -> str:
+    if not value or value != value.strip() or any(c.isspace() for c in value):
+        raise ValueError(f"query name must be a non-empty DNS name without spaces, got {value!r}")
+    try:
+        dns.name.from_text(value)
+    except dns.exception.DNSException as e:
+        raise ValueError(f"query name {value!r} is not a DNS name: {e}") from e
+    return value
+
+
+def _rdtype(value: str) -> str:
+    try:
+        rdtype = dns.rdatatype.from_text(value)
+    except dns.exception.DNSException as e:
+        raise ValueError(f"unknown DNS record type {value!r}") from e
+    if dns.rdatatype.is_metatype(rdtype) and rdtype != dns.rdatatype.ANY:
+        raise ValueError(f"record type {value!r} is not a plain query type (zone transfers "
+                         "and pseudo-records are not supported)")
+    return dns.rdatatype.to_text(rdtype)
+
+
+def _rcode(value: str) -> str:
+    try:
+        return dns.rcode.to_text(dns.rcode.from_text(value))
+    except dns.exception.DNSException as e:
+        raise ValueError(f"unknown DNS rcode {value!r}") from e
+
+
 class DnsQuery(BaseModel):
     """One question the built-in `dns` user asks, and the answer code that counts as success."""
 
     model_config = _Frozen
 
-    name: str = Field(description="Name to look up, e.g. `api.example.org` (relative names are "
-                                  "taken from the root).")
-    type: str = Field("A", description="Record type: A, AAAA, TXT, SRV, MX, ... (any name "
-                                       "dnspython knows, or `TYPEnnn`).")
+    name: Annotated[str, AfterValidator(_dns_name)] = Field(
+        description="Name to look up, e.g. `api.example.org` (relative names are taken from the root).")
+    type: Annotated[str, AfterValidator(_rdtype)] = Field(
+        "A", description="Record type: A, AAAA, TXT, SRV, MX, ... (any name dnspython knows, or `TYPEnnn`).")
     weight: int = Field(1, ge=0, description="Relative weight of this query in the mix.")
-    expect_rcode: str = Field(
-        "NOERROR",
-        description="Response code that counts as success (NOERROR, NXDOMAIN, SERVFAIL, ...); "
-        "any other code is a failed request.",
-    )
-
-    @field_validator("name")
-    @classmethod
-    def _dns_name(cls, value: str) -> str:
-        if not value or value != value.strip() or any(c.isspace() for c in value):
-            raise ValueError(f"query name must be a non-empty DNS name without spaces, got {value!r}")
-        try:
-            dns.name.from_text(value)
-        except dns.exception.DNSException as e:
-            raise ValueError(f"query name {value!r} is not a DNS name: {e}") from e
-        return value
-
-    @field_validator("type")
-    @classmethod
-    def _rdtype(cls, value: str) -> str:
-        try:
-            rdtype = dns.rdatatype.from_text(value)
-        except dns.exception.DNSException as e:
-            raise ValueError(f"unknown DNS record type {value!r}") from e
-        if dns.rdatatype.is_metatype(rdtype) and rdtype != dns.rdatatype.ANY:
-            raise ValueError(f"record type {value!r} is not a plain query type (zone transfers "
-                             "and pseudo-records are not supported)")
-        return dns.rdatatype.to_text(rdtype)
-
-    @field_validator("expect_rcode")
-    @classmethod
-    def _rcode(cls, value: str) -> str:
-        try:
-            return dns.rcode.to_text(dns.rcode.from_text(value))
-        except dns.exception.DNSException as e:
-            raise ValueError(f"unknown DNS rcode {value!r}") from e
+    expect_rcode: Annotated[str, AfterValidator(_rcode)] = Field(
+        "NOERROR", description="Response code that counts as success (NOERROR, NXDOMAIN, SERVFAIL, ...); "
+                               "any other code is a failed request.")
 
 
 class DnsOptions(BaseModel):

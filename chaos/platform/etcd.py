@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 import requests
 
@@ -108,6 +108,33 @@ class LossMode(Generic[M]):
     bring_back: Callable[[M], None]
 
 
+@runtime_checkable
+class MemberKilling(Protocol):
+    """Can SIGKILL a member and bring it back on its data (`kill` leader loss)."""
+
+    def kill(self, member: Any) -> None: ...
+
+    def revive(self, member: Any) -> None: ...
+
+
+@runtime_checkable
+class MemberIsolating(Protocol):
+    """Can cut a member's peer traffic both ways and restore it (`isolate` leader loss)."""
+
+    def isolate(self, member: Any) -> None: ...
+
+    def heal(self, member: Any) -> None: ...
+
+
+@runtime_checkable
+class MemberDeleting(Protocol):
+    """Can delete a member outright and have it made again on its data (`delete` leader loss)."""
+
+    def delete(self, member: Any) -> None: ...
+
+    def revive(self, member: Any) -> None: ...
+
+
 class EtcdLeadership(Generic[M]):
     """Leadership of an etcd cluster whose members this host reaches at their client URLs."""
 
@@ -143,8 +170,17 @@ class EtcdLeadership(Generic[M]):
         return self
 
     def loss_modes(self) -> Mapping[str, LossMode[M]]:
-        """The leader-loss operations this platform offers, by mode name."""
-        raise NotImplementedError
+        """The leader-loss operations this cluster offers, by mode name: one per ability it has (every
+        cluster can pause a member by signal; killing, isolating, deleting are `Member*` abilities)."""
+        modes: dict[str, LossMode[M]] = {}
+        if isinstance(self, MemberKilling):
+            modes["kill"] = LossMode(self.kill, self.revive)
+        modes["pause"] = LossMode(self.pause, self.resume)
+        if isinstance(self, MemberIsolating):
+            modes["isolate"] = LossMode(self.isolate, self.heal)
+        if isinstance(self, MemberDeleting):
+            modes["delete"] = LossMode(self.delete, self.revive)
+        return modes
 
     def signal_member(self, member: M, sig: signal.Signals) -> None:
         """Send `sig` to the member's etcd process, wherever it runs."""

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import EtcdError, PlatformError
 from chaos.platform.base import Endpoint
-from chaos.platform.etcd import EtcdLeadership, LossMode, check_shape
+from chaos.platform.etcd import EtcdLeadership, check_shape
 from chaos.platform.kubernetes import manifests as m
 from chaos.platform.kubernetes.namespace import reason
 from chaos.platform.kubernetes.run_space import RunSpace
@@ -169,9 +168,9 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
                 break  # the pod (and its network namespace with the rules) is gone
         self.timeline.record(EventKind.ETCD_HEAL, member.name)
 
-    def loss_modes(self) -> Mapping[str, LossMode[KubeEtcdMember]]:
-        return {"kill": LossMode(self.kill, self.await_back), "pause": LossMode(self.pause, self.resume),
-                "isolate": LossMode(self.isolate, self.heal), "delete": LossMode(self.delete, self.await_back)}
+    def revive(self, member: KubeEtcdMember) -> None:
+        """A killed or deleted member is back once it answers (`MemberKilling`, `MemberDeleting`)."""
+        self.await_back(member)
 
     # -- internals ---------------------------------------------------------------------------
     def signal_member(self, member: KubeEtcdMember, sig: signal.Signals) -> None:

@@ -9,14 +9,13 @@ module adds how local members are started, killed, paused and isolated.
 from __future__ import annotations
 
 import signal
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from chaos.cleanup import stop_concurrently
 from chaos.errors import EtcdError
-from chaos.platform.etcd import EtcdLeadership, LeaderChange, LossMode, MemberStatus, check_shape
+from chaos.platform.etcd import EtcdLeadership, LeaderChange, MemberStatus, check_shape
 from chaos.platform.local.netfilter import PortIsolation, iptables_available
 from chaos.platform.local.ports import LOOPBACK, free_ports
 from chaos.platform.local.process import SupervisedProcess
@@ -185,9 +184,9 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
             isolation.remove()
             self.timeline.record(EventKind.ETCD_HEAL, member.name)
 
-    def loss_modes(self) -> Mapping[str, LossMode[EtcdMember]]:
-        return {"kill": LossMode(self.kill, self.restart), "pause": LossMode(self.pause, self.resume),
-                "isolate": LossMode(self.isolate, self.heal)}
+    def revive(self, member: EtcdMember) -> None:
+        """Bring a killed member back (`MemberKilling`)."""
+        self.restart(member)
 
     def unavailable(self, mode: str) -> str | None:
         if mode == "isolate":

@@ -9,7 +9,7 @@ A probe that does not answer gives None; the caller says which probe failed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -24,6 +24,14 @@ TIMEOUT_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
+class ReloadFlags:
+    """Metrics: whether the last reload succeeded, and the failed-reload counter (None: not reported)."""
+
+    ok: bool | None = None
+    failures: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Seen:
     """What one probe saw of the live config at one moment."""
 
@@ -31,12 +39,10 @@ class Seen:
     identity: str | None = None
     #: The whole live config, as a config endpoint answers it.
     tree: Any = None
-    #: Metrics: whether the last reload succeeded (None: not reported).
-    reload_ok: bool | None = None
     #: A reload timestamp or counter (a probe with `moves`): it changes when the service reloads.
     marker: str | None = None
-    #: Metrics: the failed-reload counter (a probe with `failures`).
-    failures: float | None = None
+    #: What metrics add: the last reload's success flag and the failed-reload counter.
+    reloads: ReloadFlags = field(default_factory=lambda: ReloadFlags())
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +78,7 @@ def read(target: RunningTarget, probe: LiveProbe, session: requests.Session | No
         assert isinstance(probe, MetricsProbe)
         seen = _metrics(reply.text, probe)
         if seen is not None and probe.moves:
-            return Seen(marker=seen.identity, reload_ok=seen.reload_ok, failures=seen.failures)
+            return Seen(marker=seen.identity, reloads=seen.reloads)
         return seen
     except (requests.RequestException, ValueError):
         return None
@@ -142,7 +148,7 @@ def _metrics(text: str, probe: MetricsProbe) -> Seen | None:
                 ok = sample.value == 1
     if identity is None and ok is None and failures is None:
         return None
-    return Seen(identity=identity, reload_ok=ok, failures=failures)
+    return Seen(identity=identity, reloads=ReloadFlags(ok, failures))
 
 
 def _number(value: float) -> str:

@@ -137,12 +137,13 @@ class LiveWatcher:
                 continue
             self.silent.discard(probe.kind)
             latest = self.book.latest()
-            if seen.failures is not None:
-                before = self._failures.setdefault(number, seen.failures)
-                if seen.failures > before and latest is not None and latest.index > 0:
-                    self._failures[number] = seen.failures
-                    self._rejected(latest, probe.kind, f"the failed-reload counter rose to {seen.failures:g}")
-            if seen.reload_ok is False and latest is not None and latest.index not in self.rejected \
+            failures = seen.reloads.failures
+            if failures is not None:
+                before = self._failures.setdefault(number, failures)
+                if failures > before and latest is not None and latest.index > 0:
+                    self._failures[number] = failures
+                    self._rejected(latest, probe.kind, f"the failed-reload counter rose to {failures:g}")
+            if seen.reloads.ok is False and latest is not None and latest.index not in self.rejected \
                     and latest.index not in self.live_writes:
                 self._rejected(latest, probe.kind, "the failed-reload metric says so")
             if seen.identity is not None and not getattr(probe, "moves", False):

@@ -88,3 +88,13 @@ def test_a_service_that_applies_configs_it_should_reject_fails_rollback(tmp_path
     assert "it should have rejected being live" in rollback["summary"]
     proof = " ".join(e["text"] for e in rollback["evidence"])
     assert "variant:" in proof and "marked invalid (expect reject)" in proof and "via metrics" in proof, proof
+
+
+def test_a_storm_of_triggers_alone_reloads_the_unchanged_config(tmp_path: Path, chaos_binaries: Binaries) -> None:
+    code, report, out = run("cfgsvc-unchanged.chaos.yaml", chaos_binaries["cfgsvc"], tmp_path)
+    assert code == 0, out
+    writes = [w for w in events(report, "reload.write") if w["details"]["mutation"] != "revert"]
+    assert len(writes) == 40 and all(w["details"]["trigger_only"] for w in writes)
+    assert {w["details"]["version"] for w in writes} == {writes[0]["details"]["version"]}, "the config never changed"
+    assert findings(report)["fault:reload_storm#1"]["status"] == "pass"
+    assert findings(report)["rollback"]["status"] == "pass"

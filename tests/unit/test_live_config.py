@@ -14,7 +14,7 @@ from chaos.injectors.live_watch import WriteBook, Written, identity_of, names_of
 from chaos.live_probes import MetricsProbe
 from chaos.oracles import rollback
 from chaos.oracles.context import OracleContext, Phases
-from chaos.probes import Seen, _metrics
+from chaos.probes import ReloadFlags, Seen, _metrics
 from chaos.timeline import EventKind, Timeline
 from chaos.verdict import Status
 
@@ -33,7 +33,7 @@ svc_config_loads_total 7
 def test_metrics_give_the_identity_from_a_label_or_a_value_and_the_reload_flag() -> None:
     by_label = _metrics(EXPOSITION, MetricsProbe(metric="svc_config_info", label="hash",
                                                  success="svc_config_last_reload_successful"))
-    assert by_label == Seen(identity="abc123", reload_ok=False)
+    assert by_label == Seen(identity="abc123", reloads=ReloadFlags(ok=False))
     assert _metrics(EXPOSITION, MetricsProbe(metric="svc_config_hash")) == Seen(identity="4200000")
     assert _metrics(EXPOSITION, MetricsProbe(metric="svc_config_loads")) == Seen(identity="7")  # a counter's family
     assert _metrics(EXPOSITION, MetricsProbe(metric="svc_config_loads_total")) == Seen(identity="7")

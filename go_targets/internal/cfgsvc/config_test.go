@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gochaos/gochaos/go_targets/internal/wanterr"
 )
 
 const (
@@ -211,14 +213,7 @@ func TestValidate(t *testing.T) {
 			}
 			tc.edit(c)
 			err = c.Validate()
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("want valid, got %v", err)
-			case tc.wantErr != "" && err == nil:
-				t.Fatalf("want error containing %q, got none", tc.wantErr)
-			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
-				t.Fatalf("want error containing %q, got %q", tc.wantErr, err)
-			}
+			wanterr.Check(t, err, tc.wantErr)
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/gochaos/gochaos/go_targets/internal/wanterr"
 )
 
 func TestParseAndValidate(t *testing.T) {
@@ -42,14 +44,7 @@ func TestParseAndValidate(t *testing.T) {
 			if err == nil {
 				err = c.Validate()
 			}
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("want valid, got %v", err)
-			case tc.wantErr != "" && err == nil:
-				t.Fatalf("want error containing %q, got none", tc.wantErr)
-			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
-				t.Fatalf("want error containing %q, got %q", tc.wantErr, err)
-			}
+			wanterr.Check(t, err, tc.wantErr)
 		})
 	}
 }

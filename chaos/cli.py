@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 pass, 1 fail, 2 usage/scenario error, 3 infrastructure error, "
                "4 inconclusive, 130 interrupted",
     )
+    parser.add_argument("--version", action="version", version=f"gochaos {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("list", help="list the bundled scenarios")
     commands.add_parser("version", help="print the gochaos version")

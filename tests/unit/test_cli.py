@@ -53,3 +53,10 @@ def test_unknown_command_and_bad_platform_exit_2() -> None:
     with pytest.raises(SystemExit) as raised:
         main(["run", "reload-panic", "--platform", "mars"])
     assert raised.value.code == 2
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"gochaos {__version__}"
+

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
 
-from chaos import __version__, cleanup, run_dirs, state
+from chaos import __version__, cleanup, repeat, run_dirs, state
 from chaos.errors import ChaosError, ExitCode, Interrupted, UsageError
 from chaos.platform.factory import PLATFORMS
+from chaos.verdict import Status
 
 if TYPE_CHECKING:
     from chaos.plan import Plan
@@ -68,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="keep only the newest N runs in --report-dir (default: all; env GOCHAOS_KEEP)")
         sub.add_argument("--seed", type=_seed, default=os.environ.get("GOCHAOS_SEED"),
                          help="seed for jitter and generated names, to replay a run (env GOCHAOS_SEED)")
+        sub.add_argument("--repeat", type=_positive, default=1, metavar="N",
+                         help="run it N times with fresh seeds (--seed S: S, S+1, ...) and report the "
+                              "detection rate of a failure, with its 95%% interval and the first failing seed")
+        sub.add_argument("--until-fail", action="store_true", help="with --repeat: stop at the first failing run")
         sub.add_argument("--dry-run", action="store_true",
                          help="print the plan (targets, etcd, load, fault schedule from the seed, "
                               "oracles) and exit; builds, starts and writes nothing")
@@ -124,6 +129,16 @@ def _seed(value: str) -> int:
         raise argparse.ArgumentTypeError(
             f"seed {value!r} (from --seed or GOCHAOS_SEED) is not an integer; pass a whole number"
         ) from None
+
+
+def _positive(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 10_000:
+        raise argparse.ArgumentTypeError(f"repeat {value!r} is not a whole number of runs from 1 to 10000")
+    return count
 
 
 def _keep(value: str) -> int:
@@ -199,15 +214,31 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
     results: list[RunResult] = []
     with ExitStack() as stack:
         cluster = _open_cluster(args, console, stack)
-        for plan in plans:
-            run_dir = run_root / "artefacts" / plan.scenario.name if run_root else None
-            title = f"{plan.scenario.name}{' (buggy)' if buggy else ''}"
-            if len(plans) > 1:
-                title = f"{name} {len(results) + 1}/{len(plans)}: {title}"
-            with ConsoleProgress(console, title) as progress:
-                result = run_scenario(plan, run_dir=run_dir, progress=progress, cluster=cluster)
-            print_verdict(console, result)
-            results.append(result)
+        for repetition in range(1, args.repeat + 1):
+            if repetition > 1:  # a fresh seed each time (or the next one after --seed)
+                seed = args.seed + repetition - 1 if args.seed is not None else None
+                plans = [build_plan(scenario, base_dir, platform=args.platform, buggy=buggy, seed=seed)
+                         for scenario, base_dir in members]
+            for number, plan in enumerate(plans, start=1):
+                folder = plan.scenario.name + (f"-{repetition}" if args.repeat > 1 else "")
+                run_dir = run_root / "artefacts" / folder if run_root else None
+                title = f"{plan.scenario.name}{' (buggy)' if buggy else ''}"
+                if len(plans) > 1:
+                    title = f"{name} {number}/{len(plans)}: {title}"
+                if args.repeat > 1:
+                    title = f"run {repetition}/{args.repeat}: {title}"
+                with ConsoleProgress(console, title) as progress:
+                    result = run_scenario(plan, run_dir=run_dir, progress=progress, cluster=cluster)
+                print_verdict(console, result)
+                results.append(result)
+            if args.until_fail and any(r.verdict.status is Status.FAIL for r in results):
+                break
+    if args.repeat > 1:
+        command = f"gochaos {'reproduce' if buggy else 'run'} {args.scenario}"
+        for scenario, _ in members:
+            found = repeat.detection([(r.seed, r.verdict.status) for r in results
+                                      if r.scenario.name == scenario.name])
+            console.print(repeat.describe(scenario.name, found, command), highlight=False, soft_wrap=True)
     status = overall_status(r.verdict.status for r in results)
     if len(results) > 1:
         console.print(f"{name}: {len(results)} scenarios, " + ", ".join(

@@ -47,3 +47,13 @@ def test_reload_panic_reproduces_the_crash_on_the_buggy_build(tmp_path: Path) ->
     assert "during fault reload_storm#1" in panics["summary"]
     assert any("goroutine" in e["text"] for e in panics["evidence"])
     assert "verdict: FAIL" in result.stdout
+
+
+def test_repeat_reports_the_detection_rate_and_the_seed_to_replay(tmp_path: Path) -> None:
+    result = gochaos("reproduce", "reload-panic", "--repeat", "3", "--seed", "10", "--report-dir",
+                     str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "reload-panic: failed 3 of 3 runs: detection rate 100% (95% CI 44%-100%)" in result.stdout
+    assert "replay with `gochaos reproduce reload-panic --seed 10`" in result.stdout
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert [run["seed"] for run in report["runs"]] == [10, 11, 12], "each repetition gets the next seed"

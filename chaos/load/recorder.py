@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+import gevent.lock
 import gevent.os
 
 from chaos.load.stream import WireRecord, encode
@@ -140,13 +141,17 @@ class PipeWriter:
     def __init__(self, fd: int) -> None:
         self._fd = fd
         gevent.os.make_nonblocking(fd)
+        # A full pipe makes nb_write yield to the hub mid-message; without this lock another greenlet
+        # (the batch flusher, the totals) could write into the middle of that message's line.
+        self._lock = gevent.lock.BoundedSemaphore()
 
     def send(self, message: dict[str, Any]) -> None:
         data = memoryview(encode(message))
         try:
-            while data:
-                written = gevent.os.nb_write(self._fd, data)
-                data = data[written:]
+            with self._lock:
+                while data:
+                    written = gevent.os.nb_write(self._fd, data)
+                    data = data[written:]
         except BrokenPipeError:
             # Nobody reads the results any more: running on would be load without a record.
             print("gochaos load: the parent closed the result stream; exiting", file=sys.stderr,

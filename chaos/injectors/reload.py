@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 from pydantic import Field, field_validator, model_validator
 
 from chaos.configfiles import NEEDS_KUBERNETES, WriteMode
@@ -110,6 +109,8 @@ class ReloadStorm(Injector[ReloadStormParams]):
     def __init__(self, params: ReloadStormParams, target: str | None = None) -> None:
         super().__init__(params, target)
         self._original: str | None = None
+        self._original_version: str | None = None
+        self._original_names: frozenset[str] = frozenset()
         self._target: RunningTarget | None = None
         self._last_valid: str | None = None
 
@@ -193,8 +194,9 @@ class ReloadStorm(Injector[ReloadStormParams]):
         except ConfigError as e:
             raise InjectionFailed(f"{target.spec.name}: {e}") from e
         book = WriteBook()
-        book.add(Written(0, now_ns(), names_of(self._original, source.current_tree, source._version_of(
-            source.current_tree)), "accept", "initial", _tree_hash(source.current_tree)))
+        self._original_version = source.version_of(source.current_tree)
+        self._original_names = names_of(self._original, source.current_tree, self._original_version)
+        book.add(Written(0, now_ns(), self._original_names, "accept", "initial", _tree_hash(source.current_tree)))
         intervals: list[float] = []
         watcher = LiveWatcher(target, ctx, self.name, book)
         with watcher:
@@ -252,13 +254,11 @@ class ReloadStorm(Injector[ReloadStormParams]):
             self._target.restore_config(text)
             self._write(ctx, self._target, text, trigger_only=True)  # a SIGHUP/HTTP service must reload it too
             mode = WriteMode.CONFIGMAP_API if self.params.write_mode is WriteMode.CONFIGMAP_API else WriteMode.RENAME
-            config = self._target.spec.config
-            version_key = self.params.version_key or (config.version_key if config else None)
-            original = _version_in(text, version_key) if version_key else None
+            # what inject learnt of the original; a storm that failed before parsing it knows its bytes only
+            names = self._original_names or names_of(text, None, None)
             ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=self.target_name,
-                                version=original if original is not None else "original", valid=True,
-                                mutation="revert", mode=mode.value, expect="accept",
-                                names=sorted(names_of(text, None, original)))
+                                version=self._original_version or "original", valid=True,
+                                mutation="revert", mode=mode.value, expect="accept", names=sorted(names))
             self._original = None
 
     def _steps(self, ctx: InjectionContext) -> list[tuple[str, int]]:
@@ -320,15 +320,3 @@ def _format(config: ConfigSpec) -> ConfigFormat | None:
 
 def _tree_hash(tree: Any) -> str | None:
     return content_hash(tree) if tree is not None else None
-
-
-def _version_in(text: str, version_key: str) -> str | None:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    for part in version_key.split("."):
-        if not isinstance(data, dict) or part not in data:
-            return None
-        data = data[part]
-    return None if data is None else str(data)

@@ -97,7 +97,7 @@ class WriteSource:
         version = f"{self.tag}-{self._count}"
         if label == UNCHANGED:
             return NextWrite(self.current_text, self.current_tree, UNCHANGED, Expect.ACCEPT, "unchanged", (),
-                             self._version_of(self.current_tree))
+                             self.version_of(self.current_tree))
         declared = [v for v in self.variants if v.label == label] or (self.variants if label == "variant" else [])
         if declared:
             turn = self._turn.get(label, 0)
@@ -149,7 +149,7 @@ class WriteSource:
             self._mutator.apply(mutation)
         changes = tuple(str(c) for c in mutation.changes)
         written_label = INVALID if mutation.label is Label.TYPE_BREAK else mutation.label.value
-        return NextWrite(text, data, written_label, mutation.expect, "auto", changes, self._version_of(data))
+        return NextWrite(text, data, written_label, mutation.expect, "auto", changes, self.version_of(data))
 
     def _variant(self, variant: Variant, version: str) -> NextWrite:
         built = build_variant(variant, self.parsed, self.fmt, self.name, self.values)
@@ -161,7 +161,7 @@ class WriteSource:
         changes = tuple(str(c) for c in diff(self.current_tree, tree)) if tree is not None and \
             self.current_tree is not None else ()
         return NextWrite(text, tree, variant.label, variant.expect, f"variant:{variant.name}", changes,
-                         self._version_of(tree))
+                         self.version_of(tree))
 
     def _syntax(self, version: str) -> NextWrite:
         broken = {ConfigFormat.JSON: self.current_text.rstrip().rstrip("}") + ',\n  "gochaos": [\n',
@@ -184,7 +184,7 @@ class WriteSource:
         return NextWrite(text, config, label, Expect.ACCEPT if valid else Expect.REJECT, "configd", changes,
                          version)
 
-    def _version_of(self, tree: Any) -> str | None:
+    def version_of(self, tree: Any) -> str | None:
         if tree is None or self.version_path is None:
             return None
         return version_at(tree, self.version_path)

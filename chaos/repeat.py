@@ -51,10 +51,15 @@ def detection(outcomes: Sequence[tuple[int, Status]]) -> Detection:
     return Detection(len(failed), len(outcomes), low, high, failed[0] if failed else None)
 
 
+def rate_text(name: str, found: Detection) -> str:
+    """How often it failed, with the interval: the words every report uses."""
+    return (f"{name}: failed {found.failed} of {found.runs} runs: detection rate {found.rate:.0%} "
+            f"(95% CI {found.low:.0%}-{found.high:.0%})")
+
+
 def describe(name: str, found: Detection, replay: str) -> str:
     """One line for the console and CI logs."""
-    line = (f"{name}: failed {found.failed} of {found.runs} runs: detection rate {found.rate:.0%} "
-            f"(95% CI {found.low:.0%}-{found.high:.0%})")
+    line = rate_text(name, found)
     if found.first_failing_seed is not None:
         seed = found.first_failing_seed
         line += f"; first failing seed {seed}: replay with `{replay} --seed {seed}`"

@@ -12,6 +12,7 @@ is the reported pair: a value-only change, then 100 ms later a structural one.
 from __future__ import annotations
 
 import enum
+import math
 import signal
 import time
 from collections.abc import Mapping
@@ -68,6 +69,8 @@ class Pattern(enum.StrEnum):
 class ReloadStormParams(InjectorParams):
     pattern: Pattern = Field(Pattern.INCIDENT, description="What each round writes")
     rounds: int = Field(5, ge=1, le=10_000, description="How many rounds of the pattern")
+    for_s: float | None = Field(None, gt=0, le=3600, description="Storm for this long instead of a number of "
+                                                                 "rounds: a round every interval_ms until it ends")
     interval_ms: int = Field(500, ge=1, le=600_000, description="From one round's start to the next")
     pair_gap_ms: int = Field(100, ge=1, le=60_000, description="Gap inside an incident pair")
     write_mode: WriteMode = Field(WriteMode.RENAME, description="How the file is replaced: rename, "
@@ -95,6 +98,8 @@ class ReloadStormParams(InjectorParams):
     def _variants_given(self) -> ReloadStormParams:
         if self.pattern is Pattern.VARIANTS and not self.variants:
             raise ValueError("pattern variants needs `variants`")
+        if self.for_s is not None and "rounds" in self.model_fields_set:
+            raise ValueError("give `rounds` or `for_s`, not both: a storm is bounded by a count or by a duration")
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError(f"variant names must be unique, got {names}")
@@ -116,7 +121,14 @@ class ReloadStorm(Injector[ReloadStormParams]):
 
     def expected_duration_s(self) -> float:
         p = self.params
-        return (p.rounds * p.interval_ms + p.pair_gap_ms + p.settle_ms) / 1000
+        return (self._round_count() * p.interval_ms + p.pair_gap_ms + p.settle_ms) / 1000
+
+    def _round_count(self) -> int:
+        """Rounds of the storm: `rounds`, or as many round starts as fit in `for_s`."""
+        p = self.params
+        if p.for_s is None:
+            return p.rounds
+        return max(1, math.ceil(p.for_s * 1000 / p.interval_ms))
 
     @classmethod
     def read_files(cls, params: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
@@ -219,7 +231,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
         started = time.monotonic()
         p = self.params
         texts = {0: (source.current_text, source.current_tree)}  # every write, to follow what the service took
-        for round_no in range(p.rounds):
+        for round_no in range(self._round_count()):
             jitter = ctx.rng.uniform(-p.jitter_ms, p.jitter_ms) / 1000 if p.jitter_ms else 0.0
             round_start = max(started, started + round_no * p.interval_ms / 1000 + jitter)
             ctx.sleep_until(round_start)

@@ -16,6 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaos import repeat
 from chaos.report import overall_status
 from chaos.report.sanitize import printable
 from chaos.verdict import Finding, Status
@@ -117,8 +118,24 @@ def _summary(results: Sequence[RunResult]) -> str:
         f"<td>{escape(_headline(r))}</td></tr>"
         for i, r in enumerate(results, start=1)
     )
-    return (f'<section class="card"><h3>Runs</h3><table><tr><th>scenario</th><th>verdict</th>'
-            f"<th>seed</th><th>first failing check</th></tr>{rows}</table></section>")
+    return (f'<section class="card"><h3>Runs</h3>{_detection_rates(results)}<table><tr><th>scenario</th>'
+            f"<th>verdict</th><th>seed</th><th>first failing check</th></tr>{rows}</table></section>")
+
+
+def _detection_rates(results: Sequence[RunResult]) -> str:
+    """For a scenario run more than once (--repeat): how often it failed, linking the first failing run."""
+    lines = []
+    for name in dict.fromkeys(r.scenario.name for r in results):
+        runs = [(i, r) for i, r in enumerate(results, start=1) if r.scenario.name == name]
+        if len(runs) < 2:
+            continue
+        found = repeat.detection([(r.seed, r.verdict.status) for _, r in runs])
+        text = escape(repeat.rate_text(name, found))
+        first = next((i for i, r in runs if r.verdict.status is Status.FAIL), None)
+        if first is not None:
+            text += f'; <a href="#run-{first}">first failing run: seed {found.first_failing_seed}</a>'
+        lines.append(f'<p class="detection">{text}</p>')
+    return "".join(lines)
 
 
 def _headline(result: RunResult) -> str:

@@ -57,3 +57,13 @@ def test_repeat_reports_the_detection_rate_and_the_seed_to_replay(tmp_path: Path
     assert "replay with `gochaos reproduce reload-panic --seed 10`" in result.stdout
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert [run["seed"] for run in report["runs"]] == [10, 11, 12], "each repetition gets the next seed"
+
+
+def test_a_storm_bounded_by_time_writes_the_rounds_that_start_within_it(tmp_path: Path) -> None:
+    scenario = Path(__file__).parent / "storm-for-duration.chaos.yaml"  # for_s 0.8 s, a pair every 400 ms
+    result = gochaos("reproduce", str(scenario), "--report-dir", str(tmp_path / "r"), "--seed", "3", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    checks = {f["check"]: f for f in report["findings"]}
+    assert checks["fault:reload_storm#1"]["figures"]["writes"] == 4, "two rounds of an incident pair"
+    assert checks["panics"]["status"] == "fail", checks["panics"]["summary"]

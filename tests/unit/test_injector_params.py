@@ -208,3 +208,19 @@ def test_loading_a_scenario_refuses_the_combination_with_file_line_and_field(par
 def test_a_valid_combination_loads() -> None:
     scenario = parse_scenario(SCENARIO.replace("{PARAMS}", "{method: hog, hog_mb: 64}"), "gc.chaos.yaml")
     assert scenario.faults[0].params == {"method": "hog", "hog_mb": 64}
+
+
+def test_a_storm_by_duration_runs_the_rounds_that_start_within_it() -> None:
+    storm = create("reload_storm", {"pattern": "value", "for_s": 2.2, "interval_ms": 500}, "configd")
+    # round starts at 0, 0.5, 1.0, 1.5, 2.0 s: five, then the pair gap and the settle time
+    assert storm.expected_duration_s() == pytest.approx((5 * 500 + 100 + 3000) / 1000)
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"for_s": 5, "rounds": 3}, "give `rounds` or `for_s`, not both"),
+    ({"for_s": 0}, "for_s"),
+    ({"for_s": 7200}, "for_s"),
+])
+def test_a_storm_is_bounded_by_rounds_or_by_a_duration_not_both(params: dict[str, Any], message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        create("reload_storm", {"pattern": "value", **params}, "configd")

@@ -110,6 +110,17 @@ def test_several_runs_share_one_page_with_a_summary_and_the_worst_verdict(tmp_pa
     assert "panics: configd: panic: assignment to entry in nil map &amp; more" in text  # first failing check
 
 
+def test_a_repeated_scenario_shows_its_detection_rate_and_links_the_first_failing_run(tmp_path: Path) -> None:
+    passed = [f for f in sample_findings() if f.status is Status.PASS]
+    runs = [sample_result(findings=passed, name="racy", seed=s) for s in (20, 21)]
+    runs += [sample_result(name="racy", seed=22), sample_result(findings=passed, name="racy", seed=23)]
+    text = html.write_many(runs, tmp_path).read_text(encoding="utf-8")
+    assert "racy: failed 1 of 4 runs: detection rate 25% (95% CI 5%-70%)" in text
+    assert '<a href="#run-3">first failing run: seed 22</a>' in text
+    single = html.write_many([sample_result(name="a"), sample_result(name="b")], tmp_path).read_text(encoding="utf-8")
+    assert "detection rate" not in single, "scenarios run once each have no rate"
+
+
 def test_importing_the_html_report_stays_cheap() -> None:
     code = ("import sys, chaos.report.html, chaos.report.junit; "
             "heavy = [m for m in ('chaos.runner', 'chaos.report.plots', 'locust', 'kubernetes') if m in sys.modules]; "

@@ -115,6 +115,10 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     seed = resolve_seed(scenario, seed)
     schedule = tuple(fault_schedule(scenario, seed))
     targets = tuple(_shaped(entry.spec(base_dir, buggy=buggy), schedule) for entry in scenario.targets)
+    deployed = [spec.name for spec in targets if spec.deployed is not None]
+    if deployed and platform != "kubernetes":
+        raise UsageError(f"target {deployed[0]} is a service deployed on a cluster: run it with --platform kubernetes "
+                         "(and --kubeconfig/--context for a cluster that is not kind)")
     etcd = scenario.etcd
     if etcd is None and any(spec.needs_etcd for spec in targets):
         etcd = EtcdEntry()
@@ -156,6 +160,9 @@ def describe(plan: Plan) -> list[str]:
              f"(replay with --seed {seed}); dry run: nothing was built, started or written"]
     lines.append("targets:")
     for spec in plan.targets:
+        if spec.deployed is not None:
+            lines += _deployed_lines(spec)
+            continue
         lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec, platform))}")
         env = {**GO_OBSERVABILITY_ENV, **spec.env, **(chaosagent_env("<token>") if spec.chaosagent else {})}
         ready = f"GET {spec.readiness.http_path} answers 2xx" if spec.readiness.http_path else "its port accepts"
@@ -193,6 +200,28 @@ def describe(plan: Plan) -> list[str]:
     for name, params in scenario.oracle_entries():
         bounds = ORACLES[name].params(**params).model_dump(mode="json")
         lines.append(f"  {name}: {_inline(bounds) if bounds else '(no parameters)'}")
+    return lines
+
+
+def _deployed_lines(spec: TargetSpec) -> list[str]:
+    """A deployed service: every object the run reads, changes and restores, and the verbs it checks first."""
+    from chaos.platform.kubernetes.deployed import needs
+    from chaos.platform.kubernetes.rights import OPT_IN_LABEL, OPT_IN_VALUE
+
+    deployed = spec.deployed
+    assert deployed is not None
+    ns = deployed.namespace
+    container = f"container {deployed.container}" if deployed.container else "its only container"
+    lines = [f"  {spec.name}: deployed {deployed.workload} in namespace {ns}, {container}, port {deployed.port} "
+             "through port-forward (nothing is started or deployed)",
+             f"    reads: namespace {ns} (must carry {OPT_IN_LABEL}={OPT_IN_VALUE}), {deployed.workload}, its pods and "
+             "their logs" + (f", ConfigMap {deployed.config.configmap}" if deployed.config else "")]
+    if deployed.config is not None:
+        lines.append(f"    changes: ConfigMap {ns}/{deployed.config.configmap} key {deployed.config.key} (reload "
+                     "faults); restores: that key to what it held when the run started")
+    else:
+        lines.append("    changes: nothing (no `deployed.config`)")
+    lines.append("    checks first (SelfSubjectAccessReview): " + ", ".join(str(need) for need in needs(deployed)))
     return lines
 
 

@@ -25,7 +25,9 @@ from chaos.published import parse_ref
 from chaos.suggest import did_you_mean
 from chaos.targets import (
     BUNDLED,
+    ConfigDelivery,
     ConfigSpec,
+    Deployed,
     Readiness,
     ReloadTrigger,
     RestartPolicy,
@@ -73,6 +75,8 @@ class TargetEntry(_Model):
     load_user: str | None = Field(None, description="Built-in Locust user for this service")
     race: bool = Field(False, description="Bundled only: build with the Go race detector, so the first data "
                                           "race stops the service with its report (GORACE=halt_on_error=1)")
+    deployed: Deployed | None = Field(None, description="A service already deployed on the cluster "
+                                                        "(--platform kubernetes): found and checked, never started")
 
     @field_validator("go_install")
     @classmethod
@@ -89,8 +93,11 @@ class TargetEntry(_Model):
             if self.command is None or not any("{binary}" in arg for arg in self.command):
                 raise ValueError("a `go_install` target runs its built binary as {binary}: give a `command` that "
                                  'uses it, e.g. ["{binary}", "--listen={listen}"]')
-        if (self.bundled is None) == (self.command is None):
-            raise ValueError("give exactly one of `bundled` (a bundled target) or `command` (your own service)")
+        if sum(given is not None for given in (self.bundled, self.command, self.deployed)) != 1:
+            raise ValueError("give exactly one of `bundled` (a bundled target), `command` (your own service) or "
+                             "`deployed` (your service already running on a cluster)")
+        if self.deployed is not None and self.name is None:
+            raise ValueError("a `deployed` service needs a `name`")
         if self.bundled is not None and self.bundled not in BUNDLED:
             raise ValueError(f"unknown bundled target {self.bundled!r}{did_you_mean(self.bundled, BUNDLED)}")
         if self.command is not None and self.name is None:
@@ -107,6 +114,8 @@ class TargetEntry(_Model):
             if self.race:
                 spec = spec.model_copy(update={"race": True, "env": {"GORACE": "halt_on_error=1", **spec.env}})
             return spec
+        if self.deployed is not None:
+            return self._deployed_spec(base_dir)
         assert self.command is not None and self.name is not None
         config = None
         if self.config_file is not None:
@@ -126,6 +135,29 @@ class TargetEntry(_Model):
         return TargetSpec(name=self.name, command=command, go_install=self.go_install, env=self.env,
                           restart=self.restart, readiness=Readiness(http_path=self.ready_path), config=config,
                           version=version, load_user=self.load_user, live=self.live, ports=self.ports)
+
+
+    def _deployed_spec(self, base_dir: Path) -> TargetSpec:
+        """A deployed service: its config is what its ConfigMap holds when the run starts (`config_file`, if
+        given, is only a local copy the dry run plans with)."""
+        assert self.deployed is not None and self.name is not None
+        config = None
+        if self.deployed.config is not None:
+            initial = ""
+            if self.config_file is not None:
+                path = (base_dir / self.config_file).resolve()
+                try:
+                    initial = path.read_text(encoding="utf-8")
+                except OSError as e:
+                    raise ScenarioError(f"target {self.name}: config_file {path}: {e.strerror}") from e
+            config = ConfigSpec(initial=initial, trigger=self.reload, file_name=self.deployed.config.key,
+                                format=self.format, version_key=self.version_key, mutator=self.mutations,
+                                delivery=ConfigDelivery.CONFIGMAP)
+        version = None
+        if self.version_header or self.version_endpoint:
+            version = VersionProbe(header=self.version_header, endpoint=self.version_endpoint)
+        return TargetSpec(name=self.name, command=(), readiness=Readiness(http_path=self.ready_path), config=config,
+                          version=version, load_user=self.load_user, live=self.live, deployed=self.deployed)
 
 
 class EtcdEntry(_Model):

@@ -90,6 +90,33 @@ class VersionProbe(_Frozen):
     json_field: str = Field("version", description="Field of that JSON holding the version")
 
 
+class DeployedConfig(_Frozen):
+    """Where a deployed workload's config lives: a key of a ConfigMap mounted into its pods."""
+
+    configmap: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", description="ConfigMap name")
+    key: str = Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$", description="Its key holding the config file")
+
+
+class Deployed(_Frozen):
+    """A service already running on the cluster: nothing is deployed, everything is found and checked first."""
+
+    namespace: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", description="Its namespace (must "
+                                                                                      "carry gochaos.io/chaos=allowed)")
+    workload: str = Field(pattern=r"^(deployment|statefulset)/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+                          description="deployment/NAME or statefulset/NAME")
+    container: str | None = Field(None, description="Container in its pods (default: the only one)")
+    port: int = Field(ge=1, le=65535, description="Container port probes and load reach (through port-forward)")
+    config: DeployedConfig | None = Field(None, description="Its config in a ConfigMap (reload storms write there)")
+
+    @property
+    def kind(self) -> str:
+        return self.workload.partition("/")[0]
+
+    @property
+    def workload_name(self) -> str:
+        return self.workload.partition("/")[2]
+
+
 class TargetSpec(_Frozen):
     """One Go service under test, per the Target contract in the design."""
 
@@ -115,6 +142,7 @@ class TargetSpec(_Frozen):
                                          "data race stops the service with the race report")
     needs_etcd: bool = Field(False, description="Start an etcd cluster first and pass {etcd_endpoints}")
     load_user: str | None = Field(None, description="Built-in Locust user that fits this service")
+    deployed: Deployed | None = Field(None, description="Already running on the cluster: found, not started")
 
     def live_probes(self) -> tuple[LiveProbe, ...]:
         """Every way to read which config is live: the version probe's, then `live`."""

@@ -187,7 +187,18 @@ class ReloadStorm(Injector[ReloadStormParams]):
             return f"target {self.target_name} has no config file to reload"
         if self.params.write_mode is WriteMode.CONFIGMAP_API and ctx.platform.name != "kubernetes":
             return NEEDS_KUBERNETES
+        if (target.spec.deployed is not None and "write_mode" in self.params.model_fields_set
+                and self.params.write_mode is not WriteMode.CONFIGMAP_API):
+            return (f"{self.target_name} is a deployed service whose config changes only through its ConfigMap; "
+                    f"write_mode {self.params.write_mode.value} cannot reach it (drop write_mode or use configmap-api)")
         return None
+
+    def _mode(self, spec: TargetSpec) -> WriteMode:
+        """How writes reach the target: a config mounted from its ConfigMap changes only through the API."""
+        config = spec.config
+        if config is not None and config.delivery is ConfigDelivery.CONFIGMAP:
+            return WriteMode.CONFIGMAP_API
+        return self.params.write_mode
 
     def inject(self, ctx: InjectionContext) -> FaultOutcome:
         assert self.target_name is not None
@@ -251,7 +262,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
                 texts[index] = (write.text, write.tree)
                 ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=target.spec.name,
                                     version=identity, valid=write.expect == "accept", mutation=write.label,
-                                    mode=p.write_mode.value, write=index, expect=str(write.expect),
+                                    mode=self._mode(target.spec).value, write=index, expect=str(write.expect),
                                     origin=write.source, changes=list(write.changes[:20]),
                                     names=sorted(names), trigger_only=p.trigger_only and label == Pattern.UNCHANGED)
                 if write.expect == "accept":
@@ -265,7 +276,8 @@ class ReloadStorm(Injector[ReloadStormParams]):
             t_ns = now_ns()
             self._target.restore_config(text)
             self._write(ctx, self._target, text, trigger_only=True)  # a SIGHUP/HTTP service must reload it too
-            mode = WriteMode.CONFIGMAP_API if self.params.write_mode is WriteMode.CONFIGMAP_API else WriteMode.RENAME
+            mode = self._mode(self._target.spec)
+            mode = mode if mode is WriteMode.CONFIGMAP_API else WriteMode.RENAME
             # what inject learnt of the original; a storm that failed before parsing it knows its bytes only
             names = self._original_names or names_of(text, None, None)
             ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=self.target_name,
@@ -289,7 +301,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
         t_ns = now_ns()
         if not trigger_only:
             try:
-                target.write_config(text, self.params.write_mode)
+                target.write_config(text, self._mode(target.spec))
             except PlatformError as e:
                 raise InjectionFailed(str(e)) from e
         config = target.spec.config

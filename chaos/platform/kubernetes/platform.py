@@ -21,14 +21,18 @@ from chaos.build import Binaries
 from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError, TargetError
 from chaos.platform.base import Endpoint, Platform, StartedTarget
+from chaos.platform.kubernetes import deployed as deployed_service
 from chaos.platform.kubernetes import manifests as m
+from chaos.platform.kubernetes import rights
 from chaos.platform.kubernetes.cluster import ClusterAccess
+from chaos.platform.kubernetes.deployed import DeployedTarget
 from chaos.platform.kubernetes.etcd import KubeEtcdCluster
 from chaos.platform.kubernetes.hog import KubeHog
 from chaos.platform.kubernetes.namespace import FIELD_MANAGER, reason
 from chaos.platform.kubernetes.podwatch import PodObserver
 from chaos.platform.kubernetes.resize import PodResize
 from chaos.platform.kubernetes.run_space import RunSpace, unwritable
+from chaos.platform.kubernetes.tunnel import Tunnel
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.readiness import http_ok, wait_until
 from chaos.targets import ConfigDelivery, TargetSpec, fill_config_text
@@ -114,7 +118,7 @@ class KubeTarget(StartedTarget):
         node.signal_container(current[1].partition("://")[2] or current[1], sig)
 
 
-class KubernetesPlatform(Platform[KubeTarget]):
+class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
     """Runs targets on a cluster (kind for now) in a namespace of their own.
 
     Beyond the core contract it has the `ResourceLimits` (in-place pod resize) and `HogPlacement`
@@ -132,9 +136,12 @@ class KubernetesPlatform(Platform[KubeTarget]):
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
-                     etcd_endpoints: str = "") -> KubeTarget:
-        """Apply its ConfigMap, Deployment and Service, wait for the rollout and for it to answer."""
+                     etcd_endpoints: str = "") -> KubeTarget | DeployedTarget:
+        """Apply its ConfigMap, Deployment and Service, wait for the rollout and for it to answer (a deployed
+        service: find it, check it and reach it)."""
         self._claim(spec.name)
+        if spec.deployed is not None:
+            return self._attach(spec)
         node = self.cluster.node
         if node is None:
             raise PlatformError("targets on a cluster other than a local kind cluster need port-forward and the "
@@ -167,6 +174,10 @@ class KubernetesPlatform(Platform[KubeTarget]):
         target = self._targets.pop(name, None)
         if target is None:
             return
+        if isinstance(target, DeployedTarget):  # left running as it was found
+            target.close()
+            self.timeline.record(EventKind.TARGET_STOP, name)
+            return
         self.space.ns.delete_object(self.space.apps.delete_namespaced_deployment, name)
         self.space.ns.delete_object(self.space.core.delete_namespaced_service, name)
         target.observer.stop()
@@ -175,7 +186,7 @@ class KubernetesPlatform(Platform[KubeTarget]):
     def restart_target(self, name: str, *,
                        env: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
         """Roll the Deployment with a changed environment (None removes a variable); return the old values."""
-        target = self.target(name)
+        target = self._own(name, "a rollout with a changed environment")
         previous = {key: target.env.get(key) for key in (env or {})}
         target.env.update(env or {})
         patch = {"spec": {"template": {
@@ -192,19 +203,54 @@ class KubernetesPlatform(Platform[KubeTarget]):
     def resource_limit(self, name: str, *, memory_bytes: int | None = None,
                        cpu_millicores: int | None = None) -> PodResize:
         """A CPU/memory squeeze of target `name`'s pod in place (apply, throttled_periods, remove)."""
-        return PodResize(self.space, self.target(name).observer, name, memory_bytes=memory_bytes,
+        return PodResize(self.space, self._own(name, "an in-place resize").observer, name, memory_bytes=memory_bytes,
                          cpu_millicores=cpu_millicores)
 
     def _close_targets(self) -> None:
         """Stop observing; the namespace's deletion (`_release`) takes their objects with it."""
         for target in self._targets.values():
-            target.observer.stop()
+            if isinstance(target, DeployedTarget):
+                target.close()
+            else:
+                target.observer.stop()
         self._targets.clear()
 
     def _release(self) -> None:
         self.space.release()
 
     # -- internals ---------------------------------------------------------------------------
+    def _own(self, name: str, what: str) -> KubeTarget:
+        """Target `name` when the run deployed it; a deployed service is only reached, never reshaped."""
+        target = self.target(name)
+        if isinstance(target, DeployedTarget):
+            raise PlatformError(f"{name} is a deployed service; {what} of it is not supported yet")
+        return target
+
+    def _attach(self, spec: TargetSpec) -> DeployedTarget:
+        """Find and check a deployed service, then reach it through a port-forward tunnel and follow its pods."""
+        deployed = spec.deployed
+        assert deployed is not None
+        rights.require_opt_in(self.space.core, deployed.namespace)
+        rights.require(self.cluster.api, deployed_service.needs(deployed))
+        workload = deployed_service.find(self.space.core, self.space.apps, spec.name, deployed)
+        observer = PodObserver(self.space.core, workload.namespace, spec.name, self.timeline,
+                               selector=workload.selector, container=workload.container)
+        tunnel = Tunnel(self.cluster.api.configuration, workload.namespace, deployed.port,
+                        lambda: deployed_service.ready_pod(self.space.core, workload))
+        target = DeployedTarget(spec, workload, tunnel, observer, self.space.core, self.cluster.how_to_reach())
+        self._targets[spec.name] = target
+        observer.start()
+        self.timeline.record(EventKind.TARGET_START, spec.name, pid=None, port=tunnel.endpoint.port,
+                             namespace=workload.namespace, deployed=deployed.workload)
+        url = target.endpoint.url + (spec.readiness.http_path or "/")
+        if not wait_until(lambda: http_ok(url), timeout_s=spec.readiness.timeout_s, interval_s=0.2):
+            why = tunnel.failures[-1] if tunnel.failures else "no stream error"
+            raise TargetError(f"deployed service {spec.name} ({workload.namespace}/{deployed.workload}) did not answer "
+                              f"GET {spec.readiness.http_path or '/'} through port-forward within "
+                              f"{spec.readiness.timeout_s:g}s: {why}")
+        self.timeline.record(EventKind.TARGET_READY, spec.name, pid=None)
+        return target
+
     def start_hog(self, near: str, *, mb: int, cpu: bool, duration_s: float) -> KubeHog:
         """A hog pod on target `near`'s node (BestEffort: it competes for the node's memory and CPU)."""
         self.target(near)

@@ -75,10 +75,17 @@ def _signal_name(exit_code: int, sig: int | None) -> str | None:
 
 
 class PodObserver:
-    """Follows the pods of one target in one namespace (start with `start()`, end with `stop()`)."""
+    """Follows the pods of one target in one namespace (start with `start()`, end with `stop()`).
 
-    def __init__(self, core: Any, namespace: str, target: str, timeline: Timeline) -> None:
+    The pods are the run's own (label `TARGET_LABEL=<target>`, container `CONTAINER`) unless a
+    deployed workload's `selector` and `container` are given.
+    """
+
+    def __init__(self, core: Any, namespace: str, target: str, timeline: Timeline, *,
+                 selector: str | None = None, container: str = CONTAINER) -> None:
         self.core, self.namespace, self.target, self.timeline = core, namespace, target, timeline
+        self.selector = selector or f"{TARGET_LABEL}={target}"
+        self.container = container
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._lines: dict[int, list[LogLine]] = {}
@@ -164,7 +171,7 @@ class PodObserver:
         from kubernetes import watch as watch_module
 
         watch: Any = watch_module  # untyped package
-        selector = f"{TARGET_LABEL}={self.target}"
+        selector = self.selector
         while not self._stop.is_set():
             watcher = watch.Watch()
             try:
@@ -183,7 +190,7 @@ class PodObserver:
         name = pod.metadata.name
         leaving = deleted or pod.metadata.deletion_timestamp is not None
         for status in (pod.status.container_statuses or []) if pod.status else []:
-            if status.name != CONTAINER:
+            if status.name != self.container:
                 continue
             with self._lock:
                 self._restart_counts[name] = max(self._restart_counts.get(name, 0), status.restart_count or 0)
@@ -285,7 +292,7 @@ class PodObserver:
                 return None
             raise
         for container in status.container_statuses or []:
-            if container.name != CONTAINER:
+            if container.name != self.container:
                 continue
             # first: a container that ended and waits for its restart is both the pod's containerID and
             # its lastState, and its log is complete: read it once, do not follow it
@@ -302,7 +309,7 @@ class PodObserver:
 
         try:
             response = self.core.read_namespaced_pod_log(
-                pod, self.namespace, container=CONTAINER, follow=follow, previous=previous, timestamps=True,
+                pod, self.namespace, container=self.container, follow=follow, previous=previous, timestamps=True,
                 _preload_content=False, _request_timeout=(10, 3600 if follow else 30))
         except ApiException as e:
             if e.status in (400, 404):  # not started yet, or already gone

@@ -1,0 +1,193 @@
+"""A team's service as it is already deployed: found, checked and reached through the API only.
+
+Nothing is applied and no node is touched. Before anything changes, the workload, its container,
+the ConfigMap key that holds its config, and that its pods mount that ConfigMap are all checked
+(each missing object: exit 2 naming it and the fix), the namespace must carry the opt-in label, and
+every verb the run will use is asked of the API server (exit 3 naming what RBAC denies). The pods
+are reached through a port-forward tunnel on loopback; a reload storm writes the ConfigMap, which
+the kubelet swaps into the pods; crashes and restarts come from the pod watch and `previous` logs.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from chaos import state
+from chaos.configfiles import WriteMode
+from chaos.errors import PlatformError, UsageError
+from chaos.platform.base import StartedTarget
+from chaos.platform.kubernetes import config_map_reclaim
+from chaos.platform.kubernetes.namespace import FIELD_MANAGER, reason
+from chaos.platform.kubernetes.podwatch import PodObserver
+from chaos.platform.kubernetes.rights import Need
+from chaos.platform.kubernetes.tunnel import Tunnel
+from chaos.platform.observations import ExitRecord, LogLine
+from chaos.targets import Deployed, TargetSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What was found of a deployed service: its pods' label selector and the container to follow."""
+
+    namespace: str
+    selector: str
+    container: str
+
+
+def needs(deployed: Deployed) -> list[Need]:
+    """Every verb a run on this service uses, for the up-front access review."""
+    ns = deployed.namespace
+    wanted = [Need("get", f"{deployed.kind}s", ns, group="apps"), Need("list", "pods", ns), Need("watch", "pods", ns),
+              Need("get", "pods", ns), Need("get", "pods", ns, subresource="log"),
+              Need("create", "pods", ns, subresource="portforward")]
+    if deployed.config is not None:
+        wanted += [Need("get", "configmaps", ns), Need("patch", "configmaps", ns)]
+    return wanted
+
+
+def find(core: Any, apps: Any, name: str, deployed: Deployed) -> Workload:
+    """The workload, its container and its mounted config, checked; UsageError naming the first thing missing."""
+    ns = deployed.namespace
+    read = apps.read_namespaced_deployment if deployed.kind == "deployment" else apps.read_namespaced_stateful_set
+    workload = _read(read, deployed.workload_name, ns,
+                     f"{deployed.workload} is not in namespace {ns}; list them with `kubectl -n {ns} get "
+                     f"{deployed.kind}s` and fix target {name}'s `deployed.workload`")
+    match = workload.spec.selector.match_labels or {}
+    if workload.spec.selector.match_expressions or not match:
+        raise UsageError(f"target {name}: {deployed.workload} selects its pods with matchExpressions; only a "
+                         "matchLabels selector is supported")
+    pod_spec = workload.spec.template.spec
+    containers = [c.name for c in pod_spec.containers]
+    container = deployed.container or (containers[0] if len(containers) == 1 else None)
+    if container is None or container not in containers:
+        wrong = f" ({deployed.container!r} is not one)" if deployed.container else ""
+        raise UsageError(f"target {name}: {deployed.workload} has containers {', '.join(containers)}; name one with "
+                         f"`deployed.container`{wrong}")
+    if deployed.config is not None:
+        _check_config(core, name, deployed, pod_spec, container)
+    return Workload(ns, ",".join(f"{k}={v}" for k, v in sorted(match.items())), container)
+
+
+def _check_config(core: Any, name: str, deployed: Deployed, pod_spec: Any, container: str) -> None:
+    """The ConfigMap and key exist, and the container mounts that ConfigMap (else writes could never reach it)."""
+    assert deployed.config is not None
+    ns, cm, key = deployed.namespace, deployed.config.configmap, deployed.config.key
+    found = _read(core.read_namespaced_config_map, cm, ns,
+                  f"ConfigMap {cm} is not in namespace {ns}; fix target {name}'s `deployed.config.configmap`")
+    keys = sorted((found.data or {}).keys())
+    if key not in keys:
+        raise UsageError(f"target {name}: ConfigMap {ns}/{cm} has no key {key!r} (has: {', '.join(keys) or 'none'}); "
+                         "fix `deployed.config.key`")
+    volumes = {v.name for v in pod_spec.volumes or [] if v.config_map is not None and v.config_map.name == cm}
+    mounted = [m for c in pod_spec.containers if c.name == container for m in c.volume_mounts or []
+               if m.name in volumes]
+    if not mounted:
+        raise UsageError(f"target {name}: container {container} of {deployed.workload} does not mount ConfigMap {cm} "
+                         "as a volume, so its writes would never reach the service; mount it (not as env)")
+    if any(m.sub_path for m in mounted):
+        raise UsageError(f"target {name}: ConfigMap {cm} is mounted with subPath, which the kubelet never updates; "
+                         "mount the whole ConfigMap as a directory")
+
+
+def _read(read: Any, name: str, namespace: str, missing: str) -> Any:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        return read(name, namespace)
+    except ApiException as e:
+        if e.status == 404:
+            raise UsageError(missing) from e
+        raise PlatformError(f"read {name} in namespace {namespace}: {reason(e)}") from e
+
+
+def ready_pod(core: Any, workload: Workload) -> str | None:
+    """A running, ready pod of the workload not being deleted (the first by name), or None."""
+    pods = core.list_namespaced_pod(workload.namespace, label_selector=workload.selector).items
+    for pod in sorted(pods, key=lambda p: p.metadata.name):
+        if pod.metadata.deletion_timestamp is not None or pod.status is None or pod.status.phase != "Running":
+            continue
+        if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
+            return str(pod.metadata.name)
+    return None
+
+
+class DeployedTarget(StartedTarget):
+    """A deployed service (implements `RunningTarget`) reached through `tunnel`, followed by `observer`."""
+
+    def __init__(self, spec: TargetSpec, workload: Workload, tunnel: Tunnel, observer: PodObserver,
+                 core: Any, reach: dict[str, str]) -> None:
+        super().__init__(spec, tunnel.endpoint, None, {})
+        self.workload, self.tunnel, self.observer, self._core = workload, tunnel, observer, core
+        self._reach = reach  # how a later run reaches the cluster to restore the ConfigMap if this one dies
+        self._recorded = False
+
+    # -- config through its ConfigMap --------------------------------------------------------
+    def read_config(self) -> str:
+        cm, key = self._config_ref()
+        try:
+            found = self._core.read_namespaced_config_map(cm, self.workload.namespace)
+        except Exception as e:
+            raise PlatformError(f"read ConfigMap {self.workload.namespace}/{cm}: {reason(e)}") from e
+        return str((found.data or {}).get(key, ""))
+
+    def write_config(self, text: str, mode: WriteMode) -> None:
+        if mode is not WriteMode.CONFIGMAP_API:
+            raise PlatformError(f"{self.spec.name} is a deployed service whose config only changes through its "
+                                f"ConfigMap: use write_mode configmap-api (not {mode.value})")
+        if not self._recorded:  # what the key held, on disk before the first change: a killed run is undone later
+            cm, key = self._config_ref()
+            state.hold(config_map_reclaim.KIND, config_map_reclaim.key_of(self.workload.namespace, cm, key),
+                       f"ConfigMap {self.workload.namespace}/{cm} key {key} of a deployed service",
+                       reach=self._reach, namespace=self.workload.namespace, configmap=cm, config_key=key,
+                       original=self.read_config())
+            self._recorded = True
+        self._patch(text)
+
+    def restore_config(self, text: str) -> None:
+        self._patch(text)
+        if self._recorded:
+            cm, key = self._config_ref()
+            state.release(config_map_reclaim.KIND, config_map_reclaim.key_of(self.workload.namespace, cm, key))
+            self._recorded = False
+
+    def _patch(self, text: str) -> None:
+        cm, key = self._config_ref()
+        try:
+            self._core.patch_namespaced_config_map(cm, self.workload.namespace, {"data": {key: text}},
+                                                   field_manager=FIELD_MANAGER)
+        except Exception as e:
+            raise PlatformError(f"update ConfigMap {self.workload.namespace}/{cm}: {reason(e)}") from e
+
+    def _config_ref(self) -> tuple[str, str]:
+        deployed = self.spec.deployed
+        if deployed is None or deployed.config is None:
+            raise PlatformError(f"target {self.spec.name} has no `deployed.config` (ConfigMap and key)")
+        return deployed.config.configmap, deployed.config.key
+
+    # -- what its pods say -------------------------------------------------------------------
+    @property
+    def restarts(self) -> int:
+        return self.observer.restarts
+
+    @property
+    def pid(self) -> int | None:
+        return None
+
+    def logs(self, since_ns: int | None = None) -> list[LogLine]:
+        return self.observer.lines(since_ns)
+
+    def exits(self) -> list[ExitRecord]:
+        return self.observer.exits
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        raise PlatformError(f"{self.spec.name}: a deployed service is reached through the API only, which cannot send "
+                            f"{sig.name} to its process; reload it by its ConfigMap (reload: watch) or over HTTP")
+
+    def close(self) -> None:
+        """Stop reaching and following it; the service itself is left as it was found."""
+        try:
+            self.tunnel.close()
+        finally:
+            self.observer.stop()

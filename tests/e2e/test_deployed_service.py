@@ -1,0 +1,276 @@
+"""A team's service already deployed on a cluster: found, checked and hurt through the API only.
+
+The "team" here is this test: it deploys configd into a namespace of its own the way a team would
+(its own Deployment, ConfigMap and labels), then runs `gochaos run` on a scenario that names the
+workload. gochaos deploys nothing: it reaches the pod through port-forward, writes reload storms
+into the ConfigMap, follows the pods for crashes, and refuses (before any fault) a namespace that
+did not opt in, a missing object, or an identity RBAC does not let do what the run needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chaos.build import Binaries, go_targets_dir
+from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions, connect
+from chaos.platform.kubernetes.images import ensure_image, load_into_kind
+from chaos.platform.kubernetes.kind import KindCluster
+from chaos.platform.kubernetes.rights import OPT_IN_LABEL, OPT_IN_VALUE
+from chaos.readiness import wait_until
+
+pytestmark = [pytest.mark.kubernetes]
+
+CONFIG = (go_targets_dir() / "configs" / "configd.yaml").read_text(encoding="utf-8")
+
+
+@dataclass
+class Shop:
+    """The team's namespace, its two configd Deployments and a namespace that did not opt in."""
+
+    namespace: str
+    closed: str
+    kind: KindCluster
+    kind_binary: str
+    access: ClusterAccess
+
+
+def _deployment(name: str, image: str, flags: list[str]) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
+            "metadata": {"labels": labels},
+            "spec": {"containers": [{
+                "name": "server", "image": image, "imagePullPolicy": "Never",
+                "args": ["--listen=0.0.0.0:8080", "--config=/etc/app/config.yaml", "--watch-config", *flags],
+                "env": [{"name": "GOTRACEBACK", "value": "all"}],
+                "ports": [{"containerPort": 8080}],
+                "readinessProbe": {"httpGet": {"path": "/-/readyz", "port": 8080}, "periodSeconds": 1},
+                "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}]}],
+                "volumes": [{"name": "config", "configMap": {"name": f"{name}-config"}}]}}},
+    }
+
+
+@pytest.fixture(scope="module")
+def shop(kind_cluster: KindCluster, kind_binary: str) -> Iterator[Shop]:
+    from kubernetes import client as client_module
+
+    client: Any = client_module
+    previous = os.environ.get("GOCHAOS_KIND")
+    os.environ["GOCHAOS_KIND"] = kind_binary
+    access = connect(KubernetesOptions(kind_cluster=kind_cluster.name))
+    core, apps = client.CoreV1Api(access.api), client.AppsV1Api(access.api)
+    suffix = secrets.token_hex(3)
+    shop = Shop(f"shop-{suffix}", f"closed-{suffix}", kind_cluster, kind_binary, access)
+    try:
+        assert access.node is not None
+        image = ensure_image(access.node.docker, Binaries(), "configd")
+        load_into_kind(image, kind_cluster.name)
+        core.create_namespace({"metadata": {"name": shop.namespace, "labels": {OPT_IN_LABEL: OPT_IN_VALUE}}})
+        core.create_namespace({"metadata": {"name": shop.closed}})
+        for name, flags in (("web", ["--reload-strategy=atomic", "--cache-lock=sharded"]),
+                            ("web-racy", ["--reload-strategy=atomic", "--cache-lock=none"])):
+            core.create_namespaced_config_map(shop.namespace, {"metadata": {"name": f"{name}-config"},
+                                                               "data": {"config.yaml": CONFIG}})
+            apps.create_namespaced_deployment(shop.namespace, _deployment(name, image, flags))
+
+        def rolled_out() -> bool:
+            return all((apps.read_namespaced_deployment_status(n, shop.namespace).status.ready_replicas or 0) >= 1
+                       for n in ("web", "web-racy"))
+
+        assert wait_until(rolled_out, timeout_s=120, interval_s=1), "the team's deployments did not become ready"
+        yield shop
+    finally:
+        for ns in (shop.namespace, shop.closed):
+            try:
+                core.delete_namespace(ns)
+            except Exception as e:  # already gone is fine; anything else is shown, not hidden
+                print(f"delete namespace {ns}: {e}")
+        access.close()
+        if previous is None:
+            os.environ.pop("GOCHAOS_KIND", None)
+        else:
+            os.environ["GOCHAOS_KIND"] = previous
+
+
+def _scenario(tmp_path: Path, namespace: str, *, workload: str = "deployment/web", key: str = "config.yaml",
+              configmap: str = "web-config", faults: list[dict[str, Any]] | None = None,
+              load_options: dict[str, Any] | None = None, oracles: list[str] | None = None) -> Path:
+    doc = {
+        "name": "shop-web",
+        "targets": [{
+            "name": "web",
+            "deployed": {"namespace": namespace, "workload": workload, "port": 8080,
+                         "config": {"configmap": configmap, "key": key}},
+            "format": "yaml", "version_key": "version", "version_header": "X-Config-Version",
+            "version_endpoint": "/-/config", "ready_path": "/-/readyz"}],
+        "load": {"user": "configd", "users": 4, "spawn_rate": 50,
+                 "options": {"configd": load_options or {"routes": ["/", "/hello"]}}},
+        "windows": {"baseline_s": 2, "observe_s": 3},
+        "faults": faults or [],
+        "oracles": oracles or ["panics", "rollback"],
+    }
+    path = tmp_path / "shop.chaos.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _gochaos(shop: Shop, *args: str, cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GOCHAOS_KIND": shop.kind_binary}
+    return subprocess.run([sys.executable, "-m", "chaos.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def _config_map(shop: Shop, name: str) -> str:
+    from kubernetes import client as client_module
+
+    client: Any = client_module
+    found = client.CoreV1Api(shop.access.api).read_namespaced_config_map(name, shop.namespace)
+    return str(found.data["config.yaml"])
+
+
+#: One config the service must take (a new route), then one it must reject (a status that is not a number),
+#: each given the kubelet's ConfigMap sync time to reach the pod.
+STORM = [{"injector": "reload_storm", "target": "web", "params": {
+    "pattern": "variants", "rounds": 2, "interval_ms": 20000, "settle_ms": 30000, "variants": [
+        {"name": "promo-route", "label": "structural", "expect": "accept",
+         "patch": {"version": "2", "http": {"routes": {"/promo": {"status": 200, "body": "promo\n"}}}}},
+        {"name": "bad-status", "label": "invalid", "expect": "reject",
+         "patch": {"version": "3", "http": {"routes": {"/": {"status": "teapot"}}}}}]}}]
+
+
+def test_a_reload_storm_reaches_a_deployed_service_through_its_config_map_and_is_reverted(
+        shop: Shop, tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, shop.namespace, faults=STORM)
+    started = time.monotonic()
+    result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
+                      "--report-dir", str(tmp_path / "r"), "--seed", "5", cwd=tmp_path)
+    print(result.stdout[-3000:], result.stderr[-2000:], f"{time.monotonic() - started:.0f}s", sep="\n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    writes = [e for e in report["events"] if e["kind"] == "reload.write"]
+    assert [w["details"]["mode"] for w in writes] == ["configmap-api"] * len(writes) and len(writes) == 3, writes
+    assert writes[-1]["details"]["mutation"] == "revert"
+    storm = next(f for f in report["findings"] if f["check"] == "fault:reload_storm#1")
+    assert storm["status"] == "pass" and storm["figures"]["writes_seen_live"] == [1], storm
+    print(f"ConfigMap update to the pod serving it: {storm['figures']['live_after_ms']} ms")
+    assert _config_map(shop, "web-config") == CONFIG, "the ConfigMap holds what it held before the run"
+    starts = [e for e in report["events"] if e["kind"] == "target.start"]
+    assert starts and starts[0]["details"]["deployed"] == "deployment/web"
+
+
+def test_a_crash_of_a_deployed_service_is_seen_from_its_pods(shop: Shop, tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, shop.namespace, workload="deployment/web-racy", configmap="web-racy-config",
+                         load_options={"routes": ["/"], "route_weight": 1, "cache_get_weight": 3,
+                                       "cache_put_weight": 3, "cache_keys": 64},
+                         oracles=["panics"])
+    result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
+                      "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    panics = next(f for f in report["findings"] if f["check"] == "panics")
+    assert "concurrent map" in panics["summary"], panics["summary"]
+
+
+@pytest.mark.parametrize(("change", "code", "message"), [
+    ({"namespace": "closed"}, 2, f"has not opted in to chaos (label {OPT_IN_LABEL}={OPT_IN_VALUE} is missing)"),
+    ({"workload": "deployment/wbe"}, 2, "deployment/wbe is not in namespace"),
+    ({"configmap": "web-cfg"}, 2, "ConfigMap web-cfg is not in namespace"),
+    ({"key": "app.yaml"}, 2, "has no key 'app.yaml' (has: config.yaml)"),
+])
+def test_a_deployed_service_that_is_not_there_is_refused_before_anything_changes(
+        shop: Shop, tmp_path: Path, change: dict[str, str], code: int, message: str) -> None:
+    change = dict(change)
+    namespace = shop.closed if change.pop("namespace", None) else shop.namespace
+    scenario = _scenario(tmp_path, namespace, faults=STORM, workload=change.get("workload", "deployment/web"),
+                         configmap=change.get("configmap", "web-config"), key=change.get("key", "config.yaml"))
+    result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
+                      cwd=tmp_path, timeout=120)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert _config_map(shop, "web-config") == CONFIG
+
+
+def test_a_verb_rbac_denies_is_named_before_anything_changes(shop: Shop, tmp_path: Path) -> None:
+    """An identity that may read everything but not patch the ConfigMap nor port-forward: exit 3, untouched."""
+    from kubernetes import client as client_module
+
+    client: Any = client_module
+    core, rbac = client.CoreV1Api(shop.access.api), client.RbacAuthorizationV1Api(shop.access.api)
+    ns, sa = shop.namespace, "reader"
+    core.create_namespaced_service_account(ns, {"metadata": {"name": sa}})
+    rbac.create_namespaced_role(ns, {"metadata": {"name": sa}, "rules": [
+        {"apiGroups": [""], "resources": ["pods", "pods/log", "configmaps"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]}]})
+    rbac.create_namespaced_role_binding(ns, {"metadata": {"name": sa}, "roleRef": {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
+        "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]})
+    cluster_role = f"gochaos-test-namespace-reader-{ns}"
+    rbac.create_cluster_role({"metadata": {"name": cluster_role}, "rules": [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}]})
+    rbac.create_cluster_role_binding({"metadata": {"name": cluster_role}, "roleRef": {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role},
+        "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]})
+    try:
+        token = core.create_namespaced_service_account_token(sa, ns, {"spec": {"expirationSeconds": 600}}).status.token
+        kubeconfig = _token_kubeconfig(shop, tmp_path / "reader.kubeconfig", token)
+        scenario = _scenario(tmp_path, ns, faults=STORM)
+        result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kubeconfig", str(kubeconfig),
+                          "--context", "reader", "--allow-context", "reader", cwd=tmp_path, timeout=120)
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert f"may not create pods/portforward in namespace {ns}; patch configmaps in namespace {ns} (RBAC)" \
+            in result.stderr, result.stderr
+        assert _config_map(shop, "web-config") == CONFIG
+    finally:
+        rbac.delete_cluster_role_binding(cluster_role)
+        rbac.delete_cluster_role(cluster_role)
+
+
+def _token_kubeconfig(shop: Shop, path: Path, token: str) -> Path:
+    """A kubeconfig for the same API server, authenticated as a ServiceAccount by its token."""
+    assert shop.access.kubeconfig is not None
+    data = yaml.safe_load(shop.access.kubeconfig.read_text(encoding="utf-8"))
+    context = next(c for c in data["contexts"] if c["name"] == shop.access.context)["context"]
+    cluster = next(c for c in data["clusters"] if c["name"] == context["cluster"])["cluster"]
+    base64.b64decode(cluster["certificate-authority-data"])  # the kind kubeconfig carries its CA inline
+    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "reader",
+           "clusters": [{"name": "reader", "cluster": cluster}],
+           "users": [{"name": "reader", "user": {"token": token}}],
+           "contexts": [{"name": "reader", "context": {"cluster": "reader", "user": "reader"}}]}
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def test_a_killed_run_leaves_the_original_config_map_to_restore(shop: Shop, tmp_path: Path) -> None:
+    """SIGKILL mid-storm runs no revert; `gochaos cleanup` writes back what the key held before the run."""
+    scenario = _scenario(tmp_path, shop.namespace, faults=STORM)
+    state_dir = tmp_path / "state"
+    env = {**os.environ, "GOCHAOS_KIND": shop.kind_binary, "GOCHAOS_STATE_DIR": str(state_dir)}
+    run = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", str(scenario), "--platform", "kubernetes",
+                            "--kind-cluster", shop.kind.name], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert wait_until(lambda: _config_map(shop, "web-config") != CONFIG, timeout_s=120, interval_s=0.2), \
+            "the storm never wrote the ConfigMap"
+    finally:
+        os.killpg(run.pid, 9)
+        run.wait(timeout=30)
+    assert _config_map(shop, "web-config") != CONFIG, "nothing reverted it: the run was killed"
+    cleanup = subprocess.run([sys.executable, "-m", "chaos.cli", "cleanup"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
+    assert f"ConfigMap {shop.namespace}/web-config key config.yaml" in cleanup.stdout, cleanup.stdout
+    assert _config_map(shop, "web-config") == CONFIG

@@ -1,0 +1,87 @@
+"""A service already deployed on a cluster: how a scenario names it, what the dry run says, what RBAC it needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chaos.errors import ScenarioError, UsageError
+from chaos.plan import build_plan, describe
+from chaos.platform.kubernetes.deployed import needs
+from chaos.platform.kubernetes.manifests import manifests_dir
+from chaos.scenario import Scenario, load_scenario
+from chaos.targets import ConfigDelivery, Deployed
+
+HERE = Path(".")
+DEPLOYED = {"namespace": "shop", "workload": "deployment/web", "port": 8080,
+            "config": {"configmap": "web-config", "key": "config.yaml"}}
+
+
+def deployed_scenario(**target: Any) -> Scenario:
+    return Scenario.model_validate({
+        "name": "shop-web", "targets": [{"name": "web", "deployed": DEPLOYED, **target}],
+        "load": {"user": "configd"},
+        "faults": [{"injector": "reload_storm", "target": "web", "params": {"pattern": "auto", "rounds": 2}}]})
+
+
+def test_a_deployed_service_is_planned_with_its_config_map_and_nothing_to_start() -> None:
+    plan = build_plan(deployed_scenario(format="yaml"), HERE, platform="kubernetes", seed=1)
+    (web,) = plan.targets
+    assert web.command == () and web.binary is None and web.go_install is None
+    assert web.config is not None and web.config.delivery is ConfigDelivery.CONFIGMAP
+    assert web.config.file_name == "config.yaml" and web.config.initial == ""  # read from the cluster at start
+    lines = describe(plan)
+    assert "  web: deployed deployment/web in namespace shop, its only container, port 8080 through port-forward " \
+           "(nothing is started or deployed)" in lines
+    assert "    changes: ConfigMap shop/web-config key config.yaml (reload faults); restores: that key to what it " \
+           "held when the run started" in lines
+    checks = next(line for line in lines if line.startswith("    checks first"))
+    assert "patch configmaps in namespace shop" in checks and "create pods/portforward in namespace shop" in checks
+
+
+def test_a_deployed_service_needs_the_kubernetes_platform() -> None:
+    with pytest.raises(UsageError, match="target web is a service deployed on a cluster: run it with --platform "
+                                         "kubernetes"):
+        build_plan(deployed_scenario(), HERE, platform="local", seed=1)
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ({"deployed": {**DEPLOYED, "workload": "web"}}, "deployed.workload: String should match pattern"),
+    ({"deployed": {**DEPLOYED, "workload": "daemonset/web"}}, "deployed.workload: String should match pattern"),
+    ({"deployed": {**DEPLOYED, "port": 0}}, "deployed.port: Input should be greater than or equal to 1"),
+    ({"deployed": {**DEPLOYED, "config": {"configmap": "web-config"}}},
+     "deployed.config.key: required field 'key' is missing; add it"),
+    ({"deployed": DEPLOYED, "command": ["./web"]}, "give exactly one of `bundled`"),
+    ({"deployed": {**DEPLOYED, "namespce": "shop"}}, "did you mean 'namespace'"),
+])
+def test_a_wrong_deployed_reference_is_refused_with_its_line(tmp_path: Path, target: dict[str, Any],
+                                                             message: str) -> None:
+    path = tmp_path / "s.chaos.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "targets": [{"name": "web", **target}]}), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"s\.chaos\.yaml:\d+: ") as refused:
+        load_scenario(path)
+    assert message in str(refused.value)
+
+
+def _allows(rules: list[dict[str, Any]], verb: str, resource: str, group: str) -> bool:
+    return any(group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]
+               for rule in rules)
+
+
+@pytest.mark.parametrize("workload", ["deployment/web", "statefulset/web"])
+def test_the_shipped_role_grants_every_verb_a_run_checks_for_and_no_more(workload: str) -> None:
+    role = yaml.safe_load((manifests_dir() / "rbac" / "role.yaml").read_text(encoding="utf-8"))
+    cluster = list(yaml.safe_load_all((manifests_dir() / "rbac" / "clusterrole.yaml").read_text(encoding="utf-8")))
+    wanted = needs(Deployed.model_validate({**DEPLOYED, "workload": workload}))
+    for need in wanted:
+        resource = f"{need.resource}/{need.subresource}" if need.subresource else need.resource
+        assert _allows(role["rules"], need.verb, resource, need.group), f"the Role does not grant {need}"
+    granted = {(verb, resource) for rule in role["rules"] for resource in rule["resources"] for verb in rule["verbs"]}
+    asked = {(n.verb, f"{n.resource}/{n.subresource}" if n.subresource else n.resource)
+             for w in ("deployment/web", "statefulset/web")
+             for n in needs(Deployed.model_validate({**DEPLOYED, "workload": w}))}
+    assert granted == asked, "the Role grants exactly what runs check for"
+    assert _allows(cluster[0]["rules"], "get", "namespaces", ""), "the opt-in label check reads the namespace"

@@ -158,6 +158,20 @@ def sigint_interrupts() -> signal.Handlers | Callable[[int, FrameType | None], o
     return previous
 
 
+_abort_reason: str | None = None
+
+
+def request_abort(reason: str) -> None:
+    """Abort the run from any thread as SIGTERM would, naming `reason` instead of the signal.
+
+    For watchers that learn the run must stop (a kill switch deleted in the cluster): the main
+    thread gets `Interrupted(reason)` at once, and every fault is reverted on the way out.
+    """
+    global _abort_reason
+    _abort_reason = reason
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 @contextmanager
 def interrupts_raise() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise `Interrupted` in the main thread like Ctrl-C.
@@ -170,7 +184,8 @@ def interrupts_raise() -> Iterator[None]:
         return
 
     def _raise(signum: int, _frame: FrameType | None) -> None:
-        raise Interrupted(signal.Signals(signum).name)
+        reason = _abort_reason if signum == signal.SIGTERM and _abort_reason else signal.Signals(signum).name
+        raise Interrupted(reason)
 
     previous = {s: signal.signal(s, _raise) for s in (signal.SIGTERM, signal.SIGHUP)}
     previous[signal.SIGINT] = sigint_interrupts()

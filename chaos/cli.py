@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print("gochaos: interrupted by SIGINT; everything the run started was stopped")
         return ExitCode.INTERRUPTED
     except Interrupted as e:
-        err.print(f"gochaos: {e}")
+        err.print(f"gochaos: {e}", highlight=False, markup=False, soft_wrap=True)
         return e.exit_code
     except ChaosError as e:
         err.print(f"gochaos: {type(e).__name__}: {e}", highlight=False, markup=False, soft_wrap=True)

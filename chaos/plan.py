@@ -221,6 +221,8 @@ def _deployed_lines(spec: TargetSpec) -> list[str]:
                      "faults); restores: that key to what it held when the run started")
     else:
         lines.append("    changes: nothing (no `deployed.config`)")
+    lines.append(f"    kill switch: Lease {ns}/gochaos-run-<run id>, created at the start; deleting it aborts the run "
+                 "and reverts every fault")
     lines.append("    checks first (SelfSubjectAccessReview): " + ", ".join(str(need) for need in needs(deployed)))
     return lines
 

@@ -98,6 +98,9 @@ class TargetEntry(_Model):
                              "`deployed` (your service already running on a cluster)")
         if self.deployed is not None and self.name is None:
             raise ValueError("a `deployed` service needs a `name`")
+        if self.deployed is not None and self.reload is ReloadTrigger.SIGHUP:
+            raise ValueError("a `deployed` service is reached through the API only, which cannot signal its process: "
+                             "use `reload: watch` (the kubelet updates the mounted ConfigMap) or `reload: http`")
         if self.bundled is not None and self.bundled not in BUNDLED:
             raise ValueError(f"unknown bundled target {self.bundled!r}{did_you_mean(self.bundled, BUNDLED)}")
         if self.command is not None and self.name is None:

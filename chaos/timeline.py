@@ -94,7 +94,8 @@ class EventKind(enum.StrEnum):
     #: run's setup, with port (and pid locally; namespace on Kubernetes). A requested restart
     #: carries requested=True and env (the variables changed); a restart by the supervisor or the
     #: kubelet after an exit carries requested=False, incarnation, restarts (and pod on Kubernetes).
-    #: pid is None on Kubernetes; a deployed service found on a cluster carries deployed (KIND/NAME).
+    #: pid is None on Kubernetes; a deployed service found on a cluster carries deployed (KIND/NAME)
+    #: and kill_switch (the command that aborts the run).
     TARGET_START = "target.start"
     #: The target passed its readiness check after a start (source: the target). details: pid
     #: (None on Kubernetes).

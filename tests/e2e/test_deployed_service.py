@@ -108,7 +108,8 @@ def shop(kind_cluster: KindCluster, kind_binary: str) -> Iterator[Shop]:
 
 def _scenario(tmp_path: Path, namespace: str, *, workload: str = "deployment/web", key: str = "config.yaml",
               configmap: str = "web-config", faults: list[dict[str, Any]] | None = None,
-              load_options: dict[str, Any] | None = None, oracles: list[str] | None = None) -> Path:
+              load_options: dict[str, Any] | None = None, oracles: list[str] | None = None,
+              users: int = 4, observe_s: float = 3) -> Path:
     doc = {
         "name": "shop-web",
         "targets": [{
@@ -117,9 +118,9 @@ def _scenario(tmp_path: Path, namespace: str, *, workload: str = "deployment/web
                          "config": {"configmap": configmap, "key": key}},
             "format": "yaml", "version_key": "version", "version_header": "X-Config-Version",
             "version_endpoint": "/-/config", "ready_path": "/-/readyz"}],
-        "load": {"user": "configd", "users": 4, "spawn_rate": 50,
+        "load": {"user": "configd", "users": users, "spawn_rate": 50,
                  "options": {"configd": load_options or {"routes": ["/", "/hello"]}}},
-        "windows": {"baseline_s": 2, "observe_s": 3},
+        "windows": {"baseline_s": 2, "observe_s": observe_s},
         "faults": faults or [],
         "oracles": oracles or ["panics", "rollback"],
     }
@@ -174,9 +175,9 @@ def test_a_reload_storm_reaches_a_deployed_service_through_its_config_map_and_is
 
 def test_a_crash_of_a_deployed_service_is_seen_from_its_pods(shop: Shop, tmp_path: Path) -> None:
     scenario = _scenario(tmp_path, shop.namespace, workload="deployment/web-racy", configmap="web-racy-config",
-                         load_options={"routes": ["/"], "route_weight": 1, "cache_get_weight": 3,
-                                       "cache_put_weight": 3, "cache_keys": 64},
-                         oracles=["panics"])
+                         load_options={"routes": ["/"], "route_weight": 1, "cache_get_weight": 4,
+                                       "cache_put_weight": 4, "cache_keys": 8},
+                         oracles=["panics"], users=12, observe_s=15)
     result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
                       "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -214,7 +215,8 @@ def test_a_verb_rbac_denies_is_named_before_anything_changes(shop: Shop, tmp_pat
     core.create_namespaced_service_account(ns, {"metadata": {"name": sa}})
     rbac.create_namespaced_role(ns, {"metadata": {"name": sa}, "rules": [
         {"apiGroups": [""], "resources": ["pods", "pods/log", "configmaps"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]}]})
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "get", "delete"]}]})
     rbac.create_namespaced_role_binding(ns, {"metadata": {"name": sa}, "roleRef": {
         "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
         "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]})
@@ -237,6 +239,34 @@ def test_a_verb_rbac_denies_is_named_before_anything_changes(shop: Shop, tmp_pat
     finally:
         rbac.delete_cluster_role_binding(cluster_role)
         rbac.delete_cluster_role(cluster_role)
+
+
+def test_deleting_the_kill_switch_lease_aborts_the_run_and_reverts_the_config_map(shop: Shop, tmp_path: Path) -> None:
+    from kubernetes import client as client_module
+
+    client: Any = client_module
+    leases = client.CoordinationV1Api(shop.access.api)
+    scenario = _scenario(tmp_path, shop.namespace, faults=STORM)
+    env = {**os.environ, "GOCHAOS_KIND": shop.kind_binary}
+    run = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", str(scenario), "--platform", "kubernetes",
+                            "--kind-cluster", shop.kind.name], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert wait_until(lambda: _config_map(shop, "web-config") != CONFIG, timeout_s=120, interval_s=0.2), \
+            "the storm never wrote the ConfigMap"
+        (lease,) = [item.metadata.name for item in leases.list_namespaced_lease(
+            shop.namespace, label_selector="app.kubernetes.io/managed-by=gochaos").items]
+        pulled = time.monotonic()
+        leases.delete_namespaced_lease(lease, shop.namespace)
+        out, err = run.communicate(timeout=120)
+        print(f"aborted {time.monotonic() - pulled:.1f}s after the Lease was deleted")
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, 9)
+            run.wait(timeout=30)
+    assert run.returncode == 130, out + err
+    assert f"interrupted by the kill switch (Lease {shop.namespace}/{lease} was deleted)" in err, err
+    assert _config_map(shop, "web-config") == CONFIG, "the abort reverted the storm"
 
 
 def _token_kubeconfig(shop: Shop, path: Path, token: str) -> Path:

@@ -56,6 +56,7 @@ def test_a_deployed_service_needs_the_kubernetes_platform() -> None:
      "deployed.config.key: required field 'key' is missing; add it"),
     ({"deployed": DEPLOYED, "command": ["./web"]}, "give exactly one of `bundled`"),
     ({"deployed": {**DEPLOYED, "namespce": "shop"}}, "did you mean 'namespace'"),
+    ({"deployed": DEPLOYED, "reload": "sighup"}, "cannot signal its process: use `reload: watch`"),
 ])
 def test_a_wrong_deployed_reference_is_refused_with_its_line(tmp_path: Path, target: dict[str, Any],
                                                              message: str) -> None:

@@ -41,7 +41,8 @@ def needs(deployed: Deployed) -> list[Need]:
     ns = deployed.namespace
     wanted = [Need("get", f"{deployed.kind}s", ns, group="apps"), Need("list", "pods", ns), Need("watch", "pods", ns),
               Need("get", "pods", ns), Need("get", "pods", ns, subresource="log"),
-              Need("create", "pods", ns, subresource="portforward")]
+              Need("create", "pods", ns, subresource="portforward"),
+              *(Need(verb, "leases", ns, group="coordination.k8s.io") for verb in ("create", "get", "delete"))]
     if deployed.config is not None:
         wanted += [Need("get", "configmaps", ns), Need("patch", "configmaps", ns)]
     return wanted

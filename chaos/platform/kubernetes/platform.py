@@ -28,6 +28,7 @@ from chaos.platform.kubernetes.cluster import ClusterAccess
 from chaos.platform.kubernetes.deployed import DeployedTarget
 from chaos.platform.kubernetes.etcd import KubeEtcdCluster
 from chaos.platform.kubernetes.hog import KubeHog
+from chaos.platform.kubernetes.kill_switch import KillSwitch
 from chaos.platform.kubernetes.namespace import FIELD_MANAGER, reason
 from chaos.platform.kubernetes.podwatch import PodObserver
 from chaos.platform.kubernetes.resize import PodResize
@@ -133,6 +134,7 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         self.space = RunSpace(cluster=cluster, binaries=binaries, timeline=timeline, run_dir=self.run_dir)
         self.cluster, self.binaries = cluster, binaries
         self.run_id, self.namespace = self.space.run_id, self.space.namespace
+        self._kill_switches: dict[str, KillSwitch] = {}  # by namespace of a deployed service
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
@@ -216,7 +218,11 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         self._targets.clear()
 
     def _release(self) -> None:
-        self.space.release()
+        try:
+            for switch in self._kill_switches.values():
+                switch.disarm()
+        finally:
+            self.space.release()
 
     # -- internals ---------------------------------------------------------------------------
     def _own(self, name: str, what: str) -> KubeTarget:
@@ -233,6 +239,10 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         rights.require_opt_in(self.space.core, deployed.namespace)
         rights.require(self.cluster.api, deployed_service.needs(deployed))
         workload = deployed_service.find(self.space.core, self.space.apps, spec.name, deployed)
+        switch = self._kill_switches.get(workload.namespace)
+        if switch is None:
+            switch = self._kill_switches[workload.namespace] = KillSwitch(self.cluster.api, workload.namespace,
+                                                                          self.run_id).arm()
         observer = PodObserver(self.space.core, workload.namespace, spec.name, self.timeline,
                                selector=workload.selector, container=workload.container)
         tunnel = Tunnel(self.cluster.api.configuration, workload.namespace, deployed.port,
@@ -241,7 +251,7 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         self._targets[spec.name] = target
         observer.start()
         self.timeline.record(EventKind.TARGET_START, spec.name, pid=None, port=tunnel.endpoint.port,
-                             namespace=workload.namespace, deployed=deployed.workload)
+                             namespace=workload.namespace, deployed=deployed.workload, kill_switch=switch.how_to_pull)
         url = target.endpoint.url + (spec.readiness.http_path or "/")
         if not wait_until(lambda: http_ok(url), timeout_s=spec.readiness.timeout_s, interval_s=0.2):
             why = tunnel.failures[-1] if tunnel.failures else "no stream error"

@@ -35,7 +35,7 @@ def _table(name: str, runs: Sequence[RunPoint]) -> Table:
         recovery = ("never" if p.recovered is False
                     else None if p.recovery_s is None else f"{p.recovery_s:.2f} s")
         table.add_row(
-            datetime.fromtimestamp(p.started_ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M"),
+            datetime.fromtimestamp(p.started_ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
             str(p.seed),
             Text(p.verdict.value.upper(), style=_STYLE[p.verdict]),
             _cell(recovery, "recovery_s" in regressed),

@@ -88,8 +88,8 @@ def _add_history_options(sub: argparse.ArgumentParser) -> None:
                      help="the report dir (default: --report-dir, GOCHAOS_REPORT_DIR, else ./reports)")
     sub.add_argument("--report-dir", type=Path, default=_env_path("GOCHAOS_REPORT_DIR"), help=argparse.SUPPRESS)
     sub.add_argument("--scenario", metavar="NAME", help="only this scenario's runs")
-    sub.add_argument("--last", type=_positive, metavar="N", help="only the newest N runs of each scenario")
-    sub.add_argument("--window", type=_positive, default=5, metavar="N",
+    sub.add_argument("--last", type=_run_count, metavar="N", help="only the newest N runs of each scenario")
+    sub.add_argument("--window", type=_run_count, default=5, metavar="N",
                      help="judge each run against the median of the last N passing runs (default 5)")
     sub.add_argument("--json", action="store_true", help="print the runs and regressions as JSON")
     sub.add_argument("--html", type=Path, metavar="FILE", help="also write the trend plots to FILE (HTML)")
@@ -157,6 +157,12 @@ def _positive(value: str) -> int:
     if not 1 <= count <= 10_000:
         raise argparse.ArgumentTypeError(f"repeat {value!r} is not a whole number of runs from 1 to 10000")
     return count
+
+
+def _run_count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of runs >= 1; pass e.g. 5")
+    return int(value)
 
 
 def _keep(value: str) -> int:

@@ -77,6 +77,10 @@ def test_unreadable_runs_are_noted_and_an_empty_dir_is_a_usage_error(
     assert good.name not in err and "sample-run: 1 run(s)" in out
     assert main(["history", ".", "--scenario", "nope"]) == ExitCode.USAGE
     assert "no runs of scenario 'nope' in .; it holds sample-run" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["history", ".", "--last", "0"])
+    assert exited.value.code == ExitCode.USAGE
+    assert "argument --last: '0' is not a whole number of runs >= 1" in capsys.readouterr().err
 
 
 def test_report_html_of_a_run_gets_trend_plots_of_the_earlier_runs(tmp_path: Path) -> None:

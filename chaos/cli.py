@@ -1,4 +1,4 @@
-"""The `gochaos` command: list, run and reproduce scenarios, clean up after dead runs.
+"""The `gochaos` command: list, run and reproduce scenarios, compare kept runs, clean up after dead runs.
 
 `run` and `reproduce` first undo what dead runs left behind (see `chaos.state`); `--dry-run`
 prints the plan and touches nothing; `cleanup` only cleans up (`--dry-run`: only reports).

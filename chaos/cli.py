@@ -1,4 +1,4 @@
-"""The `gochaos` command: list, run and reproduce scenarios, clean up after dead runs.
+"""The `gochaos` command: list, run and reproduce scenarios, compare kept runs, clean up after dead runs.
 
 `run` and `reproduce` first undo what dead runs left behind (see `chaos.state`); `--dry-run`
 prints the plan and touches nothing; `cleanup` only cleans up (`--dry-run`: only reports).
@@ -77,7 +77,25 @@ def _parser() -> argparse.ArgumentParser:
                          help="print the plan (targets, etcd, load, fault schedule from the seed, "
                               "oracles) and exit; builds, starts and writes nothing")
         _add_kubernetes_options(sub)
+    _add_history_options(commands.add_parser(
+        "history", help="compare the runs kept in a report dir: verdicts, recovery, availability, p99, "
+                        "fault landing; regressions flagged"))
     return parser
+
+
+def _add_history_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("dir", nargs="?", type=Path, metavar="DIR",
+                     help="the report dir (default: --report-dir, GOCHAOS_REPORT_DIR, else ./reports)")
+    sub.add_argument("--report-dir", type=Path, default=_env_path("GOCHAOS_REPORT_DIR"), help=argparse.SUPPRESS)
+    sub.add_argument("--scenario", metavar="NAME", help="only this scenario's runs")
+    sub.add_argument("--last", type=_run_count, metavar="N", help="only the newest N runs of each scenario")
+    sub.add_argument("--window", type=_run_count, default=5, metavar="N",
+                     help="judge each run against the median of the last N passing runs (default 5)")
+    sub.add_argument("--json", action="store_true", help="print the runs and regressions as JSON")
+    sub.add_argument("--html", type=Path, metavar="FILE", help="also write the trend plots to FILE (HTML)")
+    sub.add_argument("--fail-on-regression", action="store_true",
+                     help="exit 1 when the newest run regressed (recovery, p99 or fault landing over 2x "
+                          "the median, never recovered, or pass -> fail)")
 
 
 def _add_kubernetes_options(sub: argparse.ArgumentParser) -> None:
@@ -141,6 +159,12 @@ def _positive(value: str) -> int:
     return count
 
 
+def _run_count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of runs >= 1; pass e.g. 5")
+    return int(value)
+
+
 def _keep(value: str) -> int:
     try:
         count = int(value)
@@ -165,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _list(console)
             if args.command == "cleanup":
                 return _cleanup(console, err, dry_run=args.dry_run)
+            if args.command == "history":
+                return _history(args, console, err)
             return _run(args, console, buggy=args.command == "reproduce")
     except KeyboardInterrupt:
         err.print("gochaos: interrupted by SIGINT; everything the run started was stopped")
@@ -188,6 +214,49 @@ def _list(console: Console) -> int:
             summary = " ".join(plan[0][0].description.split()).split(". ")[0].rstrip(".")
         console.print(f"{name:<18} {summary}", highlight=False, soft_wrap=True)
     return ExitCode.PASS
+
+
+def _history(args: argparse.Namespace, console: Console, err: Console) -> int:
+    """`gochaos history`: runs of the report dir as tables (or JSON, or an HTML page of trends)."""
+    import json
+
+    from chaos import history
+    from chaos.report import trends
+    from chaos.report.history_table import tables
+
+    folder: Path = args.dir or args.report_dir or Path("reports")
+    found = history.load(folder)
+    for skipped in found.skipped:
+        err.print(f"gochaos: skipped {skipped.path}: {skipped.reason}", highlight=False, markup=False, soft_wrap=True)
+    points = history.flag(found.points, window=args.window)
+    if not points:
+        unread = f" ({len(found.skipped)} unreadable, see above)" if found.skipped else ""
+        raise UsageError(f"no runs in {folder}{unread}; runs are kept there by "
+                         f"`gochaos run NAME --report-dir {folder}` (or pass the report dir as DIR)")
+    if args.scenario:
+        known = sorted({p.scenario for p in points})
+        points = [p for p in points if p.scenario == args.scenario]
+        if not points:
+            raise UsageError(f"no runs of scenario {args.scenario!r} in {folder}; it holds {', '.join(known)}")
+    if args.last:
+        points = history.newest(points, args.last)
+    if args.html:
+        args.html.write_text(trends.page(history.by_series(points), folder), encoding="utf-8")
+    if args.json:
+        sys.stdout.write(json.dumps(history.document(folder, points, found.skipped, window=args.window),
+                                    indent=2) + "\n")
+    else:
+        if not console.is_terminal:  # a CI log: wide rows beat cells wrapped to 80 columns
+            console.width = max(console.width, 132)
+        for table in tables(points):
+            console.print(table)
+        if args.html:
+            console.print(f"trends: {args.html}", highlight=False, soft_wrap=True)
+    regressed = history.newest_run_regressions(points)
+    if regressed and not args.json:
+        console.print(f"newest run {regressed[0].run}: " + "; ".join(
+            f"{p.series}: {r.text}" for p in regressed for r in p.regressions), highlight=False, soft_wrap=True)
+    return ExitCode.FAIL if regressed and args.fail_on_regression else ExitCode.PASS
 
 
 def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:

@@ -18,6 +18,9 @@ from chaos.errors import EtcdError, InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams
 from chaos.platform.etcd import Member
 
+#: Outcome figure: ms from the leader's loss to a new leader (when the fault landed).
+NEW_LEADER_AFTER_MS = "new_leader_after_ms"
+
 
 class LeaderLossMode(enum.StrEnum):
     MOVE = "move"
@@ -63,7 +66,7 @@ class LeaderLoss(Injector[LeaderLossParams]):
         except EtcdError as e:
             raise InjectionFailed(str(e)) from e
         details = {"mode": self.params.mode.value, "old_leader": change.old_leader,
-                   "new_leader": change.new_leader, "new_leader_after_ms": round(change.elapsed_ms, 1),
+                   "new_leader": change.new_leader, NEW_LEADER_AFTER_MS: round(change.elapsed_ms, 1),
                    "term": [change.old_term, change.new_term]}
         if self._victim is not None:
             ctx.sleep_until(time.monotonic() + self.params.duration_s)

@@ -25,6 +25,8 @@ from chaos.timeline import EventKind, now_ns
 
 #: Poll period of the metric, endpoint and header probes (the issue's 25 ms bound on seeing a change).
 POLL_S = 0.02
+#: Outcome figure: per accepted write, ms from the write to the target serving it (when the fault landed).
+LIVE_AFTER_MS = "live_after_ms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +267,7 @@ def storm_outcome(book: WriteBook, watcher: LiveWatcher, expected: Written, live
                             and w.index not in watcher.rejected],
         "achieved_intervals_ms": [round(i, 2) for i in intervals],
         # from the write to the target serving it: when the pod saw it
-        "live_after_ms": [round((watcher.live_writes[i] - book.writes[i].t_ns) / 1e6, 1) for i in accepted
+        LIVE_AFTER_MS: [round((watcher.live_writes[i] - book.writes[i].t_ns) / 1e6, 1) for i in accepted
                           if watcher.live_writes[i] >= first_write_ns],
         "probe_failures": sorted(watcher.silent),
     }

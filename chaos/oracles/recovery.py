@@ -18,6 +18,8 @@ from chaos.timeline import EventKind, WindowStats
 from chaos.verdict import Evidence, Finding, Status
 
 NAME = "recovery"
+#: Figures of its finding that history reads across runs.
+RECOVERY_S, AVAILABILITY = "recovery_s", "availability_during_faults"
 
 
 class RecoveryParams(OracleParams):
@@ -48,7 +50,7 @@ def check(ctx: OracleContext, params: RecoveryParams) -> Finding:
     figures = {
         "baseline_error_rate": round(baseline.error_rate, 4), "baseline_p99_ms": baseline.p99_ms,
         "threshold_error_rate": round(max_errors, 4), "threshold_p99_ms": round(max_p99, 2),
-        "availability_during_faults": round(1 - during.error_rate, 4) if during.count else None,
+        AVAILABILITY: round(1 - during.error_rate, 4) if during.count else None,
         "worst_p99_ms_1s": round(worst, 2), "bound_s": params.bound_s,
     }
     if not ctx.timeline.events(kind=EventKind.FAULT_START):
@@ -58,7 +60,7 @@ def check(ctx: OracleContext, params: RecoveryParams) -> Finding:
                                                  healthy, step_ms=params.step_ms)
     if recovered_at is None:
         observed_s = (phases.observe_end - phases.faults_end) / 1e9
-        figures["recovery_s"] = None
+        figures[RECOVERY_S] = None
         tail = timeline.window(max(phases.faults_end, phases.observe_end - 1_000_000_000), phases.observe_end)
         return Finding(
             NAME, Status.FAIL,
@@ -71,9 +73,9 @@ def check(ctx: OracleContext, params: RecoveryParams) -> Finding:
             figures,
         )
     recovery_s = max(0.0, (recovered_at - phases.faults_end) / 1e9)
-    figures["recovery_s"] = round(recovery_s, 3)
+    figures[RECOVERY_S] = round(recovery_s, 3)
     summary = (f"recovered {recovery_s:.2f} s after the faults (bound {params.bound_s:g} s); "
-               f"availability during faults {figures['availability_during_faults']}")
+               f"availability during faults {figures[AVAILABILITY]}")
     status = Status.PASS if recovery_s <= params.bound_s else Status.FAIL
     if status is Status.FAIL:
         summary = f"recovery took {recovery_s:.2f} s > {params.bound_s:g} s bound"

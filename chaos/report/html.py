@@ -70,6 +70,10 @@ pre { background:#f6f8fa; border:1px solid var(--line); border-radius:6px; paddi
 .figures { font-size:12.5px; color:var(--muted); margin:6px 0; }
 .figures code { color:var(--ink); }
 details { margin:8px 0; } summary { cursor:pointer; font-weight:600; }
+h4 { font-size:14px; margin:14px 0 4px; }
+.trends { display:flex; flex-wrap:wrap; gap:4px 12px; } .trends figure { margin:4px 0 0; flex:0 1 264px; }
+p.legend { font-size:12px; margin:4px 0; }
+ul.regressions { color:var(--fail); margin:6px 0; padding-left:20px; }
 """
 
 
@@ -79,15 +83,30 @@ def write(result: RunResult, directory: Path) -> Path:
 
 
 def write_many(results: Sequence[RunResult], directory: Path) -> Path:
-    """Write one report.html holding every run in `results`, in order; returns its path."""
+    """Write one report.html holding every run in `results`, in order; returns its path.
+
+    When `directory` is a run directory and its report dir holds earlier runs of these scenarios,
+    the page gets a History section with their trend plots.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / FILENAME
-    path.write_text(render(results), encoding="utf-8")
+    path.write_text(render(results, history=_history(results, directory)), encoding="utf-8")
     return path
 
 
-def render(results: Sequence[RunResult]) -> str:
-    """The whole page as a string."""
+def _history(results: Sequence[RunResult], directory: Path) -> str:
+    """The History section; trouble reading earlier runs costs that section, never the report."""
+    from chaos.report.trends import for_run
+
+    try:
+        return for_run(results, directory)
+    except Exception as e:
+        return (f'<section class="card history"><h3>History</h3><p class="muted">earlier runs could not be '
+                f"compared: {escape(repr(e))}</p></section>")
+
+
+def render(results: Sequence[RunResult], *, history: str = "") -> str:
+    """The whole page as a string; `history` is the markup of the History section, if any."""
     from chaos.report.plots import timeline_svg
 
     status = overall_status(r.verdict.status for r in results)
@@ -101,6 +120,7 @@ def render(results: Sequence[RunResult]) -> str:
              f'<span class="muted">{len(results)} run(s) · generated {generated}</span></header>']
     if len(results) > 1:
         parts.append(_summary(results))
+    parts.append(history)
     for index, result in enumerate(results, start=1):
         parts.append(_run_section(result, index, timeline_svg(result.timeline, result.phases)))
     parts.append("</main></body></html>\n")

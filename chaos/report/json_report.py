@@ -1,7 +1,8 @@
-"""report.json: the verdict, findings, phases, faults and events of a run, for machines.
+"""report.json: the verdict, findings, phases, load, faults and events of a run, for machines.
 
-Schema (version 1): {schema, scenario, buggy, seed, verdict, exit_code, started_ns,
-phases{...ns},
+Schema (version 1, declared in `chaos.report.documents`): {schema, scenario, buggy, seed, verdict,
+exit_code, started_ns, phases{...ns}, load{baseline|faults|observe: {requests, errors, availability,
+p50_ms, p99_ms}},
 findings[{check, status, summary, figures, evidence[{t_ns, text}]}], faults[{name, fault_id,
 target, start_ns, end_ns, landed, summary, details}], events[{t_ns, kind, source, details}]}.
 Several runs (`write_many`, e.g. a gate): {schema, verdict, exit_code, runs[<one run as above>]},
@@ -14,16 +15,29 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from chaos.report import overall_status
+from chaos.report.documents import (
+    BASELINE,
+    FAULTS,
+    FILENAME,
+    OBSERVE,
+    SCHEMA_VERSION,
+    RunDocument,
+    SuiteDocument,
+    WindowDocument,
+)
 from chaos.runner import RunResult
+from chaos.timeline import WindowStats
 from chaos.verdict import Verdict
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "to_dict", "write", "write_many"]
 
 
-def to_dict(result: RunResult) -> dict[str, Any]:
+def to_dict(result: RunResult) -> RunDocument:
+    phases, timeline = result.phases, result.timeline
+    spans = {BASELINE: (phases.baseline_start, phases.faults_start),
+             FAULTS: (phases.faults_start, phases.faults_end), OBSERVE: (phases.faults_end, phases.observe_end)}
     return {
         "schema": SCHEMA_VERSION,
         "scenario": result.scenario.name,
@@ -32,7 +46,8 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "verdict": result.verdict.status.value,
         "exit_code": int(result.verdict.exit_code),
         "started_ns": result.started_ns,
-        "phases": asdict(result.phases),
+        "phases": asdict(phases),
+        "load": {name: _window(timeline.window(start, end)) for name, (start, end) in spans.items()},
         "findings": [
             {"check": f.check, "status": f.status.value, "summary": f.summary,
              "figures": dict(f.figures),
@@ -46,13 +61,23 @@ def to_dict(result: RunResult) -> dict[str, Any]:
             for r in result.faults
         ],
         "events": [{"t_ns": e.t_ns, "kind": e.kind.value, "source": e.source, "details": dict(e.details)}
-                   for e in result.timeline.events()],
+                   for e in timeline.events()],
     }
+
+
+def _window(stats: WindowStats) -> WindowDocument:
+    return {"requests": stats.count, "errors": stats.errors,
+            "availability": round(1 - stats.error_rate, 5) if stats.count else None,
+            "p50_ms": _ms(stats.p50_ms), "p99_ms": _ms(stats.p99_ms)}
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def write(result: RunResult, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "report.json"
+    path = directory / FILENAME
     path.write_text(json.dumps(to_dict(result), indent=2, default=str), encoding="utf-8")
     return path
 
@@ -60,9 +85,9 @@ def write(result: RunResult, directory: Path) -> Path:
 def write_many(results: Sequence[RunResult], directory: Path) -> Path:
     """One report.json for several runs: the overall verdict and each run's report in `runs`."""
     overall = Verdict(overall_status(r.verdict.status for r in results), ())
-    document = {"schema": SCHEMA_VERSION, "verdict": overall.status.value, "exit_code": int(overall.exit_code),
-                "runs": [to_dict(r) for r in results]}
+    document: SuiteDocument = {"schema": SCHEMA_VERSION, "verdict": overall.status.value,
+                               "exit_code": int(overall.exit_code), "runs": [to_dict(r) for r in results]}
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "report.json"
+    path = directory / FILENAME
     path.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
     return path

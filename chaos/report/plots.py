@@ -128,7 +128,7 @@ def timeline_svg(timeline: Timeline, phases: Phases, *, width_ms: int | None = N
         for boundary in (phases.faults_start, phases.faults_end):
             canvas.line(x_of(boundary), top, x_of(boundary), top + PANEL_H, AXIS, dash="3 3")
         for data, colour, dash, filled in lines:
-            _curve(canvas, [x_of_s(p.t_s) for p in points], data, y_of, colour, dash, filled,
+            curve(canvas, [x_of_s(p.t_s) for p in points], data, y_of, colour, dash, filled,
                    top + PANEL_H)
         if not points:
             canvas.text(LEFT + plot_w / 2, top + PANEL_H / 2, "no requests recorded", anchor="middle",
@@ -157,7 +157,7 @@ def _scale(top: float, high: float) -> Callable[[float], float]:
     return lambda v: top + PANEL_H - (v / high) * PANEL_H
 
 
-def _curve(canvas: Canvas, xs: Sequence[float], values: Sequence[float | None],
+def curve(canvas: Canvas, xs: Sequence[float], values: Sequence[float | None],
            y_of: Callable[[float], float], colour: str, dash: str, filled: bool, base_y: float) -> None:
     """A polyline broken wherever a bucket had no requests, optionally filled down to zero."""
     runs: list[list[tuple[float, float]]] = [[]]

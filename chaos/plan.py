@@ -223,7 +223,12 @@ def _deployed_lines(spec: TargetSpec) -> list[str]:
         lines.append("    changes: nothing (no `deployed.config`)")
     lines.append(f"    kill switch: Lease {ns}/gochaos-run-<run id>, created at the start; deleting it aborts the run "
                  "and reverts every fault")
-    lines.append("    checks first (SelfSubjectAccessReview): " + ", ".join(str(need) for need in needs(deployed)))
+    if spec.workload_changes:
+        lines.append(f"    changes (faults): {deployed.workload}'s " + " and ".join(
+            {"pods": "pods (deleted; the workload replaces them)", "env": "container env (a rollout, rolled back)"}
+            [change] for change in spec.workload_changes))
+    lines.append("    checks first (SelfSubjectAccessReview): " + ", ".join(
+        str(need) for need in needs(deployed, spec.workload_changes)))
     return lines
 
 

@@ -39,7 +39,7 @@ SCHEMA = 1
 #: Modules that register resource kinds (imported before reclaiming, like the injector registry).
 KIND_MODULES = ("chaos.cleanup", "chaos.platform.local.netfilter", "chaos.platform.local.cgroups",
                 "chaos.platform.kubernetes.kind", "chaos.platform.kubernetes.namespace_reclaim",
-                "chaos.platform.kubernetes.config_map_reclaim")
+                "chaos.platform.kubernetes.deployed_reclaim")
 
 
 # -- identity -------------------------------------------------------------------------------------

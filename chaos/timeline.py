@@ -52,7 +52,8 @@ class EventKind(enum.StrEnum):
 
     #: An injector's fault is about to be injected (`run_fault`; source: the injector).
     #: details: fault_id, target (None for cluster-wide faults), params (the validated
-    #: parameters), healthy (the target's readiness answer before; None without a probe).
+    #: parameters), healthy (the target's readiness answer before; None without a probe); or,
+    #: for a fault the platform cannot do, unavailable (the one-line reason) instead of healthy.
     FAULT_START = "fault.start"
     #: The fault was injected and reverted, whatever happened (source: the injector).
     #: details: fault_id, target, landed (the injector's proof it took effect), healthy (after).

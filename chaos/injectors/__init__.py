@@ -9,9 +9,12 @@ from typing import Any
 from chaos.injectors.base import Injector, create_from
 from chaos.injectors.etcd_leader import LeaderLoss
 from chaos.injectors.gc_pressure import GCPressure
+from chaos.injectors.pod_delete import PodDelete
 from chaos.injectors.reload import ReloadStorm
 
-INJECTORS: Mapping[str, type[Injector[Any]]] = {cls.name: cls for cls in (ReloadStorm, LeaderLoss, GCPressure)}
+INJECTORS: Mapping[str, type[Injector[Any]]] = {
+    cls.name: cls for cls in (ReloadStorm, LeaderLoss, GCPressure, PodDelete)
+}
 
 
 def create(name: str, params: Mapping[str, Any], target: str | None) -> Injector[Any]:

@@ -8,7 +8,8 @@ health before and after, a Finding that says whether the fault landed, and the r
 Params are checked whole when the scenario loads (`create`), so `--dry-run` refuses what the run
 would refuse: one model per injector, or, where the fields differ per mode, one model per mode
 joined by a pydantic discriminator (`by_mode`). Only what depends on the platform waits for
-`available()` at run time.
+`available()` at run time; a fault the platform cannot do is reported not landed (inconclusive),
+with the one-line reason, and the run goes on.
 """
 
 from __future__ import annotations
@@ -225,10 +226,14 @@ def _problem(name: str, params_type: Any, err: ErrorDetails) -> str:
 
 def run_fault(injector: Injector[Any], ctx: InjectionContext, fault_id: int) -> FaultReport:
     """Inject with the framework around it: events, health, landing proof, revert in finally."""
-    reason = injector.available(ctx)
-    if reason is not None:
-        raise InjectionFailed(f"{injector.name} cannot run here: {reason}")
     target = injector.target_name
+    reason = injector.available(ctx)
+    if reason is not None:  # said in the verdict (inconclusive), never skipped silently; nothing was touched
+        start = ctx.timeline.record(EventKind.FAULT_START, injector.name, fault_id=fault_id, target=target,
+                                    params=injector.params.model_dump(), unavailable=reason)
+        end = ctx.timeline.record(EventKind.FAULT_END, injector.name, fault_id=fault_id, target=target, landed=False)
+        return FaultReport(injector.name, fault_id, target, start.t_ns, end.t_ns,
+                           FaultOutcome(False, f"unavailable here: {reason}", {"unavailable": reason}))
     healthy_before = _healthy(ctx, target)
     start = ctx.timeline.record(EventKind.FAULT_START, injector.name, fault_id=fault_id, target=target,
                                 params=injector.params.model_dump(), healthy=healthy_before)

@@ -29,6 +29,7 @@ from chaos.chaosagent import AgentClient, agent_for
 from chaos.errors import InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, by_mode
 from chaos.platform.abilities import Hog, HogPlacement, ResourceLimit, ResourceLimits, missing, require
+from chaos.targets import TargetSpec, with_workload_change
 from chaos.timeline import EventKind, now_ns
 
 MB = 1 << 20
@@ -153,6 +154,10 @@ class GCPressure(Injector[AgentPressure | EnvPressure | CgroupPressure | HogPres
         self._restored_env: dict[str, str | None] | None = None
         self._limit: ResourceLimit | None = None
         self._hog: Hog | None = None
+
+    def shape_target(self, spec: TargetSpec) -> TargetSpec:
+        """A rollout with GOGC/GOMEMLIMIT changes a deployed workload: its run must be allowed to patch it."""
+        return with_workload_change(spec, "env") if isinstance(self.params, EnvPressure) else spec
 
     def expected_duration_s(self) -> float:
         return self.params.duration_s + 30

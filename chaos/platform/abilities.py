@@ -60,6 +60,19 @@ class HogPlacement(Protocol):
         ...
 
 
+@runtime_checkable
+class PodDeleting(Protocol):
+    """Can delete a target's pods through the API; its workload (Deployment, StatefulSet) replaces them."""
+
+    def delete_pods(self, name: str, *, count: int, grace_s: int) -> list[str]:
+        """Delete up to `count` of target `name`'s running pods (first by name); return their names."""
+        ...
+
+    def ready_pods(self, name: str) -> list[str]:
+        """Target `name`'s pods that are running and ready now."""
+        ...
+
+
 A = TypeVar("A")
 
 

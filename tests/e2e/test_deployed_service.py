@@ -56,7 +56,7 @@ def _deployment(name: str, image: str, flags: list[str]) -> dict[str, Any]:
             "spec": {"containers": [{
                 "name": "server", "image": image, "imagePullPolicy": "Never",
                 "args": ["--listen=0.0.0.0:8080", "--config=/etc/app/config.yaml", "--watch-config", *flags],
-                "env": [{"name": "GOTRACEBACK", "value": "all"}],
+                "env": [{"name": "GOTRACEBACK", "value": "all"}, {"name": "GODEBUG", "value": "gctrace=1"}],
                 "ports": [{"containerPort": 8080}],
                 "readinessProbe": {"httpGet": {"path": "/-/readyz", "port": 8080}, "periodSeconds": 1},
                 "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}]}],
@@ -171,6 +171,39 @@ def test_a_reload_storm_reaches_a_deployed_service_through_its_config_map_and_is
     assert _config_map(shop, "web-config") == CONFIG, "the ConfigMap holds what it held before the run"
     starts = [e for e in report["events"] if e["kind"] == "target.start"]
     assert starts and starts[0]["details"]["deployed"] == "deployment/web"
+
+
+def test_a_deleted_pod_of_a_deployed_service_is_replaced_and_the_load_recovers(shop: Shop, tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, shop.namespace, faults=[{"injector": "pod_delete", "target": "web"}],
+                         oracles=["panics", "recovery"], observe_s=5)
+    result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
+                      "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    fault = next(f for f in report["findings"] if f["check"] == "fault:pod_delete#1")
+    assert fault["status"] == "pass" and len(fault["figures"]["deleted"]) == 1, fault
+    print(f"a new pod served {fault['figures']['back_after_ms']} ms after the delete")
+    exits = [e for e in report["events"] if e["kind"] == "target.exit"]
+    assert exits and all(e["details"]["requested"] for e in exits), exits
+
+
+def test_gc_pressure_rolls_a_deployed_service_with_gogc_and_rolls_it_back(shop: Shop, tmp_path: Path) -> None:
+    from kubernetes import client as client_module
+
+    client: Any = client_module
+    apps = client.AppsV1Api(shop.access.api)
+    scenario = _scenario(tmp_path, shop.namespace, oracles=["panics", "recovery"], observe_s=3, faults=[
+        {"injector": "gc_pressure", "target": "web", "params": {"method": "env", "gc_percent": 5, "duration_s": 4}}])
+    result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
+                      "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    fault = next(f for f in report["findings"] if f["check"] == "fault:gc_pressure#1")
+    assert fault["status"] == "pass" and fault["figures"]["env"] == {"GOGC": "5"}, fault
+    print(f"gc_pressure env on a deployed service: {fault['summary']}")
+    container = apps.read_namespaced_deployment("web", shop.namespace).spec.template.spec.containers[0]
+    assert {var.name: var.value for var in container.env} == {"GOTRACEBACK": "all", "GODEBUG": "gctrace=1"}, \
+        "rolled back to the env it had: GOGC removed again"
 
 
 def test_a_crash_of_a_deployed_service_is_seen_from_its_pods(shop: Shop, tmp_path: Path) -> None:

@@ -67,3 +67,14 @@ def test_a_storm_bounded_by_time_writes_the_rounds_that_start_within_it(tmp_path
     checks = {f["check"]: f for f in report["findings"]}
     assert checks["fault:reload_storm#1"]["figures"]["writes"] == 4, "two rounds of an incident pair"
     assert checks["panics"]["status"] == "fail", checks["panics"]["summary"]
+
+
+def test_a_fault_the_platform_cannot_do_is_inconclusive_naming_the_missing_ability(tmp_path: Path) -> None:
+    scenario = tmp_path / "delete.chaos.yaml"
+    scenario.write_text("name: delete-locally\ntargets: [{bundled: configd}]\nwindows: {baseline_s: 1, observe_s: 1}\n"
+                        "faults: [{injector: pod_delete, target: configd}]\noracles: [panics]\n", encoding="utf-8")
+    result = gochaos("run", str(scenario), "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 4, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    fault = next(f for f in report["findings"] if f["check"] == "fault:pod_delete#1")
+    assert fault["status"] == "inconclusive" and "platform local has no PodDeleting ability" in fault["summary"]

@@ -10,7 +10,7 @@ import yaml
 
 from chaos.errors import ScenarioError, UsageError
 from chaos.plan import build_plan, describe
-from chaos.platform.kubernetes.deployed import needs
+from chaos.platform.kubernetes.deployed import WORKLOAD_CHANGES, needs
 from chaos.platform.kubernetes.manifests import manifests_dir
 from chaos.scenario import Scenario, load_scenario
 from chaos.targets import ConfigDelivery, Deployed
@@ -76,13 +76,31 @@ def _allows(rules: list[dict[str, Any]], verb: str, resource: str, group: str) -
 def test_the_shipped_role_grants_every_verb_a_run_checks_for_and_no_more(workload: str) -> None:
     role = yaml.safe_load((manifests_dir() / "rbac" / "role.yaml").read_text(encoding="utf-8"))
     cluster = list(yaml.safe_load_all((manifests_dir() / "rbac" / "clusterrole.yaml").read_text(encoding="utf-8")))
-    wanted = needs(Deployed.model_validate({**DEPLOYED, "workload": workload}))
+    wanted = needs(Deployed.model_validate({**DEPLOYED, "workload": workload}), WORKLOAD_CHANGES)
     for need in wanted:
         resource = f"{need.resource}/{need.subresource}" if need.subresource else need.resource
         assert _allows(role["rules"], need.verb, resource, need.group), f"the Role does not grant {need}"
     granted = {(verb, resource) for rule in role["rules"] for resource in rule["resources"] for verb in rule["verbs"]}
     asked = {(n.verb, f"{n.resource}/{n.subresource}" if n.subresource else n.resource)
              for w in ("deployment/web", "statefulset/web")
-             for n in needs(Deployed.model_validate({**DEPLOYED, "workload": w}))}
+             for n in needs(Deployed.model_validate({**DEPLOYED, "workload": w}), WORKLOAD_CHANGES)}
     assert granted == asked, "the Role grants exactly what runs check for"
     assert _allows(cluster[0]["rules"], "get", "namespaces", ""), "the opt-in label check reads the namespace"
+
+
+def test_a_run_asks_only_for_the_verbs_its_faults_use() -> None:
+    storm_only = build_plan(deployed_scenario(), HERE, platform="kubernetes", seed=1)
+    assert storm_only.targets[0].workload_changes == ()
+    checks = next(line for line in describe(storm_only) if line.startswith("    checks first"))
+    assert "delete pods" not in checks and "patch deployments" not in checks
+    scenario = Scenario.model_validate({
+        "name": "shop-web", "targets": [{"name": "web", "deployed": DEPLOYED}], "load": {"user": "configd"},
+        "faults": [{"injector": "pod_delete", "target": "web"},
+                   {"injector": "gc_pressure", "target": "web", "params": {"method": "env", "gc_percent": 5}}]})
+    plan = build_plan(scenario, HERE, platform="kubernetes", seed=1)
+    assert plan.targets[0].workload_changes == ("pods", "env")
+    lines = describe(plan)
+    checks = next(line for line in lines if line.startswith("    checks first"))
+    assert "delete pods in namespace shop" in checks and "patch deployments.apps in namespace shop" in checks
+    assert ("    changes (faults): deployment/web's pods (deleted; the workload replaces them) and container env "
+            "(a rollout, rolled back)") in lines

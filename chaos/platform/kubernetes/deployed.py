@@ -11,6 +11,8 @@ the kubelet swaps into the pods; crashes and restarts come from the pod watch an
 from __future__ import annotations
 
 import signal
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,7 @@ from chaos import state
 from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError, UsageError
 from chaos.platform.base import StartedTarget
-from chaos.platform.kubernetes import config_map_reclaim
+from chaos.platform.kubernetes import deployed_reclaim
 from chaos.platform.kubernetes.namespace import FIELD_MANAGER, reason
 from chaos.platform.kubernetes.podwatch import PodObserver
 from chaos.platform.kubernetes.rights import Need
@@ -36,8 +38,16 @@ class Workload:
     container: str
 
 
-def needs(deployed: Deployed) -> list[Need]:
-    """Every verb a run on this service uses, for the up-front access review."""
+#: What faults may change of a deployed workload besides its ConfigMap, and the verbs each takes.
+WORKLOAD_CHANGES = ("pods", "env")
+
+
+def needs(deployed: Deployed, changes: Iterable[str] = ()) -> list[Need]:
+    """Every verb a run on this service uses, for the up-front access review.
+
+    `changes` are what its faults change (`TargetSpec.workload_changes`): pods deleted (pod_delete),
+    env rolled out (gc_pressure env). Nothing else is asked for, so a read-mostly Role suffices.
+    """
     ns = deployed.namespace
     wanted = [Need("get", f"{deployed.kind}s", ns, group="apps"), Need("list", "pods", ns), Need("watch", "pods", ns),
               Need("get", "pods", ns), Need("get", "pods", ns, subresource="log"),
@@ -45,6 +55,10 @@ def needs(deployed: Deployed) -> list[Need]:
               *(Need(verb, "leases", ns, group="coordination.k8s.io") for verb in ("create", "get", "delete"))]
     if deployed.config is not None:
         wanted += [Need("get", "configmaps", ns), Need("patch", "configmaps", ns)]
+    if "pods" in changes:
+        wanted.append(Need("delete", "pods", ns))
+    if "env" in changes:
+        wanted.append(Need("patch", f"{deployed.kind}s", ns, group="apps"))
     return wanted
 
 
@@ -103,15 +117,18 @@ def _read(read: Any, name: str, namespace: str, missing: str) -> Any:
         raise PlatformError(f"read {name} in namespace {namespace}: {reason(e)}") from e
 
 
-def ready_pod(core: Any, workload: Workload) -> str | None:
-    """A running, ready pod of the workload not being deleted (the first by name), or None."""
+def ready_pods(core: Any, workload: Workload) -> list[str]:
+    """The workload's running, ready pods not being deleted, by name."""
     pods = core.list_namespaced_pod(workload.namespace, label_selector=workload.selector).items
-    for pod in sorted(pods, key=lambda p: p.metadata.name):
-        if pod.metadata.deletion_timestamp is not None or pod.status is None or pod.status.phase != "Running":
-            continue
-        if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
-            return str(pod.metadata.name)
-    return None
+    return sorted(str(pod.metadata.name) for pod in pods
+                  if pod.metadata.deletion_timestamp is None and pod.status is not None
+                  and pod.status.phase == "Running"
+                  and any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []))
+
+
+def ready_pod(core: Any, workload: Workload) -> str | None:
+    """A ready pod of the workload (the first by name), or None."""
+    return next(iter(ready_pods(core, workload)), None)
 
 
 class DeployedTarget(StartedTarget):
@@ -139,7 +156,7 @@ class DeployedTarget(StartedTarget):
                                 f"ConfigMap: use write_mode configmap-api (not {mode.value})")
         if not self._recorded:  # what the key held, on disk before the first change: a killed run is undone later
             cm, key = self._config_ref()
-            state.hold(config_map_reclaim.KIND, config_map_reclaim.key_of(self.workload.namespace, cm, key),
+            state.hold(deployed_reclaim.CONFIG_KEY, deployed_reclaim.config_key_id(self.workload.namespace, cm, key),
                        f"ConfigMap {self.workload.namespace}/{cm} key {key} of a deployed service",
                        reach=self._reach, namespace=self.workload.namespace, configmap=cm, config_key=key,
                        original=self.read_config())
@@ -150,7 +167,7 @@ class DeployedTarget(StartedTarget):
         self._patch(text)
         if self._recorded:
             cm, key = self._config_ref()
-            state.release(config_map_reclaim.KIND, config_map_reclaim.key_of(self.workload.namespace, cm, key))
+            state.release(deployed_reclaim.CONFIG_KEY, deployed_reclaim.config_key_id(self.workload.namespace, cm, key))
             self._recorded = False
 
     def _patch(self, text: str) -> None:
@@ -166,6 +183,47 @@ class DeployedTarget(StartedTarget):
         if deployed is None or deployed.config is None:
             raise PlatformError(f"target {self.spec.name} has no `deployed.config` (ConfigMap and key)")
         return deployed.config.configmap, deployed.config.key
+
+    # -- its environment, by a rollout --------------------------------------------------------
+    def roll_env(self, apps: Any, env: Mapping[str, str | None]) -> dict[str, str | None]:
+        """Patch the container's `env` (None removes) into the workload, which rolls its pods; return the old values.
+
+        The values before the first change are recorded in the state file first, so a killed run's
+        next start or `gochaos cleanup` rolls them back; rolling back to them forgets the record.
+        """
+        deployed = self.spec.deployed
+        assert deployed is not None
+        ns, name, container = self.workload.namespace, deployed.workload_name, self.workload.container
+        is_deployment = deployed.kind == "deployment"
+        read = apps.read_namespaced_deployment if is_deployment else apps.read_namespaced_stateful_set
+        patch = apps.patch_namespaced_deployment if is_deployment else apps.patch_namespaced_stateful_set
+        try:
+            found = read(name, ns)
+        except Exception as e:
+            raise PlatformError(f"read {deployed.workload} in {ns}: {reason(e)}") from e
+        spec = next(c for c in found.spec.template.spec.containers if c.name == container)
+        current = {var.name: var for var in spec.env or []}
+        previous: dict[str, str | None] = {}
+        for key in env:
+            var = current.get(key)
+            if var is not None and var.value_from is not None:
+                raise PlatformError(f"{deployed.workload} sets {key} from a reference (valueFrom); gochaos does not "
+                                    "override it: set it as a plain value, or use another gc_pressure method")
+            previous[key] = var.value if var is not None else None
+        holding = deployed_reclaim.workload_env_id(ns, deployed.workload, container)
+        recorded = next((h for h in state.held() if h.kind == deployed_reclaim.WORKLOAD_ENV and h.key == holding), None)
+        if recorded is None:
+            state.hold(deployed_reclaim.WORKLOAD_ENV, holding, f"env of {ns}/{deployed.workload} ({container})",
+                       reach=self._reach, namespace=ns, kind=deployed.kind, name=name, container=container,
+                       original=previous)
+        try:
+            patch(name, ns, deployed_reclaim.env_patch(container, env, str(time.time_ns())),
+                  field_manager=FIELD_MANAGER)
+        except Exception as e:
+            raise PlatformError(f"patch {deployed.workload} in {ns}: {reason(e)}") from e
+        if recorded is not None and all(recorded.data["original"].get(k) == v for k, v in env.items()):
+            state.release(deployed_reclaim.WORKLOAD_ENV, holding)  # back to what it was before the run
+        return previous
 
     # -- what its pods say -------------------------------------------------------------------
     @property

@@ -25,7 +25,7 @@ from chaos.platform.kubernetes import deployed as deployed_service
 from chaos.platform.kubernetes import manifests as m
 from chaos.platform.kubernetes import rights
 from chaos.platform.kubernetes.cluster import ClusterAccess
-from chaos.platform.kubernetes.deployed import DeployedTarget
+from chaos.platform.kubernetes.deployed import DeployedTarget, Workload
 from chaos.platform.kubernetes.etcd import KubeEtcdCluster
 from chaos.platform.kubernetes.hog import KubeHog
 from chaos.platform.kubernetes.kill_switch import KillSwitch
@@ -122,8 +122,8 @@ class KubeTarget(StartedTarget):
 class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
     """Runs targets on a cluster (kind for now) in a namespace of their own.
 
-    Beyond the core contract it has the `ResourceLimits` (in-place pod resize) and `HogPlacement`
-    (a pod on the target's node) abilities.
+    Beyond the core contract it has the `ResourceLimits` (in-place pod resize), `HogPlacement`
+    (a pod on the target's node) and `PodDeleting` abilities.
     """
 
     name = "kubernetes"
@@ -188,6 +188,9 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
     def restart_target(self, name: str, *,
                        env: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
         """Roll the Deployment with a changed environment (None removes a variable); return the old values."""
+        found = self.target(name)
+        if isinstance(found, DeployedTarget):
+            return self._roll_deployed(found, env or {})
         target = self._own(name, "a rollout with a changed environment")
         previous = {key: target.env.get(key) for key in (env or {})}
         target.env.update(env or {})
@@ -225,6 +228,46 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
             self.space.release()
 
     # -- internals ---------------------------------------------------------------------------
+    def delete_pods(self, name: str, *, count: int, grace_s: int) -> list[str]:
+        """Delete up to `count` ready pods of target `name` (its Deployment or StatefulSet replaces them)."""
+        workload = self._workload(name)
+        victims = deployed_service.ready_pods(self.space.core, workload)[:count]
+        for pod in victims:
+            try:
+                self.space.core.delete_namespaced_pod(pod, workload.namespace, grace_period_seconds=grace_s)
+            except Exception as e:
+                raise PlatformError(f"delete pod {workload.namespace}/{pod} of {name}: {reason(e)}") from e
+        return victims
+
+    def ready_pods(self, name: str) -> list[str]:
+        return deployed_service.ready_pods(self.space.core, self._workload(name))
+
+    def _workload(self, name: str) -> Workload:
+        """Where target `name`'s pods are and how they are selected (the run's own, or a deployed service's)."""
+        target = self.target(name)
+        if isinstance(target, DeployedTarget):
+            return target.workload
+        return Workload(self.namespace, f"{m.TARGET_LABEL}={name}", m.CONTAINER)
+
+    def _roll_deployed(self, target: DeployedTarget, env: Mapping[str, str | None]) -> dict[str, str | None]:
+        """A deployed service's env rollout, awaited like a run's own (its pods replaced, answering again)."""
+        deployed = target.spec.deployed
+        assert deployed is not None
+        previous = target.roll_env(self.space.apps, env)
+        self.timeline.record(EventKind.TARGET_START, target.spec.name, pid=None, requested=True, env=dict(env))
+        timeout = target.spec.readiness.timeout_s + ROLLOUT_SLACK_S
+        url = target.endpoint.url + (target.spec.readiness.http_path or "/")
+
+        def ready() -> bool:
+            return self._rolled_out(deployed.workload_name, target.workload.namespace, deployed.kind) and http_ok(url)
+
+        if not wait_until(ready, timeout_s=timeout, interval_s=0.2):
+            raise TargetError(f"{deployed.workload} in {target.workload.namespace} did not roll out with {dict(env)} "
+                              f"within {timeout:g}s; see `kubectl -n {target.workload.namespace} rollout status "
+                              f"{deployed.workload}`")
+        self.timeline.record(EventKind.TARGET_READY, target.spec.name, pid=None)
+        return previous
+
     def _own(self, name: str, what: str) -> KubeTarget:
         """Target `name` when the run deployed it; a deployed service is only reached, never reshaped."""
         target = self.target(name)
@@ -237,7 +280,7 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         deployed = spec.deployed
         assert deployed is not None
         rights.require_opt_in(self.space.core, deployed.namespace)
-        rights.require(self.cluster.api, deployed_service.needs(deployed))
+        rights.require(self.cluster.api, deployed_service.needs(deployed, spec.workload_changes))
         workload = deployed_service.find(self.space.core, self.space.apps, spec.name, deployed)
         switch = self._kill_switches.get(workload.namespace)
         if switch is None:
@@ -296,8 +339,10 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
             raise TargetError(self._not_ready(target, timeout))
         self.timeline.record(EventKind.TARGET_READY, spec.name, pid=None)
 
-    def _rolled_out(self, name: str) -> bool:
-        status = self.space.apps.read_namespaced_deployment_status(name, self.namespace)
+    def _rolled_out(self, name: str, namespace: str | None = None, kind: str = "deployment") -> bool:
+        read = (self.space.apps.read_namespaced_deployment_status if kind == "deployment"
+                else self.space.apps.read_namespaced_stateful_set_status)
+        status = read(name, namespace or self.namespace)
         want = status.spec.replicas or 1
         st = status.status
         return bool(st and (st.observed_generation or 0) >= (status.metadata.generation or 0)

@@ -1,0 +1,98 @@
+"""Crash clean-up of what runs change in a team's deployed service: state-file holdings of two kinds.
+
+- "k8s_config_key": before the first write into a ConfigMap key, what the key held;
+- "k8s_workload_env": before the first env rollout of a Deployment/StatefulSet, its container's
+  values of the variables changed (None: absent).
+
+A revert forgets the record; a run killed mid-fault leaves it, and the next run's start (or
+`gochaos cleanup`) puts the original back, reaching the cluster again from what was recorded. Kept
+apart from the deployed service's module so that registering the kinds imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chaos import state
+
+CONFIG_KEY = "k8s_config_key"
+WORKLOAD_ENV = "k8s_workload_env"
+
+
+def config_key_id(namespace: str, configmap: str, key: str) -> str:
+    return f"{namespace}/{configmap}/{key}"
+
+
+def workload_env_id(namespace: str, workload: str, container: str) -> str:
+    return f"{namespace}/{workload}/{container}"
+
+
+def env_patch(container: str, env: Mapping[str, str | None], stamp: str) -> dict[str, Any]:
+    """A strategic merge patch setting (or, for None, removing) `env` of `container`, which rolls the pods."""
+    entries = [{"name": key, "value": value} if value is not None else {"name": key, "$patch": "delete"}
+               for key, value in env.items()]
+    return {"spec": {"template": {"metadata": {"annotations": {"gochaos.io/restarted-at": stamp}},
+                                  "spec": {"containers": [{"name": container, "env": entries}]}}}}
+
+
+def _with_cluster(holding: state.Holding, act: Callable[[Any], str]) -> str:
+    from kubernetes.client.exceptions import ApiException
+
+    from chaos.platform.kubernetes.cluster import reopen
+
+    work_dir = state.make_temp_dir("gochaos-reclaim-")
+    try:
+        api = reopen(holding.data["reach"], work_dir)
+        if api is None:
+            return "cluster gone"
+        with api:
+            try:
+                return act(api)
+            except ApiException as e:
+                if e.status == 404:
+                    return "already gone"
+                raise
+    finally:
+        state.remove_temp_dir(work_dir)
+
+
+@state.kind(CONFIG_KEY, order=30)
+def _restore_config_key(holding: state.Holding) -> str:
+    """Write the recorded original back into the ConfigMap key."""
+    from kubernetes import client as client_module
+
+    from chaos.platform.kubernetes.namespace import FIELD_MANAGER
+
+    client: Any = client_module
+    data = holding.data
+
+    def restore(api: Any) -> str:
+        client.CoreV1Api(api).patch_namespaced_config_map(
+            data["configmap"], data["namespace"], {"data": {data["config_key"]: data["original"]}},
+            field_manager=FIELD_MANAGER)
+        return "restored"
+
+    return _with_cluster(holding, restore)
+
+
+@state.kind(WORKLOAD_ENV, order=30)
+def _restore_workload_env(holding: state.Holding) -> str:
+    """Roll the workload back to its recorded env values (not waiting for the rollout)."""
+    import time
+
+    from kubernetes import client as client_module
+
+    from chaos.platform.kubernetes.namespace import FIELD_MANAGER
+
+    client: Any = client_module
+    data = holding.data
+
+    def restore(api: Any) -> str:
+        apps = client.AppsV1Api(api)
+        patch = apps.patch_namespaced_deployment if data["kind"] == "deployment" else apps.patch_namespaced_stateful_set
+        patch(data["name"], data["namespace"], env_patch(data["container"], data["original"], str(time.time_ns())),
+              field_manager=FIELD_MANAGER)
+        return "env restored"
+
+    return _with_cluster(holding, restore)

@@ -1,9 +1,11 @@
-"""Waiting for things to become ready, with a deadline and the reason when they do not."""
+"""Waiting for things to become ready, with a deadline and the reason when they do not; the checks
+themselves (an HTTP GET, the standard gRPC health check)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import requests
 
@@ -37,3 +39,25 @@ def http_ok(url: str, timeout_s: float = 0.5) -> bool:
         return requests.get(url, timeout=timeout_s).ok
     except requests.RequestException:
         return False
+
+
+def grpc_serving(address: str, service: str = "", timeout_s: float = 0.5) -> bool:
+    """True when the gRPC server at `address` (host:port) answers the standard grpc.health.v1
+    Check for `service` ("" = the server as a whole) with SERVING; NOT_SERVING, an unknown
+    service, no health service or no answer count as not ready."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(address) as channel:
+        stub: Any = health_pb2_grpc.HealthStub(channel)  # its typing stub omits the methods
+        try:
+            reply = stub.Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout_s)
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def grpc_address(host: str, port: int) -> str:
+    """`host:port` as a gRPC target (an IPv6 literal in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -30,7 +30,7 @@ from pydantic_core import ErrorDetails
 from chaos.errors import InjectionFailed, ScenarioError
 from chaos.platform.base import Platform, RunningTarget
 from chaos.platform.etcd import EtcdLeadership
-from chaos.readiness import http_ok
+from chaos.readiness import grpc_address, grpc_serving, http_ok
 from chaos.suggest import did_you_mean
 from chaos.targets import TargetSpec
 from chaos.timeline import EventKind, Timeline
@@ -248,5 +248,9 @@ def _healthy(ctx: InjectionContext, target: str | None) -> bool | None:
     if target is None:
         return None
     running = ctx.target(target)
-    path = running.spec.readiness.http_path
+    readiness = running.spec.readiness
+    if readiness.grpc_health is not None:
+        address = grpc_address(running.endpoint.host, running.endpoint.port)
+        return grpc_serving(address, readiness.grpc_health, timeout_s=0.3)
+    path = readiness.http_path
     return http_ok(running.endpoint.url + path, timeout_s=0.3) if path else None

@@ -30,7 +30,7 @@ from chaos.platform.kubernetes.podwatch import PodObserver
 from chaos.platform.kubernetes.resize import PodResize
 from chaos.platform.kubernetes.run_space import RunSpace, unwritable
 from chaos.platform.observations import ExitRecord, LogLine
-from chaos.readiness import http_ok, wait_until
+from chaos.readiness import grpc_address, grpc_serving, http_ok, wait_until
 from chaos.targets import ConfigDelivery, TargetSpec, fill_config_text
 from chaos.timeline import EventKind, Timeline
 
@@ -234,7 +234,12 @@ class KubernetesPlatform(Platform[KubeTarget]):
         timeout = spec.readiness.timeout_s + ROLLOUT_SLACK_S
 
         def ready() -> bool:
-            return self._rolled_out(spec.name) and http_ok(url)
+            if not self._rolled_out(spec.name):
+                return False
+            if spec.readiness.grpc_health is not None:
+                address = grpc_address(target.endpoint.host, target.endpoint.port)
+                return grpc_serving(address, spec.readiness.grpc_health)
+            return http_ok(url)
 
         if not wait_until(ready, timeout_s=timeout, interval_s=0.1):
             raise TargetError(self._not_ready(target, timeout))

@@ -23,7 +23,7 @@ from chaos.platform.local.ports import LOOPBACK, free_ports, port_in_use
 from chaos.platform.local.process import SupervisedProcess
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.platform.procfs import vm_rss_mb
-from chaos.readiness import http_ok, wait_until
+from chaos.readiness import grpc_address, grpc_serving, http_ok, wait_until
 from chaos.targets import GO_OBSERVABILITY_ENV, RestartPolicy, TargetSpec, fill_config_text, named_port_values
 from chaos.targets import fill_placeholders as _fill
 from chaos.timeline import EventKind, Timeline
@@ -212,10 +212,13 @@ class LocalPlatform(Platform[LocalTarget]):
 
     def _wait_ready(self, target: LocalTarget) -> None:
         spec = target.spec
+        grpc_service = spec.readiness.grpc_health
         check_url = (target.endpoint.url + spec.readiness.http_path
-                     if spec.readiness.http_path else None)
+                     if spec.readiness.http_path and grpc_service is None else None)
 
         def ready() -> bool:
+            if grpc_service is not None:
+                return grpc_serving(grpc_address(target.endpoint.host, target.endpoint.port), grpc_service)
             if check_url is not None:
                 return http_ok(check_url)
             return port_in_use(target.endpoint.port)
@@ -249,8 +252,11 @@ def _not_ready(target: LocalTarget, exit_record: ExitRecord | None, check_url: s
     elif exit_record is not None:
         fix = "fix its command, flags or config (run the command by hand to see why it stops)"
     else:
-        fix = (f"it never answered {check_url or 'a TCP connect'} in time: make it listen on {{listen}} "
-               "(or {port}), check its ready_path, or raise the readiness timeout")
+        grpc_service = spec.readiness.grpc_health
+        check = (f"the grpc.health.v1 check of {grpc_service or 'the server'!r} with SERVING"
+                 if grpc_service is not None else check_url or "a TCP connect")
+        fix = (f"it never answered {check} in time: make it listen on {{listen}} "
+               "(or {port}), check its ready_path or ready_grpc, or raise the readiness timeout")
     status = exit_record.describe() if exit_record is not None else "still running"
     log = f"; full output in {target.log_path}" if kept else ""
     return (f"target {spec.name} did not become ready within {spec.readiness.timeout_s:g}s ({status}){said}; "

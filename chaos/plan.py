@@ -28,6 +28,7 @@ from chaos.targets import (
     TargetSpec,
     chaosagent_env,
     fill_placeholders,
+    named_port_values,
 )
 
 if TYPE_CHECKING:
@@ -183,6 +184,9 @@ def describe(plan: Plan) -> list[str]:
         lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec, platform))}")
         env = {**GO_OBSERVABILITY_ENV, **spec.env, **(chaosagent_env("<token>") if spec.chaosagent else {})}
         ready = f"GET {spec.readiness.http_path} answers 2xx" if spec.readiness.http_path else "its port accepts"
+        if spec.readiness.grpc_health is not None:
+            service = spec.readiness.grpc_health
+            ready = f"grpc.health.v1 says {repr(service) if service else 'the server'} is SERVING"
         lines.append(f"    env {_inline(env)}; ready when {ready} within {spec.readiness.timeout_s:g}s; "
                      f"restart {spec.restart.value}{_shown_config(spec, platform)}")
     if plan.etcd is not None:
@@ -242,6 +246,8 @@ def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:
         values.update(binary=_shown_binary(spec), listen="127.0.0.1:<free port>",
                       host="127.0.0.1", port="<free port>", config=f"<run dir>/{spec.name}/{file_name}",
                       workdir=f"<run dir>/{spec.name}")
+        for name in spec.ports:
+            values.update(named_port_values(name, "127.0.0.1", f"<free port {name}>"))
     return [fill_placeholders(arg, values, spec.name) for arg in spec.command]
 
 

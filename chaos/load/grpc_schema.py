@@ -42,9 +42,11 @@ class PreparedCall:
     weight: int
 
 
-def compile_protos(files: Sequence[str], import_paths: Iterable[str] = ()) -> descriptor_pool.DescriptorPool:
+def compile_protos(files: Sequence[str], import_paths: Iterable[str] = (), *,
+                   in_process: bool = False) -> descriptor_pool.DescriptorPool:
     """A pool of everything `files` define and import; ValueError with protoc's own words if they
-    do not compile."""
+    do not compile. `in_process` runs protoc inside this process (the load child: no subprocess
+    to reap under gevent; protoc's messages go to this process's stderr, the load log)."""
     missing = [f for f in files if not Path(f).is_file()]
     if missing:
         raise ValueError(f"proto file(s) not found: {', '.join(missing)} (cwd {Path.cwd()}); in a scenario "
@@ -54,21 +56,31 @@ def compile_protos(files: Sequence[str], import_paths: Iterable[str] = ()) -> de
                               *(str(Path(p).resolve()) for p in import_paths), str(well_known)])
     with tempfile.TemporaryDirectory(prefix="gochaos-protoc-") as tmp:
         out = Path(tmp) / "set.pb"
-        argv = [sys.executable, "-m", "grpc_tools.protoc", *(f"-I{d}" for d in includes),
-                f"--descriptor_set_out={out}", "--include_imports",
+        args = [*(f"-I{d}" for d in includes), f"--descriptor_set_out={out}", "--include_imports",
                 *(str(Path(f).resolve()) for f in files)]
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=PROTOC_TIMEOUT_S, check=False)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise ValueError(f"protoc (grpcio-tools) could not run: {e}") from e
-        if done.returncode != 0:
-            said = " | ".join(line for line in (done.stderr or done.stdout).splitlines() if line.strip())
-            raise ValueError(f"protoc rejected {', '.join(files)}: {said[:600]}")
+        if in_process:
+            from grpc_tools import protoc
+
+            if protoc.main(["protoc", *args]) != 0:
+                raise ValueError(f"protoc rejected {', '.join(files)} (its messages are in the load log)")
+        else:
+            _run_protoc(args, files)
         file_set = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
     pool = descriptor_pool.DescriptorPool()
     for file_proto in file_set.file:  # --include_imports lists dependencies first
         pool.Add(file_proto)
     return pool
+
+
+def _run_protoc(args: list[str], files: Sequence[str]) -> None:
+    try:
+        done = subprocess.run([sys.executable, "-m", "grpc_tools.protoc", *args], capture_output=True, text=True,
+                              timeout=PROTOC_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ValueError(f"protoc (grpcio-tools) could not run: {e}") from e
+    if done.returncode != 0:
+        said = " | ".join(line for line in (done.stderr or done.stdout).splitlines() if line.strip())
+        raise ValueError(f"protoc rejected {', '.join(files)}: {said[:600]}")
 
 
 def reflected_pool(channel: grpc.Channel) -> tuple[descriptor_pool.DescriptorPool, list[str]]:

@@ -155,7 +155,7 @@ class GrpcUser(User):
         offered: list[str] = []
         try:
             if opts.proto_files:
-                pool = compile_protos(opts.proto_files, opts.import_paths)
+                pool = compile_protos(opts.proto_files, opts.import_paths, in_process=True)
             else:
                 pool, offered = reflected_pool(self._channel)
         except grpc.RpcError as e:

@@ -253,7 +253,7 @@ def _not_ready(target: LocalTarget, exit_record: ExitRecord | None, check_url: s
         fix = "fix its command, flags or config (run the command by hand to see why it stops)"
     else:
         grpc_service = spec.readiness.grpc_health
-        check = (f"the grpc.health.v1 check of {grpc_service or 'the server'!r} with SERVING"
+        check = (f"the grpc.health.v1 check of {repr(grpc_service) if grpc_service else 'the server'} with SERVING"
                  if grpc_service is not None else check_url or "a TCP connect")
         fix = (f"it never answered {check} in time: make it listen on {{listen}} "
                "(or {port}), check its ready_path or ready_grpc, or raise the readiness timeout")

@@ -27,6 +27,7 @@ PACKAGES: dict[str, str] = {
     "allocd": "./cmd/allocd",
     "hog": "./cmd/hog",
     "cfgsvc": "./cmd/cfgsvc",
+    "grpckv": "./cmd/grpckv",
     "etcd": "go.etcd.io/etcd/server/v3",
     "etcdctl": "go.etcd.io/etcd/etcdctl/v3",
 }
@@ -53,7 +54,7 @@ def cache_dir() -> Path:
 
 
 class Binaries:
-    """Built binaries by name (configd, kvd, allocd, hog, cfgsvc, etcd, etcdctl), each built on first use;
+    """Built binaries by name (configd, kvd, allocd, hog, cfgsvc, grpckv, etcd, etcdctl), each built on first use;
     published Go services by `MODULE[/PKG]@VERSION` (`published`)."""
 
     def __init__(self, *, race: bool = False, progress: Callable[[str], None] | None = None) -> None:

@@ -28,6 +28,7 @@ from chaos.targets import (
     TargetSpec,
     chaosagent_env,
     fill_placeholders,
+    named_port_values,
 )
 
 if TYPE_CHECKING:
@@ -127,7 +128,8 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     details = tuple(tuple(f.injector.describe_target(by_name[f.injector.target_name]))
                     if f.injector.target_name in by_name else () for f in schedule)
     return Plan(scenario=scenario, platform=platform, buggy=buggy, seed=seed, schedule=schedule, targets=targets,
-                etcd=etcd, fault_budget_s=budget, load=_load_plan(scenario, targets, budget), fault_details=details)
+                etcd=etcd, fault_budget_s=budget, load=_load_plan(scenario, targets, budget, base_dir),
+                fault_details=details)
 
 
 def _shaped(spec: TargetSpec, schedule: tuple[ScheduledFault, ...]) -> TargetSpec:
@@ -138,7 +140,8 @@ def _shaped(spec: TargetSpec, schedule: tuple[ScheduledFault, ...]) -> TargetSpe
     return spec
 
 
-def _load_plan(scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget_s: float) -> LoadPlan | None:
+def _load_plan(scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget_s: float,
+               base_dir: Path) -> LoadPlan | None:
     entry = scenario.load
     if entry is None:
         return None
@@ -147,9 +150,31 @@ def _load_plan(scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget
     if user is None:
         raise UsageError(f"load on {target.name}: no built-in user fits it; set load.user")
     windows = scenario.windows
+    options = dict(entry.options)
+    if isinstance(options.get("grpc"), dict):  # its .proto files are relative to the scenario
+        from chaos.load.grpc_spec import anchor_paths
+
+        options["grpc"] = anchor_paths(options["grpc"], base_dir)
+    _check_load_options(user, options)
     return LoadPlan(target=target.name, user=user, users=entry.users, spawn_rate=entry.spawn_rate,
-                    options=dict(entry.options),
+                    options=options,
                     limit_s=windows.baseline_s + windows.observe_s + fault_budget_s + LOAD_SLACK_S)
+
+
+def _check_load_options(user: str, options: Mapping[str, Any]) -> None:
+    """UsageError naming the field when the load's options do not validate. Checked without
+    touching anything (.proto files are compiled when the load starts), as a dry run must."""
+    from pydantic import ValidationError
+
+    from chaos.load import LoadSpec
+    from chaos.load.grpc_spec import NO_COMPILE
+
+    try:
+        LoadSpec.model_validate({"host": "http://127.0.0.1:1", "user": user, **options}, context=NO_COMPILE)
+    except ValidationError as e:
+        problems = "; ".join(f"load.options.{'.'.join(str(p) for p in err['loc'])}: "
+                             f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())
+        raise UsageError(problems) from e
 
 
 def describe(plan: Plan) -> list[str]:
@@ -166,6 +191,9 @@ def describe(plan: Plan) -> list[str]:
         lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec, platform))}")
         env = {**GO_OBSERVABILITY_ENV, **spec.env, **(chaosagent_env("<token>") if spec.chaosagent else {})}
         ready = f"GET {spec.readiness.http_path} answers 2xx" if spec.readiness.http_path else "its port accepts"
+        if spec.readiness.grpc_health is not None:
+            service = spec.readiness.grpc_health
+            ready = f"grpc.health.v1 says {repr(service) if service else 'the server'} is SERVING"
         lines.append(f"    env {_inline(env)}; ready when {ready} within {spec.readiness.timeout_s:g}s; "
                      f"restart {spec.restart.value}{_shown_config(spec, platform)}")
     if plan.etcd is not None:
@@ -254,6 +282,8 @@ def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:
         values.update(binary=_shown_binary(spec), listen="127.0.0.1:<free port>",
                       host="127.0.0.1", port="<free port>", config=f"<run dir>/{spec.name}/{file_name}",
                       workdir=f"<run dir>/{spec.name}")
+        for name in spec.ports:
+            values.update(named_port_values(name, "127.0.0.1", f"<free port {name}>"))
     return [fill_placeholders(arg, values, spec.name) for arg in spec.command]
 
 

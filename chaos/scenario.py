@@ -70,6 +70,9 @@ class TargetEntry(_Model):
     version_header: str | None = Field(None, description="Response header with the live config version")
     version_endpoint: str | None = Field(None, description="GET path returning JSON with the version")
     ready_path: str | None = Field("/-/readyz", description="GET path answering 2xx when ready")
+    ready_grpc: bool | str = Field(False, description="Ready by the standard grpc.health.v1 check answering SERVING: "
+                                                     "true for the server as a whole, or a service name; "
+                                                     "replaces ready_path")
     env: dict[str, str] = Field(default_factory=dict)
     restart: RestartPolicy = RestartPolicy.ALWAYS
     load_user: str | None = Field(None, description="Built-in Locust user for this service")
@@ -105,6 +108,10 @@ class TargetEntry(_Model):
             raise ValueError(f"unknown bundled target {self.bundled!r}{did_you_mean(self.bundled, BUNDLED)}")
         if self.command is not None and self.name is None:
             raise ValueError("a service given by `command` needs a `name`")
+        if self.ready_grpc is not False and self.bundled is not None:
+            raise ValueError("`ready_grpc` is for your own service; a bundled target knows its readiness")
+        if self.ready_grpc is not False and "ready_path" in self.model_fields_set and self.ready_path is not None:
+            raise ValueError("give `ready_path` (HTTP) or `ready_grpc` (grpc.health.v1), not both")
         if self.race and self.bundled is None:
             raise ValueError("`race` builds a bundled target; build your own service with `go build -race` instead")
         return self
@@ -136,7 +143,7 @@ class TargetEntry(_Model):
         command = tuple(str((base_dir / arg).resolve()) if i == 0 and arg.startswith(".") else arg
                         for i, arg in enumerate(self.command))
         return TargetSpec(name=self.name, command=command, go_install=self.go_install, env=self.env,
-                          restart=self.restart, readiness=Readiness(http_path=self.ready_path), config=config,
+                          restart=self.restart, readiness=self._readiness(), config=config,
                           version=version, load_user=self.load_user, live=self.live, ports=self.ports)
 
 
@@ -159,8 +166,14 @@ class TargetEntry(_Model):
         version = None
         if self.version_header or self.version_endpoint:
             version = VersionProbe(header=self.version_header, endpoint=self.version_endpoint)
-        return TargetSpec(name=self.name, command=(), readiness=Readiness(http_path=self.ready_path), config=config,
+        return TargetSpec(name=self.name, command=(), readiness=self._readiness(), config=config,
                           version=version, load_user=self.load_user, live=self.live, deployed=self.deployed)
+
+    def _readiness(self) -> Readiness:
+        if self.ready_grpc is False:
+            return Readiness(http_path=self.ready_path)
+        service = "" if self.ready_grpc is True else str(self.ready_grpc)
+        return Readiness(http_path=None, grpc_health=service)
 
 
 class EtcdEntry(_Model):

@@ -60,6 +60,10 @@ class Readiness(_Frozen):
     http_path: str | None = Field(
         "/-/readyz", description="GET path that answers 2xx when ready; None: TCP connect only"
     )
+    grpc_health: str | None = Field(
+        None, description="Ready when the standard grpc.health.v1 Check of this service answers SERVING "
+                          "(\"\" = the server as a whole); set, it replaces http_path"
+    )
     timeout_s: float = Field(15.0, gt=0, description="Give up (TargetError) after this long")
 
 

@@ -31,7 +31,7 @@ from pydantic_core import ErrorDetails
 from chaos.errors import InjectionFailed, ScenarioError
 from chaos.platform.base import Platform, RunningTarget
 from chaos.platform.etcd import EtcdLeadership
-from chaos.readiness import http_ok
+from chaos.readiness import passes
 from chaos.suggest import did_you_mean
 from chaos.targets import TargetSpec
 from chaos.timeline import EventKind, Timeline
@@ -253,5 +253,4 @@ def _healthy(ctx: InjectionContext, target: str | None) -> bool | None:
     if target is None:
         return None
     running = ctx.target(target)
-    path = running.spec.readiness.http_path
-    return http_ok(running.endpoint.url + path, timeout_s=0.3) if path else None
+    return passes(running.spec.readiness, running.endpoint, timeout_s=0.3)

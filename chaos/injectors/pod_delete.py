@@ -16,7 +16,7 @@ from pydantic import Field
 from chaos.errors import InjectionFailed, PlatformError
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams
 from chaos.platform.abilities import PodDeleting, missing, require
-from chaos.readiness import http_ok, wait_until
+from chaos.readiness import passes, wait_until
 from chaos.targets import TargetSpec, with_workload_change
 
 #: Outcome figure: ms from the delete to a new ready pod serving the readiness check.
@@ -55,11 +55,10 @@ class PodDelete(Injector[PodDeleteParams]):
         if not deleted:
             return FaultOutcome(False, f"{self.target_name} had no ready pod to delete", {"deleted": []})
         started = time.monotonic()
-        url = target.endpoint.url + (target.spec.readiness.http_path or "/")
 
         def replaced() -> bool:
             fresh = [pod for pod in pods.ready_pods(self.target_name or "") if pod not in deleted]
-            return bool(fresh) and http_ok(url)
+            return bool(fresh) and passes(target.spec.readiness, target.endpoint) is not False
 
         back = wait_until(replaced, timeout_s=self.params.replace_timeout_s + self.params.grace_s, interval_s=0.2)
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)

@@ -8,9 +8,10 @@
         run.wait()                         # run the duration out (leaving early stops it)
     run.totals                             # Locust's own final counts
 
-Modules: `spec` (LoadSpec and options, no Locust), `stream` (the wire format, totals), `run`
+Modules: `spec` (LoadSpec and options, no Locust; `grpc_spec` and `grpc_schema` for the grpc
+user), `stream` (the wire format, totals), `run`
 (LoadRun, the parent side); inside the child only: `child` (entry point), `roles` (local,
-master, worker), `users` (built-in users), `recorder` (request events -> stream).
+master, worker), `users` (built-in users; `grpc_user`), `recorder` (request events -> stream).
 
 This package imports its parent-side names lazily, so that ``python -m chaos.load.child`` can
 let gevent monkey-patch the child before anything else is imported.
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from chaos.load.grpc_spec import GrpcCall, GrpcOptions
     from chaos.load.run import LoadRun
     from chaos.load.spec import (
         BUILTIN_USERS,
@@ -41,6 +43,8 @@ __all__ = [
     "DnsOptions",
     "DnsQuery",
     "EntryTotals",
+    "GrpcCall",
+    "GrpcOptions",
     "KvdOptions",
     "LoadRun",
     "LoadSpec",
@@ -52,6 +56,8 @@ _HOMES = {
     "LoadRun": "chaos.load.run",
     "EntryTotals": "chaos.load.stream",
     "LoadTotals": "chaos.load.stream",
+    "GrpcCall": "chaos.load.grpc_spec",
+    "GrpcOptions": "chaos.load.grpc_spec",
 }
 
 

@@ -9,7 +9,8 @@ hand (see the README). Before anything else it makes sure it cannot outlive its 
 - ``--time-limit-s`` arms a real-time interval timer whose SIGALRM (default action: terminate)
   ends the process even if the gevent loop is stuck.
 
-Only then does it import Locust, which monkey-patches this process with gevent.
+Only then does it import Locust, which monkey-patches this process with gevent (and grpcio,
+through `grpc.experimental.gevent.init_gevent()`).
 Exit codes: 0 done, 2 the user reference or options are unusable, 3 anything else.
 """
 
@@ -34,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
                                 description="A gochaos Locust process (local, master or worker).")
     p.add_argument("--role", choices=("local", "master", "worker"), required=True)
     p.add_argument("--user", required=True,
-                   help="built-in user (configd, kvd, allocd, dns), path/to/locustfile.py[:Class], "
+                   help="built-in user (configd, kvd, allocd, dns, grpc), path/to/locustfile.py[:Class], "
                         "or module:Class; workers must name the same classes as the master")
     p.add_argument("--host", help="target base URL (local, master)")
     p.add_argument("--users", type=int, default=1)
@@ -77,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     from gevent import monkey
 
     monkey.patch_all()
+    # grpcio does its I/O in C: make it yield to gevent before any channel exists (the built-in
+    # grpc user's, or one a user's own locustfile opens).
+    import grpc.experimental.gevent
+
+    grpc.experimental.gevent.init_gevent()
 
     import logging
 

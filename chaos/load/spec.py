@@ -18,6 +18,7 @@ import dns.rdatatype
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaos.errors import LoadError
+from chaos.load.grpc_spec import GrpcOptions
 
 #: Built-in user names and the classes (in `chaos.load.users`) they stand for.
 BUILTIN_USERS: dict[str, str] = {
@@ -25,12 +26,14 @@ BUILTIN_USERS: dict[str, str] = {
     "kvd": "KvdUser",
     "allocd": "AllocdUser",
     "dns": "DnsUser",
+    "grpc": "GrpcUser",
 }
 
 #: Built-in users that speak HTTP: a `dns://` host is no target for them.
 HTTP_BUILTIN_USERS = frozenset({"configd", "kvd", "allocd"})
-#: URL schemes a LoadSpec host may have; `dns://host:port` (RFC 4501) names a DNS server.
-HOST_SCHEMES = ("http://", "https://", "dns://")
+#: URL schemes a LoadSpec host may have; `dns://host:port` (RFC 4501) names a DNS server,
+#: `grpc://host:port` a gRPC server.
+HOST_SCHEMES = ("http://", "https://", "dns://", "grpc://")
 #: Port of a DNS server whose URL names none.
 DNS_DEFAULT_PORT = 53
 
@@ -197,7 +200,7 @@ class LoadSpec(BaseModel):
     """One load run: who sends what, how hard, for how long, from how many processes.
 
     Keyword-only, frozen, validated. `user` is a built-in name (`configd`, `kvd`, `allocd`,
-    `dns`), a locustfile path (`path/to/locustfile.py`, every User class in it; or `file.py:Class`), or an
+    `dns`, `grpc`), a locustfile path (`path/to/locustfile.py`, every User class in it; or `file.py:Class`), or an
     importable `module:Class`.
     """
 
@@ -205,7 +208,8 @@ class LoadSpec(BaseModel):
 
     host: str = Field(
         description="Base URL of the target, e.g. `http://127.0.0.1:8080`; for a DNS server also "
-        "`dns://127.0.0.1:53` (the `dns` user takes host and port from any of these schemes).",
+        "`dns://127.0.0.1:53`, for a gRPC server `grpc://127.0.0.1:9090` (the `dns` and `grpc` users "
+        "take host and port from any of these schemes).",
     )
     user: str = Field("configd", description="Built-in user, locustfile path, or module:Class.")
     users: int = Field(10, ge=1, le=100_000, description="Concurrent simulated users in total.")
@@ -250,13 +254,14 @@ class LoadSpec(BaseModel):
     kvd: KvdOptions = Field(default_factory=KvdOptions, description="kvd mix.")
     allocd: AllocdOptions = Field(default_factory=AllocdOptions, description="allocd bodies.")
     dns: DnsOptions = Field(default_factory=DnsOptions, description="dns queries.")
+    grpc: GrpcOptions | None = Field(None, description="grpc calls (the `grpc` user needs them).")
 
     @field_validator("host")
     @classmethod
     def _url_host(cls, value: str) -> str:
         if not value.startswith(HOST_SCHEMES):
             raise ValueError(f"host must be an http(s) or dns URL, got {value!r}")
-        if value.startswith("dns://"):
+        if value.startswith(("dns://", "grpc://")):
             host_port(value)
         return value.rstrip("/")
 
@@ -268,9 +273,12 @@ class LoadSpec(BaseModel):
 
     @model_validator(mode="after")
     def _http_user_http_host(self) -> LoadSpec:
-        if self.host.startswith("dns://") and self.user.strip() in HTTP_BUILTIN_USERS:
-            raise ValueError(f"user {self.user!r} speaks HTTP; a dns:// host is for the `dns` "
-                             "user or a user class of one's own")
+        if self.host.startswith(("dns://", "grpc://")) and self.user.strip() in HTTP_BUILTIN_USERS:
+            raise ValueError(f"user {self.user!r} speaks HTTP; a {self.host.split(':')[0]}:// host is "
+                             "for the `dns` or `grpc` user or a user class of one's own")
+        if self.user.strip() == "grpc" and self.grpc is None:
+            raise ValueError("the `grpc` user needs its calls: grpc: {calls: [{method: "
+                             "package.Service/Method, request: {...}}]}")
         return self
 
     @property
@@ -297,6 +305,7 @@ class UserOptions(BaseModel):
     kvd: KvdOptions = Field(default_factory=KvdOptions, description="kvd mix.")
     allocd: AllocdOptions = Field(default_factory=AllocdOptions, description="allocd bodies.")
     dns: DnsOptions = Field(default_factory=DnsOptions, description="dns queries.")
+    grpc: GrpcOptions | None = Field(None, description="grpc calls.")
 
 
 UserRef = tuple[Literal["builtin", "file", "module"], str, str | None]

@@ -3,8 +3,9 @@
 Imported only inside the load child: importing Locust monkey-patches the process with gevent.
 Each built-in user runs one task that picks a weighted action, so the mix comes from the
 `LoadSpec` options at run time rather than from decorators fixed at import time.
-The HTTP users are FastHttpUsers; `DnsUser` sends DNS queries with dnspython and fires Locust's
-request event itself, so its results land on the timeline like any HTTP request's.
+The HTTP users are FastHttpUsers; `DnsUser` sends DNS queries with dnspython and `GrpcUser`
+(chaos.load.grpc_user) unary gRPC calls with grpcio, each firing Locust's request event itself, so
+their results land on the timeline like any HTTP request's.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import dns.rdatatype
 from locust import FastHttpUser, User, between, constant_throughput, task
 
 from chaos.errors import LoadError
+from chaos.load.grpc_user import GrpcUser
 from chaos.load.spec import (
     AllocdOptions,
     ConfigdOptions,
@@ -209,6 +211,7 @@ BUILTIN_CLASSES: dict[str, type[User]] = {
     "KvdUser": KvdUser,
     "AllocdUser": AllocdUser,
     "DnsUser": DnsUser,
+    "GrpcUser": GrpcUser,
 }
 
 
@@ -219,6 +222,7 @@ def configure_builtin(options: UserOptions) -> None:
     AllocdUser.options = options.allocd
     DnsUser.options = options.dns
     DnsUser.timeout_s = options.dns.timeout_s or options.request_timeout_s
+    GrpcUser.configure(options.grpc, (options.grpc.timeout_s if options.grpc else None) or options.request_timeout_s)
     for cls in BUILTIN_CLASSES.values():
         if options.rps_per_user is not None:
             cls.wait_time = constant_throughput(options.rps_per_user)

@@ -41,3 +41,20 @@ def test_coredns_reports_a_corefile_it_rejected_as_its_running_version(tmp_path:
     assert code == 1 and rollback["status"] == "fail", out
     assert "own reports disagree on which config is live" in rollback["summary"]
     assert "log says" in rollback["summary"] and "metrics says" in rollback["summary"]
+
+
+def test_etcd_serves_its_grpc_kv_api_through_a_restart_with_gogc_5(tmp_path: Path) -> None:
+    """etcd v3.6.16 built from the Go module proxy, driven over its own gRPC KV API (Put, linearizable
+    and serializable Range, types from the example's .proto), ready by its grpc.health.v1 service at
+    each of its three starts, restarted with GOGC=5 under load and back: it comes back within the
+    recovery bound with no crash."""
+    code, report, out = run(EXAMPLES / "etcd" / "etcd.chaos.yaml", tmp_path)
+    checks = {f["check"]: f for f in report["findings"]}
+    assert code == 0 and report["verdict"] == "pass", out
+    assert checks["fault:gc_pressure#1"]["figures"]["env"] == {"GOGC": "5"}, out
+    baseline = checks["baseline"]["figures"]
+    assert baseline["baseline_rps"] > 50 and baseline["baseline_error_rate"] == 0.0, out
+    assert checks["panics"]["status"] == "pass" and checks["recovery"]["status"] == "pass", out
+    assert checks["recovery"]["figures"]["recovery_s"] <= 5.0
+    ready = [e for e in report["events"] if e["kind"] == "target.ready"]
+    assert len(ready) == 3, ready  # first start, restart with GOGC=5, restart back: each by the health check

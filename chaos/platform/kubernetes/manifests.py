@@ -166,9 +166,11 @@ def _render_deployment(doc: Manifest, spec: TargetSpec, placement: TargetPlaceme
     container["image"] = placement.image
     container["args"] = pod_args(spec, port, placement.etcd_endpoints)
     container["env"] = pod_env(spec, placement.env)
-    path = spec.readiness.http_path
+    path, grpc_service = spec.readiness.http_path, spec.readiness.grpc_health
+    probe: Manifest = ({"grpc": {"port": port, "service": grpc_service}} if grpc_service is not None
+                       else {"httpGet": {"path": path, "port": port}} if path else {"tcpSocket": {"port": port}})
     container["readinessProbe"] = {
-        **({"httpGet": {"path": path, "port": port}} if path else {"tcpSocket": {"port": port}}),
+        **probe,
         "periodSeconds": 1, "failureThreshold": 2,
     }
     pod = template["spec"]

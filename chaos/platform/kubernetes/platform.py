@@ -35,7 +35,7 @@ from chaos.platform.kubernetes.resize import PodResize
 from chaos.platform.kubernetes.run_space import RunSpace, unwritable
 from chaos.platform.kubernetes.tunnel import Tunnel
 from chaos.platform.observations import ExitRecord, LogLine
-from chaos.readiness import http_ok, wait_until
+from chaos.readiness import http_ok, passes, wait_until
 from chaos.targets import ConfigDelivery, TargetSpec, fill_config_text
 from chaos.timeline import EventKind, Timeline
 
@@ -256,10 +256,10 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         previous = target.roll_env(self.space.apps, env)
         self.timeline.record(EventKind.TARGET_START, target.spec.name, pid=None, requested=True, env=dict(env))
         timeout = target.spec.readiness.timeout_s + ROLLOUT_SLACK_S
-        url = target.endpoint.url + (target.spec.readiness.http_path or "/")
 
         def ready() -> bool:
-            return self._rolled_out(deployed.workload_name, target.workload.namespace, deployed.kind) and http_ok(url)
+            return (self._rolled_out(deployed.workload_name, target.workload.namespace, deployed.kind)
+                    and self._answers(target))
 
         if not wait_until(ready, timeout_s=timeout, interval_s=0.2):
             raise TargetError(f"{deployed.workload} in {target.workload.namespace} did not roll out with {dict(env)} "
@@ -295,8 +295,7 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         observer.start()
         self.timeline.record(EventKind.TARGET_START, spec.name, pid=None, port=tunnel.endpoint.port,
                              namespace=workload.namespace, deployed=deployed.workload, kill_switch=switch.how_to_pull)
-        url = target.endpoint.url + (spec.readiness.http_path or "/")
-        if not wait_until(lambda: http_ok(url), timeout_s=spec.readiness.timeout_s, interval_s=0.2):
+        if not wait_until(lambda: self._answers(target), timeout_s=spec.readiness.timeout_s, interval_s=0.2):
             why = tunnel.failures[-1] if tunnel.failures else "no stream error"
             raise TargetError(f"deployed service {spec.name} ({workload.namespace}/{deployed.workload}) did not answer "
                               f"GET {spec.readiness.http_path or '/'} through port-forward within "
@@ -329,15 +328,20 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
 
     def _wait_ready(self, target: KubeTarget) -> None:
         spec = target.spec
-        url = target.endpoint.url + (spec.readiness.http_path or "/")
         timeout = spec.readiness.timeout_s + ROLLOUT_SLACK_S
 
         def ready() -> bool:
-            return self._rolled_out(spec.name) and http_ok(url)
+            return self._rolled_out(spec.name) and self._answers(target)
 
         if not wait_until(ready, timeout_s=timeout, interval_s=0.1):
             raise TargetError(self._not_ready(target, timeout))
         self.timeline.record(EventKind.TARGET_READY, spec.name, pid=None)
+
+    @staticmethod
+    def _answers(target: KubeTarget | DeployedTarget) -> bool:
+        """It passes its readiness check (with none declared: it answers HTTP on its port)."""
+        answer = passes(target.spec.readiness, target.endpoint)
+        return answer if answer is not None else http_ok(target.endpoint.url + "/")
 
     def _rolled_out(self, name: str, namespace: str | None = None, kind: str = "deployment") -> bool:
         read = (self.space.apps.read_namespaced_deployment_status if kind == "deployment"

@@ -23,7 +23,7 @@ from chaos.platform.local.ports import LOOPBACK, free_ports, port_in_use
 from chaos.platform.local.process import SupervisedProcess
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.platform.procfs import vm_rss_mb
-from chaos.readiness import http_ok, wait_until
+from chaos.readiness import passes, wait_until
 from chaos.targets import GO_OBSERVABILITY_ENV, RestartPolicy, TargetSpec, fill_config_text, named_port_values
 from chaos.targets import fill_placeholders as _fill
 from chaos.timeline import EventKind, Timeline
@@ -212,13 +212,10 @@ class LocalPlatform(Platform[LocalTarget]):
 
     def _wait_ready(self, target: LocalTarget) -> None:
         spec = target.spec
-        check_url = (target.endpoint.url + spec.readiness.http_path
-                     if spec.readiness.http_path else None)
 
         def ready() -> bool:
-            if check_url is not None:
-                return http_ok(check_url)
-            return port_in_use(target.endpoint.port)
+            answer = passes(spec.readiness, target.endpoint)
+            return answer if answer is not None else port_in_use(target.endpoint.port)
 
         gone: list[int] = []  # the incarnation seen to exit
 
@@ -232,12 +229,11 @@ class LocalPlatform(Platform[LocalTarget]):
             # the supervisor records the exit (after the last output line) a moment after it is seen
             exited = target.process.wait_for_exit(gone[0], timeout_s=2) if gone else None
             self.stop_target(spec.name)
-            raise TargetError(_not_ready(target, exited, check_url, self.keep))
+            raise TargetError(_not_ready(target, exited, self.keep))
         self.timeline.record(EventKind.TARGET_READY, spec.name, pid=target.process.pid)
 
 
-def _not_ready(target: LocalTarget, exit_record: ExitRecord | None, check_url: str | None,
-               kept: bool) -> str:
+def _not_ready(target: LocalTarget, exit_record: ExitRecord | None, kept: bool) -> str:
     """One line: what happened, the telling line of its output, and what to do about it."""
     spec = target.spec
     lines = [line.text.strip() for line in target.logs() if line.text.strip()]
@@ -249,8 +245,12 @@ def _not_ready(target: LocalTarget, exit_record: ExitRecord | None, check_url: s
     elif exit_record is not None:
         fix = "fix its command, flags or config (run the command by hand to see why it stops)"
     else:
-        fix = (f"it never answered {check_url or 'a TCP connect'} in time: make it listen on {{listen}} "
-               "(or {port}), check its ready_path, or raise the readiness timeout")
+        grpc_service = spec.readiness.grpc_health
+        check = (f"the grpc.health.v1 check of {repr(grpc_service) if grpc_service else 'the server'} with SERVING"
+                 if grpc_service is not None else
+                 target.endpoint.url + spec.readiness.http_path if spec.readiness.http_path else "a TCP connect")
+        fix = (f"it never answered {check} in time: make it listen on {{listen}} "
+               "(or {port}), check its ready_path or ready_grpc, or raise the readiness timeout")
     status = exit_record.describe() if exit_record is not None else "still running"
     log = f"; full output in {target.log_path}" if kept else ""
     return (f"target {spec.name} did not become ready within {spec.readiness.timeout_s:g}s ({status}){said}; "

@@ -57,6 +57,9 @@ class TargetEntry(_Model):
     go_install: str | None = Field(None, description="A published Go main package, MODULE[/PKG]@VERSION as `go "
                                                      "install` takes it: built from the Go module proxy, it is "
                                                      "{binary} in `command`")
+    buggy_go_install: str | None = Field(None, description="The same service at a release with the bug, "
+                                                           "MODULE[/PKG]@VERSION: what `gochaos reproduce` builds "
+                                                           "and runs instead of `go_install`")
     config_file: str | None = Field(None, description="Initial config, relative to the scenario file")
     format: str | None = Field(None, pattern=r"^(yaml|json|toml|text)$",
                                description="Config format (default: from config_file's extension); text: not parsed")
@@ -81,7 +84,7 @@ class TargetEntry(_Model):
     deployed: Deployed | None = Field(None, description="A service already deployed on the cluster "
                                                         "(--platform kubernetes): found and checked, never started")
 
-    @field_validator("go_install")
+    @field_validator("go_install", "buggy_go_install")
     @classmethod
     def _pinned(cls, ref: str | None) -> str | None:
         if ref is not None:
@@ -96,6 +99,9 @@ class TargetEntry(_Model):
             if self.command is None or not any("{binary}" in arg for arg in self.command):
                 raise ValueError("a `go_install` target runs its built binary as {binary}: give a `command` that "
                                  'uses it, e.g. ["{binary}", "--listen={listen}"]')
+        if self.buggy_go_install is not None and self.go_install is None:
+            raise ValueError("`buggy_go_install` is the buggy release of a `go_install` service: give `go_install` "
+                             "(the fixed release) too")
         if sum(given is not None for given in (self.bundled, self.command, self.deployed)) != 1:
             raise ValueError("give exactly one of `bundled` (a bundled target), `command` (your own service) or "
                              "`deployed` (your service already running on a cluster)")
@@ -142,7 +148,8 @@ class TargetEntry(_Model):
             version = VersionProbe(header=self.version_header, endpoint=self.version_endpoint)
         command = tuple(str((base_dir / arg).resolve()) if i == 0 and arg.startswith(".") else arg
                         for i, arg in enumerate(self.command))
-        return TargetSpec(name=self.name, command=command, go_install=self.go_install, env=self.env,
+        go_install = self.buggy_go_install if buggy and self.buggy_go_install else self.go_install
+        return TargetSpec(name=self.name, command=command, go_install=go_install, env=self.env,
                           restart=self.restart, readiness=self._readiness(), config=config,
                           version=version, load_user=self.load_user, live=self.live, ports=self.ports)
 

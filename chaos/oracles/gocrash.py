@@ -42,15 +42,18 @@ class GoCrash:
     stack: tuple[str, ...]
 
 
-def find_crashes(lines: Sequence[LogLine]) -> list[GoCrash]:
+def find_crashes(lines: Sequence[LogLine],
+                 extra: Sequence[tuple[str, re.Pattern[str]]] = ()) -> list[GoCrash]:
     """Every crash headline in `lines`, each with its first goroutine stack (if one follows).
 
+    `extra` adds signatures tried after Go's own: how a service logs a panic it recovered itself.
     A SIGSEGV headline right after a panic headline is part of the same crash, not a second one.
     """
     crashes: list[GoCrash] = []
+    signatures = (*SIGNATURES, *extra)
     for index, line in enumerate(lines):
         text = line.text.strip()
-        for kind, pattern in SIGNATURES:
+        for kind, pattern in signatures:
             match = pattern.search(text)
             if match is None:
                 continue

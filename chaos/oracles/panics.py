@@ -6,6 +6,10 @@ crash fell in, so whoever reads a failed gate sees at once what broke and when.
 
 from __future__ import annotations
 
+import re
+
+from pydantic import Field, field_validator
+
 from chaos.oracles.base import Oracle, OracleParams
 from chaos.oracles.context import OracleContext
 from chaos.oracles.gocrash import find_crashes
@@ -16,7 +20,24 @@ NAME = "panics"
 
 
 class PanicsParams(OracleParams):
-    """No thresholds: any crash, unrequested failed exit or restart fails the run."""
+    """No thresholds: any crash, unrequested failed exit or restart fails the run; `recovered` adds the words
+    a service logs a panic it recovered in."""
+
+    recovered: tuple[str, ...] = Field(
+        (), description="Regular expressions for the log lines in which the service reports a panic it recovered "
+                        "itself (the process lives on, so Go prints no crash), e.g. CoreDNS's '^\\[PANIC\\] '; "
+                        "every matching line counts as a crash")
+
+    @field_validator("recovered")
+    @classmethod
+    def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"{pattern!r} is not a regular expression ({e}); fix it, e.g. '^\\[PANIC\\] '") \
+                    from None
+        return patterns
 
 
 def check(ctx: OracleContext, params: PanicsParams) -> Finding:
@@ -27,9 +48,10 @@ def check(ctx: OracleContext, params: PanicsParams) -> Finding:
     crash_count = 0
     bad_exits = 0
     restarts = 0
+    recovered = [("recovered panic", re.compile(pattern)) for pattern in params.recovered]
     for target in targets:
         name = target.spec.name
-        for crash in find_crashes(target.logs()):
+        for crash in find_crashes(target.logs(), recovered):
             crash_count += 1
             where = placement(timeline, crash.t_ns)
             headlines.append(f"{name}: {crash.headline} ({where})")

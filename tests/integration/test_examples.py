@@ -18,10 +18,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def run(scenario: Path, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
-    done = subprocess.run([sys.executable, "-m", "chaos.cli", "run", str(scenario), "--report-dir",
-                           str(tmp_path / "r")], capture_output=True, text=True, timeout=900)
-    report = json.loads((tmp_path / "r" / "report.json").read_text())
+def run(scenario: Path, tmp_path: Path, command: str = "run") -> tuple[int, dict[str, Any], str]:
+    done = subprocess.run([sys.executable, "-m", "chaos.cli", command, str(scenario), "--report-dir",
+                           str(tmp_path / command)], capture_output=True, text=True, timeout=900)
+    report = json.loads((tmp_path / command / "report.json").read_text())
     return done.returncode, report, done.stdout + done.stderr
 
 
@@ -58,3 +58,21 @@ def test_etcd_serves_its_grpc_kv_api_through_a_restart_with_gogc_5(tmp_path: Pat
     assert checks["recovery"]["figures"]["recovery_s"] <= 5.0
     ready = [e for e in report["events"] if e["kind"] == "target.ready"]
     assert len(ready) == 3, ready  # first start, restart with GOGC=5, restart back: each by the health check
+
+
+def test_coredns_incident_4880_fails_the_last_buggy_release_and_passes_the_first_fixed_one(tmp_path: Path) -> None:
+    """coredns/coredns#4880: CoreDNS 1.8.5 with the kubernetes plugin panics on a reload ("flag redefined:
+    log_dir", recovered and logged as `[PANIC] Restart:`) and never takes another Corefile; 1.8.6 (the fix,
+    coredns/coredns#4881) takes every one."""
+    scenario = EXAMPLES / "coredns-incident" / "coredns-incident.chaos.yaml"
+    code, report, out = run(scenario, tmp_path, "reproduce")
+    checks = {f["check"]: f for f in report["findings"]}
+    assert code == 1 and checks["panics"]["status"] == "fail", out
+    assert "[PANIC] Restart: " in checks["panics"]["summary"], out
+    assert "flag redefined: log_dir (during fault reload_storm#1" in checks["panics"]["summary"], out
+
+    code, report, out = run(scenario, tmp_path, "run")
+    checks = {f["check"]: f for f in report["findings"]}
+    assert code == 0 and report["verdict"] == "pass", out
+    assert checks["fault:reload_storm#1"]["summary"].startswith("reload_storm landed: 2 writes; the target went "
+                                                                "live with 2 of them"), out

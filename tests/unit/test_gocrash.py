@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
+from chaos.errors import ScenarioError
 from chaos.oracles.gocrash import find_crashes
+from chaos.oracles.panics import ORACLE
 from chaos.platform.observations import LogLine
 
 
@@ -71,3 +77,23 @@ def test_stack_of_a_crash_does_not_come_from_the_next_incarnation() -> None:
         lines("goroutine 1 [running]:\nmain.main()", incarnation=2)
     crashes = find_crashes(out)
     assert len(crashes) == 1 and crashes[0].stack == ()
+
+
+RECOVERED = """[INFO] Reloading
+/usr/bin/coredns flag redefined: log_dir
+[PANIC] Restart: /usr/bin/coredns flag redefined: log_dir
+"""
+
+
+def test_a_panic_the_service_recovered_counts_only_in_the_words_it_is_given() -> None:
+    assert find_crashes(lines(RECOVERED)) == []
+    crashes = find_crashes(lines(RECOVERED), [("recovered panic", re.compile(r"^\[PANIC\] "))])
+    assert [(c.kind, c.headline, c.stack) for c in crashes] == [
+        ("recovered panic", "[PANIC] Restart: /usr/bin/coredns flag redefined: log_dir", ())]
+
+
+def test_the_panics_oracle_refuses_a_recovered_pattern_that_is_no_regular_expression() -> None:
+    with pytest.raises(ScenarioError, match=r"^oracle panics params: recovered: Value error, '\[PANIC' is not a "
+                                            r"regular expression \(unterminated character set"):
+        ORACLE.bind({"recovered": ["[PANIC"]})
+    ORACLE.bind({"recovered": [r"^\[PANIC\] "]})

@@ -86,3 +86,35 @@ def test_a_suite_with_an_unknown_member_names_it(tmp_path: Path) -> None:
     suite.write_text("name: mine\nscenarios: [reload-panic, reload-panik]\n")
     with pytest.raises(ScenarioError, match=r"no bundled scenario 'reload-panik'; did you mean 'reload-panic'"):
         load_plan(suite)
+
+
+PUBLISHED = """
+name: published
+targets:
+  - name: dns
+    go_install: github.com/coredns/coredns@v1.8.6
+    buggy_go_install: github.com/coredns/coredns@v1.8.5
+    command: ["{binary}", "-conf", "{config}"]
+"""
+
+
+def test_reproduce_runs_the_buggy_release_of_a_go_install_service(tmp_path: Path) -> None:
+    entry = parse_scenario(PUBLISHED, "p.chaos.yaml").targets[0]
+    assert entry.spec(tmp_path).go_install == "github.com/coredns/coredns@v1.8.6"
+    assert entry.spec(tmp_path, buggy=True).go_install == "github.com/coredns/coredns@v1.8.5"
+    alone = parse_scenario(PUBLISHED.replace("    buggy_go_install: github.com/coredns/coredns@v1.8.5\n", ""),
+                           "p.chaos.yaml").targets[0]
+    assert alone.spec(tmp_path, buggy=True).go_install == "github.com/coredns/coredns@v1.8.6"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (PUBLISHED.replace("    go_install: github.com/coredns/coredns@v1.8.6\n", "").replace('"{binary}"', '"./dns"'),
+     r"p\.yaml:4: targets\.0: .*`buggy_go_install` is the buggy release of a `go_install` service: give "
+     r"`go_install` \(the fixed release\) too"),
+    (PUBLISHED.replace("coredns@v1.8.5", "coredns@main"),
+     r"p\.yaml:6: targets\.0\.buggy_go_install: .*'main' in 'github\.com/coredns/coredns@main' is not a pinned "
+     r"version"),
+])
+def test_a_buggy_release_needs_a_fixed_one_and_a_pinned_version(text: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario(text, "p.yaml")

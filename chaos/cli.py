@@ -70,8 +70,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=_seed, default=os.environ.get("GOCHAOS_SEED"),
                          help="seed for jitter and generated names, to replay a run (env GOCHAOS_SEED)")
         sub.add_argument("--repeat", type=_positive, default=1, metavar="N",
-                         help="run it N times with fresh seeds (--seed S: S, S+1, ...) and report the "
-                              "detection rate of a failure, with its 95%% interval and the first failing seed")
+                         help="run it N times with consecutive seeds from the first run's (--seed S, the "
+                              "file's seed, or a drawn one: S, S+1, ...) and report the detection rate of a "
+                              "failure, with its 95%% interval and the first failing seed")
         sub.add_argument("--until-fail", action="store_true", help="with --repeat: stop at the first failing run")
         sub.add_argument("--dry-run", action="store_true",
                          help="print the plan (targets, etcd, load, fault schedule from the seed, "
@@ -281,13 +282,14 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
         console.print(f"run directory: {run_root}", highlight=False, soft_wrap=True)
     _reclaim_dead_runs(console)
     results: list[RunResult] = []
+    first_plans = plans
     with ExitStack() as stack:
         cluster = _open_cluster(args, console, stack)
         for repetition in range(1, args.repeat + 1):
-            if repetition > 1:  # a fresh seed each time (or the next one after --seed)
-                seed = args.seed + repetition - 1 if args.seed is not None else None
-                plans = [build_plan(scenario, base_dir, platform=args.platform, buggy=buggy, seed=seed)
-                         for scenario, base_dir in members]
+            if repetition > 1:  # the next seed after the first run's (--seed, the file's, or a drawn one)
+                plans = [build_plan(scenario, base_dir, platform=args.platform, buggy=buggy,
+                                    seed=first.seed + repetition - 1)
+                         for (scenario, base_dir), first in zip(members, first_plans, strict=True)]
             for number, plan in enumerate(plans, start=1):
                 folder = plan.scenario.name + (f"-{repetition}" if args.repeat > 1 else "")
                 run_dir = run_root / "artefacts" / folder if run_root else None

@@ -78,3 +78,13 @@ def test_a_fault_the_platform_cannot_do_is_inconclusive_naming_the_missing_abili
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     fault = next(f for f in report["findings"] if f["check"] == "fault:pod_delete#1")
     assert fault["status"] == "inconclusive" and "platform local has no PodDeleting ability" in fault["summary"]
+
+
+def test_repeat_of_a_scenario_whose_file_names_a_seed_runs_consecutive_seeds(tmp_path: Path) -> None:
+    text = (Path(__file__).parent / "storm-for-duration.chaos.yaml").read_text(encoding="utf-8")
+    scenario = tmp_path / "seeded.chaos.yaml"
+    scenario.write_text(text.replace("name: storm-for-duration", "name: seeded\nseed: 40"), encoding="utf-8")
+    result = gochaos("run", str(scenario), "--repeat", "2", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert [run["seed"] for run in report["runs"]] == [40, 41], "the file's seed, then the next one"

@@ -164,17 +164,12 @@ def _load_plan(scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget
 def _check_load_options(user: str, options: Mapping[str, Any]) -> None:
     """UsageError naming the field when the load's options do not validate. Checked without
     touching anything (.proto files are compiled when the load starts), as a dry run must."""
-    from pydantic import ValidationError
+    from chaos.load.options import option_problems
 
-    from chaos.load import LoadSpec
-    from chaos.load.grpc_spec import NO_COMPILE
-
-    try:
-        LoadSpec.model_validate({"host": "http://127.0.0.1:1", "user": user, **options}, context=NO_COMPILE)
-    except ValidationError as e:
-        problems = "; ".join(f"load.options.{'.'.join(str(p) for p in err['loc'])}: "
-                             f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())
-        raise UsageError(problems) from e
+    problems = option_problems(user, options)
+    if problems:
+        raise UsageError("; ".join(f"load.options.{'.'.join(str(p) for p in loc)}: {message}"
+                                   for loc, message in problems))
 
 
 def describe(plan: Plan) -> list[str]:

@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from chaos.errors import ScenarioError
 from chaos.injectors import INJECTORS, create
 from chaos.live_probes import LiveProbe
+from chaos.load.options import option_problems
 from chaos.oracles import bind
 from chaos.published import parse_ref
-from chaos.suggest import did_you_mean
+from chaos.suggest import did_you_mean, fields_at
 from chaos.targets import (
     BUNDLED,
     ConfigDelivery,
@@ -34,6 +35,7 @@ from chaos.targets import (
     TargetSpec,
     VersionProbe,
     bundled,
+    flag_problems,
 )
 
 SCENARIO_SUFFIX = ".chaos.yaml"
@@ -301,7 +303,26 @@ def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     if scenario.load is not None and scenario.load.target not in (None, *names):
         problems.append((("load", "target"), f"{scenario.load.target!r} is not a target"
                                              f"{did_you_mean(str(scenario.load.target), names)}"))
+    elif scenario.load is not None and scenario.load.options:
+        user = _load_user(scenario)
+        if user is not None:  # else the plan says that no built-in user fits the target
+            problems += [(("load", "options", *loc), message)
+                         for loc, message in option_problems(user, scenario.load.options)]
+    for i, target in enumerate(scenario.targets):
+        if target.bundled is not None:
+            for field in ("flags", "buggy_flags"):
+                problems += [(("targets", i, field, key), message)
+                             for key, message in flag_problems(target.bundled, getattr(target, field))]
     return problems
+
+
+def _load_user(scenario: Scenario) -> str | None:
+    """The load's user as the plan will pick it: `load.user`, else the loaded target's built-in user."""
+    assert scenario.load is not None
+    if scenario.load.user is not None:
+        return scenario.load.user
+    entry = next(t for t in scenario.targets if scenario.load.target in (None, t.name or t.bundled))
+    return entry.bundled or entry.load_user
 
 
 def _read_fault_files(data: dict[str, Any], base_dir: Path, node: yaml.Node | None, source: str) -> None:
@@ -375,7 +396,7 @@ def _describe(error: ValidationError, root: yaml.Node | None, source: str) -> st
         if err["type"] == "missing" and loc:
             message = f"required field {loc[-1]!r} is missing; add it"
         if err["type"] == "extra_forbidden" and loc:
-            message = f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), _fields_at(loc[:-1]))}"
+            message = f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), fields_at(Scenario, loc[:-1]))}"
         lines.append(_located(source, root, loc, message))
     return "\n".join(lines)
 
@@ -396,30 +417,6 @@ def _line_of(root: yaml.Node | None, loc: Sequence[Any]) -> int | None:
         else:
             break
     return line
-
-
-def _fields_at(loc: Sequence[Any]) -> list[str]:
-    """Field names valid at `loc` (for 'did you mean')."""
-    model: type[BaseModel] = Scenario
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
-        found = _model_in(annotation)
-        if found is None:
-            return []
-        model = found
-    return list(model.model_fields)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
 
 
 # -- bundled scenarios ---------------------------------------------------------------------------

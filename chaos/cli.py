@@ -266,6 +266,8 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
     from chaos.runner import run_scenario
     from chaos.scenario import load_plan, resolve
 
+    if args.until_fail and args.repeat == 1:
+        raise UsageError("--until-fail stops a series of runs at the first failure: give --repeat N too")
     name, members = load_plan(resolve(args.scenario))
     # every scenario planned before anything starts: the dry run prints exactly these plans
     plans = [build_plan(scenario, base_dir, platform=args.platform, buggy=buggy, seed=args.seed)

@@ -236,8 +236,9 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _unique_targets(self) -> Scenario:
         names = self.target_names()
-        if len(set(names)) != len(names):
-            raise ValueError(f"target names must be unique, got {names}")
+        twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+        if twice is not None:
+            raise ValueError(f"target name {twice!r} is used twice; give each target its own `name`")
         return self
 
     def target_names(self) -> list[str]:
@@ -364,7 +365,9 @@ def parse_scenario(text: str, source: str) -> Scenario:
         raise ScenarioError(f"{source}{where}: not valid YAML: {getattr(e, 'problem', e)}{started}; fix the "
                             "syntax there (indentation, a missing ':' or an unclosed bracket or quote)") from e
     if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: a scenario is a YAML mapping with at least `name` and `targets`")
+        got = "is empty" if data is None else f"holds a YAML {_yaml_kind(data)}"
+        raise ScenarioError(f"{source}: the file {got}, but a scenario is a YAML mapping with at least `name` and "
+                            "`targets`")
     _read_fault_files(data, Path(source).parent, node, source)
     try:
         scenario = Scenario.model_validate(data)
@@ -374,6 +377,10 @@ def parse_scenario(text: str, source: str) -> Scenario:
     if problems:
         raise ScenarioError("\n".join(_located(source, node, loc, message) for loc, message in problems))
     return scenario
+
+
+def _yaml_kind(data: object) -> str:
+    return "list" if isinstance(data, list) else "string" if isinstance(data, str) else "scalar"
 
 
 def _located(source: str, root: yaml.Node | None, loc: Sequence[Any], message: str) -> str:
@@ -434,6 +441,9 @@ def resolve(name_or_path: str) -> Path:
     """A bundled scenario by name, or a scenario file by path."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
+        if path.is_dir():
+            raise ScenarioError(f"scenario {path} is a directory; give a .chaos.yaml file in it, or run "
+                                "`gochaos list` for the bundled scenarios")
         if not path.is_file():
             raise ScenarioError(f"scenario file {path} does not exist; check the path, or run "
                                 "`gochaos list` for the bundled scenarios")

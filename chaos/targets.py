@@ -187,6 +187,18 @@ class BundledFlag(_Frozen):
     kind: FlagKind = FlagKind.STRING
     choices: tuple[str, ...] = Field((), description="The values the Go code accepts (an enum); empty: any")
 
+    def json_schema(self) -> dict[str, Any]:
+        """What `flag_problems` accepts for this flag, as JSON Schema (the published scenario schema)."""
+        if self.choices:
+            return {"enum": list(self.choices)}
+        if self.kind is FlagKind.INT:
+            return {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^[-+]?\d+$"}]}
+        if self.kind is FlagKind.DURATION:
+            return {"type": "string", "pattern": _GO_DURATION.pattern}
+        if self.kind is FlagKind.BOOL:
+            return {"anyOf": [{"type": "boolean"}, {"enum": sorted(_GO_BOOL)}]}
+        return {"type": ["string", "number", "boolean"]}
+
 
 def _choice(*values: str) -> BundledFlag:
     return BundledFlag(choices=values)

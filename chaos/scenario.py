@@ -267,7 +267,7 @@ def load_plan(path: Path) -> tuple[str, list[tuple[Scenario, Path]]]:
     """A scenario file gives itself; a suite file gives its members. Returns (name, [(scenario, dir)])."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):  # ValueError: not UTF-8
         data = None  # load_scenario below reports it with the file and line
     if not (isinstance(data, dict) and "scenarios" in data):
         return (scenario := load_scenario(path)).name, [(scenario, path.parent)]
@@ -350,6 +350,10 @@ def load_scenario(path: Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ScenarioError(f"{path}: cannot read scenario: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        line = e.object[:e.start].count(b"\n") + 1
+        raise ScenarioError(f"{path}:{line}: not UTF-8 text (byte {e.object[e.start]:#04x}); save the file as "
+                            "UTF-8") from e
     return parse_scenario(text, str(path))
 
 

@@ -245,6 +245,10 @@ ROWS: dict[str, Row] = {
         "bad.chaos.yaml:4: faults.0.target: 'confd' is not a target of this scenario", "did you mean 'configd'?",
         files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}]\nfaults:\n"
                                  "  - {injector: reload_storm, target: confd}\n"}),
+    "scenario file not UTF-8": Row(
+        ["run", "latin1.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "latin1.chaos.yaml:2: not UTF-8 text (byte 0xe9)", "save the file as UTF-8",
+        files={"latin1.chaos.yaml": "name: bad\ndescription: caf\udce9\n"}),
     # --platform kubernetes creates a kind cluster: first Docker must be there and answer (more rows,
     # e.g. kind missing behind a working Docker engine, belong with the Kubernetes platform's tests)
     "kubernetes: Docker CLI missing": Row(
@@ -285,7 +289,7 @@ def run_row(row: Row, tmp_path: Path, port: int) -> tuple[subprocess.CompletedPr
 
     for name, text in row.files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(fill(text))
+        (tmp_path / name).write_text(fill(text), errors="surrogateescape")  # a lone \udcXX: that raw byte
     env = {**os.environ, "TMPDIR": str(tmp_path), "GOCHAOS_STATE_DIR": str(tmp_path / "state"),
            "PYTHONPATH": str(REPO)}
     env.update({key: fill(value) for key, value in row.env.items()})

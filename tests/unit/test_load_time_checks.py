@@ -4,12 +4,14 @@ their Go `main.go`, and `load.options`, held to LoadSpec; each error names file:
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from chaos.build import go_targets_dir
 from chaos.errors import ScenarioError, TargetError
-from chaos.scenario import parse_scenario
+from chaos.plan import build_plan
+from chaos.scenario import load_plan, parse_scenario
 from chaos.targets import BUNDLED, BUNDLED_FLAGS, SUITE_FLAGS, FlagKind, bundled, flag_problems
 
 _GO_FLAG = re.compile(r'flag\.(String|Int|Bool|Duration)\("([a-z0-9-]+)"')
@@ -96,3 +98,17 @@ def test_the_scenario_refuses_them_at_load_time(old: str, new: str, message: str
     with pytest.raises(ScenarioError) as caught:
         parse_scenario(text, "s.yaml")
     assert message in str(caught.value), str(caught.value)
+
+
+def test_a_load_spec_the_plan_cannot_build_is_a_scenario_error_naming_the_field(tmp_path: Path) -> None:
+    plan = build_plan(parse_scenario(SCENARIO, "s.yaml"), tmp_path, platform="local")
+    assert plan.load is not None and plan.load.spec("http://127.0.0.1:8080").configd.route_weight == 2
+    with pytest.raises(ScenarioError, match=r"^load on configd: host: host must be an http\(s\) or dns URL"):
+        plan.load.spec("ftp://127.0.0.1:21")
+
+
+def test_a_scenario_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.chaos.yaml"
+    path.write_bytes(b"name: s\ndescription: caf\xe9\n")
+    with pytest.raises(ScenarioError, match=r"latin1\.chaos\.yaml:2: not UTF-8 text \(byte 0xe9\)"):
+        load_plan(path)

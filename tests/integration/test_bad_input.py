@@ -249,6 +249,9 @@ ROWS: dict[str, Row] = {
         ["run", "latin1.chaos.yaml", "--dry-run"], ExitCode.USAGE,
         "latin1.chaos.yaml:2: not UTF-8 text (byte 0xe9)", "save the file as UTF-8",
         files={"latin1.chaos.yaml": "name: bad\ndescription: caf\udce9\n"}),
+    "explain: an injector that does not exist": Row(
+        ["explain", "injectors", "reload_strom"], ExitCode.USAGE,
+        "unknown injector 'reload_strom'", "did you mean 'reload_storm'?"),
     # --platform kubernetes creates a kind cluster: first Docker must be there and answer (more rows,
     # e.g. kind missing behind a working Docker engine, belong with the Kubernetes platform's tests)
     "kubernetes: Docker CLI missing": Row(

@@ -1,4 +1,5 @@
-"""The `gochaos` command: list, run and reproduce scenarios, compare kept runs, clean up after dead runs.
+"""The `gochaos` command: list, run and reproduce scenarios, compare kept runs, clean up after dead runs,
+explain injectors and oracles, print the scenario files' JSON Schema.
 
 `run` and `reproduce` first undo what dead runs left behind (see `chaos.state`); `--dry-run`
 prints the plan and touches nothing; `cleanup` only cleans up (`--dry-run`: only reports).
@@ -78,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
                          help="print the plan (targets, etcd, load, fault schedule from the seed, "
                               "oracles) and exit; builds, starts and writes nothing")
         _add_kubernetes_options(sub)
+    explain = commands.add_parser("explain", help="the parameters of each injector or oracle: types, defaults, "
+                                                   "bounds")
+    explain.add_argument("kind", metavar="injectors|oracles", help="what to explain")
+    explain.add_argument("name", nargs="?", metavar="NAME", help="only this injector or oracle")
+    commands.add_parser("schema", help="print the JSON Schema of scenario files (for editors and CI checks)")
     _add_history_options(commands.add_parser(
         "history", help="compare the runs kept in a report dir: verdicts, recovery, availability, p99, "
                         "fault landing; regressions flagged"))
@@ -192,6 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _cleanup(console, err, dry_run=args.dry_run)
             if args.command == "history":
                 return _history(args, console, err)
+            if args.command == "explain":
+                return _explain(args.kind, args.name)
+            if args.command == "schema":
+                return _schema()
             return _run(args, console, buggy=args.command == "reproduce")
     except KeyboardInterrupt:
         err.print("gochaos: interrupted by SIGINT; everything the run started was stopped")
@@ -214,6 +224,22 @@ def _list(console: Console) -> int:
         else:
             summary = " ".join(plan[0][0].description.split()).split(". ")[0].rstrip(".")
         console.print(f"{name:<18} {summary}", highlight=False, soft_wrap=True)
+    return ExitCode.PASS
+
+
+def _explain(kind: str, name: str | None) -> int:
+    """`gochaos explain injectors|oracles [NAME]`: parameters from the params models' JSON Schema."""
+    from chaos.explain import explain
+
+    sys.stdout.write("\n".join(explain(kind, name)) + "\n")
+    return ExitCode.PASS
+
+
+def _schema() -> int:
+    """`gochaos schema`: the scenario files' JSON Schema (schema/gochaos-scenario.schema.json is this output)."""
+    from chaos.schema import render, scenario_schema
+
+    sys.stdout.write(render(scenario_schema()))
     return ExitCode.PASS
 
 
@@ -267,6 +293,8 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
     from chaos.runner import run_scenario
     from chaos.scenario import load_plan, resolve
 
+    if args.until_fail and args.repeat == 1:
+        raise UsageError("--until-fail stops a series of runs at the first failure: give --repeat N too")
     name, members = load_plan(resolve(args.scenario))
     # every scenario planned before anything starts: the dry run prints exactly these plans
     plans = [build_plan(scenario, base_dir, platform=args.platform, buggy=buggy, seed=args.seed)

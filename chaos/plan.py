@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaos.errors import UsageError
+from chaos.errors import ScenarioError, UsageError
 from chaos.injectors import create
 from chaos.injectors.base import Injector
 from chaos.oracles import ORACLES
@@ -61,10 +61,17 @@ class LoadPlan:
 
     def spec(self, host: str) -> LoadSpec:
         """The LoadSpec against `host`, the started target's URL (known only once it runs)."""
+        from pydantic import ValidationError
+
         from chaos.load import LoadSpec
 
-        return LoadSpec(host=host, user=self.user, users=self.users, spawn_rate=self.spawn_rate,
-                        duration_s=self.limit_s, **self.options)
+        try:
+            return LoadSpec(host=host, user=self.user, users=self.users, spawn_rate=self.spawn_rate,
+                            duration_s=self.limit_s, **self.options)
+        except ValidationError as e:  # the plan checked the options: what is left is e.g. the target's host
+            problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'load'}: "
+                                 f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())
+            raise ScenarioError(f"load on {self.target}: {problems}") from e
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,17 +171,12 @@ def _load_plan(scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget
 def _check_load_options(user: str, options: Mapping[str, Any]) -> None:
     """UsageError naming the field when the load's options do not validate. Checked without
     touching anything (.proto files are compiled when the load starts), as a dry run must."""
-    from pydantic import ValidationError
+    from chaos.load.options import option_problems
 
-    from chaos.load import LoadSpec
-    from chaos.load.grpc_spec import NO_COMPILE
-
-    try:
-        LoadSpec.model_validate({"host": "http://127.0.0.1:1", "user": user, **options}, context=NO_COMPILE)
-    except ValidationError as e:
-        problems = "; ".join(f"load.options.{'.'.join(str(p) for p in err['loc'])}: "
-                             f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())
-        raise UsageError(problems) from e
+    problems = option_problems(user, options)
+    if problems:
+        raise UsageError("; ".join(f"load.options.{'.'.join(str(p) for p in loc)}: {message}"
+                                   for loc, message in problems))
 
 
 def describe(plan: Plan) -> list[str]:

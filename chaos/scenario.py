@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from chaos.errors import ScenarioError
 from chaos.injectors import INJECTORS, create
 from chaos.live_probes import LiveProbe
+from chaos.load.options import option_problems
 from chaos.oracles import bind
 from chaos.published import parse_ref
-from chaos.suggest import did_you_mean
+from chaos.suggest import did_you_mean, fields_at
 from chaos.targets import (
     BUNDLED,
     ConfigDelivery,
@@ -34,6 +35,7 @@ from chaos.targets import (
     TargetSpec,
     VersionProbe,
     bundled,
+    flag_problems,
 )
 
 SCENARIO_SUFFIX = ".chaos.yaml"
@@ -241,8 +243,9 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _unique_targets(self) -> Scenario:
         names = self.target_names()
-        if len(set(names)) != len(names):
-            raise ValueError(f"target names must be unique, got {names}")
+        twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+        if twice is not None:
+            raise ValueError(f"target name {twice!r} is used twice; give each target its own `name`")
         return self
 
     def target_names(self) -> list[str]:
@@ -271,7 +274,7 @@ def load_plan(path: Path) -> tuple[str, list[tuple[Scenario, Path]]]:
     """A scenario file gives itself; a suite file gives its members. Returns (name, [(scenario, dir)])."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):  # ValueError: not UTF-8
         data = None  # load_scenario below reports it with the file and line
     if not (isinstance(data, dict) and "scenarios" in data):
         return (scenario := load_scenario(path)).name, [(scenario, path.parent)]
@@ -308,7 +311,26 @@ def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     if scenario.load is not None and scenario.load.target not in (None, *names):
         problems.append((("load", "target"), f"{scenario.load.target!r} is not a target"
                                              f"{did_you_mean(str(scenario.load.target), names)}"))
+    elif scenario.load is not None and scenario.load.options:
+        user = _load_user(scenario)
+        if user is not None:  # else the plan says that no built-in user fits the target
+            problems += [(("load", "options", *loc), message)
+                         for loc, message in option_problems(user, scenario.load.options)]
+    for i, target in enumerate(scenario.targets):
+        if target.bundled is not None:
+            for field in ("flags", "buggy_flags"):
+                problems += [(("targets", i, field, key), message)
+                             for key, message in flag_problems(target.bundled, getattr(target, field))]
     return problems
+
+
+def _load_user(scenario: Scenario) -> str | None:
+    """The load's user as the plan will pick it: `load.user`, else the loaded target's built-in user."""
+    assert scenario.load is not None
+    if scenario.load.user is not None:
+        return scenario.load.user
+    entry = next(t for t in scenario.targets if scenario.load.target in (None, t.name or t.bundled))
+    return entry.bundled or entry.load_user
 
 
 def _read_fault_files(data: dict[str, Any], base_dir: Path, node: yaml.Node | None, source: str) -> None:
@@ -335,6 +357,10 @@ def load_scenario(path: Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ScenarioError(f"{path}: cannot read scenario: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        line = e.object[:e.start].count(b"\n") + 1
+        raise ScenarioError(f"{path}:{line}: not UTF-8 text (byte {e.object[e.start]:#04x}); save the file as "
+                            "UTF-8") from e
     return parse_scenario(text, str(path))
 
 
@@ -350,7 +376,9 @@ def parse_scenario(text: str, source: str) -> Scenario:
         raise ScenarioError(f"{source}{where}: not valid YAML: {getattr(e, 'problem', e)}{started}; fix the "
                             "syntax there (indentation, a missing ':' or an unclosed bracket or quote)") from e
     if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: a scenario is a YAML mapping with at least `name` and `targets`")
+        got = "is empty" if data is None else f"holds a YAML {_yaml_kind(data)}"
+        raise ScenarioError(f"{source}: the file {got}, but a scenario is a YAML mapping with at least `name` and "
+                            "`targets`")
     _read_fault_files(data, Path(source).parent, node, source)
     try:
         scenario = Scenario.model_validate(data)
@@ -360,6 +388,10 @@ def parse_scenario(text: str, source: str) -> Scenario:
     if problems:
         raise ScenarioError("\n".join(_located(source, node, loc, message) for loc, message in problems))
     return scenario
+
+
+def _yaml_kind(data: object) -> str:
+    return "list" if isinstance(data, list) else "string" if isinstance(data, str) else "scalar"
 
 
 def _located(source: str, root: yaml.Node | None, loc: Sequence[Any], message: str) -> str:
@@ -382,7 +414,7 @@ def _describe(error: ValidationError, root: yaml.Node | None, source: str) -> st
         if err["type"] == "missing" and loc:
             message = f"required field {loc[-1]!r} is missing; add it"
         if err["type"] == "extra_forbidden" and loc:
-            message = f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), _fields_at(loc[:-1]))}"
+            message = f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), fields_at(Scenario, loc[:-1]))}"
         lines.append(_located(source, root, loc, message))
     return "\n".join(lines)
 
@@ -405,30 +437,6 @@ def _line_of(root: yaml.Node | None, loc: Sequence[Any]) -> int | None:
     return line
 
 
-def _fields_at(loc: Sequence[Any]) -> list[str]:
-    """Field names valid at `loc` (for 'did you mean')."""
-    model: type[BaseModel] = Scenario
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
-        found = _model_in(annotation)
-        if found is None:
-            return []
-        model = found
-    return list(model.model_fields)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
 # -- bundled scenarios ---------------------------------------------------------------------------
 def bundled_scenarios() -> dict[str, Path]:
     """Bundled scenario name -> file (package data, so they work after `pip install`)."""
@@ -444,6 +452,9 @@ def resolve(name_or_path: str) -> Path:
     """A bundled scenario by name, or a scenario file by path."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
+        if path.is_dir():
+            raise ScenarioError(f"scenario {path} is a directory; give a .chaos.yaml file in it, or run "
+                                "`gochaos list` for the bundled scenarios")
         if not path.is_file():
             raise ScenarioError(f"scenario file {path} does not exist; check the path, or run "
                                 "`gochaos list` for the bundled scenarios")

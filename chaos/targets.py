@@ -172,8 +172,90 @@ def with_workload_change(spec: TargetSpec, change: str) -> TargetSpec:
 GO_OBSERVABILITY_ENV: Mapping[str, str] = {"GOTRACEBACK": "all", "GODEBUG": "gctrace=1"}
 
 
+class FlagKind(enum.StrEnum):
+    """How a Go `flag` parses its value (`flag.String`, `flag.Int`, `flag.Bool`, `flag.Duration`)."""
+
+    STRING = "string"
+    INT = "int"
+    BOOL = "bool"
+    DURATION = "duration"
+
+
+class BundledFlag(_Frozen):
+    """One flag a bundled target's `main.go` declares, as a scenario's `flags` may set it."""
+
+    kind: FlagKind = FlagKind.STRING
+    choices: tuple[str, ...] = Field((), description="The values the Go code accepts (an enum); empty: any")
+
+    def json_schema(self) -> dict[str, Any]:
+        """What `flag_problems` accepts for this flag, as JSON Schema (the published scenario schema)."""
+        if self.choices:
+            return {"enum": list(self.choices)}
+        if self.kind is FlagKind.INT:
+            return {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^[-+]?\d+$"}]}
+        if self.kind is FlagKind.DURATION:
+            return {"type": "string", "pattern": _GO_DURATION.pattern}
+        if self.kind is FlagKind.BOOL:
+            return {"anyOf": [{"type": "boolean"}, {"enum": sorted(_GO_BOOL)}]}
+        return {"type": ["string", "number", "boolean"]}
+
+
+def _choice(*values: str) -> BundledFlag:
+    return BundledFlag(choices=values)
+
+
+_DURATION, _INT = BundledFlag(kind=FlagKind.DURATION), BundledFlag(kind=FlagKind.INT)
+
+#: Flags of each bundled target's go_targets/cmd/<target>/main.go a scenario may set (by their
+#: snake_case name); the suite itself sets `SUITE_FLAGS`. A unit test holds this to the Go code.
+BUNDLED_FLAGS: Mapping[str, Mapping[str, BundledFlag]] = {
+    "configd": {"reload_strategy": _choice("atomic", "unsafe"), "cache_lock": _choice("none", "rwmutex", "sharded"),
+                "breaker_cooldown": _DURATION, "commit_timeout": _DURATION, "watch_debounce": _DURATION,
+                "shutdown_timeout": _DURATION},
+    "kvd": {"ctx_mode": _choice("isolated", "leaky"), "dial_timeout": _DURATION, "request_timeout": _DURATION,
+            "retries": _INT, "cache_prefix": BundledFlag(), "shutdown_timeout": _DURATION},
+    "allocd": {"leak": _choice("none", "goroutines"), "shed_over_pct": _INT, "merge_timeout": _DURATION,
+               "shutdown_timeout": _DURATION},
+}
+#: Flags the suite passes to bundled targets itself (where they listen, their config, etcd).
+SUITE_FLAGS = frozenset({"listen", "config", "watch_config", "endpoints"})
+
+_GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$")
+_GO_BOOL = frozenset({"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"})
+
+
+def flag_problems(kind: str, flags: Mapping[str, object]) -> list[tuple[str, str]]:
+    """(flag, what is wrong) for each of `flags` bundled target `kind` would refuse or the suite sets."""
+    declared = BUNDLED_FLAGS.get(kind, {})
+    problems = []
+    for key, value in flags.items():
+        name = key.replace("-", "_")
+        flag = declared.get(name)
+        if name in SUITE_FLAGS:
+            problems.append((key, f"--{name.replace('_', '-')} is set by the suite; remove it"))
+        elif flag is None:
+            problems.append((key, f"{kind} has no flag {key!r}{did_you_mean(name, declared)}"))
+        elif (why := _bad_value(flag, value)) is not None:
+            problems.append((key, f"{kind} --{name.replace('_', '-')}: {value!r} {why}"))
+    return problems
+
+
+def _bad_value(flag: BundledFlag, value: object) -> str | None:
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if flag.choices and text not in flag.choices:
+        return f"is not a value it takes{did_you_mean(text, flag.choices)}"
+    if flag.kind is FlagKind.INT and (isinstance(value, (bool, float)) or not re.fullmatch(r"[-+]?\d+", text)):
+        return "is not a whole number"
+    if flag.kind is FlagKind.DURATION and not _GO_DURATION.match(text):
+        return "is not a Go duration (e.g. 500ms, 2s, 1m30s)"
+    if flag.kind is FlagKind.BOOL and text not in _GO_BOOL:
+        return "is not true or false"
+    return None
+
+
 def _flags(flags: Mapping[str, object]) -> tuple[str, ...]:
-    return tuple(f"--{key.replace('_', '-')}={value}" for key, value in flags.items())
+    return tuple(f"--{key.replace('_', '-')}={str(value).lower() if isinstance(value, bool) else value}"
+                 for key, value in flags.items())
 
 
 def _sample_config(file_name: str) -> str:
@@ -220,6 +302,9 @@ def bundled(kind: str, name: str | None = None, **flags: object) -> TargetSpec:
         factory = BUNDLED[kind]
     except KeyError:
         raise TargetError(f"unknown bundled target {kind!r}{did_you_mean(kind, BUNDLED)}") from None
+    problems = flag_problems(kind, flags)
+    if problems:
+        raise TargetError("; ".join(f"flags.{key}: {message}" for key, message in problems))
     return factory(name or kind, **flags)
 
 

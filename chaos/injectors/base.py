@@ -187,6 +187,15 @@ def _validator(cls: type[Injector[Any]]) -> TypeAdapter[InjectorParams]:
     return TypeAdapter(cls.Params)
 
 
+def default_mode(params_type: Any) -> str | None:
+    """The mode params joined by `by_mode` take when their key is left out; None for a single model."""
+    for meta in get_args(params_type)[1:]:
+        if isinstance(meta, BeforeValidator):
+            filled = meta.func({})  # type: ignore[call-arg]
+            return str(next(iter(filled.values())))
+    return None
+
+
 def _modes(params_type: Any) -> tuple[str, dict[str, type[InjectorParams]]] | None:
     """(key, {mode: model}) of params joined by `by_mode`; None for a single model."""
     union, *metadata = get_args(params_type) or (params_type,)

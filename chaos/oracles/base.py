@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
 
 from chaos.errors import ScenarioError
 from chaos.oracles.context import OracleContext
+from chaos.suggest import did_you_mean, fields_at
 from chaos.verdict import Finding
 
 
@@ -35,6 +37,15 @@ class Oracle(Generic[P]):
         try:
             params = self.params(**raw)
         except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+            problems = "; ".join(_problem(self.params, err) for err in e.errors())
             raise ScenarioError(f"oracle {self.name} params: {problems}") from e
         return lambda ctx: self.check(ctx, params)
+
+
+def _problem(params: type[OracleParams], err: ErrorDetails) -> str:
+    """One validation error as `field: what is wrong`; an unknown field gets a 'did you mean'."""
+    loc = [str(part) for part in err["loc"]]
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden" and loc:
+        message = f"unknown parameter {loc[-1]!r}{did_you_mean(loc[-1], fields_at(params, loc[:-1]))}"
+    return f"{'.'.join(loc)}: {message}" if loc else message

@@ -177,6 +177,81 @@ ROWS: dict[str, Row] = {
                                               "  - injector: reload_storm\n    target: svc\n    params:\n"
                                               "      pattern: variants\n      variants: [{name: more, "
                                               "patch: {a: 1}}]\n")}),
+    # checked when the scenario loads, so the dry run (which builds and starts nothing) refuses them
+    "load.options: a misspelt option (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:5: load.options.configd.route_wieght: unknown option 'route_wieght'",
+        "did you mean 'route_weight'?",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}]\nload:\n  options:\n"
+                                 "    configd: {route_wieght: 2}\n"}),
+    "bundled target: a misspelt flag (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:4: targets.0.flags.reload_stratgy: configd has no flag 'reload_stratgy'",
+        "did you mean 'reload_strategy'?",
+        files={"bad.chaos.yaml": "name: bad\ntargets:\n  - bundled: configd\n    flags: {reload_stratgy: unsafe}\n"}),
+    "bundled target: a flag value its Go code refuses (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:4: targets.0.flags.ctx_mode: kvd --ctx-mode: 'leakey' is not a value it takes",
+        "did you mean 'leaky'? (valid: isolated, leaky)",
+        files={"bad.chaos.yaml": "name: bad\ntargets:\n  - bundled: kvd\n    flags: {ctx_mode: leakey}\n"}),
+    "injector: an unknown param (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:4: faults.0.params: injector reload_storm params: roundz", "did you mean 'rounds'?",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}]\nfaults:\n"
+                                 "  - {injector: reload_storm, target: configd, params: {roundz: 3}}\n"}),
+    "injector: a param out of bounds (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:5: faults.0.params: injector gc_pressure params: hog_mb: Input should be less than",
+        "or equal to 16384",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: allocd}]\nfaults:\n"
+                                 "  - {injector: gc_pressure, target: allocd,\n"
+                                 "     params: {method: hog, hog_mb: 20000}}\n"}),
+    "oracle: an unknown param (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:4: oracles.0: oracle consistency params: max_lag: unknown parameter 'max_lag'",
+        "did you mean 'max_lag_ms'?",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: kvd}]\noracles:\n  - consistency: {max_lag: 300}\n"}),
+    "--keep not a count": Row(
+        ["run", "reload-panic", "--dry-run", "--keep", "0"], ExitCode.USAGE,
+        "keep '0' (from --keep or GOCHAOS_KEEP) is not a whole number of runs >= 1", "pass e.g. --keep 20"),
+    "--repeat not a count": Row(
+        ["run", "reload-panic", "--dry-run", "--repeat", "often"], ExitCode.USAGE,
+        "repeat 'often' is not a whole number of runs from 1 to 10000", "see `gochaos run --help`"),
+    "--until-fail without --repeat": Row(
+        ["run", "reload-panic", "--dry-run", "--until-fail"], ExitCode.USAGE,
+        "--until-fail stops a series of runs at the first failure", "give --repeat N too"),
+    "scenario path is a directory": Row(
+        ["run", "folder.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "scenario folder.chaos.yaml is a directory", "give a .chaos.yaml file in it",
+        files={"folder.chaos.yaml/.keep": ""}),
+    "scenario file empty": Row(
+        ["run", "empty.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "empty.chaos.yaml: the file is empty", "a YAML mapping with at least `name` and `targets`",
+        files={"empty.chaos.yaml": ""}),
+    "scenario file holds a list": Row(
+        ["run", "list.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "list.chaos.yaml: the file holds a YAML list", "a YAML mapping with at least `name` and `targets`",
+        files={"list.chaos.yaml": "- name: a\n- name: b\n"}),
+    "seed in the file not a whole number": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:3: seed: Input should be a valid integer", "unable to parse string as an integer",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}]\nseed: twelve\n"}),
+    "two targets with one name": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "target name 'configd' is used twice", "give each target its own `name`",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}, {bundled: configd}]\n"}),
+    "a fault naming a target the scenario lacks": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:4: faults.0.target: 'confd' is not a target of this scenario", "did you mean 'configd'?",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}]\nfaults:\n"
+                                 "  - {injector: reload_storm, target: confd}\n"}),
+    "scenario file not UTF-8": Row(
+        ["run", "latin1.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "latin1.chaos.yaml:2: not UTF-8 text (byte 0xe9)", "save the file as UTF-8",
+        files={"latin1.chaos.yaml": "name: bad\ndescription: caf\udce9\n"}),
+    "explain: an injector that does not exist": Row(
+        ["explain", "injectors", "reload_strom"], ExitCode.USAGE,
+        "unknown injector 'reload_strom'", "did you mean 'reload_storm'?"),
     # --platform kubernetes creates a kind cluster: first Docker must be there and answer (more rows,
     # e.g. kind missing behind a working Docker engine, belong with the Kubernetes platform's tests)
     "kubernetes: Docker CLI missing": Row(
@@ -216,7 +291,8 @@ def run_row(row: Row, tmp_path: Path, port: int) -> tuple[subprocess.CompletedPr
         return text.replace("{tmp}", str(tmp_path)).replace('"PORT"', f'"{port}"')
 
     for name, text in row.files.items():
-        (tmp_path / name).write_text(fill(text))
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(fill(text), errors="surrogateescape")  # a lone \udcXX: that raw byte
     env = {**os.environ, "TMPDIR": str(tmp_path), "GOCHAOS_STATE_DIR": str(tmp_path / "state"),
            "PYTHONPATH": str(REPO)}
     env.update({key: fill(value) for key, value in row.env.items()})

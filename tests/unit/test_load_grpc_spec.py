@@ -11,7 +11,7 @@ import grpc
 import pytest
 from pydantic import ValidationError
 
-from chaos.errors import ScenarioError, UsageError
+from chaos.errors import ScenarioError
 from chaos.load import GrpcOptions, LoadSpec, UserOptions
 from chaos.load.grpc_schema import compile_protos, prepare_calls
 from chaos.load.grpc_spec import NO_COMPILE, anchor_paths
@@ -167,10 +167,10 @@ def test_plan_anchors_proto_files_at_the_scenario_and_reads_ready_grpc(tmp_path:
     assert (target.readiness.grpc_health, target.readiness.http_path) == ("", None)
 
 
-def test_plan_refuses_bad_grpc_options_naming_the_field(tmp_path: Path) -> None:
+def test_loading_refuses_bad_grpc_options_naming_the_line_and_field(tmp_path: Path) -> None:
     path = _scenario(tmp_path, grpc_options="{calls: [{method: KV.Put}]}")
-    with pytest.raises(UsageError, match=re.escape("load.options.grpc.calls.0.method: method 'KV.Put' is not")):
-        build_plan(parse_scenario(path.read_text(), str(path)), tmp_path, platform="local")
+    with pytest.raises(ScenarioError, match=re.escape(":10: load.options.grpc.calls.0.method: method 'KV.Put' is not")):
+        parse_scenario(path.read_text(), str(path))
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ def test_a_valid_scenario_loads_with_defaults() -> None:
          r"injector reload_storm params: rouns: Extra inputs are not permitted"),
         (GOOD + "oracles: [panic]\n", r"s\.yaml:10: oracles\.0: unknown oracle 'panic'; did you mean 'panics'\?"),
         ("name: x\ntargets: [\n", r"s\.yaml:3: not valid YAML"),
-        ("- just a list\n", r"s\.yaml: a scenario is a YAML mapping"),
+        ("- just a list\n", r"s\.yaml: the file holds a YAML list, but a scenario is a YAML mapping"),
         (GOOD.replace("name: smoke", "name: Smoke Test"),
          r"s\.yaml:2: name: String should match pattern"),
         ("name: x\ntargets:\n  - command: [./svc]\n",

@@ -93,7 +93,7 @@ def test_a_panic_the_service_recovered_counts_only_in_the_words_it_is_given() ->
 
 
 def test_the_panics_oracle_refuses_a_recovered_pattern_that_is_no_regular_expression() -> None:
-    with pytest.raises(ScenarioError, match=r"^oracle panics params: recovered: Value error, '\[PANIC' is not a "
+    with pytest.raises(ScenarioError, match=r"^oracle panics params: recovered: '\[PANIC' is not a "
                                             r"regular expression \(unterminated character set"):
         ORACLE.bind({"recovered": ["[PANIC"]})
     ORACLE.bind({"recovered": [r"^\[PANIC\] "]})

@@ -303,10 +303,12 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
             if args.until_fail and any(r.verdict.status is Status.FAIL for r in results):
                 break
     if args.repeat > 1:
-        command = f"gochaos {'reproduce' if buggy else 'run'} {args.scenario}"
+        from chaos.report.replay import command_for
+
         for scenario, _ in members:
             found = repeat.detection([(r.seed, r.verdict.status) for r in results
                                       if r.scenario.name == scenario.name])
+            command = command_for(scenario, buggy=buggy, seed=None)
             console.print(repeat.describe(scenario.name, found, command), highlight=False, soft_wrap=True)
     status = overall_status(r.verdict.status for r in results)
     if len(results) > 1:

@@ -58,7 +58,7 @@ def render(found: Digest) -> str:
     if found.replay:
         lines.append(f"**Replay:** `{found.replay}`  ")
     if found.report is not None:
-        lines.append(f"**Reports:** `{found.report}` (report.html, report.json, junit.xml)")
+        lines.append(f"**Reports:** `{_shown(found.report)}` (report.html, report.json, junit.xml)")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -71,6 +71,14 @@ def _row(run: RunDigest) -> str:
     cells = [run.scenario, run.build, f"{_ICON[run.verdict.value]} {run.verdict.value.upper()}", str(run.seed),
              recovery, availability, p99, _shorten(checks, 200)]
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when inside it (CI's checkout), else as it is."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
 
 
 def _cell(text: str) -> str:

@@ -130,7 +130,7 @@ def test_a_failing_run_reaches_the_pushgateway_the_webhook_and_the_step_summary(
 
     # metrics.prom: the same series, read with the OpenMetrics parser
     text = (tmp_path / "reports" / "metrics.prom").read_text(encoding="utf-8")
-    from_file = list(openmetrics_parser.text_string_to_metric_families(text))
+    from_file = list(openmetrics_parser.text_string_to_metric_families(text))  # type: ignore[no-untyped-call]
     assert value(from_file, "gochaos_verdict", verdict="fail", **run) == 1
     assert value(from_file, "gochaos_requests", phase="faults", **run) == during["requests"]
 

@@ -1,15 +1,18 @@
-"""The CI recipes in examples/ci/ stay runnable: every `gochaos ...` line in them parses, and runs dry.
+"""The CI recipes in examples/ci run the gochaos commands they show, as the CLI accepts them today.
 
-A recipe that drifts from the command line (a renamed flag, a scenario that moved) fails here, not
-in a team's pipeline. Each command found in a YAML file is run in-process with `--dry-run` added
-(`run` and `reproduce`: the whole plan is built, nothing started); `history` has no dry run, so its
-arguments are parsed. The recipes' GOCHAOS_* variables are set to loopback URLs while they run.
+Each recipe is parsed as YAML; every script line that runs `gochaos` is run by bash in the repo
+root, with the job's variables (secrets and repository variables both given and unset), through a
+`gochaos` on PATH that plans a `run`/`reproduce` with `--dry-run` (scenario resolved and validated,
+flags and URLs checked, nothing started) and parses any other command's arguments. A recipe that
+drifts from the CLI (a renamed flag, a missing scenario, a bad URL) fails here.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,89 +20,91 @@ from typing import Any
 import pytest
 import yaml
 
-from chaos import cli
-
 ROOT = Path(__file__).resolve().parents[2]
-RECIPES = sorted((ROOT / "examples" / "ci").glob("*.yml")) + sorted((ROOT / "examples" / "ci").glob(".*.yml"))
-#: Values a CI system would supply for the recipes' variables (secrets, project variables).
-PLACEHOLDERS = {"GOCHAOS_PUSHGATEWAY": "http://127.0.0.1:9091", "GOCHAOS_WEBHOOK": "http://127.0.0.1:9/hook"}
+RECIPES = ROOT / "examples" / "ci"
+GITHUB, GITLAB = RECIPES / "github-actions.yml", RECIPES / ".gitlab-ci.yml"
+#: What a `${{ ... }}` expression or an unset CI variable stands for in the test: given, or empty.
+GIVEN = {"GOCHAOS_PUSHGATEWAY": "http://127.0.0.1:9091", "GOCHAOS_WEBHOOK": "http://127.0.0.1:8080/hook",
+         "PUSHGATEWAY_URL": "http://127.0.0.1:9091", "CHAOS_SEED": "5"}
+SHIM = f"""#!/bin/sh
+case "$1" in
+  run|reproduce) exec "{sys.executable}" -m chaos.cli "$@" --dry-run ;;
+  *) exec "{sys.executable}" -c 'import sys; from chaos.cli import _parser; _parser().parse_args(sys.argv[1:])' "$@" ;;
+esac
+"""
 
 
-def strings(node: Any) -> Iterator[str]:
-    """Every string value in a parsed YAML document (scripts, `run:` blocks, env values)."""
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from strings(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from strings(item)
+def github_commands() -> Iterator[tuple[str, dict[str, Any]]]:
+    workflow = yaml.safe_load(GITHUB.read_text(encoding="utf-8"))
+    for job in workflow["jobs"].values():
+        env = {**workflow.get("env", {}), **job.get("env", {})}
+        for step in job["steps"]:
+            for line in _lines(step.get("run", "")):
+                yield line, {**env, **step.get("env", {})}
 
 
-def commands(document: Any) -> list[str]:
-    """Each `gochaos ...` command line, with shell line continuations joined."""
-    found = []
-    for text in strings(document):
-        for line in text.replace("\\\n", " ").splitlines():
-            if line.strip().startswith("gochaos "):
-                found.append(" ".join(line.split()))
-    return found
+def gitlab_commands() -> Iterator[tuple[str, dict[str, Any]]]:
+    pipeline = yaml.safe_load(GITLAB.read_text(encoding="utf-8"))
+    for job in pipeline.values():
+        if not isinstance(job, dict) or "script" not in job:
+            continue
+        env = {**pipeline.get("variables", {}), **job.get("variables", {})}
+        for key in ("before_script", "script", "after_script"):
+            for item in job.get(key, []):
+                yield from ((line, env) for line in _lines(item))
 
 
-def env_names(document: Any) -> set[str]:
-    """The GOCHAOS_* variables a recipe sets (GitHub `env:` blocks, GitLab `variables:`)."""
-    names: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("env", "variables") and isinstance(value, dict):
-                    names.update(k for k in value if str(k).startswith("GOCHAOS_"))
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(document)
-    for text in strings(document):
-        names.update(re.findall(r"\bGOCHAOS_[A-Z_]+\b", text))
-    return names
+def _lines(script: str) -> Iterator[str]:
+    """The gochaos command lines of a shell script (continuations joined, comments dropped)."""
+    for line in script.replace("\\\n", " ").splitlines():
+        command = line.split(" #", 1)[0].strip()
+        if command.startswith("gochaos "):
+            yield command
 
 
-def recipe_commands() -> list[tuple[str, str]]:
-    return [(path.name, command) for path in RECIPES
-            for command in commands(yaml.safe_load(path.read_text(encoding="utf-8")))]
+def run_like_ci(line: str, env: dict[str, Any], given: bool, shim: Path) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GOCHAOS_", "GITHUB_"))}
+    for key, value in env.items():
+        environment[key] = GIVEN.get(key, "") if given and "${{" in str(value) else (
+            "" if "${{" in str(value) else str(value))
+    if given:
+        environment.update({k: v for k, v in GIVEN.items() if k not in env})
+    environment["PATH"] = f"{shim.parent}{os.pathsep}{environment['PATH']}"
+    return subprocess.run(["bash", "-c", line], cwd=ROOT, env=environment, capture_output=True, text=True,
+                          timeout=60)
 
 
-def test_both_recipes_are_there_and_use_the_publishing_flags() -> None:
-    assert {p.name for p in RECIPES} == {"github-actions.yml", ".gitlab-ci.yml"}
-    for path in RECIPES:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        found = commands(document)
-        assert any(c.startswith("gochaos run gate ") for c in found), path.name
-        assert any("--webhook-format" in c for c in found), path.name
-        assert {"GOCHAOS_PUSHGATEWAY", "GOCHAOS_WEBHOOK"} <= env_names(document), path.name
+@pytest.fixture(scope="module")
+def shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bin") / "gochaos"
+    path.write_text(SHIM, encoding="utf-8")
+    path.chmod(0o755)
+    return path
 
 
-@pytest.mark.parametrize(("recipe", "command"), recipe_commands())
-def test_every_gochaos_line_of_a_recipe_runs_dry(recipe: str, command: str, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(ROOT)  # recipes name scenario files from the repository's root
-    for name, value in PLACEHOLDERS.items():
-        monkeypatch.setenv(name, value)
-    argv = shlex.split(command)[1:]
-    parsed = cli._parser().parse_args(argv)  # exits 2 on an unknown flag or a bad value
-    if parsed.command in ("run", "reproduce"):
-        assert cli.main([*argv, "--dry-run"]) == 0, f"{recipe}: `{command}` --dry-run failed"
-        assert "dry run: nothing was built, started or written" in capsys.readouterr().out
-    else:
-        assert parsed.command == "history", f"{recipe}: `{command}`: no check for this sub-command yet"
+def test_the_recipes_hold_the_commands_they_are_for() -> None:
+    github = [line for line, _ in github_commands()]
+    gitlab = [line for line, _ in gitlab_commands()]
+    assert any(re.match(r"gochaos run gate --report-dir reports\b", c) for c in github), github
+    assert any(c.startswith("gochaos history reports") for c in github)
+    assert any("--pushgateway" in c for c in gitlab), "the flag is shown once, optional"
+    assert any(c.startswith("gochaos reproduce reload-panic") for c in gitlab)
+    assert len(github) >= 3 and len(gitlab) >= 3
 
 
-def test_a_drifted_flag_is_caught(capsys: pytest.CaptureFixture[str]) -> None:
-    """The check above has teeth: a flag the CLI does not know ends argument parsing with exit 2."""
-    with pytest.raises(SystemExit) as exited:
-        cli._parser().parse_args(["run", "gate", "--report-directory", "reports"])
-    assert exited.value.code == 2
-    assert "unrecognized arguments: --report-directory" in capsys.readouterr().err
+@pytest.mark.parametrize("given", [True, False], ids=["variables set", "variables unset"])
+@pytest.mark.parametrize(("line", "env"), [*github_commands(), *gitlab_commands()],
+                         ids=lambda value: value if isinstance(value, str) else "")
+def test_each_gochaos_command_of_the_recipes_is_accepted(line: str, env: dict[str, Any], given: bool,
+                                                          shim: Path) -> None:
+    done = run_like_ci(line, env, given, shim)
+    assert done.returncode == 0, f"{line!r} (variables {'set' if given else 'unset'}):\n{done.stdout}{done.stderr}"
+    if line.startswith(("gochaos run", "gochaos reproduce")):
+        assert "plan for " in done.stdout, done.stdout
+
+
+def test_a_drifted_recipe_line_fails(shim: Path) -> None:
+    done = run_like_ci("gochaos run gate --report-dir reports --push-gateway http://127.0.0.1:9091", {}, True, shim)
+    assert done.returncode == 2 and "unrecognized arguments: --push-gateway" in done.stderr
+    done = run_like_ci("gochaos run gat --report-dir reports", {}, True, shim)
+    assert done.returncode == 2 and "no bundled scenario 'gat'" in done.stderr

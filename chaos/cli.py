@@ -112,7 +112,8 @@ def _add_publish_options(sub: argparse.ArgumentParser) -> None:
                        default=os.environ.get("GOCHAOS_WEBHOOK") or None, metavar="URL",
                        help="POST the verdict here when a run fails or is inconclusive (env GOCHAOS_WEBHOOK)")
     group.add_argument("--webhook-format", choices=FORMATS, default=os.environ.get("GOCHAOS_WEBHOOK_FORMAT")
-                       or "generic", help="generic JSON, or a Slack message {text, blocks} (default: generic)")
+                       or "generic", help="generic JSON, or a Slack message {text, blocks} "
+                                          "(default: generic; env GOCHAOS_WEBHOOK_FORMAT)")
 
 
 def _url(flag: str, env: str) -> Callable[[str], str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -78,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--dry-run", action="store_true",
                          help="print the plan (targets, etcd, load, fault schedule from the seed, "
                               "oracles) and exit; builds, starts and writes nothing")
+        _add_publish_options(sub)
         _add_kubernetes_options(sub)
     explain = commands.add_parser("explain", help="the parameters of each injector or oracle: types, defaults, "
                                                    "bounds")
@@ -103,6 +104,34 @@ def _add_history_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--fail-on-regression", action="store_true",
                      help="exit 1 when the newest run regressed (recovery, p99 or fault landing over 2x "
                           "the median, never recovered, or pass -> fail)")
+
+
+def _add_publish_options(sub: argparse.ArgumentParser) -> None:
+    """Reports beyond the run directory: a Pushgateway, a webhook (the step summary needs no flag)."""
+    from chaos.report.webhook import FORMATS
+
+    group = sub.add_argument_group("publishing (besides --report-dir; $GITHUB_STEP_SUMMARY gets summary.md)")
+    group.add_argument("--pushgateway", type=_url("--pushgateway", "GOCHAOS_PUSHGATEWAY"),
+                       default=os.environ.get("GOCHAOS_PUSHGATEWAY") or None, metavar="URL",
+                       help="push each scenario's metrics to this Prometheus Pushgateway (job gochaos, grouping "
+                            "key scenario; env GOCHAOS_PUSHGATEWAY)")
+    group.add_argument("--webhook", type=_url("--webhook", "GOCHAOS_WEBHOOK"),
+                       default=os.environ.get("GOCHAOS_WEBHOOK") or None, metavar="URL",
+                       help="POST the verdict here when a run fails or is inconclusive (env GOCHAOS_WEBHOOK)")
+    group.add_argument("--webhook-format", choices=FORMATS, default=os.environ.get("GOCHAOS_WEBHOOK_FORMAT")
+                       or "generic", help="generic JSON, or a Slack message {text, blocks} "
+                                          "(default: generic; env GOCHAOS_WEBHOOK_FORMAT)")
+
+
+def _url(flag: str, env: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        from chaos.report.publish import http_url
+
+        try:
+            return http_url(value)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"{e} (from {flag} or {env})") from None
+    return parse
 
 
 def _add_kubernetes_options(sub: argparse.ArgumentParser) -> None:
@@ -333,37 +362,32 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
             if args.until_fail and any(r.verdict.status is Status.FAIL for r in results):
                 break
     if args.repeat > 1:
-        command = f"gochaos {'reproduce' if buggy else 'run'} {args.scenario}"
+        from chaos.report.replay import command_for
+
         for scenario, _ in members:
             found = repeat.detection([(r.seed, r.verdict.status) for r in results
                                       if r.scenario.name == scenario.name])
+            command = command_for(scenario, buggy=buggy, seed=None)
             console.print(repeat.describe(scenario.name, found, command), highlight=False, soft_wrap=True)
     status = overall_status(r.verdict.status for r in results)
     if len(results) > 1:
         console.print(f"{name}: {len(results)} scenarios, " + ", ".join(
             f"{r.scenario.name} {r.verdict.status.value}" for r in results) + f" -> {status.value.upper()}",
             highlight=False, soft_wrap=True)
-    code = status.exit_code
+    code = int(status.exit_code)
     if report_dir is not None and run_root is not None:
-        return _write_reports(console, results, report_dir, run_root, code, keep=args.keep)
+        code = _write_reports(console, results, report_dir, run_root, status.exit_code, keep=args.keep)
+    _deliver(args, console, results, run_root)
     return code
 
 
 def _write_reports(console: Console, results: list[RunResult], report_dir: Path, run_root: Path,
                    code: ExitCode, *, keep: int | None) -> int:
     """Reports into the run's directory, `latest` and the fixed paths pointed at it, then retention."""
-    from chaos.report import html, json_report, junit
+    from chaos.report.publish import write_files
 
-    missing = []
-    written: list[Path] = []
-    for kind, one, many in (("json", json_report.write, json_report.write_many),
-                            ("junit", junit.write, junit.write_many), ("html", html.write, html.write_many)):
-        try:
-            written.append(one(results[0], run_root) if len(results) == 1 else many(results, run_root))
-        except Exception as e:  # a broken report must not hide the verdict; say so and go on
-            missing.append(kind)
-            console.print(f"gochaos: could not write the {kind} report to {run_root}: {e!r}",
-                          highlight=False, markup=False, style="bold red", soft_wrap=True)
+    written, missing = write_files(results, run_root, lambda line: console.print(
+        f"gochaos: {line}", highlight=False, markup=False, style="bold red", soft_wrap=True))
     run_dirs.publish_latest(report_dir, run_root)
     for path in written:
         console.print(f"report: {report_dir / path.name}", highlight=False, soft_wrap=True)
@@ -375,6 +399,17 @@ def _write_reports(console: Console, results: list[RunResult], report_dir: Path,
     if missing and code == ExitCode.PASS:
         return ExitCode.INFRASTRUCTURE  # a gate must not pass without the reports CI reads
     return code
+
+
+def _deliver(args: argparse.Namespace, console: Console, results: list[RunResult], run_dir: Path | None) -> None:
+    """The step summary, Pushgateway and webhook: a failure there is a warning, never the verdict."""
+    from chaos.report.publish import Destinations, deliver
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    to = Destinations(pushgateway=args.pushgateway, webhook=args.webhook, webhook_format=args.webhook_format,
+                      step_summary=Path(summary) if summary else None)
+    deliver(results, to, run_dir=run_dir, warn=lambda line: console.print(
+        f"gochaos: warning: {line}", highlight=False, markup=False, style="yellow", soft_wrap=True))
 
 
 def _dry_run(console: Console, plans: list[Plan]) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 #: The link to the newest run, and the names linked through it at the top of the report dir.
 LATEST = "latest"
-STABLE_NAMES = ("report.json", "junit.xml", "report.html", "artefacts")
+STABLE_NAMES = ("report.json", "junit.xml", "report.html", "summary.md", "metrics.prom", "artefacts")
 _RUN_DIR = re.compile(r"^\d{8}T\d{6}Z-[A-Za-z0-9._-]+$")
 
 

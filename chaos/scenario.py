@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from chaos.errors import ScenarioError
 from chaos.injectors import INJECTORS, create
@@ -226,6 +227,15 @@ class FaultEntry(_Model):
                 for k in range(self.repeat)]
 
 
+@dataclass(frozen=True, slots=True)
+class ScenarioSource:
+    """Where a scenario was read from: its file as given, the 1-based lines of `name:` and of each fault."""
+
+    path: str
+    line: int | None
+    fault_lines: tuple[int | None, ...] = ()
+
+
 class Scenario(_Model):
     """One chaos run, as a user writes it."""
 
@@ -239,6 +249,13 @@ class Scenario(_Model):
     oracles: tuple[str | dict[str, dict[str, Any]], ...] = Field(
         ("panics",), description="Oracle names, or {name: {param: value}} to set thresholds")
     seed: int | None = Field(None, description="Seed for jitter and generated names; printed in reports")
+    #: Where it was read from; None when built in code.
+    _source: ScenarioSource | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> ScenarioSource | None:
+        """The file (and lines) the scenario was read from, for replay hints and CI annotations."""
+        return self._source
 
     @model_validator(mode="after")
     def _unique_targets(self) -> Scenario:
@@ -387,6 +404,8 @@ def parse_scenario(text: str, source: str) -> Scenario:
     problems = _cross_check(scenario)
     if problems:
         raise ScenarioError("\n".join(_located(source, node, loc, message) for loc, message in problems))
+    scenario._source = ScenarioSource(source, _line_of(node, ("name",)),
+                                      tuple(_line_of(node, ("faults", i)) for i in range(len(scenario.faults))))
     return scenario
 
 

@@ -1,4 +1,4 @@
-"""The console: a live line while a run goes on, then the verdict table.
+"""The console: a live line while a run goes on, then the verdict table and the replay command.
 
 Uses rich; when stdout is not a terminal (CI logs) it prints one plain line per phase instead of
 redrawing, so logs stay readable.
@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from chaos.report.replay import replay_command
 from chaos.runner import RunResult
 from chaos.timeline import WindowStats
 from chaos.verdict import Status
@@ -105,3 +106,4 @@ def print_verdict(console: Console, result: RunResult) -> None:
         for item in finding.evidence[:5]:
             console.print(Text(item.text))
     console.print(Text(f"verdict: {verdict.status.value.upper()}", style=_STYLE[verdict.status]))
+    console.print(f"replay: {replay_command(result)}", highlight=False, markup=False, soft_wrap=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaos import repeat
 from chaos.report import overall_status
+from chaos.report.replay import replay_command
 from chaos.report.sanitize import printable
 from chaos.verdict import Finding, Status
 
@@ -169,14 +170,14 @@ def _run_section(result: RunResult, index: int, plot_svg: str) -> str:
     scenario, phases = result.scenario, result.phases
     t0 = phases.baseline_start
     build = '<span class="tag buggy">buggy build</span>' if result.buggy else '<span class="tag">fixed build</span>'
-    command = "reproduce" if result.buggy else "run"
+    command = replay_command(result).removesuffix(f" --seed {result.seed}")
     started = datetime.fromtimestamp(t0 / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
     requests = len(result.timeline.requests(phases.baseline_start, phases.observe_end))
     # Values are HTML: everything from the run is escaped here.
     facts = {
         "verdict": f"{result.verdict.status.value.upper()} (exit code {int(result.verdict.exit_code)})",
         "seed": str(result.seed),
-        "replay": (f"<code>gochaos {command} {escape(scenario.name)} "
+        "replay": (f"<code>{escape(command)} "
                    f'<span class="nowrap">--seed {result.seed}</span></code>'),
         "started": started,
         "phases": (f"baseline {_secs(phases.faults_start - t0)} · faults "

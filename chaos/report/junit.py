@@ -3,11 +3,14 @@
 One ``<testsuite>`` per run, named after the scenario, with the seed, build and verdict as
 ``<properties>`` (the common JUnit schema has no attribute for them) and repeated in its
 ``<system-out>``. One ``<testcase>`` per finding: ``classname`` is the scenario, ``name`` the
-check. FAIL becomes ``<failure>``; INCONCLUSIVE becomes ``<error type="inconclusive">``, never
-``<skipped>``, because CI treats skips as green and a gate that passes when nothing happened is
-the worst failure a chaos tool can have. A run without findings gets one erroring ``verdict``
-case for the same reason. Message attributes carry the summary; the body carries the evidence,
-each piece stamped with its offset from the baseline start.
+check; ``file`` and ``line`` name the scenario file and the line of its ``name:`` (of the fault's entry
+for a fault's case), so CI annotates the scenario.
+The replay command (`chaos.report.replay`) closes the ``<system-out>``. FAIL becomes
+``<failure>``; INCONCLUSIVE becomes ``<error type="inconclusive">``, never ``<skipped>``, because
+CI treats skips as green and a gate that passes when nothing happened is the worst failure a chaos
+tool can have. A run without findings gets one erroring ``verdict`` case for the same reason.
+Message attributes carry the summary; the body carries the evidence, each piece stamped with its
+offset from the baseline start.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chaos.report.replay import finding_location, replay_command
 from chaos.report.sanitize import printable
 from chaos.verdict import Finding, Status
 
@@ -86,12 +90,17 @@ def _suite(result: RunResult, index: int, hostname: str) -> ET.Element:
         ET.SubElement(properties, "property", name=key, value=value)
     durations = {f"fault:{r.name}#{r.fault_id}": (r.end_ns - r.start_ns) / 1e9 for r in result.faults}
     for finding in findings:
-        suite.append(_case(finding, name, durations.get(finding.check, 0.0), phases.baseline_start))
-    command = "reproduce" if result.buggy else "run"
+        case = _case(finding, name, durations.get(finding.check, 0.0), phases.baseline_start)
+        location = finding_location(result, finding)
+        if location is not None:  # CI annotations point at the scenario's `name:` (or the fault's) line
+            case.set("file", location[0])
+            if location[1] is not None:
+                case.set("line", str(location[1]))
+        suite.append(case)
     out = ET.SubElement(suite, "system-out")
     out.text = (f"{name}{' (buggy build)' if result.buggy else ''}: verdict "
                 f"{result.verdict.status.value.upper()}, seed {result.seed}\n"
-                f"replay: gochaos {command} {name} --seed {result.seed}\n")
+                f"replay: {replay_command(result)}\n")
     return suite
 
 

@@ -19,7 +19,8 @@ ATTRIBUTES = {
                   "hostname", "id", "package", "file", "log", "url", "version"},
     "properties": set(),
     "property": {"name", "value"},
-    "testcase": {"name", "assertions", "time", "classname", "status", "group"},
+    # file and line: the xunit1 extension pytest writes and CI annotators read
+    "testcase": {"name", "assertions", "time", "classname", "status", "group", "file", "line"},
     "failure": {"message", "type"},
     "error": {"message", "type"},
     "skipped": {"message"},

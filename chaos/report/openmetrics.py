@@ -3,8 +3,10 @@
 Built from the report.json documents (`chaos.report.json_report.to_dict`) with prometheus_client,
 so every value here is the one report.json holds, and recovery and fault landing are reduced the way
 `gochaos history` reduces them (`chaos.history.point`). One series per run of a scenario: every
-sample carries the labels `scenario`, `seed`, `build` (fixed|buggy) and `run` (its 1-based place in
-the report: a gate or `--repeat` holds several runs, possibly of one scenario with one seed).
+sample carries the labels `scenario`, `build` (fixed|buggy) and `run` (its 1-based place in the
+report: a gate or `--repeat` holds several runs of one scenario). The seed is a value
+(`gochaos_seed`), not a label: scheduled runs draw a fresh one each time, and a label would start a
+new series per run, so recovery could not be followed over time.
 
 Only gauges, so the same text also reads as the classic text format (node_exporter's textfile
 collector). The verdict is `gochaos_verdict{verdict="pass|fail|inconclusive"}`, 1 for the run's.
@@ -25,7 +27,7 @@ from chaos.report.documents import BASELINE, FAULTS, OBSERVE, RunDocument
 from chaos.verdict import Status
 
 FILENAME = "metrics.prom"
-RUN_LABELS = ("scenario", "seed", "build", "run")
+RUN_LABELS = ("scenario", "build", "run")
 
 
 def registry(runs: Sequence[RunDocument], *, numbers: Sequence[int] | None = None) -> CollectorRegistry:
@@ -91,7 +93,7 @@ class _Gauges:
                               ("oracle", "status"))
 
     def add(self, run: RunDocument, number: int) -> None:
-        labels = (run["scenario"], str(run["seed"]), "buggy" if run["buggy"] else "fixed", str(number))
+        labels = (run["scenario"], "buggy" if run["buggy"] else "fixed", str(number))
         for status in Status:
             self.verdict.labels(*labels, status.value).set(1 if run["verdict"] == status.value else 0)
         self.exit_code.labels(*labels).set(run["exit_code"])

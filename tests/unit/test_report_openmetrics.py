@@ -44,7 +44,7 @@ def test_the_openmetrics_text_parses_and_holds_the_report_figures() -> None:
     text = openmetrics.text([document])
     assert text.endswith("# EOF\n")
     found = samples(list(parse_openmetrics(text)))
-    run = {"scenario": "sample-run", "seed": "7", "build": "buggy", "run": "1"}
+    run = {"scenario": "sample-run", "build": "buggy", "run": "1"}
 
     def value(name: str, **extra: str) -> float:
         return found[(name, frozenset({**run, **extra}.items()))]

@@ -117,6 +117,9 @@ class ChaosRun:
     def seed(self) -> int:
         return self.result.seed
 
+    def __repr__(self) -> str:  # what pytest shows for `assert run.passed`: the verdict, not the whole run
+        return f"<run {self.result.scenario.name}: {self.status.value}, seed {self.seed}>"
+
     def finding(self, check: str) -> Finding:
         """The finding of one check (e.g. "panics"); KeyError naming the checks there are."""
         for item in self.result.verdict.findings:

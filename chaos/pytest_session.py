@@ -155,8 +155,8 @@ def activate(config: pytest.Config) -> None:
 
     if config.stash.get(_ACTIVE, False):
         return
+    require_linux()  # every gochaos test of the session says so, not only the first
     config.stash[_ACTIVE] = True
-    require_linux()
     sigint_interrupts()
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     log = logging.getLogger("gochaos")

@@ -18,6 +18,7 @@ import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from chaos.bundled import bundled_dir
 from chaos.errors import BuildError
 
 #: Binary name -> Go package to build, relative to the go_targets module.
@@ -35,12 +36,12 @@ _MODULE_ONLY = {"etcd", "etcdctl"}
 
 
 def go_targets_dir() -> Path:
-    """Where the Go module lives: $GOCHAOS_GO_TARGETS, else next to the chaos package."""
+    """Where the Go module lives: $GOCHAOS_GO_TARGETS, else the checkout's or the installed package's."""
     override = os.environ.get("GOCHAOS_GO_TARGETS")
-    path = Path(override) if override else Path(__file__).resolve().parent.parent / "go_targets"
+    path = Path(override) if override else bundled_dir("go_targets", "go.mod")
     if not (path / "go.mod").is_file():
         raise BuildError(
-            f"Go targets not found at {path} (no go.mod). Run from a gochaos checkout or set "
+            f"Go targets not found at {path} (no go.mod). Reinstall gochaos, run from a gochaos checkout or set "
             "GOCHAOS_GO_TARGETS to the go_targets directory."
         )
     return path

@@ -24,6 +24,7 @@ from rich.console import Console
 
 from chaos import __version__, cleanup, repeat, run_dirs, state
 from chaos.errors import ChaosError, ExitCode, Interrupted, UsageError
+from chaos.os_support import require_linux
 from chaos.platform.factory import PLATFORMS
 from chaos.verdict import Status
 
@@ -221,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "version":
                 console.print(f"gochaos {__version__}", highlight=False)
                 return ExitCode.PASS
+            require_linux()
             if args.command == "list":
                 return _list(console)
             if args.command == "cleanup":

@@ -8,6 +8,7 @@ name, so a typo costs seconds, not a CI run.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -396,7 +397,17 @@ def parse_scenario(text: str, source: str) -> Scenario:
         got = "is empty" if data is None else f"holds a YAML {_yaml_kind(data)}"
         raise ScenarioError(f"{source}: the file {got}, but a scenario is a YAML mapping with at least `name` and "
                             "`targets`")
-    _read_fault_files(data, Path(source).parent, node, source)
+    return _validated(data, node, source, Path(source).parent)
+
+
+def scenario_from_data(data: dict[str, Any], *, source: str, base_dir: Path) -> Scenario:
+    """A scenario given as data (written in Python), validated exactly as a file is: same model, same
+    checks, same messages (named after `source`, with no line). Files it names are relative to `base_dir`."""
+    return _validated(copy.deepcopy(data), None, source, base_dir)
+
+
+def _validated(data: dict[str, Any], node: yaml.Node | None, source: str, base_dir: Path) -> Scenario:
+    _read_fault_files(data, base_dir, node, source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:

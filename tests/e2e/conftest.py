@@ -7,9 +7,9 @@ GOCHAOS_E2E_KUBERNETES=1) and are skipped, with that reason, otherwise. A fixtur
 work on this machine (not root, no apt, no Go) skips with a one-line reason; anything else that
 fails is an error, never a silent pass.
 
-Fixtures: docker_engine, kind_binary, kind_node_image, kind_cluster (all session-scoped; the
+Fixtures: docker_engine, kind_binary, kind_node_image, gochaos_kind_cluster (all session-scoped; the
 cluster and the dockerd this session started are removed at the end, also on failure or Ctrl-C).
-`kind_cluster` yields gochaos's own `KindCluster` (open), like the gochaos plugin's fixture it overrides.
+`gochaos_kind_cluster` yields gochaos's own `KindCluster` (open), like the gochaos plugin's fixture it overrides.
 """
 
 from __future__ import annotations
@@ -110,14 +110,17 @@ def kind_node_image(docker_engine: DockerEngine, kind_progress: Callable[[str], 
 
 
 @pytest.fixture(scope="session")
-def kind_cluster(
+def gochaos_kind_cluster(
     docker_engine: DockerEngine,
     kind_binary: str,
     kind_node_image: str,
     tmp_path_factory: pytest.TempPathFactory,
     kind_progress: Callable[[str], None],
+    gochaos_session: None,
 ) -> Iterator[KindCluster]:
-    """A fresh single-node cluster from manifests/kind/cluster.yaml, usable for workloads."""
+    """A fresh single-node cluster from manifests/kind/cluster.yaml, usable for workloads.
+
+    Asks for `gochaos_session` as the plugin's own fixture does: the session is chaos-ready first."""
     with running_cluster(
         engine=docker_engine,
         kind=Path(kind_binary),

@@ -65,20 +65,20 @@ def _deployment(name: str, image: str, flags: list[str]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def shop(kind_cluster: KindCluster, kind_binary: str) -> Iterator[Shop]:
+def shop(gochaos_kind_cluster: KindCluster, kind_binary: str) -> Iterator[Shop]:
     from kubernetes import client as client_module
 
     client: Any = client_module
     previous = os.environ.get("GOCHAOS_KIND")
     os.environ["GOCHAOS_KIND"] = kind_binary
-    access = connect(KubernetesOptions(kind_cluster=kind_cluster.name))
+    access = connect(KubernetesOptions(kind_cluster=gochaos_kind_cluster.name))
     core, apps = client.CoreV1Api(access.api), client.AppsV1Api(access.api)
     suffix = secrets.token_hex(3)
-    shop = Shop(f"shop-{suffix}", f"closed-{suffix}", kind_cluster, kind_binary, access)
+    shop = Shop(f"shop-{suffix}", f"closed-{suffix}", gochaos_kind_cluster, kind_binary, access)
     try:
         assert access.node is not None
         image = ensure_image(access.node.docker, Binaries(), "configd")
-        load_into_kind(image, kind_cluster.name)
+        load_into_kind(image, gochaos_kind_cluster.name)
         core.create_namespace({"metadata": {"name": shop.namespace, "labels": {OPT_IN_LABEL: OPT_IN_VALUE}}})
         core.create_namespace({"metadata": {"name": shop.closed}})
         for name, flags in (("web", ["--reload-strategy=atomic", "--cache-lock=sharded"]),

@@ -69,10 +69,10 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api(kind_cluster: KindCluster) -> Api:
+def api(gochaos_kind_cluster: KindCluster) -> Api:
     from kubernetes import client
 
-    cluster_api = api_client(kind_cluster)
+    cluster_api = api_client(gochaos_kind_cluster)
     return Api(core=client.CoreV1Api(cluster_api), apps=client.AppsV1Api(cluster_api))
 
 
@@ -92,7 +92,7 @@ def namespace(api: Api) -> Iterator[str]:
 def configd(
     api: Api,
     namespace: str,
-    kind_cluster: KindCluster,
+    gochaos_kind_cluster: KindCluster,
     docker_engine: DockerEngine,
     kind_binary: str,
     tmp_path_factory: pytest.TempPathFactory,
@@ -105,7 +105,7 @@ def configd(
     shutil.copy(GO_TARGETS / "Dockerfile", context / "Dockerfile")
     shutil.copytree(GO_TARGETS / "configs", context / "configs")
     tag = docker_build(docker_engine, context=context, tag="gochaos/configd:e2e", build_args={"TARGET": "configd"})
-    kind_load(docker_engine, kind=Path(kind_binary), cluster=kind_cluster.name, tag=tag)
+    kind_load(docker_engine, kind=Path(kind_binary), cluster=gochaos_kind_cluster.name, tag=tag)
 
     labels = {"app": "configd"}
     config_text = (GO_TARGETS / "configs" / "configd.yaml").read_text()
@@ -146,10 +146,10 @@ def configd(
     return Configd(namespace=namespace, config_map="configd-config", service="configd", url=url)
 
 
-def test_node_becomes_ready(api: Api, kind_cluster: KindCluster) -> None:
+def test_node_becomes_ready(api: Api, gochaos_kind_cluster: KindCluster) -> None:
     nodes = api.core.list_node().items
-    assert kind_cluster.node is not None
-    assert [n.metadata.name for n in nodes] == [kind_cluster.node.container]
+    assert gochaos_kind_cluster.node is not None
+    assert [n.metadata.name for n in nodes] == [gochaos_kind_cluster.node.container]
     node = nodes[0]
     ready = {c.type: c.status for c in node.status.conditions}
     assert ready.get("Ready") == "True", node.status.conditions
@@ -186,7 +186,7 @@ def test_cluster_dns_resolves_a_service_from_a_pod(
     configd: Configd,
     docker_engine: DockerEngine,
     kind_binary: str,
-    kind_cluster: KindCluster,
+    gochaos_kind_cluster: KindCluster,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     from kubernetes import client
@@ -194,7 +194,7 @@ def test_cluster_dns_resolves_a_service_from_a_pod(
     work = tmp_path_factory.mktemp("dns-probe")
     binary = build_static_go_binary(module_dir=DNS_PROBE, package="./main.go", out=work / "dns-probe")
     tag = load_binary_image(docker_engine, binary=binary, tag="gochaos/dns-probe:e2e", work=work)
-    kind_load(docker_engine, kind=Path(kind_binary), cluster=kind_cluster.name, tag=tag)
+    kind_load(docker_engine, kind=Path(kind_binary), cluster=gochaos_kind_cluster.name, tag=tag)
     names = [configd.service, f"{configd.service}.{configd.namespace}.svc.cluster.local", "kubernetes.default"]
     api.core.create_namespaced_pod(configd.namespace, client.V1Pod(
         metadata=client.V1ObjectMeta(name="dns-probe"),

@@ -1,6 +1,6 @@
 """The Kubernetes platform on a real kind cluster: no mocks, the same oracles as on local processes.
 
-Uses the session `kind_cluster` of tests/e2e/conftest.py (an offline-built node image) and
+Uses the session `gochaos_kind_cluster` of tests/e2e/conftest.py (an offline-built node image) and
 reaches it through `chaos.platform.kubernetes.cluster.connect` the way `gochaos --kind-cluster NAME` does.
 """
 
@@ -41,11 +41,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def cluster(kind_cluster: KindCluster, kind_binary: str) -> Iterator[ClusterAccess]:
+def cluster(gochaos_kind_cluster: KindCluster, kind_binary: str) -> Iterator[ClusterAccess]:
     """The session's kind cluster, opened as gochaos opens a reused one (never deleted here)."""
     previous = os.environ.get("GOCHAOS_KIND")
     os.environ["GOCHAOS_KIND"] = kind_binary
-    access = connect(KubernetesOptions(kind_cluster=kind_cluster.name))
+    access = connect(KubernetesOptions(kind_cluster=gochaos_kind_cluster.name))
     try:
         yield access
     finally:
@@ -236,13 +236,13 @@ def test_gc_pressure_hog_is_a_pod_on_the_targets_node_and_is_gone_after(platform
     ("reproduce", "gc-pressure", 1, r"leaks\W+FAIL"),
     ("reproduce", "etcd-leader-loss", 1, r"recovery\W+FAIL\W+never recovered"),
 ])
-def test_bundled_scenarios_on_kubernetes_give_the_local_verdicts(kind_cluster: KindCluster, kind_binary: str,
+def test_bundled_scenarios_on_kubernetes_give_the_local_verdicts(gochaos_kind_cluster: KindCluster, kind_binary: str,
                                                                   tmp_path: Path, command: str, scenario: str,
                                                                   code: int, expect: str) -> None:
     env = {**os.environ, "GOCHAOS_KIND": kind_binary, "COLUMNS": "160"}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "chaos.cli", command, scenario, "--platform", "kubernetes",
-                           "--kind-cluster", kind_cluster.name, "--report-dir", str(tmp_path)],
+                           "--kind-cluster", gochaos_kind_cluster.name, "--report-dir", str(tmp_path)],
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=600, check=False)
     print(f"gochaos {command} {scenario} --platform kubernetes: {time.monotonic() - started:.1f}s\n{done.stdout}"
           f"{done.stderr}")
@@ -270,13 +270,13 @@ def _signal_run_once_loaded(cluster_name: str, env: dict[str, str], sig: int) ->
     return run.returncode, "".join(output) + rest
 
 
-def test_ctrl_c_mid_run_leaves_no_namespace_behind(kind_cluster: KindCluster, kind_binary: str,
+def test_ctrl_c_mid_run_leaves_no_namespace_behind(gochaos_kind_cluster: KindCluster, kind_binary: str,
                                                    cluster: ClusterAccess) -> None:
     import signal
 
     from kubernetes import client
 
-    code, output = _signal_run_once_loaded(kind_cluster.name, {**os.environ, "GOCHAOS_KIND": kind_binary},
+    code, output = _signal_run_once_loaded(gochaos_kind_cluster.name, {**os.environ, "GOCHAOS_KIND": kind_binary},
                                            signal.SIGINT)
     assert code == 130, output
     assert "interrupted" in output
@@ -285,7 +285,7 @@ def test_ctrl_c_mid_run_leaves_no_namespace_behind(kind_cluster: KindCluster, ki
     assert not _names(left), "the interrupted run's namespace is still terminating"
 
 
-def test_a_killed_run_leaves_its_namespace_to_the_next_clean_up(kind_cluster: KindCluster, kind_binary: str,
+def test_a_killed_run_leaves_its_namespace_to_the_next_clean_up(gochaos_kind_cluster: KindCluster, kind_binary: str,
                                                                  cluster: ClusterAccess, tmp_path: Path) -> None:
     """SIGKILL runs no `finally`: the state file names the namespace and `gochaos cleanup` deletes it."""
     import signal
@@ -293,7 +293,7 @@ def test_a_killed_run_leaves_its_namespace_to_the_next_clean_up(kind_cluster: Ki
     from kubernetes import client
 
     env = {**os.environ, "GOCHAOS_KIND": kind_binary, "GOCHAOS_STATE_DIR": str(tmp_path / "state")}
-    code, output = _signal_run_once_loaded(kind_cluster.name, env, signal.SIGKILL)
+    code, output = _signal_run_once_loaded(gochaos_kind_cluster.name, env, signal.SIGKILL)
     assert code == -signal.SIGKILL, output
     core = client.CoreV1Api(cluster.api)
     selector = "app.kubernetes.io/managed-by=gochaos"

@@ -31,83 +31,84 @@ def put_then_get(cluster: EtcdCluster, key: str, value: str) -> str:
     return base64.b64decode(reply.json()["kvs"][0]["value"]).decode()
 
 
-def test_cluster_has_three_members_one_leader_and_serves_writes(etcd_cluster: EtcdCluster) -> None:
-    statuses = [etcd_cluster.status(m) for m in etcd_cluster.members]
+def test_cluster_has_three_members_one_leader_and_serves_writes(gochaos_etcd_cluster: EtcdCluster) -> None:
+    statuses = [gochaos_etcd_cluster.status(m) for m in gochaos_etcd_cluster.members]
     assert len(statuses) == 3 and all(s is not None for s in statuses)
     leaders = {s.leader_id for s in statuses if s is not None}
     assert len(leaders) == 1, f"members disagree on the leader: {leaders}"
     assert sum(1 for s in statuses if s is not None and s.is_leader) == 1
-    assert len({m.client_port for m in etcd_cluster.members} | {m.peer_port for m in etcd_cluster.members}) == 6
-    assert len(etcd_cluster.endpoints.split(",")) == 3
-    assert put_then_get(etcd_cluster, "gochaos/probe", "v1") == "v1"
+    members = gochaos_etcd_cluster.members
+    assert len({m.client_port for m in members} | {m.peer_port for m in members}) == 6
+    assert len(gochaos_etcd_cluster.endpoints.split(",")) == 3
+    assert put_then_get(gochaos_etcd_cluster, "gochaos/probe", "v1") == "v1"
 
 
 def test_killing_the_leader_elects_another_and_the_member_rejoins(
-    etcd_cluster: EtcdCluster, chaos_timeline: Timeline
+    gochaos_etcd_cluster: EtcdCluster, gochaos_timeline: Timeline
 ) -> None:
-    old, change = etcd_cluster.lose_leader("kill")
+    old, change = gochaos_etcd_cluster.lose_leader("kill")
     assert change.new_leader != old.name and change.old_leader == old.name
     assert not old.process.running
     # election timeout is 500 ms: a new leader within a few election rounds
     assert 0 < change.elapsed_ms < 5000, change
     print(f"kill-leader: new leader {change.new_leader} observed after {change.elapsed_ms:.0f} ms")
-    assert put_then_get(etcd_cluster, "after/kill", "ok") == "ok"
-    etcd_cluster.restart(old)
-    assert etcd_cluster.status(old) is not None
-    kinds = [e.kind for e in chaos_timeline.events(family=EventFamily.ETCD)]
+    assert put_then_get(gochaos_etcd_cluster, "after/kill", "ok") == "ok"
+    gochaos_etcd_cluster.restart(old)
+    assert gochaos_etcd_cluster.status(old) is not None
+    kinds = [e.kind for e in gochaos_timeline.events(family=EventFamily.ETCD)]
     assert (kinds.index(EventKind.ETCD_LEADER_LOST) < kinds.index(EventKind.ETCD_KILL)
             < kinds.index(EventKind.ETCD_LEADER))
-    lost = chaos_timeline.events(kind=EventKind.ETCD_LEADER_LOST)[-1]
-    seen = chaos_timeline.events(kind=EventKind.ETCD_LEADER)[-1]
+    lost = gochaos_timeline.events(kind=EventKind.ETCD_LEADER_LOST)[-1]
+    seen = gochaos_timeline.events(kind=EventKind.ETCD_LEADER)[-1]
     assert seen.details["leader"] == change.new_leader
     assert seen.t_ns - lost.t_ns == change.observed_ns - change.started_ns
 
 
-def test_move_leader_transfers_to_the_chosen_member(etcd_cluster: EtcdCluster) -> None:
-    leader, _ = etcd_cluster.wait_for_leader()
-    chosen = next(m for m in etcd_cluster.members if m is not leader)
-    change = etcd_cluster.move_leader(to=chosen)
+def test_move_leader_transfers_to_the_chosen_member(gochaos_etcd_cluster: EtcdCluster) -> None:
+    leader, _ = gochaos_etcd_cluster.wait_for_leader()
+    chosen = next(m for m in gochaos_etcd_cluster.members if m is not leader)
+    change = gochaos_etcd_cluster.move_leader(to=chosen)
     assert change.new_leader == chosen.name
-    status = etcd_cluster.status(chosen)
+    status = gochaos_etcd_cluster.status(chosen)
     assert status is not None and status.is_leader
 
 
-def test_pausing_the_leader_elects_another_and_resume_rejoins(etcd_cluster: EtcdCluster) -> None:
-    old, change = etcd_cluster.lose_leader("pause")
+def test_pausing_the_leader_elects_another_and_resume_rejoins(gochaos_etcd_cluster: EtcdCluster) -> None:
+    old, change = gochaos_etcd_cluster.lose_leader("pause")
     try:
         assert change.new_leader != old.name
         assert old.process.running  # stopped, not dead
-        assert put_then_get(etcd_cluster, "during/pause", "ok") == "ok"
+        assert put_then_get(gochaos_etcd_cluster, "during/pause", "ok") == "ok"
     finally:
-        etcd_cluster.resume(old)
-    assert _eventually(lambda: (s := etcd_cluster.status(old)) is not None and s.leader_id != 0)
+        gochaos_etcd_cluster.resume(old)
+    assert _eventually(lambda: (s := gochaos_etcd_cluster.status(old)) is not None and s.leader_id != 0)
 
 
 @pytest.mark.skipif(iptables_available() is not None,
                     reason=f"peer isolation unavailable: {iptables_available()}")
 def test_isolating_the_leader_elects_another_and_heal_removes_every_rule(
-    etcd_cluster: EtcdCluster,
+    gochaos_etcd_cluster: EtcdCluster,
 ) -> None:
-    old, change = etcd_cluster.lose_leader("isolate")
+    old, change = gochaos_etcd_cluster.lose_leader("isolate")
     try:
         assert change.new_leader != old.name
         tag = f"{old.process.pid}-{old.name}"
         assert any(tag in rule for rule in leftover_rules())
         # the isolated old leader steps down once it cannot reach a quorum
-        assert _eventually(lambda: (s := etcd_cluster.status(old)) is not None and not s.is_leader)
+        assert _eventually(lambda: (s := gochaos_etcd_cluster.status(old)) is not None and not s.is_leader)
     finally:
-        etcd_cluster.heal(old)
+        gochaos_etcd_cluster.heal(old)
     assert not any(tag in rule for rule in leftover_rules())
-    assert _eventually(lambda: (s := etcd_cluster.status(old)) is not None and s.leader_id != 0)
+    assert _eventually(lambda: (s := gochaos_etcd_cluster.status(old)) is not None and s.leader_id != 0)
 
 
 def test_bad_cluster_options_are_refused_with_the_reason(
-    make_etcd_cluster: Callable[..., EtcdCluster],
+    gochaos_make_etcd_cluster: Callable[..., EtcdCluster],
 ) -> None:
     with pytest.raises(EtcdError, match=r"election timeout 100 ms must be at least 5x the heartbeat 50 ms"):
-        make_etcd_cluster(size=3, heartbeat_ms=50, election_ms=100)
+        gochaos_make_etcd_cluster(size=3, heartbeat_ms=50, election_ms=100)
     with pytest.raises(EtcdError, match="at least 1 member, got 0"):
-        make_etcd_cluster(size=0)
+        gochaos_make_etcd_cluster(size=0)
 
 
 def _eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> bool:

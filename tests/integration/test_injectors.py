@@ -42,8 +42,8 @@ def fault(ctx: InjectionContext, name: str, target: str | None = None, **params:
 
 
 @pytest.fixture
-def ctx(chaos_platform: LocalPlatform, chaos_timeline: Timeline) -> InjectionContext:
-    return InjectionContext(platform=chaos_platform, timeline=chaos_timeline, rng=random.Random(1))
+def ctx(gochaos_platform: LocalPlatform, gochaos_timeline: Timeline) -> InjectionContext:
+    return InjectionContext(platform=gochaos_platform, timeline=gochaos_timeline, rng=random.Random(1))
 
 
 def interrupt_midway(ctx: InjectionContext, name: str, target: str | None, after_s: float,
@@ -61,26 +61,26 @@ def interrupt_midway(ctx: InjectionContext, name: str, target: str | None, after
 
 # -- reload_storm -------------------------------------------------------------------------------
 def test_reload_storm_through_the_configmap_api_is_refused_on_local_processes(
-    make_target: Callable[..., RunningTarget], ctx: InjectionContext, chaos_timeline: Timeline
+    gochaos_make_target: Callable[..., RunningTarget], ctx: InjectionContext, gochaos_timeline: Timeline
 ) -> None:
-    make_target("configd")
+    gochaos_make_target("configd")
     report = fault(ctx, "reload_storm", "configd", write_mode="configmap-api")
     assert not report.outcome.landed and report.finding().status is Status.INCONCLUSIVE
     assert "configmap-api updates a real ConfigMap: run with --platform kubernetes" in report.outcome.summary
-    assert chaos_timeline.events(kind=EventKind.RELOAD_WRITE) == []
+    assert gochaos_timeline.events(kind=EventKind.RELOAD_WRITE) == []
 
 
 @pytest.mark.parametrize("mode", ["rename", "truncate", "configmap", "torn"])
 def test_reload_storm_each_write_mode_is_acknowledged_and_reverted(
-    make_target: Callable[..., RunningTarget], ctx: InjectionContext, chaos_timeline: Timeline, mode: str
+    gochaos_make_target: Callable[..., RunningTarget], ctx: InjectionContext, gochaos_timeline: Timeline, mode: str
 ) -> None:
-    configd = make_target("configd")
+    configd = gochaos_make_target("configd")
     assert configd.config_path is not None
     original = configd.config_path.read_text()
     report = fault(ctx, "reload_storm", "configd", pattern="structural", rounds=3, interval_ms=300,
                    write_mode=mode)
     assert report.outcome.landed, report.outcome.summary
-    writes = chaos_timeline.events(kind=EventKind.RELOAD_WRITE)
+    writes = gochaos_timeline.events(kind=EventKind.RELOAD_WRITE)
     assert [w.details["mode"] for w in writes[:3]] == [mode] * 3
     assert writes[-1].details["mutation"] == "revert"
     assert report.outcome.details["live_version"] == writes[2].details["version"]
@@ -97,9 +97,9 @@ def test_reload_storm_each_write_mode_is_acknowledged_and_reverted(
 
 
 def test_reload_storm_structural_write_really_adds_a_route(
-    make_target: Callable[..., RunningTarget], ctx: InjectionContext
+    gochaos_make_target: Callable[..., RunningTarget], ctx: InjectionContext
 ) -> None:
-    configd = make_target("configd")
+    configd = gochaos_make_target("configd")
     assert configd.config_path is not None
     seen: dict[str, object] = {}
     original_write = ctx.timeline.record
@@ -117,12 +117,12 @@ def test_reload_storm_structural_write_really_adds_a_route(
 
 
 def test_reload_storm_invalid_configs_are_rejected_and_never_live(
-    make_target: Callable[..., RunningTarget], ctx: InjectionContext, chaos_timeline: Timeline
+    gochaos_make_target: Callable[..., RunningTarget], ctx: InjectionContext, gochaos_timeline: Timeline
 ) -> None:
-    configd = make_target("configd")
+    configd = gochaos_make_target("configd")
     report = fault(ctx, "reload_storm", "configd", pattern="mixed", rounds=8, interval_ms=150)
     assert report.outcome.landed, report.outcome.summary
-    writes = chaos_timeline.events(kind=EventKind.RELOAD_WRITE)
+    writes = gochaos_timeline.events(kind=EventKind.RELOAD_WRITE)
     invalid = {w.details["version"] for w in writes if not w.details["valid"]}
     assert invalid, "the seeded mix should contain invalid configs"
     assert report.outcome.details["live_version"] not in invalid
@@ -132,9 +132,9 @@ def test_reload_storm_invalid_configs_are_rejected_and_never_live(
 
 @pytest.mark.parametrize("interval_ms", [100, 10])
 def test_reload_storm_interval_precision(
-    make_target: Callable[..., RunningTarget], ctx: InjectionContext, interval_ms: int
+    gochaos_make_target: Callable[..., RunningTarget], ctx: InjectionContext, interval_ms: int
 ) -> None:
-    make_target("configd")
+    gochaos_make_target("configd")
     report = fault(ctx, "reload_storm", "configd", pattern="value", rounds=30, interval_ms=interval_ms)
     achieved = report.outcome.details["achieved_intervals_ms"]
     errors = sorted(abs(a - interval_ms) for a in achieved)
@@ -144,9 +144,9 @@ def test_reload_storm_interval_precision(
 
 
 def test_reload_storm_interrupted_restores_the_config(
-    make_target: Callable[..., RunningTarget], ctx: InjectionContext
+    gochaos_make_target: Callable[..., RunningTarget], ctx: InjectionContext
 ) -> None:
-    configd = make_target("configd")
+    configd = gochaos_make_target("configd")
     assert configd.config_path is not None
     original = configd.config_path.read_text()
     report = interrupt_midway(ctx, "reload_storm", "configd", 0.5, pattern="incident", rounds=100,
@@ -157,8 +157,8 @@ def test_reload_storm_interrupted_restores_the_config(
 
 # -- leader_loss --------------------------------------------------------------------------------
 @pytest.fixture
-def etcd_ctx(ctx: InjectionContext, etcd_cluster: EtcdCluster) -> InjectionContext:
-    ctx.etcd = etcd_cluster
+def etcd_ctx(ctx: InjectionContext, gochaos_etcd_cluster: EtcdCluster) -> InjectionContext:
+    ctx.etcd = gochaos_etcd_cluster
     return ctx
 
 
@@ -167,28 +167,28 @@ MODES = ["move", "kill", "pause"] + (["isolate"] if iptables_available() is None
 
 @pytest.mark.parametrize("mode", MODES)
 def test_leader_loss_elects_another_leader_and_brings_the_old_one_back(
-    etcd_ctx: InjectionContext, etcd_cluster: EtcdCluster, mode: str
+    etcd_ctx: InjectionContext, gochaos_etcd_cluster: EtcdCluster, mode: str
 ) -> None:
-    old, _ = etcd_cluster.wait_for_leader()
+    old, _ = gochaos_etcd_cluster.wait_for_leader()
     report = fault(etcd_ctx, "leader_loss", mode=mode, duration_s=0.5)
     assert report.outcome.landed, report.outcome.summary
     details = report.outcome.details
     assert details["old_leader"] == old.name and details["new_leader"] != old.name
     print(f"leader_loss {mode}: new leader after {details['new_leader_after_ms']} ms")
-    status = etcd_cluster.status(old)
+    status = gochaos_etcd_cluster.status(old)
     assert status is not None and old.process.running and not old.paused and old.isolation is None
 
 
 @pytest.mark.parametrize("mode", [m for m in MODES if m != "move"])
 def test_leader_loss_interrupted_leaves_the_cluster_whole(
-    etcd_ctx: InjectionContext, etcd_cluster: EtcdCluster, mode: str
+    etcd_ctx: InjectionContext, gochaos_etcd_cluster: EtcdCluster, mode: str
 ) -> None:
     report = interrupt_midway(etcd_ctx, "leader_loss", None, 1.5, mode=mode, duration_s=60)
     assert report.end_ns - report.start_ns < 20e9, "the interruption did not cut the fault short"
-    answering = {m.name: etcd_cluster.status(m) for m in etcd_cluster.members}
+    answering = {m.name: gochaos_etcd_cluster.status(m) for m in gochaos_etcd_cluster.members}
     assert all(answering.values()), (answering, report)
-    assert not any(m.paused or m.isolation for m in etcd_cluster.members)
-    assert not any(f"-{m.name}" in r for m in etcd_cluster.members for r in leftover_rules())
+    assert not any(m.paused or m.isolation for m in gochaos_etcd_cluster.members)
+    assert not any(f"-{m.name}" in r for m in gochaos_etcd_cluster.members for r in leftover_rules())
 
 
 def test_leader_loss_without_etcd_is_reported_unavailable(ctx: InjectionContext) -> None:
@@ -198,9 +198,9 @@ def test_leader_loss_without_etcd_is_reported_unavailable(ctx: InjectionContext)
 
 # -- gc_pressure --------------------------------------------------------------------------------
 @pytest.fixture
-def allocd(make_target: Callable[..., RunningTarget]) -> Iterator[RunningTarget]:
+def allocd(gochaos_make_target: Callable[..., RunningTarget]) -> Iterator[RunningTarget]:
     """allocd with its agent on, under steady real traffic (merges allocate)."""
-    target = make_target("allocd", extra_env=TOKEN)
+    target = gochaos_make_target("allocd", extra_env=TOKEN)
     stop = threading.Event()
 
     def traffic() -> None:
@@ -233,11 +233,11 @@ def test_gc_pressure_agent_churn_raises_the_gc_rate_and_reverts(
 
 
 def test_gc_pressure_env_gogc_restarts_with_it_and_back(
-    allocd: RunningTarget, ctx: InjectionContext, chaos_timeline: Timeline
+    allocd: RunningTarget, ctx: InjectionContext, gochaos_timeline: Timeline
 ) -> None:
     report = fault(ctx, "gc_pressure", "allocd", method="env", gc_percent=5, duration_s=3)
     assert report.outcome.landed, report.outcome.summary
-    starts = [e.details.get("env") for e in chaos_timeline.events(kind=EventKind.TARGET_START)[1:]]
+    starts = [e.details.get("env") for e in gochaos_timeline.events(kind=EventKind.TARGET_START)[1:]]
     assert starts == [{"GOGC": "5"}, {"GOGC": None}]
     assert allocd.restarts == 0  # requested restarts, not crashes
     pid = allocd.pid

@@ -69,10 +69,10 @@ def _run(host: str, grpc_options: dict[str, object], *, duration_s: float = 2.0,
 
 
 def test_readiness_waits_for_the_health_service_to_say_serving(
-        make_target: Callable[..., RunningTarget], chaos_timeline: Timeline) -> None:
-    target = make_target(grpckv("--serving-after=1500ms"))
-    (started,) = chaos_timeline.events(EventKind.TARGET_START)
-    (ready,) = chaos_timeline.events(EventKind.TARGET_READY)
+        gochaos_make_target: Callable[..., RunningTarget], gochaos_timeline: Timeline) -> None:
+    target = gochaos_make_target(grpckv("--serving-after=1500ms"))
+    (started,) = gochaos_timeline.events(EventKind.TARGET_START)
+    (ready,) = gochaos_timeline.events(EventKind.TARGET_READY)
     serving = [line for line in target.logs() if '"msg":"serving"' in line.text]
     # it accepted connections long before: only the health check held readiness back
     assert serving and ready.t_ns >= serving[0].t_ns
@@ -82,8 +82,8 @@ def test_readiness_waits_for_the_health_service_to_say_serving(
 
 
 def test_grpc_user_resolves_methods_by_reflection_and_records_status_codes(
-        make_target: Callable[..., RunningTarget]) -> None:
-    target = make_target(grpckv())
+        gochaos_make_target: Callable[..., RunningTarget]) -> None:
+    target = gochaos_make_target(grpckv())
     run, records = _run(f"grpc://{address(target)}", {"calls": CALLS})
     assert run.totals is not None
     assert len(records) == run.totals.num_requests == run.records_received > 0
@@ -104,8 +104,8 @@ def test_grpc_user_resolves_methods_by_reflection_and_records_status_codes(
 
 
 def test_grpc_user_takes_message_types_from_proto_files_when_there_is_no_reflection(
-        make_target: Callable[..., RunningTarget]) -> None:
-    target = make_target(grpckv("--reflection=false"))
+        gochaos_make_target: Callable[..., RunningTarget]) -> None:
+    target = gochaos_make_target(grpckv("--reflection=false"))
     host = target.endpoint.url  # the http:// URL the runner hands over: only host and port count
     # reflection is what this server lacks: each try is recorded as a failure saying what to do
     _, asked = _run(host, {"calls": CALLS[:1]}, duration_s=1.0)
@@ -122,8 +122,8 @@ def test_grpc_user_takes_message_types_from_proto_files_when_there_is_no_reflect
 
 
 def test_a_server_that_goes_away_is_recorded_as_unavailable(
-        make_target: Callable[..., RunningTarget]) -> None:
-    target = make_target(grpckv(restart=RestartPolicy.NEVER))
+        gochaos_make_target: Callable[..., RunningTarget]) -> None:
+    target = gochaos_make_target(grpckv(restart=RestartPolicy.NEVER))
     stopped: list[int] = []
 
     def stop_the_server() -> None:

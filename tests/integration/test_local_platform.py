@@ -23,16 +23,16 @@ pytestmark = pytest.mark.integration
 
 
 def test_configd_starts_ready_on_loopback_with_go_observability_env(
-    make_target: Callable[..., RunningTarget], chaos_timeline: Timeline
+    gochaos_make_target: Callable[..., RunningTarget], gochaos_timeline: Timeline
 ) -> None:
-    target = make_target("configd")
+    target = gochaos_make_target("configd")
     assert target.endpoint.host == "127.0.0.1"
     reply = requests.get(target.endpoint.url + "/", timeout=5)
     assert reply.status_code == 200 and reply.headers["X-Config-Version"] == "1"
-    pid = chaos_timeline.events(kind=EventKind.TARGET_START)[0].details["pid"]
+    pid = gochaos_timeline.events(kind=EventKind.TARGET_START)[0].details["pid"]
     environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     assert b"GOTRACEBACK=all" in environ and b"GODEBUG=gctrace=1" in environ
-    assert [e.kind for e in chaos_timeline.events(family=EventFamily.TARGET)] == ["target.start", "target.ready"]
+    assert [e.kind for e in gochaos_timeline.events(family=EventFamily.TARGET)] == ["target.start", "target.ready"]
     assert target.config_path is not None and target.config_path.read_text().startswith("#")
 
 
@@ -44,9 +44,9 @@ def http_server(name: str) -> TargetSpec:
 
 
 def test_an_unrequested_kill_is_recorded_and_restarted_by_policy(
-    chaos_platform: LocalPlatform, chaos_timeline: Timeline
+    gochaos_platform: LocalPlatform, gochaos_timeline: Timeline
 ) -> None:
-    target = chaos_platform.start_target(http_server("web"))
+    target = gochaos_platform.start_target(http_server("web"))
     first_pid = target.process.pid
     assert first_pid is not None
     os.kill(first_pid, signal.SIGKILL)  # from outside: a crash as far as the platform knows
@@ -54,25 +54,25 @@ def test_an_unrequested_kill_is_recorded_and_restarted_by_policy(
     exit_record = target.exits()[0]
     assert exit_record.signal == "SIGKILL" and not exit_record.requested
     assert wait_until(lambda: http_ok(target.endpoint.url), timeout_s=10)
-    exits = chaos_timeline.events(kind=EventKind.TARGET_EXIT)
+    exits = gochaos_timeline.events(kind=EventKind.TARGET_EXIT)
     assert exits[0].details["signal"] == "SIGKILL" and exits[0].details["requested"] is False
-    restart = chaos_timeline.events(kind=EventKind.TARGET_START)[-1]
+    restart = gochaos_timeline.events(kind=EventKind.TARGET_START)[-1]
     assert restart.details["requested"] is False and restart.details["restarts"] == 1
     assert restart.details["pid"] == target.process.pid != first_pid
 
 
-def test_restart_target_is_a_requested_exit_not_a_crash(chaos_platform: LocalPlatform) -> None:
-    target = chaos_platform.start_target(http_server("web"))
-    chaos_platform.restart_target("web")
+def test_restart_target_is_a_requested_exit_not_a_crash(gochaos_platform: LocalPlatform) -> None:
+    target = gochaos_platform.start_target(http_server("web"))
+    gochaos_platform.restart_target("web")
     assert target.restarts == 0 and [e.requested for e in target.exits()] == [True]
     assert requests.get(target.endpoint.url, timeout=2).ok
 
 
-def test_a_target_that_dies_at_once_fails_fast_with_its_output(chaos_platform: LocalPlatform) -> None:
+def test_a_target_that_dies_at_once_fails_fast_with_its_output(gochaos_platform: LocalPlatform) -> None:
     spec = TargetSpec(name="dies", command=("/bin/sh", "-c", "echo 'bad flag --nope' >&2; exit 3"),
                       readiness=Readiness(timeout_s=30))
     with pytest.raises(TargetError, match=r"(?s)target dies did not become ready.*exit status 3.*bad flag --nope"):
-        chaos_platform.start_target(spec)
+        gochaos_platform.start_target(spec)
 
 
 @pytest.mark.parametrize(("command", "message"), [
@@ -80,14 +80,14 @@ def test_a_target_that_dies_at_once_fails_fast_with_its_output(chaos_platform: L
     (("/bin/sh", "{prot}"), r"bad placeholder in '\{prot\}'"),
 ])
 def test_bad_commands_are_refused_before_anything_starts(
-    chaos_platform: LocalPlatform, command: tuple[str, ...], message: str
+    gochaos_platform: LocalPlatform, command: tuple[str, ...], message: str
 ) -> None:
     with pytest.raises(TargetError, match=message):
-        chaos_platform.start_target(TargetSpec(name="bad", command=command))
+        gochaos_platform.start_target(TargetSpec(name="bad", command=command))
 
 
-def test_close_stops_targets_and_removes_the_run_dir(chaos_timeline: Timeline, tmp_path: Path) -> None:
-    platform = LocalPlatform(timeline=chaos_timeline)
+def test_close_stops_targets_and_removes_the_run_dir(gochaos_timeline: Timeline, tmp_path: Path) -> None:
+    platform = LocalPlatform(timeline=gochaos_timeline)
     target = platform.start_target(http_server("web"))
     pid = target.process.pid
     run_dir = platform.run_dir
@@ -98,13 +98,13 @@ def test_close_stops_targets_and_removes_the_run_dir(chaos_timeline: Timeline, t
 
 
 def test_a_relative_run_dir_still_gives_targets_a_config_they_can_open(
-    chaos_timeline: Timeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chaos_binaries: Binaries
+    gochaos_timeline: Timeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gochaos_binaries: Binaries
 ) -> None:
     """`--report-dir reports` is relative; targets run with their own work dir as cwd."""
     from chaos.targets import bundled
 
     monkeypatch.chdir(tmp_path)
-    with LocalPlatform(timeline=chaos_timeline, binaries=chaos_binaries, run_dir=Path("reports/run")) as platform:
+    with LocalPlatform(timeline=gochaos_timeline, binaries=gochaos_binaries, run_dir=Path("reports/run")) as platform:
         target = platform.start_target(bundled("configd"))
         assert target.config_path is not None and target.config_path.is_absolute()
         assert requests.get(target.endpoint.url + "/", timeout=5).ok

@@ -51,8 +51,8 @@ def events(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("config", ["cfgsvc.json", "cfgsvc.toml"])
 def test_a_service_passes_a_storm_of_mutations_of_its_own_config(config: str, tmp_path: Path,
-                                                                 chaos_binaries: Binaries) -> None:
-    code, report, out = run("cfgsvc-json.chaos.yaml", chaos_binaries["cfgsvc"], tmp_path, config=config)
+                                                                 gochaos_binaries: Binaries) -> None:
+    code, report, out = run("cfgsvc-json.chaos.yaml", gochaos_binaries["cfgsvc"], tmp_path, config=config)
     assert code == 0, out
     checks = findings(report)
     assert checks["fault:reload_storm#1"]["status"] == "pass"
@@ -69,8 +69,8 @@ def test_a_service_passes_a_storm_of_mutations_of_its_own_config(config: str, tm
     assert checks["rollback"]["status"] == "pass", checks["rollback"]
 
 
-def test_strict_yaml_service_passes_declared_variants(tmp_path: Path, chaos_binaries: Binaries) -> None:
-    code, report, out = run("cfgsvc-yaml.chaos.yaml", chaos_binaries["cfgsvc"], tmp_path)
+def test_strict_yaml_service_passes_declared_variants(tmp_path: Path, gochaos_binaries: Binaries) -> None:
+    code, report, out = run("cfgsvc-yaml.chaos.yaml", gochaos_binaries["cfgsvc"], tmp_path)
     assert code == 0, out
     writes = [w for w in events(report, "reload.write") if w["details"]["mutation"] != "revert"]
     origins = {w["details"]["origin"] for w in writes}
@@ -80,8 +80,8 @@ def test_strict_yaml_service_passes_declared_variants(tmp_path: Path, chaos_bina
 
 
 def test_a_service_that_applies_configs_it_should_reject_fails_rollback(tmp_path: Path,
-                                                                         chaos_binaries: Binaries) -> None:
-    code, report, out = run("cfgsvc-yaml.chaos.yaml", chaos_binaries["cfgsvc"], tmp_path, "--apply-invalid")
+                                                                         gochaos_binaries: Binaries) -> None:
+    code, report, out = run("cfgsvc-yaml.chaos.yaml", gochaos_binaries["cfgsvc"], tmp_path, "--apply-invalid")
     assert code == 1, out
     rollback = findings(report)["rollback"]
     assert rollback["status"] == "fail"
@@ -90,8 +90,8 @@ def test_a_service_that_applies_configs_it_should_reject_fails_rollback(tmp_path
     assert "variant:" in proof and "marked invalid (expect reject)" in proof and "via metrics" in proof, proof
 
 
-def test_a_storm_of_triggers_alone_reloads_the_unchanged_config(tmp_path: Path, chaos_binaries: Binaries) -> None:
-    code, report, out = run("cfgsvc-unchanged.chaos.yaml", chaos_binaries["cfgsvc"], tmp_path)
+def test_a_storm_of_triggers_alone_reloads_the_unchanged_config(tmp_path: Path, gochaos_binaries: Binaries) -> None:
+    code, report, out = run("cfgsvc-unchanged.chaos.yaml", gochaos_binaries["cfgsvc"], tmp_path)
     assert code == 0, out
     writes = [w for w in events(report, "reload.write") if w["details"]["mutation"] != "revert"]
     assert len(writes) == 40 and all(w["details"]["trigger_only"] for w in writes)

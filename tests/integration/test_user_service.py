@@ -15,9 +15,9 @@ pytestmark = pytest.mark.integration
 EXAMPLE = Path(__file__).parent / "user_service"
 
 
-def test_a_users_own_service_runs_from_a_scenario_file_alone(tmp_path: Path, chaos_binaries: Binaries) -> None:
+def test_a_users_own_service_runs_from_a_scenario_file_alone(tmp_path: Path, gochaos_binaries: Binaries) -> None:
     # "your service": any Go binary; here configd, started by its path like a user's own would be
-    service = chaos_binaries["configd"]
+    service = gochaos_binaries["configd"]
     scenario = tmp_path / "my-service.chaos.yaml"
     scenario.write_text((EXAMPLE / "my-service.chaos.yaml").read_text().replace("SERVICE_BINARY", str(service)))
     (tmp_path / "config.yaml").write_text((EXAMPLE / "config.yaml").read_text())

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from chaos.bundled import bundled_dir
 from chaos.errors import PlatformError, TargetError
 from chaos.targets import GO_OBSERVABILITY_ENV, TargetSpec, fill_placeholders
 
@@ -33,12 +34,13 @@ CONFIG_DIR_IN_POD = "/config"
 
 
 def manifests_dir() -> Path:
-    """manifests/ of this checkout, or $GOCHAOS_MANIFESTS."""
+    """$GOCHAOS_MANIFESTS, else manifests/ of this checkout or of the installed package."""
     override = os.environ.get("GOCHAOS_MANIFESTS")
-    path = Path(override) if override else Path(__file__).resolve().parents[3] / "manifests"
+    path = Path(override) if override else bundled_dir("manifests", "base/kustomization.yaml")
     if not (path / "base" / "kustomization.yaml").is_file():
         raise PlatformError(f"Kubernetes manifests not found at {path} (no base/kustomization.yaml); "
-                            "run from a gochaos checkout or set GOCHAOS_MANIFESTS to its manifests directory")
+                            "reinstall gochaos, run from a gochaos checkout or set GOCHAOS_MANIFESTS to its "
+                            "manifests directory")
     return path
 
 

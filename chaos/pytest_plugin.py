@@ -54,7 +54,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    session.check_settings(config)
     config.addinivalue_line("markers", "gochaos: a chaos test using gochaos fixtures")
     config.addinivalue_line("markers", "kubernetes: needs a Kubernetes (kind) cluster; skipped with the reason "
                                        "when none can be created")

@@ -100,7 +100,8 @@ def int_setting(config: pytest.Config, name: str) -> int | None:
 
 
 def check_settings(config: pytest.Config) -> None:
-    """Refuse a bad setting at start, in one line, whether it came from ini, env or option."""
+    """Refuse a bad setting in one line, whether it came from ini, env or option (on first use: a session
+    that uses nothing of gochaos is not broken by a stray GOCHAOS_* variable)."""
     from chaos.platform.factory import PLATFORMS
 
     platform = setting(config, "platform")
@@ -156,6 +157,7 @@ def activate(config: pytest.Config) -> None:
     if config.stash.get(_ACTIVE, False):
         return
     require_linux()  # every gochaos test of the session says so, not only the first
+    check_settings(config)
     config.stash[_ACTIVE] = True
     sigint_interrupts()
     reporter = config.pluginmanager.get_plugin("terminalreporter")

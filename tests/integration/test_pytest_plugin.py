@@ -190,7 +190,7 @@ def test_scenario_items_run_in_parallel_under_xdist_and_leave_nothing_behind(
 
 PYTHON_SCENARIO = """
 import pytest
-from chaos.errors import ScenarioError
+from chaos.errors import ScenarioError, UsageError
 
 
 @pytest.mark.parametrize("strategy", ["atomic", "unsafe"])
@@ -202,6 +202,12 @@ def test_reload_storm(strategy, gochaos_target, gochaos_load, gochaos_fault, goc
     run = gochaos_run(baseline_s=1, observe_s=1)
     assert [f.check for f in run.findings] == ["fault:reload_storm#1", "baseline", "panics"]
     assert run.passed, run.explain()
+
+
+def test_the_buggy_build_needs_a_target_that_says_what_its_bug_is(gochaos_target, gochaos_run):
+    gochaos_target("configd")
+    with pytest.raises(UsageError, match="no target says what that is"):
+        gochaos_run(buggy=True)
 
 
 def test_a_typo_is_the_error_a_file_gets(gochaos_target, gochaos_fault, gochaos_run):
@@ -219,7 +225,7 @@ def test_a_scenario_written_in_python_passes_the_fixed_build_and_fails_the_buggy
     monkeypatch.setenv("GOCHAOS_STATE_DIR", str(pytester.path / "state"))
     pytester.makepyfile(test_python_scenario=PYTHON_SCENARIO)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", "-s", "--gochaos-seed", "5")
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines([
         "*test_reload_storm?atomic? PASSED*",
         "*test_reload_storm?unsafe? FAILED*",

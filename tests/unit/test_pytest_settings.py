@@ -39,12 +39,13 @@ def test_environment_beats_ini_and_the_option_beats_both(pytester: pytest.Pytest
 
 def test_a_bad_seed_or_platform_is_one_usage_line(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOCHAOS_SEED", "abc")
+    config = pytester.parseconfigure()  # a session that never uses gochaos is not refused
     with pytest.raises(pytest.UsageError, match=r"^gochaos: seed 'abc' \(from --gochaos-seed, GOCHAOS_SEED or ini "
                                                 r"gochaos_seed\) is not a whole number; give one$"):
-        pytester.parseconfigure()
+        session.check_settings(config)
     monkeypatch.delenv("GOCHAOS_SEED")
     with pytest.raises(pytest.UsageError, match=r"unknown platform 'moon' .*; choose from local, kubernetes"):
-        pytester.parseconfigure("--gochaos-platform", "moon")
+        session.check_settings(pytester.parseconfigure("--gochaos-platform", "moon"))
 
 
 def test_other_operating_systems_are_refused_in_one_line(monkeypatch: pytest.MonkeyPatch,

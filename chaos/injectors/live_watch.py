@@ -229,16 +229,20 @@ def _index(written: Written | None) -> int | None:
 def disagreement(reported: dict[str, tuple[str, int | None]]) -> str | None:
     """Two probes naming different configs as live, in words (None: they agree, or cannot be compared).
 
-    Probes agree when they name the same write; identities the suite cannot name (a hash the service
-    computes its own way) are compared only when they are the same kind of string (same length).
+    Probes agree when they name the same write; otherwise (one of them not tied to a write, e.g. a hash
+    the service computes its own way) their identities are compared when they are the same kind of
+    string (same length).
     """
     items = sorted(reported.items())
     for i, (kind_a, (id_a, write_a)) in enumerate(items):
         for kind_b, (id_b, write_b) in items[i + 1:]:
-            if write_a is not None and write_b is not None and write_a != write_b:
-                return (f"{kind_a} says write #{write_a} ({id_a[:16]}) is live, {kind_b} says write #{write_b} "
-                        f"({id_b[:16]})")
-            if write_a is None and write_b is None and id_a != id_b and len(id_a) == len(id_b) >= 16:
+            if write_a is not None and write_b is not None:
+                if write_a != write_b:
+                    return (f"{kind_a} says write #{write_a} ({id_a[:16]}) is live, {kind_b} says write #{write_b} "
+                            f"({id_b[:16]})")
+                continue
+            # one or both not tied to a write (yet): their own identities still tell, when alike in kind
+            if id_a != id_b and len(id_a) == len(id_b) >= 16:
                 return f"{kind_a} says {id_a} is live, {kind_b} says {id_b}"
     return None
 

@@ -118,6 +118,11 @@ def test_probes_that_name_different_configs_disagree() -> None:
     # hashes the suite cannot name: compared only when they are the same kind of string
     assert disagreement({"metrics": ("c" * 128, None), "log": ("d" * 128, None)}) is not None
     assert disagreement({"json": ("v1", None), "metrics": ("e" * 64, None)}) is None
+    # one tied to a write, the other not (CoreDNS: its log's digest matched to write 2, its metric's not):
+    # different digests of one kind still disagree
+    assert disagreement({"metrics": ("c" * 128, None), "log": ("d" * 128, 2)}) == \
+        f"log says {'d' * 128} is live, metrics says {'c' * 128}"
+    assert disagreement({"metrics": ("c" * 128, None), "log": ("c" * 128, 2)}) is None
     status, summary, _ = judge([write(1, "accept"), live(1), write(2, "reject"),
                                 (EventKind.RELOAD_SETTLED, {"target": "svc", "live": "h1", "write": 1, "expected": 1,
                                                             "disagreement": "metrics says x is live, log says y"})])

@@ -10,7 +10,7 @@ context name must never put chaos into production.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,21 @@ def reopen(reach: dict[str, Any], work_dir: Path) -> Any | None:
         if not kubeconfig.is_file():
             return None
     return kube_config.new_client_from_config(config_file=str(kubeconfig), context=context, persist_config=False)
+
+
+def on_recorded_cluster(reach: dict[str, Any], act: Callable[[Any], str]) -> str:
+    """`act(api)` on a cluster a dead run recorded (`how_to_reach`), or "cluster gone"; for crash clean-up."""
+    from chaos import state
+
+    work_dir = state.make_temp_dir("gochaos-reclaim-")
+    try:
+        api = reopen(reach, work_dir)
+        if api is None:
+            return "cluster gone"
+        with api:
+            return act(api)
+    finally:
+        state.remove_temp_dir(work_dir)
 
 
 def _opened(kind: KindCluster) -> KindCluster:

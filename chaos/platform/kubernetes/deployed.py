@@ -21,6 +21,7 @@ from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError, UsageError
 from chaos.platform.base import StartedTarget
 from chaos.platform.kubernetes import deployed_reclaim
+from chaos.platform.kubernetes.config_map_key import ConfigMapKey
 from chaos.platform.kubernetes.namespace import FIELD_MANAGER, reason
 from chaos.platform.kubernetes.podwatch import PodObserver
 from chaos.platform.kubernetes.rights import Need
@@ -137,52 +138,41 @@ class DeployedTarget(StartedTarget):
     def __init__(self, spec: TargetSpec, workload: Workload, tunnel: Tunnel, observer: PodObserver,
                  core: Any, reach: dict[str, str]) -> None:
         super().__init__(spec, tunnel.endpoint, None, {})
-        self.workload, self.tunnel, self.observer, self._core = workload, tunnel, observer, core
+        self.workload, self.tunnel, self.observer = workload, tunnel, observer
         self._reach = reach  # how a later run reaches the cluster to restore the ConfigMap if this one dies
+        config = spec.deployed.config if spec.deployed is not None else None
+        #: Where its config lives (None: the scenario names no `deployed.config`).
+        self.config_map = ConfigMapKey(core, workload.namespace, config.configmap, config.key) if config else None
         self._recorded = False
 
     # -- config through its ConfigMap --------------------------------------------------------
     def read_config(self) -> str:
-        cm, key = self._config_ref()
-        try:
-            found = self._core.read_namespaced_config_map(cm, self.workload.namespace)
-        except Exception as e:
-            raise PlatformError(f"read ConfigMap {self.workload.namespace}/{cm}: {reason(e)}") from e
-        return str((found.data or {}).get(key, ""))
+        return self._config_key().read()
 
     def write_config(self, text: str, mode: WriteMode) -> None:
         if mode is not WriteMode.CONFIGMAP_API:
             raise PlatformError(f"{self.spec.name} is a deployed service whose config only changes through its "
                                 f"ConfigMap: use write_mode configmap-api (not {mode.value})")
+        where = self._config_key()
         if not self._recorded:  # what the key held, on disk before the first change: a killed run is undone later
-            cm, key = self._config_ref()
-            state.hold(deployed_reclaim.CONFIG_KEY, deployed_reclaim.config_key_id(self.workload.namespace, cm, key),
-                       f"ConfigMap {self.workload.namespace}/{cm} key {key} of a deployed service",
-                       reach=self._reach, namespace=self.workload.namespace, configmap=cm, config_key=key,
-                       original=self.read_config())
+            state.hold(deployed_reclaim.CONFIG_KEY, deployed_reclaim.config_key_id(where),
+                       f"ConfigMap {where.namespace}/{where.name} key {where.key} of a deployed service",
+                       reach=self._reach, namespace=where.namespace, configmap=where.name, config_key=where.key,
+                       original=where.read())
             self._recorded = True
-        self._patch(text)
+        where.write(text)
 
     def restore_config(self, text: str) -> None:
-        self._patch(text)
+        where = self._config_key()
+        where.write(text)
         if self._recorded:
-            cm, key = self._config_ref()
-            state.release(deployed_reclaim.CONFIG_KEY, deployed_reclaim.config_key_id(self.workload.namespace, cm, key))
+            state.release(deployed_reclaim.CONFIG_KEY, deployed_reclaim.config_key_id(where))
             self._recorded = False
 
-    def _patch(self, text: str) -> None:
-        cm, key = self._config_ref()
-        try:
-            self._core.patch_namespaced_config_map(cm, self.workload.namespace, {"data": {key: text}},
-                                                   field_manager=FIELD_MANAGER)
-        except Exception as e:
-            raise PlatformError(f"update ConfigMap {self.workload.namespace}/{cm}: {reason(e)}") from e
-
-    def _config_ref(self) -> tuple[str, str]:
-        deployed = self.spec.deployed
-        if deployed is None or deployed.config is None:
+    def _config_key(self) -> ConfigMapKey:
+        if self.config_map is None:
             raise PlatformError(f"target {self.spec.name} has no `deployed.config` (ConfigMap and key)")
-        return deployed.config.configmap, deployed.config.key
+        return self.config_map
 
     # -- its environment, by a rollout --------------------------------------------------------
     def roll_env(self, apps: Any, env: Mapping[str, str | None]) -> dict[str, str | None]:

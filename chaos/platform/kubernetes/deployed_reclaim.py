@@ -12,16 +12,19 @@ apart from the deployed service's module so that registering the kinds imports n
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chaos import state
+
+if TYPE_CHECKING:
+    from chaos.platform.kubernetes.config_map_key import ConfigMapKey
 
 CONFIG_KEY = "k8s_config_key"
 WORKLOAD_ENV = "k8s_workload_env"
 
 
-def config_key_id(namespace: str, configmap: str, key: str) -> str:
-    return f"{namespace}/{configmap}/{key}"
+def config_key_id(where: ConfigMapKey) -> str:
+    return f"{where.namespace}/{where.name}/{where.key}"
 
 
 def workload_env_id(namespace: str, workload: str, container: str) -> str:
@@ -37,24 +40,22 @@ def env_patch(container: str, env: Mapping[str, str | None], stamp: str) -> dict
 
 
 def _with_cluster(holding: state.Holding, act: Callable[[Any], str]) -> str:
+    """`act` on the cluster the holding's run recorded; an object deleted since is "already gone"."""
     from kubernetes.client.exceptions import ApiException
 
-    from chaos.platform.kubernetes.cluster import reopen
+    from chaos.errors import PlatformError
+    from chaos.platform.kubernetes.cluster import on_recorded_cluster
 
-    work_dir = state.make_temp_dir("gochaos-reclaim-")
-    try:
-        api = reopen(holding.data["reach"], work_dir)
-        if api is None:
-            return "cluster gone"
-        with api:
-            try:
-                return act(api)
-            except ApiException as e:
-                if e.status == 404:
-                    return "already gone"
-                raise
-    finally:
-        state.remove_temp_dir(work_dir)
+    def guarded(api: Any) -> str:
+        try:
+            return act(api)
+        except (ApiException, PlatformError) as e:
+            cause = e if isinstance(e, ApiException) else e.__cause__
+            if isinstance(cause, ApiException) and cause.status == 404:
+                return "already gone"
+            raise
+
+    return on_recorded_cluster(holding.data["reach"], guarded)
 
 
 @state.kind(CONFIG_KEY, order=30)
@@ -62,15 +63,14 @@ def _restore_config_key(holding: state.Holding) -> str:
     """Write the recorded original back into the ConfigMap key."""
     from kubernetes import client as client_module
 
-    from chaos.platform.kubernetes.namespace import FIELD_MANAGER
+    from chaos.platform.kubernetes.config_map_key import ConfigMapKey
 
     client: Any = client_module
     data = holding.data
 
     def restore(api: Any) -> str:
-        client.CoreV1Api(api).patch_namespaced_config_map(
-            data["configmap"], data["namespace"], {"data": {data["config_key"]: data["original"]}},
-            field_manager=FIELD_MANAGER)
+        ConfigMapKey(client.CoreV1Api(api), data["namespace"], data["configmap"], data["config_key"]).write(
+            data["original"])
         return "restored"
 
     return _with_cluster(holding, restore)

@@ -19,17 +19,13 @@ def _reclaim_namespace(holding: state.Holding) -> str:
     """Delete the namespace a dead run left on a cluster that is still there (not waiting for it)."""
     from kubernetes import client as client_module
 
-    from chaos.platform.kubernetes.cluster import reopen
+    from chaos.platform.kubernetes.cluster import on_recorded_cluster
     from chaos.platform.kubernetes.namespace import delete_run_namespace
 
     client: Any = client_module
-    work_dir = state.make_temp_dir("gochaos-reclaim-")
-    try:
-        api = reopen(holding.data, work_dir)
-        if api is None:
-            return "cluster gone"
-        with api:
-            deleted = delete_run_namespace(client.CoreV1Api(api), holding.key, str(holding.data.get("run_id")))
+
+    def delete(api: Any) -> str:
+        deleted = delete_run_namespace(client.CoreV1Api(api), holding.key, str(holding.data.get("run_id")))
         return "deleted" if deleted else "already gone"
-    finally:
-        state.remove_temp_dir(work_dir)
+
+    return on_recorded_cluster(holding.data, delete)

@@ -25,6 +25,7 @@ from chaos.platform.kubernetes import deployed as deployed_service
 from chaos.platform.kubernetes import manifests as m
 from chaos.platform.kubernetes import rights
 from chaos.platform.kubernetes.cluster import ClusterAccess
+from chaos.platform.kubernetes.config_map_key import ConfigMapKey
 from chaos.platform.kubernetes.deployed import DeployedTarget, Workload
 from chaos.platform.kubernetes.etcd import KubeEtcdCluster
 from chaos.platform.kubernetes.hog import KubeHog
@@ -54,42 +55,28 @@ class KubeTarget(StartedTarget):
         #: The environment the Deployment runs with now, beyond the spec's (restart_target changes it).
         self.env: dict[str, str | None] = dict(extra_env)
         config = spec.config
-        #: The ConfigMap the pod mounts its config from (None: a file in the node's shared directory).
-        self.config_map = (m.config_map_name(spec) if config is not None and config.delivery is ConfigDelivery.CONFIGMAP
-                           else None)
+        #: The ConfigMap key the pod mounts its config from (None: a file in the node's shared directory).
+        self.config_map = (ConfigMapKey(space.core, space.namespace, m.config_map_name(spec), config.file_name)
+                           if config is not None and config.delivery is ConfigDelivery.CONFIGMAP else None)
 
     def read_config(self) -> str:
         if self.config_map is None:
             return super().read_config()
-        assert self.spec.config is not None
-        try:
-            found = self._space.core.read_namespaced_config_map(self.config_map, self._space.namespace)
-        except Exception as e:
-            raise PlatformError(f"read ConfigMap {self.config_map}: {reason(e)}") from e
-        return str((found.data or {}).get(self.spec.config.file_name, ""))
+        return self.config_map.read()
 
     def write_config(self, text: str, mode: WriteMode) -> None:
         """A file write (shared directory), or for a mounted ConfigMap an update through the API."""
         if self.config_map is None:
             return super().write_config(text, mode)
         if mode is not WriteMode.CONFIGMAP_API:
-            raise PlatformError(f"{self.spec.name} mounts its config from ConfigMap {self.config_map}, which only "
-                                f"write mode configmap-api changes (not {mode.value})")
-        self._patch_config_map(text)
+            raise PlatformError(f"{self.spec.name} mounts its config from ConfigMap {self.config_map.name}, which "
+                                f"only write mode configmap-api changes (not {mode.value})")
+        self.config_map.write(text)
 
     def restore_config(self, text: str) -> None:
         if self.config_map is None:
             return super().restore_config(text)
-        self._patch_config_map(text)
-
-    def _patch_config_map(self, text: str) -> None:
-        assert self.config_map is not None and self.spec.config is not None
-        try:
-            self._space.core.patch_namespaced_config_map(
-                self.config_map, self._space.namespace, {"data": {self.spec.config.file_name: text}},
-                field_manager=FIELD_MANAGER)
-        except Exception as e:
-            raise PlatformError(f"update ConfigMap {self.config_map}: {reason(e)}") from e
+        self.config_map.write(text)
 
     @property
     def restarts(self) -> int:

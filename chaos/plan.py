@@ -235,6 +235,7 @@ def describe(plan: Plan) -> list[str]:
 
 def _deployed_lines(spec: TargetSpec) -> list[str]:
     """A deployed service: every object the run reads, changes and restores, and the verbs it checks first."""
+    from chaos.platform.kubernetes.cluster import runs_in_cluster
     from chaos.platform.kubernetes.deployed import needs
     from chaos.platform.kubernetes.rights import OPT_IN_LABEL, OPT_IN_VALUE
 
@@ -242,8 +243,10 @@ def _deployed_lines(spec: TargetSpec) -> list[str]:
     assert deployed is not None
     ns = deployed.namespace
     container = f"container {deployed.container}" if deployed.container else "its only container"
+    inside = runs_in_cluster()
+    route = "over the pod network (this run is inside the cluster)" if inside else "through port-forward"
     lines = [f"  {spec.name}: deployed {deployed.workload} in namespace {ns}, {container}, port {deployed.port} "
-             "through port-forward (nothing is started or deployed)",
+             f"{route} (nothing is started or deployed)",
              f"    reads: namespace {ns} (must carry {OPT_IN_LABEL}={OPT_IN_VALUE}), {deployed.workload}, its pods and "
              "their logs" + (f", ConfigMap {deployed.config.configmap}" if deployed.config else "")]
     if deployed.config is not None:
@@ -258,7 +261,7 @@ def _deployed_lines(spec: TargetSpec) -> list[str]:
             {"pods": "pods (deleted; the workload replaces them)", "env": "container env (a rollout, rolled back)"}
             [change] for change in spec.workload_changes))
     lines.append("    checks first (SelfSubjectAccessReview): " + ", ".join(
-        str(need) for need in needs(deployed, spec.workload_changes)))
+        str(need) for need in needs(deployed, spec.workload_changes, port_forward=not inside)))
     return lines
 
 

@@ -7,6 +7,7 @@ The seed is always given, so the replay makes the same fault schedule and names.
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,7 +49,8 @@ def scenario_file(scenario: Scenario) -> tuple[str, int | None] | None:
         return None
     path = scenario.source.path
     try:
-        shown = str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+        # symlinks kept as given: a ConfigMap's mounted file resolves to a `..<timestamp>` directory
+        shown = str(Path(os.path.abspath(path)).relative_to(Path.cwd()))
     except (ValueError, OSError):
         shown = path
     return shown, scenario.source.line

@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 import yaml
+from team_service import CONFIG, deploy_team, write_scenario
 
-from chaos.build import Binaries, go_targets_dir
+from chaos.build import Binaries
 from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions, connect
 from chaos.platform.kubernetes.images import ensure_image, load_into_kind
 from chaos.platform.kubernetes.kind import KindCluster
@@ -32,8 +33,6 @@ from chaos.platform.kubernetes.rights import OPT_IN_LABEL, OPT_IN_VALUE
 from chaos.readiness import wait_until
 
 pytestmark = [pytest.mark.kubernetes]
-
-CONFIG = (go_targets_dir() / "configs" / "configd.yaml").read_text(encoding="utf-8")
 
 
 @dataclass
@@ -47,23 +46,6 @@ class Shop:
     access: ClusterAccess
 
 
-def _deployment(name: str, image: str, flags: list[str]) -> dict[str, Any]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
-        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {"containers": [{
-                "name": "server", "image": image, "imagePullPolicy": "Never",
-                "args": ["--listen=0.0.0.0:8080", "--config=/etc/app/config.yaml", "--watch-config", *flags],
-                "env": [{"name": "GOTRACEBACK", "value": "all"}, {"name": "GODEBUG", "value": "gctrace=1"}],
-                "ports": [{"containerPort": 8080}],
-                "readinessProbe": {"httpGet": {"path": "/-/readyz", "port": 8080}, "periodSeconds": 1},
-                "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}]}],
-                "volumes": [{"name": "config", "configMap": {"name": f"{name}-config"}}]}}},
-    }
-
-
 @pytest.fixture(scope="module")
 def shop(gochaos_kind_cluster: KindCluster, kind_binary: str) -> Iterator[Shop]:
     from kubernetes import client as client_module
@@ -72,7 +54,7 @@ def shop(gochaos_kind_cluster: KindCluster, kind_binary: str) -> Iterator[Shop]:
     previous = os.environ.get("GOCHAOS_KIND")
     os.environ["GOCHAOS_KIND"] = kind_binary
     access = connect(KubernetesOptions(kind_cluster=gochaos_kind_cluster.name))
-    core, apps = client.CoreV1Api(access.api), client.AppsV1Api(access.api)
+    core = client.CoreV1Api(access.api)
     suffix = secrets.token_hex(3)
     shop = Shop(f"shop-{suffix}", f"closed-{suffix}", gochaos_kind_cluster, kind_binary, access)
     try:
@@ -81,17 +63,7 @@ def shop(gochaos_kind_cluster: KindCluster, kind_binary: str) -> Iterator[Shop]:
         load_into_kind(image, gochaos_kind_cluster.name)
         core.create_namespace({"metadata": {"name": shop.namespace, "labels": {OPT_IN_LABEL: OPT_IN_VALUE}}})
         core.create_namespace({"metadata": {"name": shop.closed}})
-        for name, flags in (("web", ["--reload-strategy=atomic", "--cache-lock=sharded"]),
-                            ("web-racy", ["--reload-strategy=atomic", "--cache-lock=none"])):
-            core.create_namespaced_config_map(shop.namespace, {"metadata": {"name": f"{name}-config"},
-                                                               "data": {"config.yaml": CONFIG}})
-            apps.create_namespaced_deployment(shop.namespace, _deployment(name, image, flags))
-
-        def rolled_out() -> bool:
-            return all((apps.read_namespaced_deployment_status(n, shop.namespace).status.ready_replicas or 0) >= 1
-                       for n in ("web", "web-racy"))
-
-        assert wait_until(rolled_out, timeout_s=120, interval_s=1), "the team's deployments did not become ready"
+        deploy_team(access.api, shop.namespace, image)
         yield shop
     finally:
         for ns in (shop.namespace, shop.closed):
@@ -104,29 +76,6 @@ def shop(gochaos_kind_cluster: KindCluster, kind_binary: str) -> Iterator[Shop]:
             os.environ.pop("GOCHAOS_KIND", None)
         else:
             os.environ["GOCHAOS_KIND"] = previous
-
-
-def _scenario(tmp_path: Path, namespace: str, *, workload: str = "deployment/web", key: str = "config.yaml",
-              configmap: str = "web-config", faults: list[dict[str, Any]] | None = None,
-              load_options: dict[str, Any] | None = None, oracles: list[str] | None = None,
-              users: int = 4, observe_s: float = 3) -> Path:
-    doc = {
-        "name": "shop-web",
-        "targets": [{
-            "name": "web",
-            "deployed": {"namespace": namespace, "workload": workload, "port": 8080,
-                         "config": {"configmap": configmap, "key": key}},
-            "format": "yaml", "version_key": "version", "version_header": "X-Config-Version",
-            "version_endpoint": "/-/config", "ready_path": "/-/readyz"}],
-        "load": {"user": "configd", "users": users, "spawn_rate": 50,
-                 "options": {"configd": load_options or {"routes": ["/", "/hello"]}}},
-        "windows": {"baseline_s": 2, "observe_s": observe_s},
-        "faults": faults or [],
-        "oracles": oracles or ["panics", "rollback"],
-    }
-    path = tmp_path / "shop.chaos.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def _gochaos(shop: Shop, *args: str, cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess[str]:
@@ -155,7 +104,7 @@ STORM = [{"injector": "reload_storm", "target": "web", "params": {
 
 def test_a_reload_storm_reaches_a_deployed_service_through_its_config_map_and_is_reverted(
         shop: Shop, tmp_path: Path) -> None:
-    scenario = _scenario(tmp_path, shop.namespace, faults=STORM)
+    scenario = write_scenario(tmp_path, shop.namespace, faults=STORM)
     started = time.monotonic()
     result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
                       "--report-dir", str(tmp_path / "r"), "--seed", "5", cwd=tmp_path)
@@ -174,7 +123,7 @@ def test_a_reload_storm_reaches_a_deployed_service_through_its_config_map_and_is
 
 
 def test_a_deleted_pod_of_a_deployed_service_is_replaced_and_the_load_recovers(shop: Shop, tmp_path: Path) -> None:
-    scenario = _scenario(tmp_path, shop.namespace, faults=[{"injector": "pod_delete", "target": "web"}],
+    scenario = write_scenario(tmp_path, shop.namespace, faults=[{"injector": "pod_delete", "target": "web"}],
                          oracles=["panics", "recovery"], observe_s=5)
     result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
                       "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
@@ -192,7 +141,7 @@ def test_gc_pressure_rolls_a_deployed_service_with_gogc_and_rolls_it_back(shop: 
 
     client: Any = client_module
     apps = client.AppsV1Api(shop.access.api)
-    scenario = _scenario(tmp_path, shop.namespace, oracles=["panics", "recovery"], observe_s=3, faults=[
+    scenario = write_scenario(tmp_path, shop.namespace, oracles=["panics", "recovery"], observe_s=3, faults=[
         {"injector": "gc_pressure", "target": "web", "params": {"method": "env", "gc_percent": 5, "duration_s": 4}}])
     result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
                       "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
@@ -207,7 +156,7 @@ def test_gc_pressure_rolls_a_deployed_service_with_gogc_and_rolls_it_back(shop: 
 
 
 def test_a_crash_of_a_deployed_service_is_seen_from_its_pods(shop: Shop, tmp_path: Path) -> None:
-    scenario = _scenario(tmp_path, shop.namespace, workload="deployment/web-racy", configmap="web-racy-config",
+    scenario = write_scenario(tmp_path, shop.namespace, workload="deployment/web-racy", configmap="web-racy-config",
                          load_options={"routes": ["/"], "route_weight": 1, "cache_get_weight": 4,
                                        "cache_put_weight": 4, "cache_keys": 8},
                          oracles=["panics"], users=12, observe_s=15)
@@ -229,7 +178,7 @@ def test_a_deployed_service_that_is_not_there_is_refused_before_anything_changes
         shop: Shop, tmp_path: Path, change: dict[str, str], code: int, message: str) -> None:
     change = dict(change)
     namespace = shop.closed if change.pop("namespace", None) else shop.namespace
-    scenario = _scenario(tmp_path, namespace, faults=STORM, workload=change.get("workload", "deployment/web"),
+    scenario = write_scenario(tmp_path, namespace, faults=STORM, workload=change.get("workload", "deployment/web"),
                          configmap=change.get("configmap", "web-config"), key=change.get("key", "config.yaml"))
     result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
                       cwd=tmp_path, timeout=120)
@@ -262,7 +211,7 @@ def test_a_verb_rbac_denies_is_named_before_anything_changes(shop: Shop, tmp_pat
     try:
         token = core.create_namespaced_service_account_token(sa, ns, {"spec": {"expirationSeconds": 600}}).status.token
         kubeconfig = _token_kubeconfig(shop, tmp_path / "reader.kubeconfig", token)
-        scenario = _scenario(tmp_path, ns, faults=STORM)
+        scenario = write_scenario(tmp_path, ns, faults=STORM)
         result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kubeconfig", str(kubeconfig),
                           "--context", "reader", "--allow-context", "reader", cwd=tmp_path, timeout=120)
         assert result.returncode == 3, result.stdout + result.stderr
@@ -279,7 +228,7 @@ def test_deleting_the_kill_switch_lease_aborts_the_run_and_reverts_the_config_ma
 
     client: Any = client_module
     leases = client.CoordinationV1Api(shop.access.api)
-    scenario = _scenario(tmp_path, shop.namespace, faults=STORM)
+    scenario = write_scenario(tmp_path, shop.namespace, faults=STORM)
     env = {**os.environ, "GOCHAOS_KIND": shop.kind_binary}
     run = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", str(scenario), "--platform", "kubernetes",
                             "--kind-cluster", shop.kind.name], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
@@ -319,7 +268,7 @@ def _token_kubeconfig(shop: Shop, path: Path, token: str) -> Path:
 
 def test_a_killed_run_leaves_the_original_config_map_to_restore(shop: Shop, tmp_path: Path) -> None:
     """SIGKILL mid-storm runs no revert; `gochaos cleanup` writes back what the key held before the run."""
-    scenario = _scenario(tmp_path, shop.namespace, faults=STORM)
+    scenario = write_scenario(tmp_path, shop.namespace, faults=STORM)
     state_dir = tmp_path / "state"
     env = {**os.environ, "GOCHAOS_KIND": shop.kind_binary, "GOCHAOS_STATE_DIR": str(state_dir)}
     run = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", str(scenario), "--platform", "kubernetes",

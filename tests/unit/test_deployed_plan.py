@@ -75,7 +75,8 @@ def _allows(rules: list[dict[str, Any]], verb: str, resource: str, group: str) -
 @pytest.mark.parametrize("workload", ["deployment/web", "statefulset/web"])
 def test_the_shipped_role_grants_every_verb_a_run_checks_for_and_no_more(workload: str) -> None:
     role = yaml.safe_load((manifests_dir() / "rbac" / "role.yaml").read_text(encoding="utf-8"))
-    cluster = list(yaml.safe_load_all((manifests_dir() / "rbac" / "clusterrole.yaml").read_text(encoding="utf-8")))
+    cluster_role = manifests_dir() / "rbac" / "cluster" / "clusterrole.yaml"
+    cluster = list(yaml.safe_load_all(cluster_role.read_text(encoding="utf-8")))
     wanted = needs(Deployed.model_validate({**DEPLOYED, "workload": workload}), WORKLOAD_CHANGES)
     for need in wanted:
         resource = f"{need.resource}/{need.subresource}" if need.subresource else need.resource

@@ -1,10 +1,13 @@
 """Which Kubernetes cluster a run may use, and the client that talks to it.
 
-Three ways in: an ephemeral kind cluster (the default), a kind cluster reused by name
-(`--kind-cluster`), or any kubeconfig/context (`--kubeconfig`, `--context`) for scheduled runs
-against staging. Faults are only injected into a context that is a local kind cluster (name
-`kind-*`, API server on 127.0.0.1) unless it was named with `--allow-context`: a typo in a
-context name must never put chaos into production.
+Four ways in: an ephemeral kind cluster (the default), a kind cluster reused by name
+(`--kind-cluster`), any kubeconfig/context (`--kubeconfig`, `--context`) for runs against staging
+from outside, and the cluster the suite runs in (a pod with a ServiceAccount, e.g. the CronJob of
+manifests/runner), taken when no kubeconfig, context or kind cluster is named. Faults are only
+injected into a context that is a local kind cluster (name `kind-*`, API server on 127.0.0.1)
+unless it was named with `--allow-context`: a typo in a context name must never put chaos into
+production. In-cluster there is no context to mistype: the runner's RBAC and the namespaces'
+opt-in label are the guard.
 """
 
 from __future__ import annotations
@@ -43,12 +46,15 @@ class ClusterAccess:
     kind: KindCluster | None = None
     work_dir: Path | None = None
     kubeconfig: Path | None = None
+    in_cluster: bool = False
 
     def how_to_reach(self) -> dict[str, str]:
         """What a later process needs to reach this cluster again (`reopen`), for crash clean-up."""
         if self.kind is not None:
             return {"kind_cluster": self.kind.name, "docker_host": os.environ.get("DOCKER_HOST", ""),
                     "kind": kind_cli()}
+        if self.in_cluster:
+            return {"in_cluster": "true"}
         return {"kubeconfig": str(self.kubeconfig or ""), "context": self.context}
 
     @property
@@ -93,12 +99,39 @@ def context_server(kubeconfig: Path, context: str | None) -> tuple[str, str]:
     return str(name), server
 
 
+#: Where a pod finds its ServiceAccount token (the kubelet mounts it; client-go and the Python client look here).
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+IN_CLUSTER = "in-cluster"
+
+
+def runs_in_cluster() -> bool:
+    """This process is in a pod that may talk to its cluster's API server (service env and token present)."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and SERVICE_ACCOUNT_TOKEN.is_file()
+
+
+def _in_cluster_client() -> Any:
+    from kubernetes import client as client_module
+    from kubernetes import config as kube_config_module
+
+    client: Any = client_module  # untyped package
+    kube_config: Any = kube_config_module
+    configuration = client.Configuration()
+    try:
+        kube_config.load_incluster_config(client_configuration=configuration)
+    except Exception as e:
+        raise PlatformError(f"cannot use the pod's ServiceAccount to reach the API server: {e}") from e
+    return client.ApiClient(configuration)
+
+
 def connect(options: KubernetesOptions) -> ClusterAccess:
-    """Open the cluster the options name, creating a kind cluster when none is named."""
+    """Open the cluster the options name; with none named, the cluster this pod runs in, else a new kind cluster."""
     from kubernetes import config as kube_config_module
 
     kube_config: Any = kube_config_module  # untyped package
 
+    named = options.kubeconfig is not None or options.context is not None or options.kind_cluster is not None
+    if not named and runs_in_cluster():
+        return ClusterAccess(api=_in_cluster_client(), context=IN_CLUSTER, in_cluster=True)
     kind: KindCluster | None = None
     if options.kubeconfig is not None or options.context is not None:
         kubeconfig = options.kubeconfig or Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config"))
@@ -126,6 +159,8 @@ def reopen(reach: dict[str, Any], work_dir: Path) -> Any | None:
     from kubernetes import config as kube_config_module
 
     kube_config: Any = kube_config_module  # untyped package
+    if reach.get("in_cluster"):
+        return _in_cluster_client() if runs_in_cluster() else None
     if reach.get("kind_cluster"):
         env = {**os.environ, **({"DOCKER_HOST": reach["docker_host"]} if reach.get("docker_host") else {})}
         kind = str(reach.get("kind") or kind_cli())

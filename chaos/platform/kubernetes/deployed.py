@@ -4,8 +4,9 @@ Nothing is applied and no node is touched. Before anything changes, the workload
 the ConfigMap key that holds its config, and that its pods mount that ConfigMap are all checked
 (each missing object: exit 2 naming it and the fix), the namespace must carry the opt-in label, and
 every verb the run will use is asked of the API server (exit 3 naming what RBAC denies). The pods
-are reached through a port-forward tunnel on loopback; a reload storm writes the ConfigMap, which
-the kubelet swaps into the pods; crashes and restarts come from the pod watch and `previous` logs.
+are reached through a tunnel on loopback (port-forward, or the pod network when the run is inside
+the cluster); a reload storm writes the ConfigMap, which the kubelet swaps into the pods; crashes
+and restarts come from the pod watch and `previous` logs.
 """
 
 from __future__ import annotations
@@ -43,16 +44,17 @@ class Workload:
 WORKLOAD_CHANGES = ("pods", "env")
 
 
-def needs(deployed: Deployed, changes: Iterable[str] = ()) -> list[Need]:
+def needs(deployed: Deployed, changes: Iterable[str] = (), *, port_forward: bool = True) -> list[Need]:
     """Every verb a run on this service uses, for the up-front access review.
 
     `changes` are what its faults change (`TargetSpec.workload_changes`): pods deleted (pod_delete),
     env rolled out (gc_pressure env). Nothing else is asked for, so a read-mostly Role suffices.
+    A run inside the cluster reaches pods over the pod network and needs no `port_forward`.
     """
     ns = deployed.namespace
     wanted = [Need("get", f"{deployed.kind}s", ns, group="apps"), Need("list", "pods", ns), Need("watch", "pods", ns),
               Need("get", "pods", ns), Need("get", "pods", ns, subresource="log"),
-              Need("create", "pods", ns, subresource="portforward"),
+              *([Need("create", "pods", ns, subresource="portforward")] if port_forward else []),
               *(Need(verb, "leases", ns, group="coordination.k8s.io") for verb in ("create", "get", "delete"))]
     if deployed.config is not None:
         wanted += [Need("get", "configmaps", ns), Need("patch", "configmaps", ns)]
@@ -118,18 +120,29 @@ def _read(read: Any, name: str, namespace: str, missing: str) -> Any:
         raise PlatformError(f"read {name} in namespace {namespace}: {reason(e)}") from e
 
 
-def ready_pods(core: Any, workload: Workload) -> list[str]:
+def _ready(core: Any, workload: Workload) -> list[Any]:
     """The workload's running, ready pods not being deleted, by name."""
     pods = core.list_namespaced_pod(workload.namespace, label_selector=workload.selector).items
-    return sorted(str(pod.metadata.name) for pod in pods
-                  if pod.metadata.deletion_timestamp is None and pod.status is not None
-                  and pod.status.phase == "Running"
-                  and any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []))
+    return sorted((pod for pod in pods
+                   if pod.metadata.deletion_timestamp is None and pod.status is not None
+                   and pod.status.phase == "Running"
+                   and any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])),
+                  key=lambda pod: str(pod.metadata.name))
+
+
+def ready_pods(core: Any, workload: Workload) -> list[str]:
+    """The workload's running, ready pods not being deleted, by name."""
+    return [str(pod.metadata.name) for pod in _ready(core, workload)]
 
 
 def ready_pod(core: Any, workload: Workload) -> str | None:
     """A ready pod of the workload (the first by name), or None."""
     return next(iter(ready_pods(core, workload)), None)
+
+
+def ready_pod_address(core: Any, workload: Workload) -> str | None:
+    """The pod IP of a ready pod of the workload (the first by name), or None."""
+    return next((str(pod.status.pod_ip) for pod in _ready(core, workload) if pod.status.pod_ip), None)
 
 
 class DeployedTarget(StartedTarget):

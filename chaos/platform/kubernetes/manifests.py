@@ -45,11 +45,14 @@ def manifests_dir() -> Path:
 
 
 def load_kustomization(folder: Path) -> list[Manifest]:
-    """Every object of the resources `folder/kustomization.yaml` lists, in order."""
+    """Every object of the resources `folder/kustomization.yaml` lists, in order (a directory: its own, nested)."""
     try:
         kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text(encoding="utf-8"))
         docs: list[Manifest] = []
         for resource in kustomization.get("resources", []):
+            if (folder / resource).is_dir():
+                docs += load_kustomization(folder / resource)
+                continue
             with (folder / resource).open(encoding="utf-8") as handle:
                 docs += [doc for doc in yaml.safe_load_all(handle) if doc]
     except (OSError, yaml.YAMLError, AttributeError) as e:

@@ -34,7 +34,7 @@ from chaos.platform.kubernetes.namespace import FIELD_MANAGER, reason
 from chaos.platform.kubernetes.podwatch import PodObserver
 from chaos.platform.kubernetes.resize import PodResize
 from chaos.platform.kubernetes.run_space import RunSpace, unwritable
-from chaos.platform.kubernetes.tunnel import Tunnel
+from chaos.platform.kubernetes.tunnel import Dial, DirectDial, PortForwardDial, Tunnel
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.readiness import http_ok, passes, wait_until
 from chaos.targets import ConfigDelivery, TargetSpec, fill_config_text
@@ -263,11 +263,13 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         return target
 
     def _attach(self, spec: TargetSpec) -> DeployedTarget:
-        """Find and check a deployed service, then reach it through a port-forward tunnel and follow its pods."""
+        """Find and check a deployed service, then reach it (port-forward, or the pod network in-cluster) and follow
+        its pods."""
         deployed = spec.deployed
         assert deployed is not None
         rights.require_opt_in(self.space.core, deployed.namespace)
-        rights.require(self.cluster.api, deployed_service.needs(deployed, spec.workload_changes))
+        rights.require(self.cluster.api, deployed_service.needs(deployed, spec.workload_changes,
+                                                                  port_forward=not self.cluster.in_cluster))
         workload = deployed_service.find(self.space.core, self.space.apps, spec.name, deployed)
         switch = self._kill_switches.get(workload.namespace)
         if switch is None:
@@ -275,17 +277,21 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
                                                                           self.run_id).arm()
         observer = PodObserver(self.space.core, workload.namespace, spec.name, self.timeline,
                                selector=workload.selector, container=workload.container)
-        tunnel = Tunnel(self.cluster.api.configuration, workload.namespace, deployed.port,
-                        lambda: deployed_service.ready_pod(self.space.core, workload))
+        dial: Dial = (DirectDial(deployed.port, lambda: deployed_service.ready_pod_address(self.space.core, workload))
+                      if self.cluster.in_cluster else
+                      PortForwardDial(self.cluster.api.configuration, workload.namespace, deployed.port,
+                                      lambda: deployed_service.ready_pod(self.space.core, workload)))
+        tunnel = Tunnel(dial, f"{workload.namespace}-{deployed.port}")
         target = DeployedTarget(spec, workload, tunnel, observer, self.space.core, self.cluster.how_to_reach())
         self._targets[spec.name] = target
         observer.start()
         self.timeline.record(EventKind.TARGET_START, spec.name, pid=None, port=tunnel.endpoint.port,
-                             namespace=workload.namespace, deployed=deployed.workload, kill_switch=switch.how_to_pull)
+                             namespace=workload.namespace, deployed=deployed.workload, via=tunnel.how,
+                             kill_switch=switch.how_to_pull)
         if not wait_until(lambda: self._answers(target), timeout_s=spec.readiness.timeout_s, interval_s=0.2):
             why = tunnel.failures[-1] if tunnel.failures else "no stream error"
             raise TargetError(f"deployed service {spec.name} ({workload.namespace}/{deployed.workload}) did not answer "
-                              f"GET {spec.readiness.http_path or '/'} through port-forward within "
+                              f"GET {spec.readiness.http_path or '/'} through {tunnel.how} within "
                               f"{spec.readiness.timeout_s:g}s: {why}")
         self.timeline.record(EventKind.TARGET_READY, spec.name, pid=None)
         return target
@@ -331,8 +337,9 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         return answer if answer is not None else http_ok(target.endpoint.url + "/")
 
     def _rolled_out(self, name: str, namespace: str | None = None, kind: str = "deployment") -> bool:
-        read = (self.space.apps.read_namespaced_deployment_status if kind == "deployment"
-                else self.space.apps.read_namespaced_stateful_set_status)
+        # the objects themselves carry their status: the /status subresources would need rights of their own
+        read = (self.space.apps.read_namespaced_deployment if kind == "deployment"
+                else self.space.apps.read_namespaced_stateful_set)
         status = read(name, namespace or self.namespace)
         want = status.spec.replicas or 1
         st = status.status

@@ -286,7 +286,7 @@ class PodObserver:
         from kubernetes.client import ApiException
 
         try:
-            status = self.core.read_namespaced_pod_status(pod, self.namespace).status
+            status = self.core.read_namespaced_pod(pod, self.namespace).status  # `get pods`: no pods/status right
         except ApiException as e:
             if e.status == 404:
                 return None

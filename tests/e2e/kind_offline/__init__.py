@@ -7,6 +7,7 @@ cannot be used as shipped. This package makes it work with real parts only:
 * kind_tool       kind from the Go module proxy at a pinned version
 * node_image      a kind node image assembled from debootstrap + Kubernetes built from source,
                   cached in Docker under a hash of its inputs
+* runner_image    the gochaos runner image (Debian + Python + this checkout), for in-cluster runs
 * cluster         ephemeral clusters from manifests/kind/cluster.yaml, made and always deleted by
                   gochaos's own chaos.platform.kubernetes.kind.KindCluster on our engine
 
@@ -20,6 +21,7 @@ from .docker_engine import DockerEngine, acquire, release
 from .errors import BuildFailed, ClusterError, EngineError, KindOfflineError, PrerequisiteMissing
 from .kind_tool import ensure_kind
 from .node_image import ensure_node_image, node_image_tag
+from .runner_image import ensure_runner_image, runner_image_tag
 
 __all__ = [
     "BuildFailed",
@@ -32,7 +34,9 @@ __all__ = [
     "api_client",
     "ensure_kind",
     "ensure_node_image",
+    "ensure_runner_image",
     "node_image_tag",
     "release",
+    "runner_image_tag",
     "running_cluster",
 ]

@@ -1,10 +1,13 @@
-"""Developer entry point: `PYTHONPATH=tests/e2e python -m kind_offline ensure | dockerd start|stop|status`.
+"""Developer entry point: `PYTHONPATH=tests/e2e python -m kind_offline COMMAND`.
+
+Commands: ensure | runner-image | dockerd start|stop|status.
 
 `ensure` starts our dockerd if needed, installs kind, builds the node image if its inputs changed,
 and prints the image name on stdout (progress goes to stderr), so that
 `kind create cluster --image "$(python -m kind_offline ensure)" ...` works. The dockerd it starts
 keeps running for such kind commands, whatever test sessions do meanwhile; stop it with
-`dockerd stop` when done.
+`dockerd stop` when done. `runner-image` builds the gochaos runner image (manifests/runner) into that
+engine and prints its tag: `docker tag` and `docker push` it to your registry from there.
 """
 
 from __future__ import annotations
@@ -18,18 +21,22 @@ from .kind_tool import ensure_kind
 from .locations import RunLayout
 from .node_image import ensure_node_image
 from .progress import print_progress
+from .runner_image import ensure_runner_image
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kind_offline", description="Offline kind for gochaos e2e tests.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("ensure", help="engine + kind + node image; prints the node image name")
+    commands.add_parser("runner-image", help="engine + the gochaos runner image of this checkout; prints its tag")
     dockerd = commands.add_parser("dockerd", help="start, stop or inspect our own dockerd")
     dockerd.add_argument("action", choices=["start", "stop", "status"])
     args = parser.parse_args(argv)
     try:
         if args.command == "ensure":
             return _ensure()
+        if args.command == "runner-image":
+            return _runner_image()
         return _dockerd(args.action)
     except KindOfflineError as e:
         print(f"kind_offline: {e}", file=sys.stderr)
@@ -46,6 +53,13 @@ def _ensure() -> int:
     print_progress(f"kind: {kind}")
     print_progress(f"engine: export DOCKER_HOST={engine.docker_host}")
     print(image)
+    return 0
+
+
+def _runner_image() -> int:
+    engine = acquire(manual=True, progress=print_progress)
+    print_progress(f"engine: export DOCKER_HOST={engine.docker_host}")
+    print(ensure_runner_image(engine, progress=print_progress))
     return 0
 
 

@@ -1,10 +1,11 @@
-"""The node's Debian root filesystem, made by debootstrap and kept as a tree plus a layer tarball.
+"""Debian root filesystems made by debootstrap, each kept as a tree plus a layer tarball.
 
-`debootstrap --variant=minbase` with the packages in versions.NODE_PACKAGES gives systemd,
-containerd 1.6, runc, the CNI plugins and the netfilter tools from the same Debian mirror apt
-uses. The result is cached twice under one key: the tarball is the node image's base layer (its
-diff ID is stable, so Docker keeps it between node-image rebuilds), and the unpacked tree is where
-the kube-proxy image takes iptables and conntrack from.
+`debootstrap --variant=minbase` with the packages in versions.NODE_PACKAGES gives the kind node
+systemd, containerd 1.6, runc, the CNI plugins and the netfilter tools from the same Debian mirror
+apt uses; with versions.RUNNER_PACKAGES it gives the gochaos runner image its Python. Each is
+cached twice under one key: the tarball is an image's base layer (its diff ID is stable, so Docker
+keeps it between image rebuilds), and the unpacked tree is where the kube-proxy image takes
+iptables and conntrack from and where the runner image's venv is installed.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class DebianRootfs:
 
 
 def debian_mirror() -> str:
-    """$GOCHAOS_DEBIAN_MIRROR, else the first mirror apt uses for the node's suite, else deb.debian.org."""
+    """$GOCHAOS_DEBIAN_MIRROR, else the first mirror apt's own sources use for the suite."""
     override = os.environ.get("GOCHAOS_DEBIAN_MIRROR")
     if override:
         return override
@@ -54,7 +55,8 @@ def debian_mirror() -> str:
         mirror = _mirror_in(text, DEBIAN_SUITE)
         if mirror:
             return mirror
-    return "http://deb.debian.org/debian"
+    raise PrerequisiteMissing(f"no apt source for Debian {DEBIAN_SUITE} in /etc/apt/sources.list(.d): set "
+                              "GOCHAOS_DEBIAN_MIRROR to the Debian mirror debootstrap should use")
 
 
 def _mirror_in(text: str, suite: str) -> str | None:
@@ -71,22 +73,23 @@ def _mirror_in(text: str, suite: str) -> str | None:
     return None
 
 
-def build_rootfs(cache: CacheLayout, *, progress: Progress = quiet) -> DebianRootfs:
-    """Return the cached root filesystem, running debootstrap first if its inputs changed."""
+def build_rootfs(cache: CacheLayout, *, packages: tuple[str, ...] = NODE_PACKAGES, purpose: str = "the kind node",
+                 progress: Progress = quiet) -> DebianRootfs:
+    """Return the cached root filesystem with `packages`, running debootstrap first if its inputs changed."""
     mirror = debian_mirror()
-    key = input_key({"suite": DEBIAN_SUITE, "mirror": mirror, "packages": NODE_PACKAGES, "recipe": RECIPE_VERSION})
+    key = input_key({"suite": DEBIAN_SUITE, "mirror": mirror, "packages": packages, "recipe": RECIPE_VERSION})
     out = cache.rootfs / f"{DEBIAN_SUITE}-{key}"
 
     def bootstrap(tmp: Path) -> None:
         if os.geteuid() != 0:
-            raise PrerequisiteMissing("debootstrap needs root: run the node image build as root")
+            raise PrerequisiteMissing(f"debootstrap needs root: build {purpose}'s image as root")
         if shutil.which("debootstrap") is None:
-            ensure_packages(["debootstrap"], why="building the kind node's root filesystem", progress=progress)
+            ensure_packages(["debootstrap"], why=f"building {purpose}'s root filesystem", progress=progress)
         tree = tmp / "tree"
         tree.mkdir(parents=True)
         with step(progress, f"debootstrap --variant=minbase {DEBIAN_SUITE} from {mirror}"):
             run(
-                ["debootstrap", "--variant=minbase", f"--include={','.join(NODE_PACKAGES)}", DEBIAN_SUITE, tree,
+                ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", DEBIAN_SUITE, tree,
                  mirror],
                 error=BuildFailed, what="debootstrap",
                 hint=f"check that the Debian mirror {mirror} is reachable (or set GOCHAOS_DEBIAN_MIRROR); "

@@ -135,6 +135,7 @@ class ImageConfig:
     cmd: list[str] | None = None
     env: list[str] = field(default_factory=lambda: [DEFAULT_PATH])
     stop_signal: str | None = None
+    user: str | None = None  # uid[:gid] the container runs as; None is root
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -147,6 +148,8 @@ def write_archive(out: IO[bytes], *, tags: Iterable[str], layers: list[Layer], c
         runtime["Cmd"] = config.cmd
     if config.stop_signal is not None:
         runtime["StopSignal"] = config.stop_signal
+    if config.user is not None:
+        runtime["User"] = config.user
     if config.labels:
         runtime["Labels"] = config.labels
     image_config = {

@@ -70,10 +70,10 @@ def ensure_node_image(engine: DockerEngine, *, cache: CacheLayout | None = None,
     """Return the node image tag, building and loading the image first if the engine lacks it."""
     cache = cache or CacheLayout.default()
     tag = node_image_tag()
-    if _image_exists(engine, tag):
+    if image_exists(engine, tag):
         return tag
     with exclusive(cache.work / f".{tag.rsplit(':', 1)[1]}.lock", what=f"node image {tag}"):
-        if _image_exists(engine, tag):  # another session built it while we waited
+        if image_exists(engine, tag):  # another session built it while we waited
             return tag
         with step(progress, f"building node image {tag}"):
             _build(engine, cache, tag, progress)
@@ -120,7 +120,7 @@ def _build(engine: DockerEngine, cache: CacheLayout, tag: str, progress: Progres
                 env=engine.env, stdin=stream, progress=progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if not _image_exists(engine, tag):
+    if not image_exists(engine, tag):
         raise BuildFailed(f"docker load finished but {tag} is not in the engine; check the engine's log")
 
 
@@ -144,7 +144,7 @@ def _add_node_root(layer: LayerWriter, substitutions: dict[str, str]) -> None:
             layer.file(relative, path)
 
 
-def _image_exists(engine: DockerEngine, tag: str) -> bool:
+def image_exists(engine: DockerEngine, tag: str) -> bool:
     result = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag], env=engine.env,
                             capture_output=True, text=True, timeout=60, check=False)
     return result.returncode == 0

@@ -47,3 +47,7 @@ NODE_PACKAGES: tuple[str, ...] = (
     "ca-certificates",
     "libseccomp2",
 )
+
+#: What the gochaos runner image's root filesystem holds beyond minbase: Debian's Python 3.11 (the
+#: suite's own venv is made from it) and the CA bundle for API servers with public certificates.
+RUNNER_PACKAGES: tuple[str, ...] = ("python3", "python3-venv", "ca-certificates")

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from chaos.errors import ScenarioError
+from chaos.external_etcd import ExternalEtcd
 from chaos.injectors import INJECTORS, create
 from chaos.live_probes import LiveProbe
 from chaos.load.options import option_problems
@@ -188,9 +189,21 @@ class TargetEntry(_Model):
 
 
 class EtcdEntry(_Model):
-    members: int = Field(3, ge=1, le=7, description="Members of the etcd cluster")
-    heartbeat_ms: int = Field(50, ge=10, description="etcd --heartbeat-interval")
-    election_ms: int = Field(500, ge=50, description="etcd --election-timeout")
+    """The etcd the targets use: a cluster the suite starts (`members`, timing), or the team's own (`external`)."""
+
+    members: int = Field(3, ge=1, le=7, description="Members of the etcd cluster the suite starts")
+    heartbeat_ms: int = Field(50, ge=10, description="etcd --heartbeat-interval of the started cluster")
+    election_ms: int = Field(500, ge=50, description="etcd --election-timeout of the started cluster")
+    external: ExternalEtcd | None = Field(None, description="An etcd the team already runs: its endpoints and TLS; "
+                                                            "nothing is started")
+
+    @model_validator(mode="after")
+    def _started_or_external(self) -> EtcdEntry:
+        started = sorted(self.model_fields_set & {"members", "heartbeat_ms", "election_ms"})
+        if self.external is not None and started:
+            raise ValueError(f"`external` is an etcd the team runs, so {', '.join(started)} (of a cluster the suite "
+                             "starts) cannot apply: remove " + ("it" if len(started) == 1 else "them"))
+        return self
 
 
 class LoadEntry(_Model):

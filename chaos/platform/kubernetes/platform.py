@@ -21,6 +21,7 @@ from chaos.build import Binaries
 from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError, TargetError
 from chaos.platform.base import Endpoint, Platform, StartedTarget
+from chaos.platform.etcd import ClientTls
 from chaos.platform.kubernetes import deployed as deployed_service
 from chaos.platform.kubernetes import manifests as m
 from chaos.platform.kubernetes import rights
@@ -125,7 +126,7 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
-                     etcd_endpoints: str = "") -> KubeTarget | DeployedTarget:
+                     etcd_endpoints: str = "", etcd_tls: ClientTls | None = None) -> KubeTarget | DeployedTarget:
         """Apply its ConfigMap, Deployment and Service, wait for the rollout and for it to answer (a deployed
         service: find it, check it and reach it)."""
         self._claim(spec.name)
@@ -135,6 +136,9 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         if node is None:
             raise PlatformError("targets on a cluster other than a local kind cluster need port-forward and the "
                                 "ConfigMap reload path, which are not supported yet; use a kind cluster")
+        if etcd_tls is not None and spec.etcd_tls_flags is not None:
+            raise PlatformError(f"target {spec.name}: a pod the suite deploys cannot reach an etcd over TLS yet (its "
+                                "TLS files are not mounted); run it with --platform local, or use a deployed service")
         if spec.ports:
             raise PlatformError(f"target {spec.name}: named extra ports ({', '.join(spec.ports)}) are supported on the "
                                 "local platform only for now; run it with --platform local")

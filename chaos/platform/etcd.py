@@ -165,14 +165,15 @@ class EtcdLeadership(Generic[M]):
         self.where = where
         #: Client TLS every call to the members uses (None: plain HTTP); targets get it too.
         self.tls = tls
-        self._session = self._new_session()
+        self._session = requests.Session()
 
-    def _new_session(self) -> requests.Session:
-        session = requests.Session()
-        if self.tls is not None:
-            session.verify = str(self.tls.ca_file)
-            session.cert = self.tls.requests_cert
-        return session
+    def post(self, session: requests.Session, url: str, body: dict[str, Any], timeout_s: float) -> requests.Response:
+        """POST to a member's JSON gateway with the client TLS, given on each call: a Session's own `verify` loses
+        to REQUESTS_CA_BUNDLE in the environment (psf/requests#3829), and the CA must be this etcd's."""
+        if self.tls is None:
+            return session.post(url, json=body, timeout=timeout_s)
+        return session.post(url, json=body, timeout=timeout_s, verify=str(self.tls.ca_file),
+                            cert=self.tls.requests_cert)
 
     @property
     def endpoints(self) -> str:
@@ -253,7 +254,7 @@ class EtcdLeadership(Generic[M]):
 
     def request_status(self, member: M, timeout_s: float) -> MemberStatus:
         """Maintenance Status of `member`, raising what the request raised (a refused certificate, a timeout)."""
-        reply = self._session.post(f"{member.client_url}/v3/maintenance/status", json={}, timeout=timeout_s)
+        reply = self.post(self._session, f"{member.client_url}/v3/maintenance/status", {}, timeout_s)
         reply.raise_for_status()
         body = reply.json()
         header = body.get("header", {})
@@ -331,9 +332,9 @@ class EtcdLeadership(Generic[M]):
 
         def transfer() -> None:
             try:  # a session of its own: requests' Session is not shared across threads
-                with self._new_session() as session:
-                    session.post(f"{old.client_url}/v3/maintenance/transfer-leadership",
-                                 json={"targetID": str(target.member_id)}, timeout=timeout_s).raise_for_status()
+                with requests.Session() as session:
+                    self.post(session, f"{old.client_url}/v3/maintenance/transfer-leadership",
+                              {"targetID": str(target.member_id)}, timeout_s).raise_for_status()
             except requests.RequestException as e:
                 failures.append(e)
             finally:

@@ -108,8 +108,8 @@ class ExternalEtcdCluster(EtcdLeadership[ExternalMember]):
                                         "same member; list each member's own client URL once")
             seen[member.member_id] = member.client_url
         try:
-            reply = self._session.post(f"{self.members[0].client_url}/v3/cluster/member/list", json={},
-                                       timeout=CHECK_TIMEOUT_S)
+            reply = self.post(self._session, f"{self.members[0].client_url}/v3/cluster/member/list", {},
+                              CHECK_TIMEOUT_S)
             reply.raise_for_status()
             listed = reply.json().get("members", [])
         except (requests.RequestException, ValueError) as e:
@@ -130,7 +130,8 @@ def _host_port(url: str) -> str:
     return f"{parts.hostname}:{parts.port}"
 
 
-_SSL_REASON = re.compile(r"\[SSL: ([A-Z_]+)\][^(')\"]*|alert [a-z ]+|certificate verify failed[^(')\"]*")
+_SSL_REASON = re.compile(r"\[SSL: [A-Z_0-9]+\][^(')\"]*|EOF occurred in violation of protocol|Connection refused|"
+                         r"Read timed out|timed out|reset by peer")
 
 
 def refusal(endpoint: str, error: Exception, tls: ClientTls | None) -> str:
@@ -142,22 +143,22 @@ def refusal(endpoint: str, error: Exception, tls: ClientTls | None) -> str:
         ca = f"the CA {tls.ca_file}" if tls is not None else "no CA given (etcd.external.tls)"
         return (f"etcd endpoint {endpoint}: its server certificate is not signed by {ca} ({said}); give "
                 "etcd.external.tls.ca_file the CA that signed the servers' certificates")
-    if "alert" in text or "PEER_DID_NOT_RETURN_A_CERTIFICATE" in text:
+    if "PEM" in text or "KEY_VALUES_MISMATCH" in text or "NO_START_LINE" in text:
+        return (f"etcd endpoint {endpoint}: the client certificate or key cannot be used ({said}); give "
+                "etcd.external.tls.cert_file and key_file as a matching PEM pair")
+    # TLS 1.3: the client's handshake ends before the server checks its certificate, so a refusal arrives
+    # as the server's alert, or as the connection closed under the first request.
+    if "alert" in text or (endpoint.startswith("https://") and any(
+            closed in text for closed in ("EOF occurred in violation", "Connection aborted", "reset by peer"))):
         cert = (f"the client certificate {tls.cert_file}" if tls is not None and tls.cert_file is not None
                 else "the connection without a client certificate")
         return (f"etcd endpoint {endpoint} refused {cert} ({said}); give etcd.external.tls.cert_file/key_file a "
                 "client certificate signed by the CA the servers trust (their --trusted-ca-file)")
-    if "PEM" in text or "KEY_VALUES_MISMATCH" in text or "NO_START_LINE" in text:
-        return (f"etcd endpoint {endpoint}: the client certificate or key cannot be used ({said}); give "
-                "etcd.external.tls.cert_file and key_file as a matching PEM pair")
     if isinstance(error, requests.HTTPError) and error.response is not None:
         hint = ("; it serves TLS: use https:// and etcd.external.tls" if error.response.status_code == 400
                 and endpoint.startswith("http://") else "; is it an etcd client URL?")
         return f"etcd endpoint {endpoint} answered HTTP {error.response.status_code} to Maintenance Status{hint}"
     if isinstance(error, ValueError):
         return f"etcd endpoint {endpoint} answered, but not as etcd's JSON gateway does; is it an etcd client URL?"
-    if endpoint.startswith("https://") and ("Connection aborted" in text or "reset by peer" in text):
-        return (f"etcd endpoint {endpoint} closed the TLS connection ({said}); check that it serves TLS and trusts "
-                "the client certificate (etcd.external.tls)")
     return (f"etcd endpoint {endpoint} does not answer ({said}); check the address and port, and that etcd "
             "listens there, reachable from this host")

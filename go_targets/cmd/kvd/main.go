@@ -82,7 +82,7 @@ func run() int {
 	settings := map[string]any{"endpoints": eps, "ctx_mode": *ctxMode, "cache_prefix": *cachePrefix,
 		"dial_timeout": dialTimeout.String(), "request_timeout": requestTimeout.String(), "retries": *retries,
 		"etcd_tls": tlsConfig != nil}
-	log.Info("starting", "endpoints", eps, "ctx_mode", *ctxMode, "cache_prefix", *cachePrefix, "pid", os.Getpid())
+	log.Info("starting", "endpoints", eps, "etcd_tls", tlsConfig != nil, "ctx_mode", *ctxMode, "cache_prefix", *cachePrefix, "pid", os.Getpid())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -65,22 +65,24 @@ class EtcdTls(_Model):
         client = f", client cert {self.cert_file}" if self.cert_file else ", no client cert"
         return f"files: CA {self.ca_file}{client}"
 
+    def missing(self, base_dir: Path) -> list[tuple[str, str]]:
+        """(field, what is wrong) for each TLS file that is not there, relative to the scenario's directory."""
+        problems = []
+        for field in ("ca_file", "cert_file", "key_file"):
+            value = getattr(self, field)
+            if value is not None and not (path := (base_dir / value).resolve()).is_file():
+                problems.append((field, f"{path} does not exist; the path is relative to the scenario file: fix it "
+                                        "or create the file"))
+        return problems
+
     def anchored(self, base_dir: Path) -> EtcdTls:
         """The files as absolute paths next to the scenario, each checked to exist (ScenarioError naming it)."""
         if self.secret is not None:
             return self
-        paths: dict[str, str | None] = {}
-        for field in ("ca_file", "cert_file", "key_file"):
-            value = getattr(self, field)
-            if value is None:
-                paths[field] = None
-                continue
-            path = (base_dir / value).resolve()
-            if not path.is_file():
-                raise ScenarioError(f"etcd.external.tls.{field}: {path} does not exist; the path is relative to the "
-                                    "scenario file: fix it or create the file")
-            paths[field] = str(path)
-        return self.model_copy(update=paths)
+        for field, problem in self.missing(base_dir):
+            raise ScenarioError(f"etcd.external.tls.{field}: {problem}")
+        return self.model_copy(update={field: str((base_dir / value).resolve()) for field in
+                                       ("ca_file", "cert_file", "key_file") if (value := getattr(self, field))})
 
 
 class EtcdPods(_Model):

@@ -355,6 +355,14 @@ def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     return problems
 
 
+def _missing_etcd_files(scenario: Scenario, base_dir: Path) -> list[tuple[tuple[str | int, ...], str]]:
+    """The team's etcd's TLS files that are not there (named with their line, like any field)."""
+    external = scenario.etcd.external if scenario.etcd is not None else None
+    if external is None or external.tls is None:
+        return []
+    return [(("etcd", "external", "tls", field), problem) for field, problem in external.tls.missing(base_dir)]
+
+
 def _load_user(scenario: Scenario) -> str | None:
     """The load's user as the plan will pick it: `load.user`, else the loaded target's built-in user."""
     assert scenario.load is not None
@@ -425,7 +433,7 @@ def _validated(data: dict[str, Any], node: yaml.Node | None, source: str, base_d
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
         raise ScenarioError(_describe(e, node, source)) from e
-    problems = _cross_check(scenario)
+    problems = _cross_check(scenario) + _missing_etcd_files(scenario, base_dir)
     if problems:
         raise ScenarioError("\n".join(_located(source, node, loc, message) for loc, message in problems))
     scenario._source = ScenarioSource(source, _line_of(node, ("name",)),

@@ -176,7 +176,8 @@ def test_a_missing_tls_file_exits_2_naming_it(tls_etcd: EtcdCluster, pki: Pki, t
     result = gochaos(tmp_path, scenario(tls_etcd.endpoints, text, load=False))
     line = one_line(result)
     assert result.returncode == ExitCode.USAGE
-    assert f"etcd.external.tls.cert_file: {tmp_path / 'nowhere/client.crt'} does not exist" in line, line
+    missing = tmp_path / "nowhere" / "client.crt"
+    assert f"s.chaos.yaml:8: etcd.external.tls.cert_file: {missing} does not exist" in line, line
 
 
 def test_kill_on_the_teams_etcd_is_inconclusive_with_the_reason(tls_etcd: EtcdCluster, pki: Pki,

@@ -37,6 +37,8 @@ class ExternalMember:
     client_url: str
     member_id: int | None = None
     paused: bool = False
+    #: The client URLs it advertises (the member list's), to find its pod by address.
+    advertised: tuple[str, ...] = ()
     #: Its pod's name when the scenario names the pods on Kubernetes (`delete` leader loss).
     pod: str | None = None
 
@@ -114,9 +116,11 @@ class ExternalEtcdCluster(EtcdLeadership[ExternalMember]):
             listed = reply.json().get("members", [])
         except (requests.RequestException, ValueError) as e:
             raise ExternalEtcdError(refusal(self.members[0].client_url, e, self.tls)) from e
-        names = {int(m.get("ID", 0)): str(m.get("name") or "") for m in listed}
+        by_id = {int(m.get("ID", 0)): m for m in listed}
         for member in self.members:
-            member.name = names.get(member.member_id or 0) or member.name
+            known = by_id.get(member.member_id or 0, {})
+            member.name = str(known.get("name") or member.name)
+            member.advertised = tuple(str(url) for url in known.get("clientURLs", []))
         unlisted = [m for m in listed if int(m.get("ID", 0)) not in seen]
         if unlisted:
             first = unlisted[0]

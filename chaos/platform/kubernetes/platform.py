@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chaos.build import Binaries
 from chaos.configfiles import WriteMode
@@ -40,6 +41,10 @@ from chaos.platform.observations import ExitRecord, LogLine
 from chaos.readiness import http_ok, passes, wait_until
 from chaos.targets import ConfigDelivery, TargetSpec, fill_config_text
 from chaos.timeline import EventKind, Timeline
+
+if TYPE_CHECKING:
+    from chaos.external_etcd import ExternalEtcd
+    from chaos.platform.kubernetes.external_etcd import KubeExternalEtcd
 
 ROLLOUT_SLACK_S = 60.0  # scheduling, image unpacking and probes on top of the target's own readiness bound
 
@@ -303,6 +308,20 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         """A StatefulSet of `size` etcd members in the run's namespace, started and with a leader."""
         self.space.ns.create()
         return KubeEtcdCluster(self.space, size=size, heartbeat_ms=heartbeat_ms, election_ms=election_ms).started()
+
+    def open_external_etcd(self, external: ExternalEtcd) -> KubeExternalEtcd:
+        """The team's etcd: the control-plane etcd refused unless named, TLS from files or a Secret, its pods
+        found when named (`delete`); checked before any fault, nothing started."""
+        from chaos.platform.external_etcd import tls_files
+        from chaos.platform.kubernetes.external_etcd import KubeExternalEtcd, refuse_control_plane, secret_tls
+
+        core = self.space.core
+        refuse_control_plane(core, external)
+        secret = external.tls.secret if external.tls is not None else None
+        tls = secret_tls(core, secret) if secret is not None else tls_files(external.tls)
+        cluster = KubeExternalEtcd(external, core=core, timeline=self.timeline, tls=tls,
+                                   tls_dir=tls.ca_file.parent if secret is not None and tls is not None else None)
+        return cluster.started()
 
     def _write_config(self, spec: TargetSpec) -> tuple[Path | None, str | None]:
         """Write the initial config into the directory the node shares with this host."""

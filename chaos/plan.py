@@ -202,7 +202,7 @@ def describe(plan: Plan) -> list[str]:
         if spec.deployed is not None:
             lines += _deployed_lines(spec)
             continue
-        lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec, platform))}")
+        lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec, platform) + _shown_tls_args(spec, plan.etcd))}")
         env = {**GO_OBSERVABILITY_ENV, **spec.env, **(chaosagent_env("<token>") if spec.chaosagent else {})}
         ready = f"GET {spec.readiness.http_path} answers 2xx" if spec.readiness.http_path else "its port accepts"
         if spec.readiness.grpc_health is not None:
@@ -301,6 +301,15 @@ def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:
         for name in spec.ports:
             values.update(named_port_values(name, "127.0.0.1", f"<free port {name}>"))
     return [fill_placeholders(arg, values, spec.name) for arg in spec.command]
+
+
+def _shown_tls_args(spec: TargetSpec, etcd: EtcdEntry | None) -> list[str]:
+    """The etcd TLS flags the run adds to a target's command (the team's etcd over TLS)."""
+    tls = etcd.external.tls if etcd is not None and etcd.external is not None else None
+    if tls is None or tls.secret is not None or spec.etcd_tls_flags is None or not spec.needs_etcd:
+        return []  # a Secret's files exist only on Kubernetes, where such a target is refused (plan._external)
+    files = (tls.ca_file, tls.cert_file, tls.key_file)
+    return [f"{flag}={path}" for flag, path in zip(spec.etcd_tls_flags, files, strict=True) if path]
 
 
 def _shown_binary(spec: TargetSpec) -> str:

@@ -90,7 +90,8 @@ def test_the_plan_anchors_the_tls_files_next_to_the_scenario(tmp_path: Path) -> 
     assert plan.etcd.external.tls.ca_file == str(tmp_path / "ca.crt")
     lines = describe(plan)
     assert (f"  kvd: <kvd binary> --listen=127.0.0.1:<free port> --endpoints=<etcd_endpoints> --etcd-cacert="
-            f"{tmp_path / 'ca.crt'} --etcd-cert={tmp_path / 'client.crt'} --etcd-key={tmp_path / 'client.key'}") in lines
+            f"{tmp_path / 'ca.crt'} --etcd-cert={tmp_path / 'client.crt'} "
+            f"--etcd-key={tmp_path / 'client.key'}") in lines
     assert "etcd: the team's own (etcd.external), nothing started; endpoints https://10.0.0.5:2379" in lines
     assert (f"  TLS: files: CA {tmp_path / 'ca.crt'}, client cert {tmp_path / 'client.crt'}; every endpoint must "
             "answer Maintenance Status before any fault") in lines

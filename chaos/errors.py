@@ -4,6 +4,7 @@ Hierarchy::
 
     ChaosError                      anything gochaos raises on purpose
     +-- UsageError                  bad command line or option value          (exit 2)
+    |   +-- ExternalEtcdError       the team's etcd (etcd.external) refused, unreachable or its TLS missing
     +-- ScenarioError               scenario file malformed or invalid        (exit 2)
     |   +-- ConfigError             a target's config text cannot be filled, parsed or mutated
     +-- InfrastructureError         the suite could not set the stage         (exit 3)
@@ -47,6 +48,12 @@ class UsageError(ChaosError):
     """A command-line argument or option value is wrong."""
 
     exit_code = ExitCode.USAGE
+
+
+class ExternalEtcdError(UsageError):
+    """The team's etcd a scenario names cannot be used as given: an endpoint refuses the client certificate,
+    is not signed by the CA, does not answer, or its TLS material (files, Secret, key) is missing. Checked
+    before any fault; the message names the endpoint or the file and the fix."""
 
 
 class ScenarioError(ChaosError):

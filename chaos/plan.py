@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import ScenarioError, UsageError
+from chaos.external_etcd import ExternalEtcd
 from chaos.injectors import create
 from chaos.injectors.base import Injector
 from chaos.oracles import ORACLES
@@ -130,6 +131,8 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     etcd = scenario.etcd
     if etcd is None and any(spec.needs_etcd for spec in targets):
         etcd = EtcdEntry()
+    if etcd is not None and etcd.external is not None:
+        etcd = etcd.model_copy(update={"external": _external(etcd.external, targets, platform, base_dir)})
     budget = max((f.at_s + f.injector.expected_duration_s() for f in schedule), default=0.0)
     by_name = {spec.name: spec for spec in targets}
     details = tuple(tuple(f.injector.describe_target(by_name[f.injector.target_name]))
@@ -137,6 +140,15 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     return Plan(scenario=scenario, platform=platform, buggy=buggy, seed=seed, schedule=schedule, targets=targets,
                 etcd=etcd, fault_budget_s=budget, load=_load_plan(scenario, targets, budget, base_dir),
                 fault_details=details)
+
+
+def _external(external: ExternalEtcd, targets: tuple[TargetSpec, ...], platform: str, base_dir: Path) -> ExternalEtcd:
+    """The team's etcd as this run uses it, refused (exit 2) where the run could not reach it."""
+    pods = [s.name for s in targets if s.etcd_tls_flags is not None and s.deployed is None]
+    if external.tls is not None and platform == "kubernetes" and pods:
+        raise UsageError(f"target {pods[0]} would run as a pod the suite deploys, which cannot reach an etcd over TLS "
+                         "yet (its TLS files are not mounted); run it with --platform local")
+    return external.checked_for(platform, base_dir)
 
 
 def _shaped(spec: TargetSpec, schedule: tuple[ScheduledFault, ...]) -> TargetSpec:
@@ -190,7 +202,7 @@ def describe(plan: Plan) -> list[str]:
         if spec.deployed is not None:
             lines += _deployed_lines(spec)
             continue
-        lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec, platform))}")
+        lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec, platform) + _shown_tls_args(spec, plan.etcd))}")
         env = {**GO_OBSERVABILITY_ENV, **spec.env, **(chaosagent_env("<token>") if spec.chaosagent else {})}
         ready = f"GET {spec.readiness.http_path} answers 2xx" if spec.readiness.http_path else "its port accepts"
         if spec.readiness.grpc_health is not None:
@@ -198,7 +210,9 @@ def describe(plan: Plan) -> list[str]:
             ready = f"grpc.health.v1 says {repr(service) if service else 'the server'} is SERVING"
         lines.append(f"    env {_inline(env)}; ready when {ready} within {spec.readiness.timeout_s:g}s; "
                      f"restart {spec.restart.value}{_shown_config(spec, platform)}")
-    if plan.etcd is not None:
+    if plan.etcd is not None and plan.etcd.external is not None:
+        lines += plan.etcd.external.describe(platform)
+    elif plan.etcd is not None:
         etcd = plan.etcd
         where = "on loopback" if platform == "local" else "as the StatefulSet of manifests/etcd in the run's namespace"
         lines.append(f"etcd: {etcd.members} members {where}, heartbeat {etcd.heartbeat_ms} ms, "
@@ -290,6 +304,15 @@ def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:
         for name in spec.ports:
             values.update(named_port_values(name, "127.0.0.1", f"<free port {name}>"))
     return [fill_placeholders(arg, values, spec.name) for arg in spec.command]
+
+
+def _shown_tls_args(spec: TargetSpec, etcd: EtcdEntry | None) -> list[str]:
+    """The etcd TLS flags the run adds to a target's command (the team's etcd over TLS)."""
+    tls = etcd.external.tls if etcd is not None and etcd.external is not None else None
+    if tls is None or tls.secret is not None or spec.etcd_tls_flags is None or not spec.needs_etcd:
+        return []  # a Secret's files exist only on Kubernetes, where such a target is refused (plan._external)
+    files = (tls.ca_file, tls.cert_file, tls.key_file)
+    return [f"{flag}={path}" for flag, path in zip(spec.etcd_tls_flags, files, strict=True) if path]
 
 
 def _shown_binary(spec: TargetSpec) -> str:

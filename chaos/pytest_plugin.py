@@ -175,10 +175,11 @@ def gochaos_make_target(
     def make(what: str | TargetSpec, *, etcd: EtcdLeadership[Any] | None = None,
              extra_env: dict[str, str] | None = None, **flags: Any) -> RunningTarget:
         spec = what if isinstance(what, TargetSpec) else bundled(what, **flags)
-        endpoints = ""
-        if spec.needs_etcd:
-            endpoints = (etcd or gochaos_make_etcd_cluster()).endpoints
-        return gochaos_platform.start_target(spec, extra_env=extra_env, etcd_endpoints=endpoints)
+        if not spec.needs_etcd:
+            return gochaos_platform.start_target(spec, extra_env=extra_env)
+        cluster = etcd or gochaos_make_etcd_cluster()
+        return gochaos_platform.start_target(spec, extra_env=extra_env, etcd_endpoints=cluster.endpoints,
+                                             etcd_tls=cluster.tls)
 
     return make
 

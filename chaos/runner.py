@@ -139,8 +139,8 @@ def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries
         for spec in plan.targets:
             show.note(f"starting {spec.name}")
             env = chaosagent_env(token) if spec.chaosagent else None
-            targets.append(runs_on.start_target(spec, extra_env=env,
-                                                etcd_endpoints=etcd.endpoints if etcd else ""))
+            targets.append(runs_on.start_target(spec, extra_env=env, etcd_endpoints=etcd.endpoints if etcd else "",
+                                                etcd_tls=etcd.tls if etcd else None))
         sampler = RuntimeSampler(targets, timeline)
         sampler.sample_idle(IDLE_SETTLE_S)  # goroutines before any load: the leak oracle's anchor
         load = (_start_load(plan.load, targets, timeline, runs_on.run_dir, stack, show)
@@ -183,6 +183,12 @@ def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries
 
 
 def _start_etcd(options: EtcdEntry, runs_on: Platform, stack: ExitStack, show: Progress) -> EtcdLeadership[Any]:
+    """The scenario's etcd: started here, or the team's own (`external`), checked before any fault."""
+    if options.external is not None:
+        show.note(f"checking the team's etcd at {', '.join(options.external.endpoints)}")
+        cluster = runs_on.open_external_etcd(options.external)
+        stack.callback(cluster.stop)
+        return cluster
     show.note(f"starting etcd ({options.members} members)")
     cluster = runs_on.start_etcd(size=options.members, heartbeat_ms=options.heartbeat_ms,
                                  election_ms=options.election_ms)

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from chaos.errors import ScenarioError
+from chaos.external_etcd import ExternalEtcd
 from chaos.injectors import INJECTORS, create
 from chaos.live_probes import LiveProbe
 from chaos.load.options import option_problems
@@ -188,9 +189,21 @@ class TargetEntry(_Model):
 
 
 class EtcdEntry(_Model):
-    members: int = Field(3, ge=1, le=7, description="Members of the etcd cluster")
-    heartbeat_ms: int = Field(50, ge=10, description="etcd --heartbeat-interval")
-    election_ms: int = Field(500, ge=50, description="etcd --election-timeout")
+    """The etcd the targets use: a cluster the suite starts (`members`, timing), or the team's own (`external`)."""
+
+    members: int = Field(3, ge=1, le=7, description="Members of the etcd cluster the suite starts")
+    heartbeat_ms: int = Field(50, ge=10, description="etcd --heartbeat-interval of the started cluster")
+    election_ms: int = Field(500, ge=50, description="etcd --election-timeout of the started cluster")
+    external: ExternalEtcd | None = Field(None, description="An etcd the team already runs: its endpoints and TLS; "
+                                                            "nothing is started")
+
+    @model_validator(mode="after")
+    def _started_or_external(self) -> EtcdEntry:
+        started = sorted(self.model_fields_set & {"members", "heartbeat_ms", "election_ms"})
+        if self.external is not None and started:
+            raise ValueError(f"`external` is an etcd the team runs, so {', '.join(started)} (of a cluster the suite "
+                             "starts) cannot apply: remove " + ("it" if len(started) == 1 else "them"))
+        return self
 
 
 class LoadEntry(_Model):
@@ -342,6 +355,14 @@ def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     return problems
 
 
+def _missing_etcd_files(scenario: Scenario, base_dir: Path) -> list[tuple[tuple[str | int, ...], str]]:
+    """The team's etcd's TLS files that are not there (named with their line, like any field)."""
+    external = scenario.etcd.external if scenario.etcd is not None else None
+    if external is None or external.tls is None:
+        return []
+    return [(("etcd", "external", "tls", field), problem) for field, problem in external.tls.missing(base_dir)]
+
+
 def _load_user(scenario: Scenario) -> str | None:
     """The load's user as the plan will pick it: `load.user`, else the loaded target's built-in user."""
     assert scenario.load is not None
@@ -412,7 +433,7 @@ def _validated(data: dict[str, Any], node: yaml.Node | None, source: str, base_d
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
         raise ScenarioError(_describe(e, node, source)) from e
-    problems = _cross_check(scenario)
+    problems = _cross_check(scenario) + _missing_etcd_files(scenario, base_dir)
     if problems:
         raise ScenarioError("\n".join(_located(source, node, loc, message) for loc, message in problems))
     scenario._source = ScenarioSource(source, _line_of(node, ("name",)),

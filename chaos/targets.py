@@ -145,6 +145,9 @@ class TargetSpec(_Frozen):
     race: bool = Field(False, description="Build the bundled binary with the Go race detector: the first "
                                          "data race stops the service with the race report")
     needs_etcd: bool = Field(False, description="Start an etcd cluster first and pass {etcd_endpoints}")
+    etcd_tls_flags: tuple[str, str, str] | None = Field(
+        None, description="Its flags for etcd's CA, client certificate and key files (as etcdctl's --cacert, "
+                          "--cert, --key), added to its command when the etcd is reached over TLS")
     load_user: str | None = Field(None, description="Built-in Locust user that fits this service")
     deployed: Deployed | None = Field(None, description="Already running on the cluster: found, not started")
     workload_changes: tuple[str, ...] = Field((), description="What its faults change of a deployed workload "
@@ -217,8 +220,8 @@ BUNDLED_FLAGS: Mapping[str, Mapping[str, BundledFlag]] = {
     "allocd": {"leak": _choice("none", "goroutines"), "shed_over_pct": _INT, "merge_timeout": _DURATION,
                "shutdown_timeout": _DURATION},
 }
-#: Flags the suite passes to bundled targets itself (where they listen, their config, etcd).
-SUITE_FLAGS = frozenset({"listen", "config", "watch_config", "endpoints"})
+#: Flags the suite passes to bundled targets itself (where they listen, their config, etcd and its TLS files).
+SUITE_FLAGS = frozenset({"listen", "config", "watch_config", "endpoints", "etcd_cacert", "etcd_cert", "etcd_key"})
 
 _GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$")
 _GO_BOOL = frozenset({"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"})
@@ -281,7 +284,8 @@ def configd(name: str = "configd", **flags: object) -> TargetSpec:
 
 def kvd(name: str = "kvd", **flags: object) -> TargetSpec:
     """kvd: etcd-backed service (incident 3). Flags: ctx_mode."""
-    return _bundled("kvd", name, flags, "--endpoints={etcd_endpoints}", needs_etcd=True)
+    return _bundled("kvd", name, flags, "--endpoints={etcd_endpoints}", needs_etcd=True,
+                    etcd_tls_flags=("--etcd-cacert", "--etcd-cert", "--etcd-key"))
 
 
 def allocd(name: str = "allocd", **flags: object) -> TargetSpec:

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, runtime_checkable
 
 from typing_extensions import TypeVar
 
@@ -26,11 +26,14 @@ from chaos import configfiles, state
 from chaos.cleanup import stop_concurrently
 from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError
-from chaos.platform.etcd import EtcdLeadership
+from chaos.platform.etcd import ClientTls, EtcdLeadership
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.suggest import did_you_mean
 from chaos.targets import TargetSpec
 from chaos.timeline import Timeline
+
+if TYPE_CHECKING:
+    from chaos.external_etcd import ExternalEtcd
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +196,11 @@ class Platform(ABC, Generic[T]):
 
     @abstractmethod
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
-                     etcd_endpoints: str = "") -> T:
-        """Start `spec` and wait until it is ready; TargetError saying why when it is not."""
+                     etcd_endpoints: str = "", etcd_tls: ClientTls | None = None) -> T:
+        """Start `spec` and wait until it is ready; TargetError saying why when it is not.
+
+        `etcd_tls` is the client TLS of the etcd at `etcd_endpoints`, passed with the spec's
+        `etcd_tls_flags` (see `etcd_tls_args`)."""
 
     @abstractmethod
     def stop_target(self, name: str) -> None:
@@ -213,6 +219,13 @@ class Platform(ABC, Generic[T]):
     def start_etcd(self, *, size: int = 3, heartbeat_ms: int = 50,
                    election_ms: int = 500) -> EtcdLeadership[Any]:
         """A started etcd cluster of `size` members with a leader; the caller stops it."""
+
+    def open_external_etcd(self, external: ExternalEtcd) -> EtcdLeadership[Any]:
+        """The team's etcd, checked before any fault (ExternalEtcdError, exit 2, naming the endpoint and the
+        fix); nothing is started. TLS from files here; Kubernetes adds Secrets, pods and its own checks."""
+        from chaos.platform.external_etcd import ExternalEtcdCluster, tls_files
+
+        return ExternalEtcdCluster(external, timeline=self.timeline, tls=tls_files(external.tls)).started()
 
     def target(self, name: str) -> T:
         try:
@@ -249,3 +262,14 @@ class Platform(ABC, Generic[T]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def etcd_tls_args(spec: TargetSpec, tls: ClientTls | None) -> list[str]:
+    """The flags that give `spec` etcd's client TLS files (none for plain HTTP, or a spec that takes none)."""
+    if tls is None or spec.etcd_tls_flags is None:
+        return []
+    ca, cert, key = spec.etcd_tls_flags
+    args = [f"{ca}={tls.ca_file}"]
+    if tls.cert_file is not None and tls.key_file is not None:
+        args += [f"{cert}={tls.cert_file}", f"{key}={tls.key_file}"]
+    return args

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 import requests
@@ -34,6 +35,22 @@ def check_shape(size: int, heartbeat_ms: int, election_ms: int) -> None:
     if election_ms < 5 * heartbeat_ms:
         raise EtcdError(f"election timeout {election_ms} ms must be at least 5x the heartbeat "
                         f"{heartbeat_ms} ms (etcd refuses otherwise)")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTls:
+    """Client TLS to etcd as files: what requests, etcdctl (--cacert/--cert/--key) and kvd take."""
+
+    ca_file: Path
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @property
+    def requests_cert(self) -> tuple[str, str] | None:
+        """The client certificate as requests' `cert` takes it (None: none is presented)."""
+        if self.cert_file is None or self.key_file is None:
+            return None
+        return str(self.cert_file), str(self.key_file)
 
 
 class Member(Protocol):
@@ -141,12 +158,22 @@ class EtcdLeadership(Generic[M]):
     #: The platform the members run on, for messages.
     platform = "local"
 
-    def __init__(self, timeline: Timeline | None, where: str) -> None:
+    def __init__(self, timeline: Timeline | None, where: str, tls: ClientTls | None = None) -> None:
         self.timeline = timeline or Timeline()
         self.members: list[M] = []
         #: Where the members' logs are, for error messages.
         self.where = where
+        #: Client TLS every call to the members uses (None: plain HTTP); targets get it too.
+        self.tls = tls
         self._session = requests.Session()
+
+    def post(self, session: requests.Session, url: str, body: dict[str, Any], timeout_s: float) -> requests.Response:
+        """POST to a member's JSON gateway with the client TLS, given on each call: a Session's own `verify` loses
+        to REQUESTS_CA_BUNDLE in the environment (psf/requests#3829), and the CA must be this etcd's."""
+        if self.tls is None:
+            return session.post(url, json=body, timeout=timeout_s)
+        return session.post(url, json=body, timeout=timeout_s, verify=str(self.tls.ca_file),
+                            cert=self.tls.requests_cert)
 
     @property
     def endpoints(self) -> str:
@@ -221,12 +248,15 @@ class EtcdLeadership(Generic[M]):
     def ask_status(self, member: M) -> MemberStatus | None:
         """Ask the member even when it is believed down (to see it come back)."""
         try:
-            reply = self._session.post(f"{member.client_url}/v3/maintenance/status", json={},
-                                       timeout=STATUS_TIMEOUT_S)
-            reply.raise_for_status()
-            body = reply.json()
+            return self.request_status(member, STATUS_TIMEOUT_S)
         except (requests.RequestException, ValueError):
             return None
+
+    def request_status(self, member: M, timeout_s: float) -> MemberStatus:
+        """Maintenance Status of `member`, raising what the request raised (a refused certificate, a timeout)."""
+        reply = self.post(self._session, f"{member.client_url}/v3/maintenance/status", {}, timeout_s)
+        reply.raise_for_status()
+        body = reply.json()
         header = body.get("header", {})
         return MemberStatus(
             member_id=int(header.get("member_id", 0)),
@@ -301,9 +331,10 @@ class EtcdLeadership(Generic[M]):
         answered = threading.Event()
 
         def transfer() -> None:
-            try:
-                requests.post(f"{old.client_url}/v3/maintenance/transfer-leadership",
-                              json={"targetID": str(target.member_id)}, timeout=timeout_s).raise_for_status()
+            try:  # a session of its own: requests' Session is not shared across threads
+                with requests.Session() as session:
+                    self.post(session, f"{old.client_url}/v3/maintenance/transfer-leadership",
+                              {"targetID": str(target.member_id)}, timeout_s).raise_for_status()
             except requests.RequestException as e:
                 failures.append(e)
             finally:

@@ -240,6 +240,31 @@ ROWS: dict[str, Row] = {
         ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
         "target name 'configd' is used twice", "give each target its own `name`",
         files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}, {bundled: configd}]\n"}),
+    # the team's own etcd (etcd.external): refused before any fault; tests/integration/test_external_etcd.py
+    # holds the rows that need a real etcd serving TLS (a refused client certificate, a wrong CA)
+    "etcd.external beside members of a started cluster": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:3: etcd: `external` is an etcd the team runs, so members", "remove it",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: kvd}]\netcd: {members: 3, external: "
+                                 "{endpoints: ['http://127.0.0.1:1']}}\n"}),
+    "etcd.external: a TLS file missing (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:6: etcd.external.tls.ca_file: {tmp}/certs/ca.crt does not exist",
+        "relative to the scenario file",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: kvd}]\netcd:\n  external:\n    endpoints: "
+                                 "['https://127.0.0.1:1']\n    tls: {ca_file: certs/ca.crt}\n"}),
+    "etcd.external: TLS from a Secret on the local platform (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "etcd.external.tls reads Secret db/etcd-client", "needs --platform kubernetes",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: kvd}]\netcd: {external: {endpoints: "
+                                 "['https://127.0.0.1:1'], tls: {secret: {namespace: db, name: etcd-client}}}}\n"}),
+    "etcd.external: an endpoint that does not answer": Row(
+        ["run", "bad.chaos.yaml"], ExitCode.USAGE,
+        "etcd endpoint http://127.0.0.1:1 does not answer (Connection refused)",
+        "check the address and port, and that etcd listens there",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: kvd}]\netcd: {external: {endpoints: "
+                                 "['http://127.0.0.1:1']}}\n"
+                                 "faults: [{injector: leader_loss, params: {mode: move}}]\n"}),
     "a fault naming a target the scenario lacks": Row(
         ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
         "bad.chaos.yaml:4: faults.0.target: 'confd' is not a target of this scenario", "did you mean 'configd'?",

@@ -16,11 +16,13 @@ import signal
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chaos.build import Binaries
 from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError, TargetError
 from chaos.platform.base import Endpoint, Platform, StartedTarget
+from chaos.platform.etcd import ClientTls
 from chaos.platform.kubernetes import deployed as deployed_service
 from chaos.platform.kubernetes import manifests as m
 from chaos.platform.kubernetes import rights
@@ -39,6 +41,10 @@ from chaos.platform.observations import ExitRecord, LogLine
 from chaos.readiness import http_ok, passes, wait_until
 from chaos.targets import ConfigDelivery, TargetSpec, fill_config_text
 from chaos.timeline import EventKind, Timeline
+
+if TYPE_CHECKING:
+    from chaos.external_etcd import ExternalEtcd
+    from chaos.platform.kubernetes.external_etcd import KubeExternalEtcd
 
 ROLLOUT_SLACK_S = 60.0  # scheduling, image unpacking and probes on top of the target's own readiness bound
 
@@ -125,7 +131,7 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
-                     etcd_endpoints: str = "") -> KubeTarget | DeployedTarget:
+                     etcd_endpoints: str = "", etcd_tls: ClientTls | None = None) -> KubeTarget | DeployedTarget:
         """Apply its ConfigMap, Deployment and Service, wait for the rollout and for it to answer (a deployed
         service: find it, check it and reach it)."""
         self._claim(spec.name)
@@ -135,6 +141,9 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         if node is None:
             raise PlatformError("targets on a cluster other than a local kind cluster need port-forward and the "
                                 "ConfigMap reload path, which are not supported yet; use a kind cluster")
+        if etcd_tls is not None and spec.etcd_tls_flags is not None:
+            raise PlatformError(f"target {spec.name}: a pod the suite deploys cannot reach an etcd over TLS yet (its "
+                                "TLS files are not mounted); run it with --platform local, or use a deployed service")
         if spec.ports:
             raise PlatformError(f"target {spec.name}: named extra ports ({', '.join(spec.ports)}) are supported on the "
                                 "local platform only for now; run it with --platform local")
@@ -305,6 +314,20 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         """A StatefulSet of `size` etcd members in the run's namespace, started and with a leader."""
         self.space.ns.create()
         return KubeEtcdCluster(self.space, size=size, heartbeat_ms=heartbeat_ms, election_ms=election_ms).started()
+
+    def open_external_etcd(self, external: ExternalEtcd) -> KubeExternalEtcd:
+        """The team's etcd: the control-plane etcd refused unless named, TLS from files or a Secret, its pods
+        found when named (`delete`); checked before any fault, nothing started."""
+        from chaos.platform.external_etcd import tls_files
+        from chaos.platform.kubernetes.external_etcd import KubeExternalEtcd, refuse_control_plane, secret_tls
+
+        core = self.space.core
+        refuse_control_plane(core, external)
+        secret = external.tls.secret if external.tls is not None else None
+        tls = secret_tls(core, secret) if secret is not None else tls_files(external.tls)
+        cluster = KubeExternalEtcd(external, core=core, timeline=self.timeline, tls=tls,
+                                   tls_dir=tls.ca_file.parent if secret is not None and tls is not None else None)
+        return cluster.started()
 
     def _write_config(self, spec: TargetSpec) -> tuple[Path | None, str | None]:
         """Write the initial config into the directory the node shares with this host."""

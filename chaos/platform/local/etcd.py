@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chaos.cleanup import stop_concurrently
 from chaos.errors import EtcdError
-from chaos.platform.etcd import EtcdLeadership, LeaderChange, MemberStatus, check_shape
+from chaos.platform.etcd import ClientTls, EtcdLeadership, LeaderChange, MemberStatus, check_shape
 from chaos.platform.local.netfilter import PortIsolation, iptables_available
 from chaos.platform.local.ports import LOOPBACK, free_ports
 from chaos.platform.local.process import SupervisedProcess
@@ -23,9 +23,26 @@ from chaos.readiness import wait_until
 from chaos.targets import RestartPolicy
 from chaos.timeline import EventKind, Timeline, now_ns
 
-__all__ = ["EtcdCluster", "EtcdMember", "LeaderChange", "MemberStatus"]
+__all__ = ["EtcdCluster", "EtcdMember", "LeaderChange", "MemberStatus", "ServerTls"]
 
 _GID_BASE = 200_000  # member gid = base + peer port: unique among live members
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTls:
+    """Certificates every member serves its client and peer ports with, and the CA whose certificates it
+    requires of clients and peers (etcd's --client-cert-auth and --peer-client-cert-auth). The
+    certificate must name 127.0.0.1 and allow both server and client auth (peers dial each other)."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+    def flags(self) -> list[str]:
+        return [f"--cert-file={self.cert_file}", f"--key-file={self.key_file}",
+                f"--trusted-ca-file={self.ca_file}", "--client-cert-auth",
+                f"--peer-cert-file={self.cert_file}", f"--peer-key-file={self.key_file}",
+                f"--peer-trusted-ca-file={self.ca_file}", "--peer-client-cert-auth"]
 
 
 @dataclass
@@ -40,14 +57,15 @@ class EtcdMember:
     member_id: int | None = None
     isolation: PortIsolation | None = None
     paused: bool = False
+    scheme: str = "http"
 
     @property
     def client_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.client_port}"
+        return f"{self.scheme}://{LOOPBACK}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.peer_port}"
+        return f"{self.scheme}://{LOOPBACK}:{self.peer_port}"
 
     @property
     def running(self) -> bool:
@@ -59,7 +77,11 @@ class EtcdMember:
 
 
 class EtcdCluster(EtcdLeadership[EtcdMember]):
-    """N real etcd members on loopback, tuned for fast elections; a context manager."""
+    """N real etcd members on loopback, tuned for fast elections; a context manager.
+
+    With `server_tls` every member serves TLS on both ports and requires certificates; `client_tls` is
+    then what this host (and the targets) present.
+    """
 
     def __init__(
         self,
@@ -71,9 +93,14 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
         heartbeat_ms: int = 50,
         election_ms: int = 500,
         log_level: str = "warn",
+        server_tls: ServerTls | None = None,
+        client_tls: ClientTls | None = None,
     ) -> None:
         check_shape(size, heartbeat_ms, election_ms)
-        super().__init__(timeline, str(base_dir))
+        if (server_tls is None) != (client_tls is None):
+            raise EtcdError("an etcd cluster serving TLS needs the client TLS this host presents, and only it does")
+        super().__init__(timeline, str(base_dir), client_tls)
+        self.server_tls = server_tls
         self.etcd_binary = etcd_binary
         self.base_dir = base_dir.resolve()
         self.size = size
@@ -88,8 +115,9 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
             raise EtcdError(f"etcd binary {self.etcd_binary} does not exist; run chaos.build.build()")
         flat = free_ports(2 * self.size)
         ports = list(zip(flat[::2], flat[1::2], strict=True))
+        scheme = "http" if self.server_tls is None else "https"
         initial = ",".join(
-            f"m{i}=http://{LOOPBACK}:{peer}" for i, (_, peer) in enumerate(ports)
+            f"m{i}={scheme}://{LOOPBACK}:{peer}" for i, (_, peer) in enumerate(ports)
         )
         token = f"gochaos-{now_ns()}"
         for i, (client, peer) in enumerate(ports):
@@ -100,10 +128,10 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
                 str(self.etcd_binary),
                 f"--name={name}",
                 f"--data-dir={data_dir}",
-                f"--listen-client-urls=http://{LOOPBACK}:{client}",
-                f"--advertise-client-urls=http://{LOOPBACK}:{client}",
-                f"--listen-peer-urls=http://{LOOPBACK}:{peer}",
-                f"--initial-advertise-peer-urls=http://{LOOPBACK}:{peer}",
+                f"--listen-client-urls={scheme}://{LOOPBACK}:{client}",
+                f"--advertise-client-urls={scheme}://{LOOPBACK}:{client}",
+                f"--listen-peer-urls={scheme}://{LOOPBACK}:{peer}",
+                f"--initial-advertise-peer-urls={scheme}://{LOOPBACK}:{peer}",
                 f"--initial-cluster={initial}",
                 "--initial-cluster-state=new",
                 f"--initial-cluster-token={token}",
@@ -111,12 +139,13 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
                 f"--election-timeout={self.election_ms}",
                 f"--log-level={self.log_level}",
                 "--logger=zap",
+                *(self.server_tls.flags() if self.server_tls is not None else []),
             ]
             process = SupervisedProcess(
                 f"etcd-{name}", argv, log_path=self.base_dir / f"{name}.log",
                 restart=RestartPolicy.NEVER, gid=_GID_BASE + peer,
             )
-            self.members.append(EtcdMember(name, client, peer, data_dir, process))
+            self.members.append(EtcdMember(name, client, peer, data_dir, process, scheme=scheme))
         for member in self.members:
             member.process.start()
         self.timeline.record(EventKind.ETCD_START, "etcd", members=[m.name for m in self.members])

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from chaos.build import Binaries
 from chaos.errors import InjectionFailed, PlatformError, TargetError
-from chaos.platform.base import Endpoint, Platform, StartedTarget
+from chaos.platform.base import Endpoint, Platform, StartedTarget, etcd_tls_args
+from chaos.platform.etcd import ClientTls
 from chaos.platform.local.cgroups import CgroupLimit
 from chaos.platform.local.etcd import EtcdCluster
 from chaos.platform.local.ports import LOOPBACK, free_ports, port_in_use
@@ -97,7 +98,7 @@ class LocalPlatform(Platform[LocalTarget]):
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
-                     etcd_endpoints: str = "") -> LocalTarget:
+                     etcd_endpoints: str = "", etcd_tls: ClientTls | None = None) -> LocalTarget:
         """Write its config, start it, wait for readiness; TargetError with its log tail if not."""
         self._claim(spec.name)
         workdir = self.run_dir / spec.name
@@ -118,7 +119,7 @@ class LocalPlatform(Platform[LocalTarget]):
             values.update(named_port_values(name, LOOPBACK, number))
         if spec.config is not None and config_path is not None:
             config_path.write_text(fill_config_text(spec, values), encoding="utf-8")
-        argv = [_fill(arg, values, spec.name) for arg in spec.command]
+        argv = [_fill(arg, values, spec.name) for arg in spec.command] + etcd_tls_args(spec, etcd_tls)
         _check_executable(argv[0], spec.name)
         env = {**os.environ, **GO_OBSERVABILITY_ENV}
         env.update({k: _fill(v, values, spec.name) for k, v in spec.env.items()})

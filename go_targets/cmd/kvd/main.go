@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"flag"
 	"log/slog"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -32,6 +35,9 @@ var (
 	ctxMode         = flag.String("ctx-mode", kvd.Isolated, "isolated (per-call contexts, retries, watch re-established) or leaky (incident 3)")
 	cachePrefix     = flag.String("cache-prefix", "cache/", "etcd key prefix mirrored by the watch-fed cache at /cached/{key}")
 	shutdownTimeout = flag.Duration("shutdown-timeout", 10*time.Second, "graceful shutdown bound on SIGTERM")
+	etcdCACert      = flag.String("etcd-cacert", "", "verify etcd's server certificates with this CA bundle (PEM); set, the endpoints are reached over TLS")
+	etcdCert        = flag.String("etcd-cert", "", "client certificate (PEM) presented to etcd; needs --etcd-key")
+	etcdKey         = flag.String("etcd-key", "", "private key (PEM) of --etcd-cert")
 )
 
 func main() {
@@ -45,9 +51,15 @@ func run() int {
 	for i := range eps {
 		eps[i] = strings.TrimSpace(eps[i])
 	}
+	tlsConfig, err := etcdTLS(*etcdCACert, *etcdCert, *etcdKey)
+	if err != nil {
+		log.Error("bad_flag", "error", err.Error())
+		return 1
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   eps,
 		DialTimeout: *dialTimeout,
+		TLS:         tlsConfig,
 		Logger:      zap.NewNop(), // kvd logs etcd errors itself, as JSON lines
 	})
 	if err != nil {
@@ -68,8 +80,9 @@ func run() int {
 		return 1
 	}
 	settings := map[string]any{"endpoints": eps, "ctx_mode": *ctxMode, "cache_prefix": *cachePrefix,
-		"dial_timeout": dialTimeout.String(), "request_timeout": requestTimeout.String(), "retries": *retries}
-	log.Info("starting", "endpoints", eps, "ctx_mode", *ctxMode, "cache_prefix", *cachePrefix, "pid", os.Getpid())
+		"dial_timeout": dialTimeout.String(), "request_timeout": requestTimeout.String(), "retries": *retries,
+		"etcd_tls": tlsConfig != nil}
+	log.Info("starting", "endpoints", eps, "etcd_tls", tlsConfig != nil, "ctx_mode", *ctxMode, "cache_prefix", *cachePrefix, "pid", os.Getpid())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -80,4 +93,21 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// etcdTLS is the client TLS config the --etcd-* flags ask for (etcdctl's
+// names): nil when none is set, so a plain-HTTP etcd needs no flag.
+func etcdTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	if caFile == "" && certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("--etcd-cert and --etcd-key go together: give both or neither")
+	}
+	info := transport.TLSInfo{TrustedCAFile: caFile, CertFile: certFile, KeyFile: keyFile}
+	cfg, err := info.ClientConfig()
+	if err != nil {
+		return nil, errors.New("etcd TLS: " + err.Error())
+	}
+	return cfg, nil
 }

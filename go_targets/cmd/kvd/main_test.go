@@ -387,3 +387,30 @@ func startInProcess(t *testing.T, endpoints []string) string {
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return srv.URL
 }
+
+func TestEtcdTLSFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name, ca, cert, key string
+		wantTLS             bool
+		wantErr             string
+	}{
+		{name: "none: plain HTTP"},
+		{name: "CA only: server verified, no client cert", ca: "testdata-none/ca.crt", wantErr: "etcd TLS"},
+		{name: "cert without key", cert: "c.crt", wantErr: "--etcd-cert and --etcd-key go together"},
+		{name: "key without cert", key: "c.key", wantErr: "--etcd-cert and --etcd-key go together"},
+		{name: "unreadable pair", cert: "missing.crt", key: "missing.key", wantErr: "etcd TLS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := etcdTLS(tc.ca, tc.cert, tc.key)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || (cfg != nil) != tc.wantTLS {
+				t.Fatalf("cfg = %v, err = %v; want TLS %v", cfg, err, tc.wantTLS)
+			}
+		})
+	}
+}

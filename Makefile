@@ -1,5 +1,7 @@
 # Entry points, each doing its own set-up first (venv, install; Go build for gate and test):
 #   make gate   run the chaos gate on the local platform
+#   make gate-kind  the same gate on a kind cluster made for it (root; brings up its own dockerd, kind
+#               and, on first use, an offline node image: 15-25 min cold, about 2 min warm)
 #   make test   run every test: Go (vet, race) and Python (unit, integration, and the
 #               Kubernetes e2e tests on a real kind cluster; GOCHAOS_E2E_KUBERNETES=0 skips those)
 #   make check  the quick loop while editing: lint, types (chaos and tests), unit tests; builds no Go
@@ -10,7 +12,7 @@ export GOCHAOS_E2E_KUBERNETES ?= 1
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup gate test test-go test-python check clean
+.PHONY: setup gate gate-kind test test-go test-python check clean
 
 $(BIN)/gochaos: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +26,10 @@ setup: $(BIN)/gochaos
 
 gate: setup
 	$(BIN)/gochaos run gate --report-dir reports
+
+gate-kind: setup
+	PYTHONPATH=tests/e2e $(BIN)/python -m kind_offline run -- \
+		$(BIN)/gochaos run gate --platform kubernetes --report-dir reports-kind
 
 test: test-go test-python
 

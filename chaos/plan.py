@@ -59,6 +59,8 @@ class LoadPlan:
     options: Mapping[str, Any]
     #: Hard time limit: baseline + the fault budget + observation + LOAD_SLACK_S.
     limit_s: float
+    #: Locust workers as pods beside an in-cluster run (0: the load runs in the run's own processes).
+    worker_pods: int = 0
 
     def spec(self, host: str) -> LoadSpec:
         """The LoadSpec against `host`, the started target's URL (known only once it runs)."""
@@ -175,8 +177,11 @@ def _load_plan(scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget
 
         options["grpc"] = anchor_paths(options["grpc"], base_dir)
     _check_load_options(user, options)
+    if entry.worker_pods and (target.deployed is None or target.deployed.service is None):
+        raise UsageError(f"load.worker_pods: worker pods load {target.name} through its Service; give the target "
+                         "`deployed.service` (a service already deployed on the cluster, run from inside it)")
     return LoadPlan(target=target.name, user=user, users=entry.users, spawn_rate=entry.spawn_rate,
-                    options=options,
+                    options=options, worker_pods=entry.worker_pods,
                     limit_s=windows.baseline_s + windows.observe_s + fault_budget_s + LOAD_SLACK_S)
 
 
@@ -224,8 +229,10 @@ def describe(plan: Plan) -> list[str]:
     else:
         load = plan.load
         options = f", options {_inline(load.options)}" if load.options else ""
+        workers = (f", run by {load.worker_pods} worker pods beside this run (it must run in the cluster) against "
+                   "the target's Service" if load.worker_pods else "")
         lines.append(f"load: {load.users} {load.user} users on {load.target}, spawn rate {load.spawn_rate:g}/s"
-                     f"{options}; stopped after at most {load.limit_s:g}s")
+                     f"{options}{workers}; stopped after at most {load.limit_s:g}s")
     windows = scenario.windows
     lines.append(f"windows: baseline {windows.baseline_s:g}s, faults, then observe {windows.observe_s:g}s")
     if plan.schedule:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chaos import state
 from chaos.build import Binaries
-from chaos.errors import ChaosError, InfrastructureError
+from chaos.errors import ChaosError, InfrastructureError, UsageError
 from chaos.injectors.base import FaultReport, InjectionContext, run_fault
 from chaos.oracles import baseline as baseline_oracle
 from chaos.oracles import bind
@@ -37,13 +37,15 @@ from chaos.timeline import Timeline, WindowStats, now_ns
 from chaos.verdict import Finding, Verdict, decide
 
 if TYPE_CHECKING:
-    from chaos.load import LoadRun
+    from chaos.load import LoadRun, LoadSpec
     from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions
 
 __all__ = ["RunResult", "run_scenario"]
 #: Longest wait for goroutine counts to settle before the idle samples taken before the load starts
 #: and after it stops.
 IDLE_SETTLE_S = 1.0
+#: How long the Locust master waits for worker pods at least: scheduling, image and Python start.
+WORKER_PODS_START_S = 90.0
 
 
 class Progress(Protocol):
@@ -143,7 +145,7 @@ def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries
                                                 etcd_tls=etcd.tls if etcd else None))
         sampler = RuntimeSampler(targets, timeline)
         sampler.sample_idle(IDLE_SETTLE_S)  # goroutines before any load: the leak oracle's anchor
-        load = (_start_load(plan.load, targets, timeline, runs_on.run_dir, stack, show)
+        load = (_start_load(plan.load, targets, runs_on, timeline, stack, show)
                 if plan.load is not None else None)
         stack.enter_context(sampler)
 
@@ -196,16 +198,41 @@ def _start_etcd(options: EtcdEntry, runs_on: Platform, stack: ExitStack, show: P
     return cluster
 
 
-def _start_load(plan: LoadPlan, targets: list[RunningTarget], timeline: Timeline, run_dir: Path,
+def _start_load(plan: LoadPlan, targets: list[RunningTarget], runs_on: Platform, timeline: Timeline,
                 stack: ExitStack, show: Progress) -> LoadRun:
     from chaos.load import LoadRun
 
     target = next(t for t in targets if t.spec.name == plan.target)
-    show.note(f"starting load: {plan.users} {plan.user} users")
-    run = LoadRun(plan.spec(target.endpoint.url), timeline, log_dir=run_dir / "load")
+    spec = plan.spec(target.endpoint.url)
+    if plan.worker_pods:
+        spec = _with_worker_pods(plan, spec, runs_on, stack, show)
+    else:
+        show.note(f"starting load: {plan.users} {plan.user} users")
+    run = LoadRun(spec, timeline, log_dir=runs_on.run_dir / "load")
     stack.callback(run.kill)
     run.start()
     return run
+
+
+def _with_worker_pods(plan: LoadPlan, spec: LoadSpec, runs_on: Platform, stack: ExitStack,
+                      show: Progress) -> LoadSpec:
+    """`spec` as a master this run holds for `plan.worker_pods` worker pods it starts beside itself."""
+    from chaos.load.run import worker_args
+    from chaos.platform.abilities import LoadWorkerPlacement, missing
+    from chaos.platform.local.ports import free_port
+
+    why = missing(runs_on, LoadWorkerPlacement)
+    if why is not None:
+        raise UsageError(f"load.worker_pods: {why}")
+    placement: LoadWorkerPlacement = runs_on  # type: ignore[assignment]  # `missing` proved it
+    port = free_port("0.0.0.0")
+    spec = spec.model_copy(update={
+        "host": placement.load_url(plan.target), "remote_workers": plan.worker_pods, "master_bind_host": "0.0.0.0",
+        "master_port": port, "start_timeout_s": max(spec.start_timeout_s, WORKER_PODS_START_S)})
+    show.note(f"starting load: {plan.users} {plan.user} users on {plan.worker_pods} worker pods -> {spec.host}")
+    workers = placement.start_load_workers(plan.worker_pods, lambda master: worker_args(spec, master, port))
+    stack.callback(workers.stop)
+    return spec
 
 
 def _run_faults(schedule: tuple[ScheduledFault, ...], ctx: InjectionContext,

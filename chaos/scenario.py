@@ -211,6 +211,8 @@ class LoadEntry(_Model):
     user: str | None = Field(None, description="Locust user; defaults to the target's built-in user")
     users: int = Field(10, ge=1, le=10_000)
     spawn_rate: float = Field(50.0, gt=0)
+    worker_pods: int = Field(0, ge=0, le=64, description="Locust workers as pods beside an in-cluster run, "
+                                                         "loading the target's `deployed.service`")
     options: dict[str, Any] = Field(default_factory=dict, description="More LoadSpec fields")
 
 

@@ -111,6 +111,8 @@ class Deployed(_Frozen):
     container: str | None = Field(None, description="Container in its pods (default: the only one)")
     port: int = Field(ge=1, le=65535, description="Container port probes and load reach (through port-forward)")
     config: DeployedConfig | None = Field(None, description="Its config in a ConfigMap (reload storms write there)")
+    service: str | None = Field(None, pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$",
+                                description="Its Service: where load from worker pods goes (`load.worker_pods`)")
 
     @property
     def kind(self) -> str:

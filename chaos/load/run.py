@@ -204,7 +204,7 @@ class LoadRun:
         distributed = spec.workers + spec.remote_workers > 0
         read_fd, write_fd = os.pipe()
         self._stream = os.fdopen(read_fd, "rb")
-        common = ["--user", spec.user, "--time-limit-s", f"{spec.time_limit_s:g}"]
+        common = _common_args(spec)
         main_args = [
             "--role", "master" if distributed else "local", *common,
             "--host", spec.host, "--users", str(spec.users), "--spawn-rate", f"{spec.spawn_rate:g}",
@@ -224,8 +224,8 @@ class LoadRun:
             os.close(write_fd)
         self._thread(self._read, "reader")
         for i in range(spec.workers):
-            self._spawn(f"worker{i}", ["--role", "worker", *common, "--master-host", "127.0.0.1",
-                                       "--master-port", str(self.master_port)])
+            assert self.master_port is not None  # set above: workers > 0 is distributed
+            self._spawn(f"worker{i}", worker_args(spec, "127.0.0.1", self.master_port))
         self._thread(self._watchdog, "watchdog")
 
     def _spawn(self, role: str, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
@@ -344,3 +344,12 @@ class LoadRun:
             lines.append(f"  {proc.role} ({state}), log {proc.log}:")
             lines.extend(f"    {line}" for line in proc.tail().splitlines())
         return "\n".join(lines)
+
+
+def _common_args(spec: LoadSpec) -> list[str]:
+    return ["--user", spec.user, "--time-limit-s", f"{spec.time_limit_s:g}"]
+
+
+def worker_args(spec: LoadSpec, master_host: str, master_port: int) -> list[str]:
+    """Arguments of `python -m chaos.load.child` for one worker of `spec`'s master, wherever it runs."""
+    return ["--role", "worker", *_common_args(spec), "--master-host", master_host, "--master-port", str(master_port)]

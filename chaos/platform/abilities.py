@@ -7,7 +7,7 @@ that ability makes the fault unavailable in one line instead of failing halfway.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
 from chaos.errors import Unavailable
@@ -70,6 +70,28 @@ class PodDeleting(Protocol):
 
     def ready_pods(self, name: str) -> list[str]:
         """Target `name`'s pods that are running and ready now."""
+        ...
+
+
+class LoadWorkers(Protocol):
+    """Load worker processes running elsewhere than this run (pods), stopped by the run."""
+
+    #: Where they run, for the run's events (pod names).
+    where: list[str]
+
+    def stop(self) -> None: ...
+
+
+@runtime_checkable
+class LoadWorkerPlacement(Protocol):
+    """Can run Locust workers beside the run (pods in the cluster) that reach a target without this run."""
+
+    def load_url(self, name: str) -> str:
+        """The URL those workers load target `name` at (its Service)."""
+        ...
+
+    def start_load_workers(self, count: int, args: Callable[[str], list[str]]) -> LoadWorkers:
+        """Start `count` workers, each `python -m chaos.load.child` with `args(master_host)`."""
         ...
 
 

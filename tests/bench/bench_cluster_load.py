@@ -1,6 +1,7 @@
 """How much load reaches a deployed service on kind: through port-forward from outside, and from inside the cluster.
 
     PYTHONPATH=tests/e2e python tests/bench/bench_cluster_load.py [--users 8,32] [--step-s 8] [--workers 0,1,2]
+        [--worker-pods 1,2,3]
 
 Brings up an offline kind cluster (tests/e2e/kind_offline), deploys configd there as a team would
 (its own Deployment and ConfigMap, tests/e2e/team_service.py), then measures the request rate the
@@ -10,7 +11,9 @@ suite's Locust load gets on `GET /`:
    per connection: how a run outside the cluster reaches a deployed service), at each user count;
 2. from a runner pod inside the cluster (the gochaos runner image, `gochaos run` of a load-only
    scenario on the pod's ServiceAccount, reaching the pod over the pod network), at the best user
-   count of step 1 and with 0..N extra Locust worker processes in that pod (`load.options.workers`).
+   count of step 1 and with 0..N extra Locust worker processes in that pod (`load.options.workers`);
+3. from N worker pods beside that runner pod (`load.worker_pods`, Locust's distributed mode), which
+   load the team's Service; every request result still streams back to the run's timeline.
 
 Every figure is counted by the suite itself (the Timeline's window outside; report.json's baseline
 load inside). Writes JSON (machine, command, steps, ratios) to tests/bench/results/cluster_load.json.
@@ -82,18 +85,19 @@ def port_forward_step(access: ClusterAccess, team: str, users: int, step_s: floa
 
 
 def in_cluster_step(access: ClusterAccess, team: str, image: str, users: int, workers: int,
-                    step_s: float) -> dict[str, Any]:
+                    step_s: float, worker_pods: int = 0) -> dict[str, Any]:
     """`gochaos run` of a load-only scenario in a runner pod; its baseline load, from its report."""
     from kubernetes import client as client_module
 
     client: Any = client_module
     core = client.CoreV1Api(access.api)
-    name = f"bench-{users}u-{workers}w-{secrets.token_hex(2)}"
+    name = f"bench-{users}u-{workers}w-{worker_pods}p-{secrets.token_hex(2)}"
     scenario = {
         "name": "bench-in-cluster",
-        "targets": [{"name": "web", "deployed": {"namespace": team, "workload": "deployment/web", "port": 8080},
+        "targets": [{"name": "web", "deployed": {"namespace": team, "workload": "deployment/web", "port": 8080,
+                                                 "service": "web"},
                      "ready_path": "/-/readyz"}],
-        "load": {"user": "configd", "users": users, "spawn_rate": 1000,
+        "load": {"user": "configd", "users": users, "spawn_rate": 1000, "worker_pods": worker_pods,
                  "options": {"workers": workers, "configd": {"routes": ["/"], "cache_get_weight": 0,
                                                              "cache_put_weight": 0}}},
         "windows": {"baseline_s": step_s, "observe_s": 0}, "faults": [], "oracles": []}
@@ -122,7 +126,8 @@ def in_cluster_step(access: ClusterAccess, team: str, image: str, users: int, wo
         core.delete_namespaced_config_map(name, RUNNER_NAMESPACE)
     baseline = report["load"]["baseline"]
     start = next(e for e in report["events"] if e["kind"] == "target.start")
-    return {"users": users, "extra_worker_processes": workers, "verdict": report["verdict"],
+    return {"users": users, "extra_worker_processes": workers, "worker_pods": worker_pods,
+            "verdict": report["verdict"],
             "via": start["details"].get("via"), "requests": baseline["requests"], "errors": baseline["errors"],
             "rps": round(baseline["requests"] / step_s, 1), "p99_ms": baseline.get("p99_ms")}
 
@@ -145,6 +150,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "tests/bench/results/cluster_load.json")
     parser.add_argument("--users", default="8,32", help="Locust user counts through port-forward")
     parser.add_argument("--workers", default="0,1,2", help="extra Locust worker processes in the runner pod")
+    parser.add_argument("--worker-pods", default="1,2,3", help="Locust worker pods beside the runner pod")
     parser.add_argument("--step-s", type=float, default=8.0)
     args = parser.parse_args()
     import os
@@ -179,6 +185,12 @@ def main() -> int:
             print(f"in-cluster   users={users:<4} extra workers={workers} rps={step['rps']:>8}  "
                   f"p99={step['p99_ms']} ms  via {step['via']}", flush=True)
             inside.append(step)
+        pods = []
+        for count in (int(n) for n in args.worker_pods.split(",") if n):
+            step = in_cluster_step(access, team, runner, users, 0, args.step_s, worker_pods=count)
+            print(f"worker pods  users={users:<4} pods={count} rps={step['rps']:>8}  p99={step['p99_ms']} ms",
+                  flush=True)
+            pods.append(step)
         access.close()
 
     best_outside = max(s["rps"] for s in outside)
@@ -192,6 +204,10 @@ def main() -> int:
         "port_forward": {"how": "Locust on the host, one port-forward stream per connection", "steps": outside},
         "in_cluster": {"how": "Locust in a runner pod (gochaos run), over the pod network; a master plus N "
                               "worker processes in that pod when N > 0", "steps": inside},
+        "worker_pods": {"how": "the runner pod as Locust master, N worker pods of its image loading the Service",
+                        "steps": pods,
+                        "ratio_to_one_process": {str(s["worker_pods"]): round(s["rps"] / inside[0]["rps"], 3)
+                                                 for s in pods}},
         "ratio_in_cluster_to_port_forward": round(max(s["rps"] for s in inside) / best_outside, 2),
         "ratio_workers_to_one_process": {str(s["extra_worker_processes"]): round(s["rps"] / inside[0]["rps"], 3)
                                          for s in inside},
@@ -213,8 +229,8 @@ def _install_runner_identity(access: ClusterAccess, team: str) -> None:
     runner = {d["kind"]: d for d in load_kustomization(manifests_dir() / "runner")}
     client.CoreV1Api(access.api).create_namespace(runner["Namespace"])
     client.CoreV1Api(access.api).create_namespaced_service_account(RUNNER_NAMESPACE, runner["ServiceAccount"])
-    for kind in ("ClusterRole", "ClusterRoleBinding"):
-        utils.create_from_dict(access.api, runner[kind])
+    for kind in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
+        utils.create_from_dict(access.api, runner[kind], namespace=RUNNER_NAMESPACE)
     for file in ("role.yaml", "rolebinding.yaml"):
         doc = yaml.safe_load((manifests_dir() / "rbac" / file).read_text(encoding="utf-8"))
         utils.create_from_dict(access.api, doc, namespace=team)

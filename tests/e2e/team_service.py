@@ -42,21 +42,23 @@ def team_deployment(name: str, image: str, flags: list[str]) -> dict[str, Any]:
 def scenario_doc(namespace: str, *, workload: str = "deployment/web", key: str = "config.yaml",
                  configmap: str = "web-config", faults: list[dict[str, Any]] | None = None,
                  load_options: dict[str, Any] | None = None, oracles: list[str] | None = None,
-                 users: int = 4, observe_s: float = 3) -> dict[str, Any]:
+                 users: int = 4, observe_s: float = 3, baseline_s: float = 2, worker_pods: int = 0,
+                 service: str | None = None) -> dict[str, Any]:
     """A scenario on the team's `workload` in `namespace`: configd's load, these faults and oracles."""
     doc = {
         "name": "shop-web",
         "targets": [{
             "name": "web",
             "deployed": {"namespace": namespace, "workload": workload, "port": 8080,
-                         "config": {"configmap": configmap, "key": key}},
+                         "config": {"configmap": configmap, "key": key},
+                         **({"service": service} if service else {})},
             "format": "yaml", "version_key": "version", "version_header": "X-Config-Version",
             "version_endpoint": "/-/config", "ready_path": "/-/readyz"}],
-        "load": {"user": "configd", "users": users, "spawn_rate": 50,
+        "load": {"user": "configd", "users": users, "spawn_rate": 50, "worker_pods": worker_pods,
                  "options": {"configd": load_options or {"routes": ["/", "/hello"]}}},
-        "windows": {"baseline_s": 2, "observe_s": observe_s},
+        "windows": {"baseline_s": baseline_s, "observe_s": observe_s},
         "faults": faults or [],
-        "oracles": oracles or ["panics", "rollback"],
+        "oracles": ["panics", "rollback"] if oracles is None else oracles,
     }
     return doc
 
@@ -69,7 +71,7 @@ def write_scenario(tmp_path: Path, namespace: str, **options: Any) -> Path:
 
 
 def deploy_team(api: Any, namespace: str, image: str) -> None:
-    """Both builds with their ConfigMaps in `namespace` (which exists), once their pods are ready."""
+    """Both builds with their ConfigMaps and Services in `namespace` (which exists), once their pods are ready."""
     from kubernetes import client as client_module
 
     client: Any = client_module
@@ -78,6 +80,8 @@ def deploy_team(api: Any, namespace: str, image: str) -> None:
         core.create_namespaced_config_map(namespace, {"metadata": {"name": f"{name}-config"},
                                                       "data": {"config.yaml": CONFIG}})
         apps.create_namespaced_deployment(namespace, team_deployment(name, image, flags))
+        core.create_namespaced_service(namespace, {"metadata": {"name": name}, "spec": {  # port 80, as teams do
+            "selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}})
 
     def rolled_out() -> bool:
         return all((apps.read_namespaced_deployment_status(n, namespace).status.ready_replicas or 0) >= 1

@@ -252,3 +252,26 @@ def test_sigterm_of_the_runner_pod_reverts_the_storm_it_is_in(staging: Staging) 
     print(f"runner exited {time.monotonic() - deleted:.1f}s after its pod was deleted")
     assert staging.config_map() == CONFIG, "SIGTERM reverted the ConfigMap before the runner exited"
     assert staging.finished("evicted", timeout_s=60) == "Failed"
+
+
+def test_load_from_worker_pods_streams_every_request_onto_the_run_s_timeline(staging: Staging) -> None:
+    started = time.time()
+    staging.set_scenario(scenario_doc(staging.team, service="web", worker_pods=2, users=16, baseline_s=6,
+                                      observe_s=1, oracles=["panics"]))
+    staging.run_job("workers")
+    outcome = staging.finished("workers")
+    logs = staging.logs("workers")
+    print(logs[-2500:])
+    assert outcome == "Complete", logs
+    report = staging.report(started)
+    assert report["verdict"] == "pass", report["findings"]
+    pods = next(e for e in report["events"] if e["kind"] == "load.start" and e["source"] == "load-workers")
+    assert len(pods["details"]["pods"]) == 2, pods
+    load = next(e for e in report["events"] if e["kind"] == "load.start" and e["source"] == "load")
+    assert load["details"]["host"] == f"http://web.{staging.team}.svc:80", load
+    baseline = report["load"]["baseline"]
+    assert baseline["requests"] > 0 and baseline["errors"] == 0, baseline
+    print(f"worker pods: {baseline['requests'] / 6:.0f} rps in the baseline window")
+    left = staging.api("CoreV1Api").list_namespaced_pod(RUNNER_NAMESPACE, label_selector="gochaos.io/role=load-worker")
+    assert not [p.metadata.name for p in left.items if p.metadata.deletion_timestamp is None], \
+        "the run deleted its worker pods"

@@ -77,14 +77,14 @@ def test_the_shipped_role_grants_every_verb_a_run_checks_for_and_no_more(workloa
     role = yaml.safe_load((manifests_dir() / "rbac" / "role.yaml").read_text(encoding="utf-8"))
     cluster_role = manifests_dir() / "rbac" / "cluster" / "clusterrole.yaml"
     cluster = list(yaml.safe_load_all(cluster_role.read_text(encoding="utf-8")))
-    wanted = needs(Deployed.model_validate({**DEPLOYED, "workload": workload}), WORKLOAD_CHANGES)
+    wanted = needs(Deployed.model_validate({**DEPLOYED, "workload": workload, "service": "web"}), WORKLOAD_CHANGES)
     for need in wanted:
         resource = f"{need.resource}/{need.subresource}" if need.subresource else need.resource
         assert _allows(role["rules"], need.verb, resource, need.group), f"the Role does not grant {need}"
     granted = {(verb, resource) for rule in role["rules"] for resource in rule["resources"] for verb in rule["verbs"]}
     asked = {(n.verb, f"{n.resource}/{n.subresource}" if n.subresource else n.resource)
              for w in ("deployment/web", "statefulset/web")
-             for n in needs(Deployed.model_validate({**DEPLOYED, "workload": w}), WORKLOAD_CHANGES)}
+             for n in needs(Deployed.model_validate({**DEPLOYED, "workload": w, "service": "web"}), WORKLOAD_CHANGES)}
     assert granted == asked, "the Role grants exactly what runs check for"
     assert _allows(cluster[0]["rules"], "get", "namespaces", ""), "the opt-in label check reads the namespace"
 

@@ -86,7 +86,8 @@ def test_the_load_limit_printed_is_the_one_the_load_runs_with(monkeypatch: pytes
 
     monkeypatch.setattr(chaos.load, "LoadRun", FakeLoadRun, raising=False)
     with ExitStack() as stack:
-        chaos.runner._start_load(plan.load, [FakeTarget()], Timeline(), tmp_path,  # type: ignore[list-item]
+        runs_on: Any = type("Platform", (), {"run_dir": tmp_path})()
+        chaos.runner._start_load(plan.load, [FakeTarget()], runs_on, Timeline(),  # type: ignore[list-item]
                                  stack, QuietProgress())
     (spec,) = started
     assert (spec.duration_s, spec.host, spec.user, spec.users) == \
@@ -164,3 +165,15 @@ def test_one_precedence_and_one_exit_code_per_status() -> None:
     assert {s: s.exit_code for s in Status} == {Status.PASS: ExitCode.PASS, Status.FAIL: ExitCode.FAIL,
                                                 Status.INCONCLUSIVE: ExitCode.INCONCLUSIVE}
     assert decide([finding(Status.FAIL)]).exit_code is ExitCode.FAIL
+
+
+def test_worker_pods_need_a_deployed_service_to_load() -> None:
+    scenario = {"name": "w", "targets": [{"name": "web", "deployed": {
+        "namespace": "shop", "workload": "deployment/web", "port": 8080}}],
+        "load": {"user": "configd", "worker_pods": 2}}
+    with pytest.raises(UsageError, match=r"load\.worker_pods: .* give the target `deployed\.service`"):
+        build_plan(Scenario.model_validate(scenario), HERE, platform="kubernetes")
+    scenario["targets"][0]["deployed"]["service"] = "web"  # type: ignore[index]
+    plan = build_plan(Scenario.model_validate(scenario), HERE, platform="kubernetes")
+    assert plan.load is not None and plan.load.worker_pods == 2
+    assert any("run by 2 worker pods beside this run" in line for line in describe(plan))

@@ -9,6 +9,7 @@ import yaml
 
 from chaos.platform.kubernetes.cluster import runs_in_cluster
 from chaos.platform.kubernetes.deployed import needs
+from chaos.platform.kubernetes.load_workers import POD_VERBS
 from chaos.platform.kubernetes.manifests import load_kustomization, manifests_dir
 from chaos.targets import Deployed
 
@@ -17,6 +18,13 @@ RUNNER = manifests_dir() / "runner"
 
 def _docs() -> dict[str, dict[str, Any]]:
     return {d["kind"]: d for d in load_kustomization(RUNNER)}
+
+
+def test_the_runner_may_keep_worker_pods_in_its_own_namespace_and_nothing_more() -> None:
+    docs = _docs()
+    [rule] = docs["Role"]["rules"]
+    assert (rule["apiGroups"], rule["resources"], tuple(rule["verbs"])) == ([""], ["pods"], POD_VERBS)
+    assert docs["RoleBinding"]["roleRef"]["name"] == docs["Role"]["metadata"]["name"]
 
 
 def test_the_job_s_status_is_the_verdict_and_a_failure_is_not_retried() -> None:
@@ -49,7 +57,7 @@ def test_the_runner_s_identity_is_the_one_the_shipped_rbac_binds() -> None:
     account = docs["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"]
     assert docs["ServiceAccount"]["metadata"]["name"] == account
     binding = yaml.safe_load((manifests_dir() / "rbac" / "rolebinding.yaml").read_text(encoding="utf-8"))
-    subjects = [*binding["subjects"], *docs["ClusterRoleBinding"]["subjects"]]
+    subjects = [*binding["subjects"], *docs["ClusterRoleBinding"]["subjects"], *docs["RoleBinding"]["subjects"]]
     assert all(s == {"kind": "ServiceAccount", "name": account, "namespace": namespace} for s in subjects), subjects
 
 

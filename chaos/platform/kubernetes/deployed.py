@@ -58,6 +58,8 @@ def needs(deployed: Deployed, changes: Iterable[str] = (), *, port_forward: bool
               *(Need(verb, "leases", ns, group="coordination.k8s.io") for verb in ("create", "get", "delete"))]
     if deployed.config is not None:
         wanted += [Need("get", "configmaps", ns), Need("patch", "configmaps", ns)]
+    if deployed.service is not None:
+        wanted.append(Need("get", "services", ns))
     if "pods" in changes:
         wanted.append(Need("delete", "pods", ns))
     if "env" in changes:
@@ -86,6 +88,28 @@ def find(core: Any, apps: Any, name: str, deployed: Deployed) -> Workload:
     if deployed.config is not None:
         _check_config(core, name, deployed, pod_spec, container)
     return Workload(ns, ",".join(f"{k}={v}" for k, v in sorted(match.items())), container)
+
+
+def service_url(core: Any, name: str, deployed: Deployed) -> str:
+    """`http://SERVICE.NAMESPACE.svc:PORT` of the deployed service's Service, the port that reaches its container port.
+
+    Where load from inside the cluster goes: the Service keeps routing to ready pods while a fault
+    deletes or restarts them. UsageError naming the fix when the Service or a fitting port is missing.
+    """
+    assert deployed.service is not None
+    ns, svc = deployed.namespace, deployed.service
+    found = _read(core.read_namespaced_service, svc, ns,
+                  f"Service {svc} is not in namespace {ns}; fix target {name}'s `deployed.service`")
+    ports = found.spec.ports or []
+    fitting = [p for p in ports if p.target_port in (deployed.port, str(deployed.port))
+               or (p.target_port is None and p.port == deployed.port)]
+    if not fitting and len(ports) == 1 and isinstance(ports[0].target_port, str):
+        fitting = ports  # a named targetPort: the only port there is
+    if not fitting:
+        listed = ", ".join(f"{p.port}->{p.target_port}" for p in ports) or "none"
+        raise UsageError(f"target {name}: Service {ns}/{svc} has no port to container port {deployed.port} "
+                         f"(ports: {listed}); fix `deployed.port` or `deployed.service`")
+    return f"http://{svc}.{ns}.svc:{fitting[0].port}"
 
 
 def _check_config(core: Any, name: str, deployed: Deployed, pod_spec: Any, container: str) -> None:

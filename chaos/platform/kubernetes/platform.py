@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaos.build import Binaries
 from chaos.configfiles import WriteMode
-from chaos.errors import PlatformError, TargetError
+from chaos.errors import PlatformError, TargetError, UsageError
 from chaos.platform.base import Endpoint, Platform, StartedTarget
 from chaos.platform.etcd import ClientTls
 from chaos.platform.kubernetes import deployed as deployed_service
@@ -32,6 +32,7 @@ from chaos.platform.kubernetes.deployed import DeployedTarget, Workload
 from chaos.platform.kubernetes.etcd import KubeEtcdCluster
 from chaos.platform.kubernetes.hog import KubeHog
 from chaos.platform.kubernetes.kill_switch import KillSwitch
+from chaos.platform.kubernetes.load_workers import WorkerPods
 from chaos.platform.kubernetes.namespace import FIELD_MANAGER, reason
 from chaos.platform.kubernetes.podwatch import PodObserver
 from chaos.platform.kubernetes.resize import PodResize
@@ -304,6 +305,21 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
                               f"{spec.readiness.timeout_s:g}s: {why}")
         self.timeline.record(EventKind.TARGET_READY, spec.name, pid=None)
         return target
+
+    def load_url(self, name: str) -> str:
+        """Where load from inside the cluster reaches target `name`: its Service (deployed services only)."""
+        target = self.target(name)
+        deployed = target.spec.deployed
+        if deployed is None or deployed.service is None:
+            raise UsageError(f"load from worker pods needs target {name}'s `deployed.service`")
+        return deployed_service.service_url(self.space.core, name, deployed)
+
+    def start_load_workers(self, count: int, args: Callable[[str], list[str]]) -> WorkerPods:
+        """`count` Locust worker pods of this runner's image beside it (the run must be inside the cluster)."""
+        if not self.cluster.in_cluster:
+            raise UsageError("load.worker_pods needs the run inside the cluster (the CronJob of manifests/runner, or "
+                             "`kubectl run` of the runner image): worker pods must reach the run's Locust master")
+        return WorkerPods(self.cluster.api, self.run_id, self.timeline, count, args)
 
     def start_hog(self, near: str, *, mb: int, cpu: bool, duration_s: float) -> KubeHog:
         """A hog pod on target `near`'s node (BestEffort: it competes for the node's memory and CPU)."""

@@ -66,19 +66,35 @@ def _pid_ns() -> str:
         return ""
 
 
+#: Set by the downward API in a pod (manifests/runner): the pod a run lives in, so that a run in a
+#: later pod (its state on the same volume) can tell whether the pod of a killed run is gone.
+POD_ENV = ("GOCHAOS_POD_NAMESPACE", "GOCHAOS_POD_NAME", "GOCHAOS_POD_UID")
+
+
+def _my_pod() -> str:
+    """`namespace/name/uid` of the pod this process runs in, when the downward API says so; else ""."""
+    parts = [os.environ.get(name, "") for name in POD_ENV]
+    return "/".join(parts) if all(parts) else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """One suite process, identified beyond its pid (pids are recycled)."""
+    """One suite process, identified beyond its pid (pids are recycled), and its pod when it has one."""
 
     pid: int
     start: int | None
     boot_id: str
     pid_ns: str
+    pod: str = ""
 
     @classmethod
     def me(cls) -> Owner:
         pid = os.getpid()
-        return cls(pid, process_start(pid), _boot_id(), _pid_ns())
+        return cls(pid, process_start(pid), _boot_id(), _pid_ns(), _my_pod())
+
+    def is_me(self) -> bool:
+        """This very process (a pid alone would match a dead run's in another pod: both are often 1)."""
+        return self.pid == os.getpid() and self.pid_ns == _pid_ns() and self.pod == _my_pod()
 
     @property
     def tag(self) -> str:
@@ -94,7 +110,15 @@ class Owner:
         return cls(int(match[1]), int(match[2]), _boot_id(), _pid_ns())
 
     def status(self) -> str:
-        """One of alive, dead, or unknown (another pid namespace: its pids mean nothing here)."""
+        """One of alive, dead, or unknown (another pid namespace: its pids mean nothing here).
+
+        An owner in another pod is as alive as its pod, which the API says (a pod gone, replaced or
+        ended is dead).
+        """
+        if self.pod and self.pod != _my_pod():
+            from chaos.platform.kubernetes.pod_liveness import pod_status
+
+            return pod_status(self.pod)
         if self.pid_ns != _pid_ns():
             return "unknown"
         if self.boot_id != _boot_id():
@@ -253,7 +277,8 @@ class _Ledger:
                 return
             owner = self.owner()
             document = {"schema": SCHEMA, "owner": {"pid": owner.pid, "start": owner.start,
-                                                    "boot_id": owner.boot_id, "pid_ns": owner.pid_ns},
+                                                    "boot_id": owner.boot_id, "pid_ns": owner.pid_ns,
+                                                    "pod": owner.pod},
                         "holdings": [{"kind": h.kind, "key": h.key, "what": h.what, "data": h.data}
                                      for h in self._holdings.values()]}
             tmp = path.with_name(f".{path.name}.tmp")
@@ -349,7 +374,8 @@ def _read(path: Path) -> tuple[Owner, list[Holding]] | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         o = doc["owner"]
-        owner = Owner(int(o["pid"]), o.get("start"), str(o.get("boot_id", "")), str(o.get("pid_ns", "")))
+        owner = Owner(int(o["pid"]), o.get("start"), str(o.get("boot_id", "")), str(o.get("pid_ns", "")),
+                      str(o.get("pod", "")))
         holdings = [Holding(str(h["kind"]), str(h["key"]), str(h.get("what", h["key"])), dict(h.get("data", {})))
                     for h in doc["holdings"]]
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -397,7 +423,7 @@ def reclaim(*, dry_run: bool = False, report: Callable[[str], None] | None = Non
                 continue
             owner, holdings = parsed
             seen.update((h.kind, h.key) for h in holdings)
-            if owner.pid == me or owner.status() != "dead":
+            if owner.is_me() or owner.status() != "dead":
                 continue
             results = [_undo(h, owner.pid, dry_run)
                        for h in sorted(holdings, key=lambda h: _order(h.kind))]

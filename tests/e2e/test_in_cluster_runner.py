@@ -34,7 +34,7 @@ from team_service import CONFIG, deploy_team, scenario_doc
 from chaos.build import Binaries
 from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions, connect
 from chaos.platform.kubernetes.images import ensure_image, load_into_kind
-from chaos.platform.kubernetes.kind import KindCluster
+from chaos.platform.kubernetes.kind import KindCluster, KindNode
 from chaos.platform.kubernetes.manifests import manifests_dir
 from chaos.platform.kubernetes.rights import OPT_IN_LABEL, OPT_IN_VALUE
 from chaos.readiness import wait_until
@@ -53,6 +53,7 @@ class Staging:
 
     team: str
     access: ClusterAccess
+    node: KindNode
     kubectl: Path
     overlay: Path
     reports: Path  # the reports volume, as this host sees it
@@ -147,7 +148,7 @@ def _staging(gochaos_kind_cluster: KindCluster, docker_engine: DockerEngine, kin
     reports = host_dir / f"runner-reports-{suffix}"
     volume = f"gochaos-reports-{suffix}"
     work = tmp_path_factory.mktemp("staging")
-    staging = Staging(f"team-{suffix}", access, build_all(CacheLayout.default())["kubectl"],
+    staging = Staging(f"team-{suffix}", access, node, build_all(CacheLayout.default())["kubectl"],
                       _runner_overlay(work / "overlay", ensure_runner_image(docker_engine)), reports)
     try:
         kind_load(docker_engine, kind=Path(kind_binary), cluster=gochaos_kind_cluster.name,
@@ -252,6 +253,32 @@ def test_sigterm_of_the_runner_pod_reverts_the_storm_it_is_in(staging: Staging) 
     print(f"runner exited {time.monotonic() - deleted:.1f}s after its pod was deleted")
     assert staging.config_map() == CONFIG, "SIGTERM reverted the ConfigMap before the runner exited"
     assert staging.finished("evicted", timeout_s=60) == "Failed"
+
+
+def test_a_sigkilled_runner_s_storm_is_reverted_by_the_next_scheduled_run(staging: Staging) -> None:
+    """The node kills the runner outright (as the OOM killer would): no handler runs, its state stays on the
+    reports volume, and the next Job, a new pod with a pid 1 of its own, sees that pod ended and restores."""
+    import signal
+
+    staging.set_scenario(scenario_doc(staging.team, faults=_storm(40, 2000, 15000), observe_s=1))
+    staging.run_job("killed")
+    assert wait_until(lambda: staging.config_map() != CONFIG, timeout_s=120, interval_s=0.5), \
+        f"the storm never wrote the ConfigMap: {staging.logs('killed')}"
+    core = staging.api("CoreV1Api")
+    [pod] = core.list_namespaced_pod(RUNNER_NAMESPACE, label_selector="job-name=killed").items
+    container_id = str(pod.status.container_statuses[0].container_id).partition("://")[2]
+    staging.node.signal_container(container_id, signal.SIGKILL)
+    assert staging.finished("killed", timeout_s=60) == "Failed"
+    assert staging.config_map() != CONFIG, "nothing ran in the killed runner to restore it"
+
+    started = time.time()
+    staging.set_scenario(scenario_doc(staging.team, observe_s=1))
+    staging.run_job("next")
+    assert staging.finished("next") == "Complete", staging.logs("next")
+    assert staging.config_map() == CONFIG, f"the next run restored the ConfigMap: {staging.logs('next')}"
+    said = [line for line in staging.logs("next").splitlines() if "cleaned up after a dead run" in line]
+    assert said and said[0].endswith(": restored"), said
+    assert staging.report(started)["verdict"] == "pass"
 
 
 def test_load_from_worker_pods_streams_every_request_onto_the_run_s_timeline(staging: Staging) -> None:

@@ -46,7 +46,7 @@ def test_the_runner_runs_the_mounted_scenario_on_kubernetes_and_keeps_reports_an
     assert args[args.index("--report-dir") + 1] == mounts["reports"]
     assert volumes["reports"]["persistentVolumeClaim"]["claimName"] == _docs()["PersistentVolumeClaim"]["metadata"][
         "name"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert Path(env["GOCHAOS_STATE_DIR"]).is_relative_to(mounts["reports"]), "a killed run's state outlives its pod"
     assert container["securityContext"]["readOnlyRootFilesystem"] and mounts["tmp"] == "/tmp"
 

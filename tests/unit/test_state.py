@@ -164,6 +164,22 @@ def test_an_owner_in_another_pid_namespace_is_left_alone(state_dir: Path, tmp_pa
     assert kept.is_dir() and path.exists()
 
 
+def test_an_owner_in_another_pod_is_left_alone_when_no_api_can_say_its_pod_is_gone(
+        state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside a cluster no pod's fate can be read: a run of another pod with this very pid is not this one."""
+    kept = tmp_path / "gochaos-run-in-a-pod"
+    kept.mkdir()
+    owner = {**dead_owner(), "pid": os.getpid(), "pod": "gochaos/gochaos-123-abc/uid-1"}
+    path = forged_state(state_dir, owner, [{"kind": "dir", "key": str(kept), "what": "a dir", "data": {}}])
+    assert state.reclaim() == []
+    assert kept.is_dir() and path.exists()
+    for name, value in zip(state.POD_ENV, ("gochaos", "gochaos-456-def", "uid-2"), strict=True):
+        monkeypatch.setenv(name, value)
+    me = state.Owner.me()
+    assert me.pod == "gochaos/gochaos-456-def/uid-2" and me.is_me()
+    assert not state.Owner(me.pid, me.start, me.boot_id, me.pid_ns, "gochaos/gochaos-123-abc/uid-1").is_me()
+
+
 def test_only_gochaos_temp_dirs_are_ever_removed(state_dir: Path, tmp_path: Path) -> None:
     precious = tmp_path / "precious"
     precious.mkdir()

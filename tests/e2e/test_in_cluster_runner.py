@@ -96,6 +96,15 @@ class Staging:
         assert wait_until(done, timeout_s=timeout_s, interval_s=2), f"Job {name} did not finish: {self.logs(name)}"
         return seen[0]
 
+    def storming(self, job: str) -> Any:
+        """Job `job` in the middle of a long storm on the team's ConfigMap; its runner pod."""
+        self.set_scenario(scenario_doc(self.team, faults=_storm(40, 2000, 15000), observe_s=1))
+        self.run_job(job)
+        assert wait_until(lambda: self.config_map() != CONFIG, timeout_s=120, interval_s=0.5), \
+            f"the storm never wrote the ConfigMap: {self.logs(job)}"
+        [pod] = self.api("CoreV1Api").list_namespaced_pod(RUNNER_NAMESPACE, label_selector=f"job-name={job}").items
+        return pod
+
     def logs(self, job: str) -> str:
         core = self.api("CoreV1Api")
         pods = core.list_namespaced_pod(RUNNER_NAMESPACE, label_selector=f"job-name={job}").items
@@ -235,12 +244,8 @@ def test_a_failing_verdict_fails_the_job(staging: Staging) -> None:
 
 
 def test_sigterm_of_the_runner_pod_reverts_the_storm_it_is_in(staging: Staging) -> None:
-    staging.set_scenario(scenario_doc(staging.team, faults=_storm(40, 2000, 15000), observe_s=1))
-    staging.run_job("evicted")
-    assert wait_until(lambda: staging.config_map() != CONFIG, timeout_s=120, interval_s=0.5), \
-        f"the storm never wrote the ConfigMap: {staging.logs('evicted')}"
+    pod = staging.storming("evicted")
     core = staging.api("CoreV1Api")
-    [pod] = core.list_namespaced_pod(RUNNER_NAMESPACE, label_selector="job-name=evicted").items
     deleted = time.monotonic()
     core.delete_namespaced_pod(pod.metadata.name, RUNNER_NAMESPACE)  # SIGTERM, as an eviction sends
 
@@ -260,12 +265,7 @@ def test_a_sigkilled_runner_s_storm_is_reverted_by_the_next_scheduled_run(stagin
     reports volume, and the next Job, a new pod with a pid 1 of its own, sees that pod ended and restores."""
     import signal
 
-    staging.set_scenario(scenario_doc(staging.team, faults=_storm(40, 2000, 15000), observe_s=1))
-    staging.run_job("killed")
-    assert wait_until(lambda: staging.config_map() != CONFIG, timeout_s=120, interval_s=0.5), \
-        f"the storm never wrote the ConfigMap: {staging.logs('killed')}"
-    core = staging.api("CoreV1Api")
-    [pod] = core.list_namespaced_pod(RUNNER_NAMESPACE, label_selector="job-name=killed").items
+    pod = staging.storming("killed")
     container_id = str(pod.status.container_statuses[0].container_id).partition("://")[2]
     staging.node.signal_container(container_id, signal.SIGKILL)
     assert staging.finished("killed", timeout_s=60) == "Failed"

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from .artefacts import exclusive
 from .commands import run
 from .docker_engine import DockerEngine
 from .errors import BuildFailed, ClusterError, PrerequisiteMissing
-from .image_archive import ImageConfig, LayerWriter, write_archive
+from .image_archive import ImageConfig, Layer, LayerWriter, write_archive
+from .progress import Progress, quiet, step
 
 
 def build_static_go_binary(*, module_dir: Path, package: str, out: Path) -> Path:
@@ -42,22 +46,50 @@ def docker_build(engine: DockerEngine, *, context: Path, tag: str, build_args: d
     return tag
 
 
+def image_exists(engine: DockerEngine, tag: str) -> bool:
+    result = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag], env=engine.env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    return result.returncode == 0
+
+
+def ensure_loaded(engine: DockerEngine, tag: str, build: Callable[[], None], *, lock: Path, what: str,
+                  progress: Progress = quiet) -> bool:
+    """Make sure the engine has `tag`, running `build` (which loads it) under `lock` if not; True if it built."""
+    if image_exists(engine, tag):
+        return False
+    with exclusive(lock, what=f"{what} {tag}"):
+        if image_exists(engine, tag):  # another session built it while we waited
+            return False
+        with step(progress, f"building {what} {tag}"):
+            build()
+    return True
+
+
+def load_archive(engine: DockerEngine, *, tag: str, layers: list[Layer], config: ImageConfig, timeout: float = 300,
+                 progress: Progress = quiet) -> str:
+    """`docker load` of image `tag` written from `layers` and `config` on the fly; BuildFailed unless it is there."""
+
+    def stream(out: IO[bytes]) -> None:
+        write_archive(out, tags=[tag], layers=layers, config=config)
+
+    run(["docker", "load"], error=BuildFailed, what=f"docker load of {tag}",
+        hint="check the engine's log and free disk space in its data-root", timeout=timeout, env=engine.env,
+        stdin=stream, progress=progress)
+    if not image_exists(engine, tag):
+        raise BuildFailed(f"docker load finished but {tag} is not in the engine; check the engine's log")
+    return tag
+
+
 def load_binary_image(engine: DockerEngine, *, binary: Path, tag: str, work: Path) -> str:
     """Make `tag` a FROM-scratch image whose entrypoint is `binary` (as /<name>), in the engine."""
     work.mkdir(parents=True, exist_ok=True)
     layer = LayerWriter(work / f"{binary.name}.layer.tar")
     layer.file(binary.name, binary, 0o755)
     built = layer.close()
-
-    def stream(out: IO[bytes]) -> None:
-        write_archive(out, tags=[tag], layers=[built], config=ImageConfig(entrypoint=[f"/{binary.name}"]))
-
     try:
-        run(["docker", "load"], error=BuildFailed, what=f"docker load {tag}", hint="check the engine's log",
-            timeout=300, env=engine.env, stdin=stream)
+        return load_archive(engine, tag=tag, layers=[built], config=ImageConfig(entrypoint=[f"/{binary.name}"]))
     finally:
         built.path.unlink(missing_ok=True)
-    return tag
 
 
 def kind_load(engine: DockerEngine, *, kind: Path, cluster: str, tag: str) -> None:

@@ -22,16 +22,15 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import IO
 
-from .artefacts import exclusive, input_key, tree_files
-from .commands import run
+from .artefacts import input_key, tree_files
 from .control_plane_images import sandbox_image, write_control_plane_images
 from .debian_rootfs import RECIPE_VERSION, build_rootfs, debian_mirror
 from .docker_engine import DockerEngine
 from .errors import BuildFailed
-from .image_archive import DEFAULT_PATH, ImageConfig, LayerWriter, existing_layer, write_archive
+from .image_archive import DEFAULT_PATH, ImageConfig, LayerWriter, existing_layer
 from .kubernetes_build import build_all
+from .local_images import ensure_loaded, load_archive
 from .locations import CacheLayout
 from .pause_build import build_pause
 from .progress import Progress, quiet, step
@@ -70,14 +69,9 @@ def ensure_node_image(engine: DockerEngine, *, cache: CacheLayout | None = None,
     """Return the node image tag, building and loading the image first if the engine lacks it."""
     cache = cache or CacheLayout.default()
     tag = node_image_tag()
-    if image_exists(engine, tag):
-        return tag
-    with exclusive(cache.work / f".{tag.rsplit(':', 1)[1]}.lock", what=f"node image {tag}"):
-        if image_exists(engine, tag):  # another session built it while we waited
-            return tag
-        with step(progress, f"building node image {tag}"):
-            _build(engine, cache, tag, progress)
-    _remove_other_tags(engine, tag, progress)
+    if ensure_loaded(engine, tag, lambda: _build(engine, cache, tag, progress),
+                     lock=cache.work / f".{tag.rsplit(':', 1)[1]}.lock", what="node image", progress=progress):
+        _remove_other_tags(engine, tag, progress)
     return tag
 
 
@@ -111,17 +105,11 @@ def _build(engine: DockerEngine, cache: CacheLayout, tag: str, progress: Progres
             labels={"org.gochaos.kind-offline.kubernetes": KUBERNETES_VERSION},
         )
 
-        def stream(out: IO[bytes]) -> None:
-            write_archive(out, tags=[tag], layers=[base_layer, overlay_layer], config=config)
-
         with step(progress, "docker load of the node image"):
-            run(["docker", "load"], error=BuildFailed, what="docker load of the node image",
-                hint="check the engine's log and free disk space in its data-root", timeout=1200,
-                env=engine.env, stdin=stream, progress=progress)
+            load_archive(engine, tag=tag, layers=[base_layer, overlay_layer], config=config, timeout=1200,
+                         progress=progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if not image_exists(engine, tag):
-        raise BuildFailed(f"docker load finished but {tag} is not in the engine; check the engine's log")
 
 
 def _add_node_root(layer: LayerWriter, substitutions: dict[str, str]) -> None:
@@ -142,12 +130,6 @@ def _add_node_root(layer: LayerWriter, substitutions: dict[str, str]) -> None:
             layer.file(relative.removesuffix(".in"), text.encode(), path.stat().st_mode & 0o7777)
         else:
             layer.file(relative, path)
-
-
-def image_exists(engine: DockerEngine, tag: str) -> bool:
-    result = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag], env=engine.env,
-                            capture_output=True, text=True, timeout=60, check=False)
-    return result.returncode == 0
 
 
 def _remove_other_tags(engine: DockerEngine, keep: str, progress: Progress) -> None:

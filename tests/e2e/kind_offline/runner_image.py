@@ -14,16 +14,15 @@ import shutil
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
 
-from .artefacts import exclusive, input_key, tree_files
+from .artefacts import input_key, tree_files
 from .commands import run
 from .debian_rootfs import RECIPE_VERSION, build_rootfs, debian_mirror
 from .docker_engine import DockerEngine
 from .errors import BuildFailed, PrerequisiteMissing
-from .image_archive import DEFAULT_PATH, ImageConfig, existing_layer, write_archive
+from .image_archive import DEFAULT_PATH, ImageConfig, existing_layer
+from .local_images import ensure_loaded, load_archive
 from .locations import CacheLayout, repo_root
-from .node_image import image_exists
 from .progress import Progress, quiet, step
 from .versions import DEBIAN_SUITE, RUNNER_PACKAGES
 
@@ -57,13 +56,9 @@ def ensure_runner_image(engine: DockerEngine, *, cache: CacheLayout | None = Non
     """Return the runner image tag, building and loading the image into `engine` first if it lacks it."""
     cache = cache or CacheLayout.default()
     tag = runner_image_tag()
-    if image_exists(engine, tag):
-        return tag
-    with exclusive(cache.work / f".runner-{tag.rsplit(':', 1)[1]}.lock", what=f"runner image {tag}"):
-        if image_exists(engine, tag):
-            return tag
-        with step(progress, f"building the gochaos runner image {tag}"):
-            _build(engine, cache, tag, progress)
+    ensure_loaded(engine, tag, lambda: _build(engine, cache, tag, progress),
+                  lock=cache.work / f".runner-{tag.rsplit(':', 1)[1]}.lock", what="the gochaos runner image",
+                  progress=progress)
     return tag
 
 
@@ -106,14 +101,7 @@ def _build(engine: DockerEngine, cache: CacheLayout, tag: str, progress: Progres
                                   "PYTHONUNBUFFERED=1"],
                              user=f"{RUNNER_UID}:{RUNNER_UID}", labels={"org.gochaos.runner": "1"})
 
-        def stream(out: IO[bytes]) -> None:
-            write_archive(out, tags=[tag], layers=[base, suite], config=config)
-
         with step(progress, "docker load of the runner image"):
-            run(["docker", "load"], error=BuildFailed, what="docker load of the runner image",
-                hint="check the engine's log and free disk space in its data-root", timeout=900,
-                env=engine.env, stdin=stream, progress=progress)
+            load_archive(engine, tag=tag, layers=[base, suite], config=config, timeout=900, progress=progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if not image_exists(engine, tag):
-        raise BuildFailed(f"docker load finished but {tag} is not in the engine; check the engine's log")

@@ -279,7 +279,8 @@ def _deployed_lines(spec: TargetSpec) -> list[str]:
                  "and reverts every fault")
     if spec.workload_changes:
         lines.append(f"    changes (faults): {deployed.workload}'s " + " and ".join(
-            {"pods": "pods (deleted; the workload replaces them)", "env": "container env (a rollout, rolled back)"}
+            {"pods": "pods (deleted; the workload replaces them)", "env": "container env (a rollout, rolled back)",
+             "resize": "running pod's CPU/memory limits (resized in place, resized back)"}
             [change] for change in spec.workload_changes))
     lines.append("    checks first (SelfSubjectAccessReview): " + ", ".join(
         str(need) for need in needs(deployed, spec.workload_changes, port_forward=not inside)))

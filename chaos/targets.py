@@ -153,7 +153,8 @@ class TargetSpec(_Frozen):
     load_user: str | None = Field(None, description="Built-in Locust user that fits this service")
     deployed: Deployed | None = Field(None, description="Already running on the cluster: found, not started")
     workload_changes: tuple[str, ...] = Field((), description="What its faults change of a deployed workload "
-                                                             "besides its ConfigMap (pods, env): the rights checked")
+                                                             "besides its ConfigMap (pods, env, resize): the rights "
+                                                             "checked")
 
     def live_probes(self) -> tuple[LiveProbe, ...]:
         """Every way to read which config is live: the version probe's, then `live`."""
@@ -166,7 +167,7 @@ class TargetSpec(_Frozen):
 
 
 def with_workload_change(spec: TargetSpec, change: str) -> TargetSpec:
-    """`spec` whose faults also change `change` (pods, env) of its deployed workload; others unchanged."""
+    """`spec` whose faults also change `change` (pods, env, resize) of its deployed workload; others unchanged."""
     if spec.deployed is None or change in spec.workload_changes:
         return spec
     return spec.model_copy(update={"workload_changes": (*spec.workload_changes, change)})

@@ -156,8 +156,13 @@ class GCPressure(Injector[AgentPressure | EnvPressure | CgroupPressure | HogPres
         self._hog: Hog | None = None
 
     def shape_target(self, spec: TargetSpec) -> TargetSpec:
-        """A rollout with GOGC/GOMEMLIMIT changes a deployed workload: its run must be allowed to patch it."""
-        return with_workload_change(spec, "env") if isinstance(self.params, EnvPressure) else spec
+        """A rollout with GOGC/GOMEMLIMIT, or an in-place resize of its pods, changes a deployed workload: its run
+        must be allowed to patch it (or its pods' resize)."""
+        if isinstance(self.params, EnvPressure):
+            return with_workload_change(spec, "env")
+        if isinstance(self.params, CgroupPressure):
+            return with_workload_change(spec, "resize")
+        return spec
 
     def expected_duration_s(self) -> float:
         return self.params.duration_s + 30

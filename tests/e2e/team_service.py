@@ -33,6 +33,8 @@ def team_deployment(name: str, image: str, flags: list[str]) -> dict[str, Any]:
                 "args": ["--listen=0.0.0.0:8080", "--config=/etc/app/config.yaml", "--watch-config", *flags],
                 "env": [{"name": "GOTRACEBACK", "value": "all"}, {"name": "GODEBUG", "value": "gctrace=1"}],
                 "ports": [{"containerPort": 8080}],
+                "resources": {"requests": {"cpu": "50m", "memory": "32Mi"},
+                              "limits": {"cpu": "2", "memory": "256Mi"}},
                 "readinessProbe": {"httpGet": {"path": "/-/readyz", "port": 8080}, "periodSeconds": 1},
                 "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}]}],
                 "volumes": [{"name": "config", "configMap": {"name": f"{name}-config"}}]}}},

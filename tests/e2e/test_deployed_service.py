@@ -155,6 +155,26 @@ def test_gc_pressure_rolls_a_deployed_service_with_gogc_and_rolls_it_back(shop: 
         "rolled back to the env it had: GOGC removed again"
 
 
+def test_gc_pressure_squeezes_a_deployed_pod_in_place_and_restores_its_limits(shop: Shop, tmp_path: Path) -> None:
+    from kubernetes import client as client_module
+
+    client: Any = client_module
+    core = client.CoreV1Api(shop.access.api)
+    scenario = write_scenario(tmp_path, shop.namespace, oracles=["panics", "recovery"], observe_s=3, faults=[
+        {"injector": "gc_pressure", "target": "web",
+         "params": {"method": "cgroup", "cpu_limit_millicores": 100, "duration_s": 4}}])
+    result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
+                      "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    fault = next(f for f in report["findings"] if f["check"] == "fault:gc_pressure#1")
+    assert fault["status"] == "pass", fault
+    print(f"gc_pressure cgroup on a deployed service: {fault['summary']}")
+    [pod] = core.list_namespaced_pod(shop.namespace, label_selector="app=web").items
+    limits = pod.status.container_statuses[0].resources.limits
+    assert (limits["cpu"], limits["memory"]) == ("2", "256Mi"), "the pod runs with its own limits again"
+
+
 def test_a_crash_of_a_deployed_service_is_seen_from_its_pods(shop: Shop, tmp_path: Path) -> None:
     scenario = write_scenario(tmp_path, shop.namespace, workload="deployment/web-racy", configmap="web-racy-config",
                          load_options={"routes": ["/"], "route_weight": 1, "cache_get_weight": 4,

@@ -41,14 +41,15 @@ class Workload:
 
 
 #: What faults may change of a deployed workload besides its ConfigMap, and the verbs each takes.
-WORKLOAD_CHANGES = ("pods", "env")
+WORKLOAD_CHANGES = ("pods", "env", "resize")
 
 
 def needs(deployed: Deployed, changes: Iterable[str] = (), *, port_forward: bool = True) -> list[Need]:
     """Every verb a run on this service uses, for the up-front access review.
 
     `changes` are what its faults change (`TargetSpec.workload_changes`): pods deleted (pod_delete),
-    env rolled out (gc_pressure env). Nothing else is asked for, so a read-mostly Role suffices.
+    env rolled out (gc_pressure env), pods' limits resized in place (gc_pressure cgroup). Nothing else
+    is asked for, so a read-mostly Role suffices.
     A run inside the cluster reaches pods over the pod network and needs no `port_forward`.
     """
     ns = deployed.namespace
@@ -64,6 +65,8 @@ def needs(deployed: Deployed, changes: Iterable[str] = (), *, port_forward: bool
         wanted.append(Need("delete", "pods", ns))
     if "env" in changes:
         wanted.append(Need("patch", f"{deployed.kind}s", ns, group="apps"))
+    if "resize" in changes:
+        wanted.append(Need("patch", "pods", ns, subresource="resize"))
     return wanted
 
 

@@ -2,7 +2,8 @@
 
 - "k8s_config_key": before the first write into a ConfigMap key, what the key held;
 - "k8s_workload_env": before the first env rollout of a Deployment/StatefulSet, its container's
-  values of the variables changed (None: absent).
+  values of the variables changed (None: absent);
+- "k8s_pod_limits": before an in-place resize of a pod (gc_pressure cgroup), its container's limits.
 
 A revert forgets the record; a run killed mid-fault leaves it, and the next run's start (or
 `gochaos cleanup`) puts the original back, reaching the cluster again from what was recorded. Kept
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 CONFIG_KEY = "k8s_config_key"
 WORKLOAD_ENV = "k8s_workload_env"
+POD_LIMITS = "k8s_pod_limits"
 
 
 def config_key_id(where: ConfigMapKey) -> str:
@@ -94,5 +96,23 @@ def _restore_workload_env(holding: state.Holding) -> str:
         patch(data["name"], data["namespace"], env_patch(data["container"], data["original"], str(time.time_ns())),
               field_manager=FIELD_MANAGER)
         return "env restored"
+
+    return _with_cluster(holding, restore)
+
+
+@state.kind(POD_LIMITS, order=30)
+def _restore_pod_limits(holding: state.Holding) -> str:
+    """Resize the pod's container back to its recorded limits (a pod deleted since has its workload's own)."""
+    from kubernetes import client as client_module
+
+    from chaos.platform.kubernetes.resize import resize_body
+
+    client: Any = client_module
+    data = holding.data
+
+    def restore(api: Any) -> str:
+        client.CoreV1Api(api).patch_namespaced_pod_resize(data["pod"], data["namespace"],
+                                                          resize_body(data["container"], data["original"]))
+        return "limits restored"
 
     return _with_cluster(holding, restore)

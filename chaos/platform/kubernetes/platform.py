@@ -204,9 +204,12 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
 
     def resource_limit(self, name: str, *, memory_bytes: int | None = None,
                        cpu_millicores: int | None = None) -> PodResize:
-        """A CPU/memory squeeze of target `name`'s pod in place (apply, throttled_periods, remove)."""
-        return PodResize(self.space, self._own(name, "an in-place resize").observer, name, memory_bytes=memory_bytes,
-                         cpu_millicores=cpu_millicores)
+        """A CPU/memory squeeze of target `name`'s pod in place (apply, throttled_periods, remove); its own or a
+        deployed service's."""
+        target = self.target(name)
+        container = target.workload.container if isinstance(target, DeployedTarget) else m.CONTAINER
+        return PodResize(self.space.core, target.observer, name, container=container, node=self.cluster.node,
+                         reach=self.cluster.how_to_reach(), memory_bytes=memory_bytes, cpu_millicores=cpu_millicores)
 
     def _close_targets(self) -> None:
         """Stop observing; the namespace's deletion (`_release`) takes their objects with it."""

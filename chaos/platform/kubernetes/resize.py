@@ -2,8 +2,12 @@
 
 The Kubernetes twin of `chaos.platform.local.cgroups.CgroupLimit`: the kubelet rewrites the container's cgroup
 limits while it runs, so the squeeze lands without a restart (in-place resize, beta and on by
-default since Kubernetes 1.33), and `remove()` puts the limits the pod had back. On kind the CFS
-throttling is read from the container's cgroup through the node, as the proof the squeeze bit.
+default since Kubernetes 1.33), and `remove()` puts the limits the pod had back. The same works for
+the run's own pods and a team's deployed service: only the API is used. The original limits are
+recorded in the state file before the squeeze, so a killed run's next start or `gochaos cleanup`
+puts them back. A limit the container does not have cannot be taken away again in place, so only a
+limit it has is squeezed (else the fault is refused in one line). Where the node is reachable (kind)
+the CFS throttling is read from the container's cgroup, as the proof the squeeze bit.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from chaos import state
 from chaos.errors import InjectionFailed, RevertFailed
-from chaos.platform.kubernetes.manifests import CONTAINER
+from chaos.platform.kubernetes import deployed_reclaim
+from chaos.platform.kubernetes.kind import KindNode
 from chaos.platform.kubernetes.namespace import reason
 from chaos.platform.kubernetes.podwatch import PodObserver
-from chaos.platform.kubernetes.run_space import RunSpace
 
 APPLY_TIMEOUT_S = 15.0
 
@@ -23,9 +28,10 @@ APPLY_TIMEOUT_S = 15.0
 class PodResize:
     """Limits of one target's running container, changed in place and changed back."""
 
-    def __init__(self, space: RunSpace, observer: PodObserver, target: str, *, memory_bytes: int | None = None,
-                 cpu_millicores: int | None = None) -> None:
-        self.space, self.observer, self.target = space, observer, target
+    def __init__(self, core: Any, observer: PodObserver, target: str, *, container: str, node: KindNode | None,
+                 reach: dict[str, str], memory_bytes: int | None = None, cpu_millicores: int | None = None) -> None:
+        self.core, self.observer, self.target = core, observer, target
+        self.namespace, self.container_name, self.node, self._reach = observer.namespace, container, node, reach
         self.limits: dict[str, str] = {}
         if cpu_millicores is not None:
             self.limits["cpu"] = f"{cpu_millicores}m"
@@ -41,11 +47,20 @@ class PodResize:
         current = self.observer.current
         if current is None:
             raise InjectionFailed(f"{self.target} has no running container to resize")
-        self._pod, self._container = current
-        pod = self.space.core.read_namespaced_pod(self._pod, self.space.namespace)
-        spec = next(c for c in pod.spec.containers if c.name == CONTAINER)
-        self._original = {k: str(v) for k, v in ((spec.resources.limits or {}) if spec.resources else {}).items()
-                          if k in self.limits}
+        pod_name, container_id = current
+        pod = self.core.read_namespaced_pod(pod_name, self.namespace)
+        spec = next(c for c in pod.spec.containers if c.name == self.container_name)
+        have = {k: str(v) for k, v in ((spec.resources.limits or {}) if spec.resources else {}).items()}
+        lacking = [k for k in self.limits if k not in have]
+        if lacking:
+            raise InjectionFailed(f"{self.target}: pod {pod_name}'s container {self.container_name} has no "
+                                  f"{' or '.join(lacking)} limit to squeeze in place (a resize cannot take a limit "
+                                  "away again); give it one, or use gc_pressure method env or hog")
+        self._original = {k: have[k] for k in self.limits}
+        self._pod, self._container = pod_name, container_id
+        state.hold(deployed_reclaim.POD_LIMITS, self._holding(), f"limits of pod {self.namespace}/{pod_name}",
+                   reach=self._reach, namespace=self.namespace, pod=pod_name, container=self.container_name,
+                   original=self._original)
         self._throttled_at_start = self._throttled_total()
         self._resize(self.limits)
         self.groups = [(f"pod {self._pod}", f"limits {self.limits}")]
@@ -59,17 +74,23 @@ class PodResize:
     def remove(self) -> None:
         if self._pod is None:
             return
+        holding = self._holding()
         pod, self._pod = self._pod, None
         try:
             self._resize(self._original, pod=pod)
         except InjectionFailed as e:
             if self.observer.current not in (None, (pod, self._container)):
-                return  # the container was replaced: the new one has the Deployment's own limits
+                state.release(deployed_reclaim.POD_LIMITS, holding)
+                return  # the container was replaced: the new one has the workload's own limits
             raise RevertFailed(f"{self.target}: could not restore the limits {self._original} of pod {pod}: {e}; "
-                               f"restore them by hand (kubectl -n {self.space.namespace} delete pod {pod})") from e
+                               f"restore them by hand (kubectl -n {self.namespace} delete pod {pod})") from e
+        state.release(deployed_reclaim.POD_LIMITS, holding)
+
+    def _holding(self) -> str:
+        return f"{self.namespace}/{self._pod}/{self.container_name}"
 
     def _throttled_total(self) -> int | None:
-        node = self.space.cluster.node
+        node = self.node
         if node is None or self._container is None:
             return None
         return node.throttled_periods(self._container.partition("://")[2] or self._container)
@@ -77,23 +98,27 @@ class PodResize:
     def _resize(self, limits: dict[str, str], pod: str | None = None) -> None:
         pod = pod or self._pod
         assert pod is not None
-        body = {"spec": {"containers": [{"name": CONTAINER, "resources": {"limits": limits}}]}}
         try:
-            self.space.core.patch_namespaced_pod_resize(pod, self.space.namespace, body)
+            self.core.patch_namespaced_pod_resize(pod, self.namespace, resize_body(self.container_name, limits))
         except Exception as e:
             raise InjectionFailed(f"in-place resize of pod {pod} to {limits}: {reason(e)} (the cluster needs "
                                   "Kubernetes >= 1.33 with InPlacePodVerticalScaling)") from e
         deadline = time.monotonic() + APPLY_TIMEOUT_S
         while time.monotonic() < deadline:  # the kubelet reports the limits it actually set
-            if _applied(self.space.core.read_namespaced_pod(pod, self.space.namespace), limits):
+            if _applied(self.core.read_namespaced_pod(pod, self.namespace), self.container_name, limits):
                 return
             time.sleep(0.2)
         raise InjectionFailed(f"the kubelet did not apply {limits} to pod {pod} within {APPLY_TIMEOUT_S:g}s")
 
 
-def _applied(pod: Any, limits: dict[str, str]) -> bool:
+def resize_body(container: str, limits: dict[str, str]) -> dict[str, Any]:
+    """The pods/resize patch setting `container`'s `limits`."""
+    return {"spec": {"containers": [{"name": container, "resources": {"limits": limits}}]}}
+
+
+def _applied(pod: Any, container: str, limits: dict[str, str]) -> bool:
     for status in (pod.status.container_statuses or []) if pod.status else []:
-        if status.name == CONTAINER and status.resources is not None:
+        if status.name == container and status.resources is not None:
             have = status.resources.limits or {}
             return all(_same(have.get(k), v) for k, v in limits.items())
     return False

@@ -275,6 +275,9 @@ def _deployed_lines(spec: TargetSpec) -> list[str]:
                      "faults); restores: that key to what it held when the run started")
     else:
         lines.append("    changes: nothing (no `deployed.config`)")
+    if deployed.agent_token_env:
+        lines.append(f"    chaosagent: linked into the service, reached on port {deployed.port} with the token in "
+                     f"${deployed.agent_token_env}")
     lines.append(f"    kill switch: Lease {ns}/gochaos-run-<run id>, created at the start; deleting it aborts the run "
                  "and reverts every fault")
     if spec.workload_changes:

@@ -179,7 +179,8 @@ class TargetEntry(_Model):
         if self.version_header or self.version_endpoint:
             version = VersionProbe(header=self.version_header, endpoint=self.version_endpoint)
         return TargetSpec(name=self.name, command=(), readiness=self._readiness(), config=config,
-                          version=version, load_user=self.load_user, live=self.live, deployed=self.deployed)
+                          version=version, load_user=self.load_user, live=self.live, deployed=self.deployed,
+                          chaosagent=self.deployed.agent_token_env is not None)
 
     def _readiness(self) -> Readiness:
         if self.ready_grpc is False:

@@ -113,6 +113,9 @@ class Deployed(_Frozen):
     config: DeployedConfig | None = Field(None, description="Its config in a ConfigMap (reload storms write there)")
     service: str | None = Field(None, pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$",
                                 description="Its Service: where load from worker pods goes (`load.worker_pods`)")
+    agent_token_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                        description="This run's environment variable holding the token its linked "
+                                                    "chaosagent expects (gc_pressure method agent)")
 
     @property
     def kind(self) -> str:

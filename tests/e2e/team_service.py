@@ -16,6 +16,8 @@ from chaos.readiness import wait_until
 CONFIG = (go_targets_dir() / "configs" / "configd.yaml").read_text(encoding="utf-8")
 
 
+#: The token the team's chaosagent expects (a Secret in its namespace; the run gets it in its environment).
+AGENT_TOKEN = "shop-agent-token-0123456789"
 #: The team's two builds: a correct one, and one whose cache map is unlocked (it crashes under load).
 BUILDS = {"web": ["--reload-strategy=atomic", "--cache-lock=sharded"],
           "web-racy": ["--reload-strategy=atomic", "--cache-lock=none"]}
@@ -31,7 +33,9 @@ def team_deployment(name: str, image: str, flags: list[str]) -> dict[str, Any]:
             "spec": {"containers": [{
                 "name": "server", "image": image, "imagePullPolicy": "Never",
                 "args": ["--listen=0.0.0.0:8080", "--config=/etc/app/config.yaml", "--watch-config", *flags],
-                "env": [{"name": "GOTRACEBACK", "value": "all"}, {"name": "GODEBUG", "value": "gctrace=1"}],
+                "env": [{"name": "GOTRACEBACK", "value": "all"}, {"name": "GODEBUG", "value": "gctrace=1"},
+                        {"name": "CHAOSAGENT_TOKEN",  # configd links chaosagent; the team keeps its token in a Secret
+                         "valueFrom": {"secretKeyRef": {"name": "agent", "key": "token"}}}],
                 "ports": [{"containerPort": 8080}],
                 "resources": {"requests": {"cpu": "50m", "memory": "32Mi"},
                               "limits": {"cpu": "2", "memory": "256Mi"}},
@@ -78,6 +82,7 @@ def deploy_team(api: Any, namespace: str, image: str) -> None:
 
     client: Any = client_module
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    core.create_namespaced_secret(namespace, {"metadata": {"name": "agent"}, "stringData": {"token": AGENT_TOKEN}})
     for name, flags in BUILDS.items():
         core.create_namespaced_config_map(namespace, {"metadata": {"name": f"{name}-config"},
                                                       "data": {"config.yaml": CONFIG}})

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from team_service import CONFIG, deploy_team, write_scenario
+from team_service import AGENT_TOKEN, CONFIG, deploy_team, scenario_doc, write_scenario
 
 from chaos.build import Binaries
 from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions, connect
@@ -151,7 +151,8 @@ def test_gc_pressure_rolls_a_deployed_service_with_gogc_and_rolls_it_back(shop: 
     assert fault["status"] == "pass" and fault["figures"]["env"] == {"GOGC": "5"}, fault
     print(f"gc_pressure env on a deployed service: {fault['summary']}")
     container = apps.read_namespaced_deployment("web", shop.namespace).spec.template.spec.containers[0]
-    assert {var.name: var.value for var in container.env} == {"GOTRACEBACK": "all", "GODEBUG": "gctrace=1"}, \
+    assert {var.name: var.value for var in container.env} == {"GOTRACEBACK": "all", "GODEBUG": "gctrace=1",
+                                                              "CHAOSAGENT_TOKEN": None}, \
         "rolled back to the env it had: GOGC removed again"
 
 
@@ -173,6 +174,30 @@ def test_gc_pressure_squeezes_a_deployed_pod_in_place_and_restores_its_limits(sh
     [pod] = core.list_namespaced_pod(shop.namespace, label_selector="app=web").items
     limits = pod.status.container_statuses[0].resources.limits
     assert (limits["cpu"], limits["memory"]) == ("2", "256Mi"), "the pod runs with its own limits again"
+
+
+def test_gc_pressure_through_the_chaosagent_a_deployed_service_links(shop: Shop, tmp_path: Path) -> None:
+    doc = scenario_doc(shop.namespace, oracles=["panics", "recovery"], observe_s=3, faults=[
+        {"injector": "gc_pressure", "target": "web",
+         "params": {"method": "agent", "gc_percent": 5, "churn_mb_per_sec": 20, "duration_s": 4}}])
+    doc["targets"][0]["deployed"]["agent_token_env"] = "SHOP_AGENT_TOKEN"
+    scenario = tmp_path / "agent.chaos.yaml"
+    scenario.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    args = ("run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
+            "--report-dir", str(tmp_path / "r"))
+    refused = _gochaos(shop, *args, cwd=tmp_path, timeout=120)
+    assert refused.returncode == 2 and "SHOP_AGENT_TOKEN" in refused.stderr, refused.stdout + refused.stderr
+    os.environ["SHOP_AGENT_TOKEN"] = AGENT_TOKEN
+    try:
+        result = _gochaos(shop, *args, cwd=tmp_path)
+    finally:
+        del os.environ["SHOP_AGENT_TOKEN"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    fault = next(f for f in report["findings"] if f["check"] == "fault:gc_pressure#1")
+    assert fault["status"] == "pass", fault
+    print(f"gc_pressure agent on a deployed service: {fault['summary']}")
+    assert AGENT_TOKEN not in (tmp_path / "r" / "report.json").read_text(), "the token never reaches a report"
 
 
 def test_a_crash_of_a_deployed_service_is_seen_from_its_pods(shop: Shop, tmp_path: Path) -> None:

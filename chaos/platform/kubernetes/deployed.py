@@ -176,8 +176,8 @@ class DeployedTarget(StartedTarget):
     """A deployed service (implements `RunningTarget`) reached through `tunnel`, followed by `observer`."""
 
     def __init__(self, spec: TargetSpec, workload: Workload, tunnel: Tunnel, observer: PodObserver,
-                 core: Any, reach: dict[str, str]) -> None:
-        super().__init__(spec, tunnel.endpoint, None, {})
+                 core: Any, reach: dict[str, str], agent_env: Mapping[str, str] | None = None) -> None:
+        super().__init__(spec, tunnel.endpoint, None, dict(agent_env or {}))
         self.workload, self.tunnel, self.observer = workload, tunnel, observer
         self._reach = reach  # how a later run reaches the cluster to restore the ConfigMap if this one dies
         config = spec.deployed.config if spec.deployed is not None else None

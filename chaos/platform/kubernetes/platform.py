@@ -12,6 +12,7 @@ instead. etcd (`start_etcd`) and the hog (`start_hog`) run in the same namespace
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaos.build import Binaries
+from chaos.chaosagent import TOKEN_ENV
 from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError, TargetError, UsageError
 from chaos.platform.base import Endpoint, Platform, StartedTarget
@@ -280,6 +282,7 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         its pods."""
         deployed = spec.deployed
         assert deployed is not None
+        agent_env = _agent_token(spec.name, deployed.agent_token_env)
         rights.require_opt_in(self.space.core, deployed.namespace)
         rights.require(self.cluster.api, deployed_service.needs(deployed, spec.workload_changes,
                                                                   port_forward=not self.cluster.in_cluster))
@@ -295,7 +298,8 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
                       PortForwardDial(self.cluster.api.configuration, workload.namespace, deployed.port,
                                       lambda: deployed_service.ready_pod(self.space.core, workload)))
         tunnel = Tunnel(dial, f"{workload.namespace}-{deployed.port}")
-        target = DeployedTarget(spec, workload, tunnel, observer, self.space.core, self.cluster.how_to_reach())
+        target = DeployedTarget(spec, workload, tunnel, observer, self.space.core, self.cluster.how_to_reach(),
+                                agent_env)
         self._targets[spec.name] = target
         observer.start()
         self.timeline.record(EventKind.TARGET_START, spec.name, pid=None, port=tunnel.endpoint.port,
@@ -406,3 +410,15 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         return (f"target {name} did not become ready on Kubernetes within {timeout:g}s (namespace {self.namespace}): "
                 f"{'; '.join(said) or 'no pod events'}; last log lines: {tail or 'none'}; "
                 f"inspect with `kubectl -n {self.namespace} describe pod -l {selector}`")
+
+
+def _agent_token(name: str, variable: str | None) -> dict[str, str]:
+    """The chaosagent token of a deployed service, from the run's environment (never from the cluster's Secrets)."""
+    if variable is None:
+        return {}
+    token = os.environ.get(variable)
+    if not token:
+        raise UsageError(f"target {name}: `deployed.agent_token_env` names {variable}, which this run's environment "
+                         "does not set: export it with the token the service's chaosagent expects (in the "
+                         "cluster: an env entry from the same Secret in the runner's CronJob)")
+    return {TOKEN_ENV: token}

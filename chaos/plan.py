@@ -127,6 +127,12 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     schedule = tuple(fault_schedule(scenario, seed))
     targets = tuple(_shaped(entry.spec(base_dir, buggy=buggy), schedule) for entry in scenario.targets)
     deployed = [spec.name for spec in targets if spec.deployed is not None]
+    unrolled = [s.name for s in targets if s.deployed is not None and s.deployed.workload is None
+                and "env" in s.workload_changes]
+    if unrolled:
+        raise UsageError(f"target {unrolled[0]}: gc_pressure method env rolls out its workload, and pods named by "
+                         "`deployed.selector` have none: name it with `deployed.workload`, or use method cgroup or "
+                         "agent")
     if deployed and platform != "kubernetes":
         raise UsageError(f"target {deployed[0]} is a service deployed on a cluster: run it with --platform kubernetes "
                          "(and --kubeconfig/--context for a cluster that is not kind)")
@@ -266,13 +272,14 @@ def _deployed_lines(spec: TargetSpec) -> list[str]:
     container = f"container {deployed.container}" if deployed.container else "its only container"
     inside = runs_in_cluster()
     route = "over the pod network (this run is inside the cluster)" if inside else "through port-forward"
-    lines = [f"  {spec.name}: deployed {deployed.workload} in namespace {ns}, {container}, port {deployed.port} "
+    lines = [f"  {spec.name}: deployed {deployed.shown} in namespace {ns}, {container}, port {deployed.port} "
              f"{route} (nothing is started or deployed)",
              f"    reads: namespace {ns} (must carry {OPT_IN_LABEL}={OPT_IN_VALUE}), {deployed.workload}, its pods and "
-             "their logs" + (f", ConfigMap {deployed.config.configmap}" if deployed.config else "")]
-    if deployed.config is not None:
-        lines.append(f"    changes: ConfigMap {ns}/{deployed.config.configmap} key {deployed.config.key} (reload "
-                     "faults); restores: that key to what it held when the run started")
+             "their logs" + (f", {deployed.config.kind} {deployed.config.name}" if deployed.config else "")]
+    config = deployed.config
+    if config is not None:
+        lines.append(f"    changes: {config.kind} {ns}/{config.name} key {config.key} (reload faults); restores: that "
+                     "key to what it held when the run started")
     else:
         lines.append("    changes: nothing (no `deployed.config`)")
     if deployed.agent_token_env:
@@ -281,7 +288,7 @@ def _deployed_lines(spec: TargetSpec) -> list[str]:
     lines.append(f"    kill switch: Lease {ns}/gochaos-run-<run id>, created at the start; deleting it aborts the run "
                  "and reverts every fault")
     if spec.workload_changes:
-        lines.append(f"    changes (faults): {deployed.workload}'s " + " and ".join(
+        lines.append(f"    changes (faults): {deployed.shown}'s " + " and ".join(
             {"pods": "pods (deleted; the workload replaces them)", "env": "container env (a rollout, rolled back)",
              "resize": "running pod's CPU/memory limits (resized in place, resized back)"}
             [change] for change in spec.workload_changes))

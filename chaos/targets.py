@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chaos.build import go_targets_dir
 from chaos.configs.placeholders import NAMES, uses
@@ -94,11 +94,35 @@ class VersionProbe(_Frozen):
     json_field: str = Field("version", description="Field of that JSON holding the version")
 
 
-class DeployedConfig(_Frozen):
-    """Where a deployed workload's config lives: a key of a ConfigMap mounted into its pods."""
+#: An equality-based label selector, `k=v[,k=v]`.
+_LABEL_SELECTOR = r"^[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*(,[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*)*$"
 
-    configmap: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", description="ConfigMap name")
+
+class DeployedConfig(_Frozen):
+    """Where a deployed workload's config lives: a key of a ConfigMap, or of a Secret, mounted into its pods."""
+
+    configmap: str | None = Field(None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+                                  description="ConfigMap name (or give `secret`)")
+    secret: str | None = Field(None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+                               description="Secret name, for a config kept in a Secret (or give `configmap`)")
     key: str = Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$", description="Its key holding the config file")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DeployedConfig:
+        if (self.configmap is None) == (self.secret is None):
+            raise ValueError("give `configmap` or `secret`: the one object whose key holds the config file")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """ConfigMap or Secret, as the API names them."""
+        return "Secret" if self.secret is not None else "ConfigMap"
+
+    @property
+    def name(self) -> str:
+        name = self.secret or self.configmap
+        assert name is not None  # the validator holds one
+        return name
 
 
 class Deployed(_Frozen):
@@ -106,24 +130,39 @@ class Deployed(_Frozen):
 
     namespace: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", description="Its namespace (must "
                                                                                       "carry gochaos.io/chaos=allowed)")
-    workload: str = Field(pattern=r"^(deployment|statefulset)/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
-                          description="deployment/NAME or statefulset/NAME")
+    workload: str | None = Field(None, pattern=r"^(deployment|statefulset)/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+                                 description="deployment/NAME or statefulset/NAME (or give `selector`)")
+    selector: str | None = Field(None, pattern=_LABEL_SELECTOR, description="Its pods' labels, `k=v[,k=v]`, when "
+                                                                            "no workload is named (no env rollouts)")
     container: str | None = Field(None, description="Container in its pods (default: the only one)")
     port: int = Field(ge=1, le=65535, description="Container port probes and load reach (through port-forward)")
-    config: DeployedConfig | None = Field(None, description="Its config in a ConfigMap (reload storms write there)")
+    config: DeployedConfig | None = Field(None, description="Its config in a ConfigMap or Secret (reload storms "
+                                                            "write there)")
     service: str | None = Field(None, pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$",
                                 description="Its Service: where load from worker pods goes (`load.worker_pods`)")
     agent_token_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                         description="This run's environment variable holding the token its linked "
                                                     "chaosagent expects (gc_pressure method agent)")
 
+    @model_validator(mode="after")
+    def _one_way_to_its_pods(self) -> Deployed:
+        if (self.workload is None) == (self.selector is None):
+            raise ValueError("give `workload` (deployment/NAME or statefulset/NAME) or `selector` (its pods' labels)")
+        return self
+
     @property
     def kind(self) -> str:
-        return self.workload.partition("/")[0]
+        """deployment or statefulset ("" for pods named by a selector)."""
+        return (self.workload or "").partition("/")[0]
 
     @property
     def workload_name(self) -> str:
-        return self.workload.partition("/")[2]
+        return (self.workload or "").partition("/")[2]
+
+    @property
+    def shown(self) -> str:
+        """How messages name it: `deployment/web`, or `pods app=web`."""
+        return self.workload or f"pods {self.selector}"
 
 
 class TargetSpec(_Frozen):

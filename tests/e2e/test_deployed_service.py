@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from team_service import AGENT_TOKEN, CONFIG, deploy_team, scenario_doc, write_scenario
+from team_service import AGENT_TOKEN, BUILDS, CONFIG, deploy_team, scenario_doc, team_deployment, write_scenario
 
 from chaos.build import Binaries
 from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions, connect
@@ -44,6 +44,7 @@ class Shop:
     kind: KindCluster
     kind_binary: str
     access: ClusterAccess
+    image: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,7 @@ def shop(gochaos_kind_cluster: KindCluster, kind_binary: str) -> Iterator[Shop]:
         assert access.node is not None
         image = ensure_image(access.node.docker, Binaries(), "configd")
         load_into_kind(image, gochaos_kind_cluster.name)
+        shop.image = image
         core.create_namespace({"metadata": {"name": shop.namespace, "labels": {OPT_IN_LABEL: OPT_IN_VALUE}}})
         core.create_namespace({"metadata": {"name": shop.closed}})
         deploy_team(access.api, shop.namespace, image)
@@ -122,9 +124,43 @@ def test_a_reload_storm_reaches_a_deployed_service_through_its_config_map_and_is
     assert starts and starts[0]["details"]["deployed"] == "deployment/web"
 
 
-def test_a_deleted_pod_of_a_deployed_service_is_replaced_and_the_load_recovers(shop: Shop, tmp_path: Path) -> None:
-    scenario = write_scenario(tmp_path, shop.namespace, faults=[{"injector": "pod_delete", "target": "web"}],
-                         oracles=["panics", "recovery"], observe_s=5)
+def test_a_config_kept_in_a_secret_is_stormed_through_the_secret_and_restored(shop: Shop, tmp_path: Path) -> None:
+    from kubernetes import client as client_module
+
+    client: Any = client_module
+    core, apps = client.CoreV1Api(shop.access.api), client.AppsV1Api(shop.access.api)
+    core.create_namespaced_secret(shop.namespace, {"metadata": {"name": "vault-config"},
+                                                   "stringData": {"config.yaml": CONFIG}})
+    deployment = team_deployment("vault", shop.image, BUILDS["web"])
+    deployment["spec"]["template"]["spec"]["volumes"] = [{"name": "config", "secret": {"secretName": "vault-config"}}]
+    apps.create_namespaced_deployment(shop.namespace, deployment)
+    assert wait_until(lambda: (apps.read_namespaced_deployment("vault", shop.namespace).status.ready_replicas or 0)
+                      >= 1, timeout_s=120, interval_s=1)
+    doc = scenario_doc(shop.namespace, workload="deployment/vault", faults=STORM)
+    doc["targets"][0]["deployed"]["config"] = {"secret": "vault-config", "key": "config.yaml"}
+    scenario = tmp_path / "vault.chaos.yaml"
+    scenario.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
+                      "--report-dir", str(tmp_path / "r"), "--seed", "5", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    storm = next(f for f in report["findings"] if f["check"] == "fault:reload_storm#1")
+    assert storm["status"] == "pass" and storm["figures"]["writes_seen_live"] == [1], storm
+    secret = core.read_namespaced_secret("vault-config", shop.namespace)
+    assert base64.b64decode(secret.data["config.yaml"]).decode() == CONFIG, "the Secret holds what it held before"
+
+
+@pytest.mark.parametrize("named_by", ["workload", "selector"])
+def test_a_deleted_pod_of_a_deployed_service_is_replaced_and_the_load_recovers(shop: Shop, tmp_path: Path,
+                                                                                named_by: str) -> None:
+    doc = scenario_doc(shop.namespace, faults=[{"injector": "pod_delete", "target": "web"}],
+                       oracles=["panics", "recovery"], observe_s=5)
+    if named_by == "selector":  # its pods by their labels, no workload named
+        deployed = doc["targets"][0]["deployed"]
+        del deployed["workload"]
+        deployed["selector"] = "app=web"
+    scenario = tmp_path / "pods.chaos.yaml"
+    scenario.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
                       "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -42,6 +42,32 @@ def test_a_deployed_service_is_planned_with_its_config_map_and_nothing_to_start(
     assert "patch configmaps in namespace shop" in checks and "create pods/portforward in namespace shop" in checks
 
 
+def test_a_config_in_a_secret_is_read_changed_and_restored_as_a_secret() -> None:
+    scenario = deployed_scenario()
+    entry = scenario.targets[0].model_copy(update={"deployed": Deployed.model_validate(
+        {**DEPLOYED, "config": {"secret": "web-secret", "key": "config.yaml"}})})
+    plan = build_plan(scenario.model_copy(update={"targets": [entry]}), HERE, platform="kubernetes", seed=1)
+    lines = describe(plan)
+    assert "    changes: Secret shop/web-secret key config.yaml (reload faults); restores: that key to what it " \
+           "held when the run started" in lines
+    checks = next(line for line in lines if line.startswith("    checks first"))
+    assert "patch secrets in namespace shop" in checks and "configmaps" not in checks
+
+
+def test_pods_named_by_a_selector_are_read_without_a_workload_and_never_rolled_out() -> None:
+    by_labels = {k: v for k, v in DEPLOYED.items() if k != "workload"} | {"selector": "app=web,tier=front"}
+    asked = {str(n) for n in needs(Deployed.model_validate(by_labels), WORKLOAD_CHANGES)}
+    assert not any("deployments" in need or "statefulsets" in need for need in asked), asked
+    scenario = Scenario.model_validate({
+        "name": "shop-web", "targets": [{"name": "web", "deployed": by_labels}], "load": {"user": "configd"},
+        "faults": [{"injector": "gc_pressure", "target": "web", "params": {"method": "env", "gc_percent": 5}}]})
+    with pytest.raises(UsageError, match=r"pods named by `deployed\.selector` have none: name it with "
+                                         r"`deployed\.workload`"):
+        build_plan(scenario, HERE, platform="kubernetes", seed=1)
+    plan = build_plan(scenario.model_copy(update={"faults": []}), HERE, platform="kubernetes", seed=1)
+    assert any(line.startswith("  web: deployed pods app=web,tier=front in namespace shop") for line in describe(plan))
+
+
 def test_a_deployed_service_needs_the_kubernetes_platform() -> None:
     with pytest.raises(UsageError, match="target web is a service deployed on a cluster: run it with --platform "
                                          "kubernetes"):
@@ -54,6 +80,16 @@ def test_a_deployed_service_needs_the_kubernetes_platform() -> None:
     ({"deployed": {**DEPLOYED, "port": 0}}, "deployed.port: Input should be greater than or equal to 1"),
     ({"deployed": {**DEPLOYED, "config": {"configmap": "web-config"}}},
      "deployed.config.key: required field 'key' is missing; add it"),
+    ({"deployed": {**DEPLOYED, "config": {"configmap": "a", "secret": "b", "key": "k"}}},
+     "give `configmap` or `secret`: the one object whose key holds the config file"),
+    ({"deployed": {**DEPLOYED, "config": {"key": "k"}}},
+     "give `configmap` or `secret`: the one object whose key holds the config file"),
+    ({"deployed": {**DEPLOYED, "selector": "app=web"}},
+     "give `workload` (deployment/NAME or statefulset/NAME) or `selector` (its pods' labels)"),
+    ({"deployed": {k: v for k, v in DEPLOYED.items() if k != "workload"}},
+     "give `workload` (deployment/NAME or statefulset/NAME) or `selector` (its pods' labels)"),
+    ({"deployed": {**{k: v for k, v in DEPLOYED.items() if k != "workload"}, "selector": "app in (web)"}},
+     "deployed.selector: String should match pattern"),
     ({"deployed": DEPLOYED, "command": ["./web"]}, "give exactly one of `bundled`"),
     ({"deployed": {**DEPLOYED, "namespce": "shop"}}, "did you mean 'namespace'"),
     ({"deployed": DEPLOYED, "reload": "sighup"}, "cannot signal its process: use `reload: watch`"),
@@ -82,9 +118,11 @@ def test_the_shipped_role_grants_every_verb_a_run_checks_for_and_no_more(workloa
         resource = f"{need.resource}/{need.subresource}" if need.subresource else need.resource
         assert _allows(role["rules"], need.verb, resource, need.group), f"the Role does not grant {need}"
     granted = {(verb, resource) for rule in role["rules"] for resource in rule["resources"] for verb in rule["verbs"]}
+    secret = {"secret": "web-config", "key": "config.yaml"}
     asked = {(n.verb, f"{n.resource}/{n.subresource}" if n.subresource else n.resource)
-             for w in ("deployment/web", "statefulset/web")
-             for n in needs(Deployed.model_validate({**DEPLOYED, "workload": w, "service": "web"}), WORKLOAD_CHANGES)}
+             for w in ("deployment/web", "statefulset/web") for config in (DEPLOYED["config"], secret)
+             for n in needs(Deployed.model_validate({**DEPLOYED, "workload": w, "service": "web", "config": config}),
+                            WORKLOAD_CHANGES)}
     assert granted == asked, "the Role grants exactly what runs check for"
     assert _allows(cluster[0]["rules"], "get", "namespaces", ""), "the opt-in label check reads the namespace"
 

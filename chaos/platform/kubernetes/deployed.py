@@ -1,7 +1,7 @@
 """A team's service as it is already deployed: found, checked and reached through the API only.
 
 Nothing is applied and no node is touched. Before anything changes, the workload, its container,
-the ConfigMap key that holds its config, and that its pods mount that ConfigMap are all checked
+the ConfigMap (or Secret) key that holds its config, and that its pods mount it are all checked
 (each missing object: exit 2 naming it and the fix), the namespace must carry the opt-in label, and
 every verb the run will use is asked of the API server (exit 3 naming what RBAC denies). The pods
 are reached through a tunnel on loopback (port-forward, or the pod network when the run is inside
@@ -22,7 +22,7 @@ from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError, UsageError
 from chaos.platform.base import StartedTarget
 from chaos.platform.kubernetes import deployed_reclaim
-from chaos.platform.kubernetes.config_map_key import ConfigMapKey
+from chaos.platform.kubernetes.config_key import ConfigKey
 from chaos.platform.kubernetes.namespace import FIELD_MANAGER, reason
 from chaos.platform.kubernetes.podwatch import PodObserver
 from chaos.platform.kubernetes.rights import Need
@@ -53,17 +53,19 @@ def needs(deployed: Deployed, changes: Iterable[str] = (), *, port_forward: bool
     A run inside the cluster reaches pods over the pod network and needs no `port_forward`.
     """
     ns = deployed.namespace
-    wanted = [Need("get", f"{deployed.kind}s", ns, group="apps"), Need("list", "pods", ns), Need("watch", "pods", ns),
+    wanted = [*([Need("get", f"{deployed.kind}s", ns, group="apps")] if deployed.workload else []),
+              Need("list", "pods", ns), Need("watch", "pods", ns),
               Need("get", "pods", ns), Need("get", "pods", ns, subresource="log"),
               *([Need("create", "pods", ns, subresource="portforward")] if port_forward else []),
               *(Need(verb, "leases", ns, group="coordination.k8s.io") for verb in ("create", "get", "delete"))]
     if deployed.config is not None:
-        wanted += [Need("get", "configmaps", ns), Need("patch", "configmaps", ns)]
+        objects = f"{deployed.config.kind.lower()}s"
+        wanted += [Need("get", objects, ns), Need("patch", objects, ns)]
     if deployed.service is not None:
         wanted.append(Need("get", "services", ns))
     if "pods" in changes:
         wanted.append(Need("delete", "pods", ns))
-    if "env" in changes:
+    if "env" in changes and deployed.workload:
         wanted.append(Need("patch", f"{deployed.kind}s", ns, group="apps"))
     if "resize" in changes:
         wanted.append(Need("patch", "pods", ns, subresource="resize"))
@@ -73,6 +75,8 @@ def needs(deployed: Deployed, changes: Iterable[str] = (), *, port_forward: bool
 def find(core: Any, apps: Any, name: str, deployed: Deployed) -> Workload:
     """The workload, its container and its mounted config, checked; UsageError naming the first thing missing."""
     ns = deployed.namespace
+    if deployed.selector is not None:
+        return _find_pods(core, name, deployed)
     read = apps.read_namespaced_deployment if deployed.kind == "deployment" else apps.read_namespaced_stateful_set
     workload = _read(read, deployed.workload_name, ns,
                      f"{deployed.workload} is not in namespace {ns}; list them with `kubectl -n {ns} get "
@@ -81,16 +85,33 @@ def find(core: Any, apps: Any, name: str, deployed: Deployed) -> Workload:
     if workload.spec.selector.match_expressions or not match:
         raise UsageError(f"target {name}: {deployed.workload} selects its pods with matchExpressions; only a "
                          "matchLabels selector is supported")
-    pod_spec = workload.spec.template.spec
+    selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+    return _checked(core, name, deployed, workload.spec.template.spec, selector)
+
+
+def _find_pods(core: Any, name: str, deployed: Deployed) -> Workload:
+    """Pods named by a label selector: checked against the first that matches (they share a template)."""
+    assert deployed.selector is not None
+    ns = deployed.namespace
+    pods = core.list_namespaced_pod(ns, label_selector=deployed.selector).items
+    if not pods:
+        raise UsageError(f"no pod in namespace {ns} matches {deployed.selector}; list them with `kubectl -n {ns} get "
+                         f"pods --show-labels` and fix target {name}'s `deployed.selector`")
+    first = sorted(pods, key=lambda pod: str(pod.metadata.name))[0]
+    return _checked(core, name, deployed, first.spec, deployed.selector)
+
+
+def _checked(core: Any, name: str, deployed: Deployed, pod_spec: Any, selector: str) -> Workload:
+    """The container to follow (named, or the only one) and the mounted config, checked against `pod_spec`."""
     containers = [c.name for c in pod_spec.containers]
     container = deployed.container or (containers[0] if len(containers) == 1 else None)
     if container is None or container not in containers:
         wrong = f" ({deployed.container!r} is not one)" if deployed.container else ""
-        raise UsageError(f"target {name}: {deployed.workload} has containers {', '.join(containers)}; name one with "
+        raise UsageError(f"target {name}: {deployed.shown} has containers {', '.join(containers)}; name one with "
                          f"`deployed.container`{wrong}")
     if deployed.config is not None:
         _check_config(core, name, deployed, pod_spec, container)
-    return Workload(ns, ",".join(f"{k}={v}" for k, v in sorted(match.items())), container)
+    return Workload(deployed.namespace, selector, container)
 
 
 def service_url(core: Any, name: str, deployed: Deployed) -> str:
@@ -116,24 +137,28 @@ def service_url(core: Any, name: str, deployed: Deployed) -> str:
 
 
 def _check_config(core: Any, name: str, deployed: Deployed, pod_spec: Any, container: str) -> None:
-    """The ConfigMap and key exist, and the container mounts that ConfigMap (else writes could never reach it)."""
-    assert deployed.config is not None
-    ns, cm, key = deployed.namespace, deployed.config.configmap, deployed.config.key
-    found = _read(core.read_namespaced_config_map, cm, ns,
-                  f"ConfigMap {cm} is not in namespace {ns}; fix target {name}'s `deployed.config.configmap`")
+    """The ConfigMap (or Secret) and key exist, and the container mounts it (else writes could never reach it)."""
+    config = deployed.config
+    assert config is not None
+    ns, kind, obj, key = deployed.namespace, config.kind, config.name, config.key
+    read = core.read_namespaced_secret if kind == "Secret" else core.read_namespaced_config_map
+    found = _read(read, obj, ns, f"{kind} {obj} is not in namespace {ns}; fix target {name}'s "
+                                 f"`deployed.config.{kind.lower()}`")
     keys = sorted((found.data or {}).keys())
     if key not in keys:
-        raise UsageError(f"target {name}: ConfigMap {ns}/{cm} has no key {key!r} (has: {', '.join(keys) or 'none'}); "
+        raise UsageError(f"target {name}: {kind} {ns}/{obj} has no key {key!r} (has: {', '.join(keys) or 'none'}); "
                          "fix `deployed.config.key`")
-    volumes = {v.name for v in pod_spec.volumes or [] if v.config_map is not None and v.config_map.name == cm}
+    volumes = {v.name for v in pod_spec.volumes or []
+               if (v.config_map is not None and kind == "ConfigMap" and v.config_map.name == obj)
+               or (v.secret is not None and kind == "Secret" and v.secret.secret_name == obj)}
     mounted = [m for c in pod_spec.containers if c.name == container for m in c.volume_mounts or []
                if m.name in volumes]
     if not mounted:
-        raise UsageError(f"target {name}: container {container} of {deployed.workload} does not mount ConfigMap {cm} "
+        raise UsageError(f"target {name}: container {container} of {deployed.shown} does not mount {kind} {obj} "
                          "as a volume, so its writes would never reach the service; mount it (not as env)")
     if any(m.sub_path for m in mounted):
-        raise UsageError(f"target {name}: ConfigMap {cm} is mounted with subPath, which the kubelet never updates; "
-                         "mount the whole ConfigMap as a directory")
+        raise UsageError(f"target {name}: {kind} {obj} is mounted with subPath, which the kubelet never updates; "
+                         f"mount the whole {kind} as a directory")
 
 
 def _read(read: Any, name: str, namespace: str, missing: str) -> Any:
@@ -182,23 +207,24 @@ class DeployedTarget(StartedTarget):
         self._reach = reach  # how a later run reaches the cluster to restore the ConfigMap if this one dies
         config = spec.deployed.config if spec.deployed is not None else None
         #: Where its config lives (None: the scenario names no `deployed.config`).
-        self.config_map = ConfigMapKey(core, workload.namespace, config.configmap, config.key) if config else None
+        self.config_map = (ConfigKey(core, workload.namespace, config.name, config.key, config.kind) if config
+                           else None)
         self._recorded = False
 
-    # -- config through its ConfigMap --------------------------------------------------------
+    # -- config through its ConfigMap or Secret ----------------------------------------------------
     def read_config(self) -> str:
         return self._config_key().read()
 
     def write_config(self, text: str, mode: WriteMode) -> None:
         if mode is not WriteMode.CONFIGMAP_API:
             raise PlatformError(f"{self.spec.name} is a deployed service whose config only changes through its "
-                                f"ConfigMap: use write_mode configmap-api (not {mode.value})")
+                                f"ConfigMap or Secret: use write_mode configmap-api (not {mode.value})")
         where = self._config_key()
         if not self._recorded:  # what the key held, on disk before the first change: a killed run is undone later
             state.hold(deployed_reclaim.CONFIG_KEY, deployed_reclaim.config_key_id(where),
-                       f"ConfigMap {where.namespace}/{where.name} key {where.key} of a deployed service",
+                       f"{where.what} key {where.key} of a deployed service",
                        reach=self._reach, namespace=where.namespace, configmap=where.name, config_key=where.key,
-                       original=where.read())
+                       object_kind=where.kind, original=where.read())
             self._recorded = True
         where.write(text)
 
@@ -209,9 +235,9 @@ class DeployedTarget(StartedTarget):
             state.release(deployed_reclaim.CONFIG_KEY, deployed_reclaim.config_key_id(where))
             self._recorded = False
 
-    def _config_key(self) -> ConfigMapKey:
+    def _config_key(self) -> ConfigKey:
         if self.config_map is None:
-            raise PlatformError(f"target {self.spec.name} has no `deployed.config` (ConfigMap and key)")
+            raise PlatformError(f"target {self.spec.name} has no `deployed.config` (ConfigMap or Secret, and key)")
         return self.config_map
 
     # -- its environment, by a rollout --------------------------------------------------------
@@ -223,6 +249,8 @@ class DeployedTarget(StartedTarget):
         """
         deployed = self.spec.deployed
         assert deployed is not None
+        if deployed.workload is None:  # the plan refuses this; a direct caller is told the same
+            raise PlatformError(f"{self.spec.name}: pods named by a selector have no workload to roll out")
         ns, name, container = self.workload.namespace, deployed.workload_name, self.workload.container
         is_deployment = deployed.kind == "deployment"
         read = apps.read_namespaced_deployment if is_deployment else apps.read_namespaced_stateful_set

@@ -1,6 +1,6 @@
 """Crash clean-up of what runs change in a team's deployed service: state-file holdings of two kinds.
 
-- "k8s_config_key": before the first write into a ConfigMap key, what the key held;
+- "k8s_config_key": before the first write into a ConfigMap (or Secret) key, what the key held;
 - "k8s_workload_env": before the first env rollout of a Deployment/StatefulSet, its container's
   values of the variables changed (None: absent);
 - "k8s_pod_limits": before an in-place resize of a pod (gc_pressure cgroup), its container's limits.
@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 from chaos import state
 
 if TYPE_CHECKING:
-    from chaos.platform.kubernetes.config_map_key import ConfigMapKey
+    from chaos.platform.kubernetes.config_key import ConfigKey
 
 CONFIG_KEY = "k8s_config_key"
 WORKLOAD_ENV = "k8s_workload_env"
 POD_LIMITS = "k8s_pod_limits"
 
 
-def config_key_id(where: ConfigMapKey) -> str:
+def config_key_id(where: ConfigKey) -> str:
     return f"{where.namespace}/{where.name}/{where.key}"
 
 
@@ -65,14 +65,14 @@ def _restore_config_key(holding: state.Holding) -> str:
     """Write the recorded original back into the ConfigMap key."""
     from kubernetes import client as client_module
 
-    from chaos.platform.kubernetes.config_map_key import ConfigMapKey
+    from chaos.platform.kubernetes.config_key import ConfigKey
 
     client: Any = client_module
     data = holding.data
 
     def restore(api: Any) -> str:
-        ConfigMapKey(client.CoreV1Api(api), data["namespace"], data["configmap"], data["config_key"]).write(
-            data["original"])
+        ConfigKey(client.CoreV1Api(api), data["namespace"], data["configmap"], data["config_key"],
+                  data.get("object_kind", "ConfigMap")).write(data["original"])
         return "restored"
 
     return _with_cluster(holding, restore)

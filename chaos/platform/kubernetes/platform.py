@@ -29,7 +29,7 @@ from chaos.platform.kubernetes import deployed as deployed_service
 from chaos.platform.kubernetes import manifests as m
 from chaos.platform.kubernetes import rights
 from chaos.platform.kubernetes.cluster import ClusterAccess
-from chaos.platform.kubernetes.config_map_key import ConfigMapKey
+from chaos.platform.kubernetes.config_key import ConfigKey
 from chaos.platform.kubernetes.deployed import DeployedTarget, Workload
 from chaos.platform.kubernetes.etcd import KubeEtcdCluster
 from chaos.platform.kubernetes.hog import KubeHog
@@ -65,7 +65,7 @@ class KubeTarget(StartedTarget):
         self.env: dict[str, str | None] = dict(extra_env)
         config = spec.config
         #: The ConfigMap key the pod mounts its config from (None: a file in the node's shared directory).
-        self.config_map = (ConfigMapKey(space.core, space.namespace, m.config_map_name(spec), config.file_name)
+        self.config_map = (ConfigKey(space.core, space.namespace, m.config_map_name(spec), config.file_name)
                            if config is not None and config.delivery is ConfigDelivery.CONFIGMAP else None)
 
     def read_config(self) -> str:
@@ -303,11 +303,11 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         self._targets[spec.name] = target
         observer.start()
         self.timeline.record(EventKind.TARGET_START, spec.name, pid=None, port=tunnel.endpoint.port,
-                             namespace=workload.namespace, deployed=deployed.workload, via=tunnel.how,
+                             namespace=workload.namespace, deployed=deployed.shown, via=tunnel.how,
                              kill_switch=switch.how_to_pull)
         if not wait_until(lambda: self._answers(target), timeout_s=spec.readiness.timeout_s, interval_s=0.2):
             why = tunnel.failures[-1] if tunnel.failures else "no stream error"
-            raise TargetError(f"deployed service {spec.name} ({workload.namespace}/{deployed.workload}) did not answer "
+            raise TargetError(f"deployed service {spec.name} ({workload.namespace}/{deployed.shown}) did not answer "
                               f"GET {spec.readiness.http_path or '/'} through {tunnel.how} within "
                               f"{spec.readiness.timeout_s:g}s: {why}")
         self.timeline.record(EventKind.TARGET_READY, spec.name, pid=None)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+import gevent.event
 import gevent.lock
 import gevent.os
 
@@ -93,6 +94,7 @@ class Recorder:
     def start(self, sink: Sink) -> None:
         """Ship a batch to `sink` every FLUSH_INTERVAL_S until `stop()`."""
         self._sink = sink
+        self._stopping = gevent.event.Event()
         self._loop = gevent.spawn(self._run)
 
     def take(self) -> list[WireRecord]:
@@ -108,15 +110,19 @@ class Recorder:
             self._sink(batch)
 
     def stop(self) -> None:
-        """Stop the flush loop and ship what is left."""
+        """Stop the flush loop and ship what is left.
+
+        The loop is asked to stop and joined, never killed: killed while a batch bigger than the pipe
+        was half written, it left a cut line that the next message ran into (a broken result stream).
+        """
         if self._loop is not None:
-            self._loop.kill(block=True)
+            self._stopping.set()
+            self._loop.join()
             self._loop = None
         self.flush()
 
     def _run(self) -> None:
-        while True:
-            gevent.sleep(FLUSH_INTERVAL_S)
+        while not self._stopping.wait(FLUSH_INTERVAL_S):
             self.flush()
 
 

@@ -207,19 +207,19 @@ class DeployedTarget(StartedTarget):
         self._reach = reach  # how a later run reaches the cluster to restore the ConfigMap if this one dies
         config = spec.deployed.config if spec.deployed is not None else None
         #: Where its config lives (None: the scenario names no `deployed.config`).
-        self.config_map = (ConfigKey(core, workload.namespace, config.name, config.key, config.kind) if config
+        self.config_key = (ConfigKey(core, workload.namespace, config.name, config.key, config.kind) if config
                            else None)
         self._recorded = False
 
     # -- config through its ConfigMap or Secret ----------------------------------------------------
     def read_config(self) -> str:
-        return self._config_key().read()
+        return self._required_config_key().read()
 
     def write_config(self, text: str, mode: WriteMode) -> None:
         if mode is not WriteMode.CONFIGMAP_API:
             raise PlatformError(f"{self.spec.name} is a deployed service whose config only changes through its "
                                 f"ConfigMap or Secret: use write_mode configmap-api (not {mode.value})")
-        where = self._config_key()
+        where = self._required_config_key()
         if not self._recorded:  # what the key held, on disk before the first change: a killed run is undone later
             state.hold(deployed_reclaim.CONFIG_KEY, deployed_reclaim.config_key_id(where),
                        f"{where.what} key {where.key} of a deployed service",
@@ -229,16 +229,16 @@ class DeployedTarget(StartedTarget):
         where.write(text)
 
     def restore_config(self, text: str) -> None:
-        where = self._config_key()
+        where = self._required_config_key()
         where.write(text)
         if self._recorded:
             state.release(deployed_reclaim.CONFIG_KEY, deployed_reclaim.config_key_id(where))
             self._recorded = False
 
-    def _config_key(self) -> ConfigKey:
-        if self.config_map is None:
+    def _required_config_key(self) -> ConfigKey:
+        if self.config_key is None:
             raise PlatformError(f"target {self.spec.name} has no `deployed.config` (ConfigMap or Secret, and key)")
-        return self.config_map
+        return self.config_key
 
     # -- its environment, by a rollout --------------------------------------------------------
     def roll_env(self, apps: Any, env: Mapping[str, str | None]) -> dict[str, str | None]:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chaos.plan import Plan
     from chaos.platform.kubernetes.cluster import ClusterAccess
     from chaos.runner import RunResult
+    from chaos.scenario import Scenario
 
 
 class _Parser(argparse.ArgumentParser):
@@ -320,8 +321,6 @@ def _history(args: argparse.Namespace, console: Console, err: Console) -> int:
 def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
     from chaos.plan import build_plan
     from chaos.report import overall_status
-    from chaos.report.console import ConsoleProgress, print_verdict
-    from chaos.runner import run_scenario
     from chaos.scenario import load_plan, resolve
 
     if args.until_fail and args.repeat == 1:
@@ -341,28 +340,14 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
         console.print(f"run directory: {run_root}", highlight=False, soft_wrap=True)
     _reclaim_dead_runs(console)
     results: list[RunResult] = []
-    first_plans = plans
-    with ExitStack() as stack:
-        cluster = _open_cluster(args, console, stack)
-        for repetition in range(1, args.repeat + 1):
-            if repetition > 1:  # the next seed after the first run's (--seed, the file's, or a drawn one)
-                plans = [build_plan(scenario, base_dir, platform=args.platform, buggy=buggy,
-                                    seed=first.seed + repetition - 1)
-                         for (scenario, base_dir), first in zip(members, first_plans, strict=True)]
-            for number, plan in enumerate(plans, start=1):
-                folder = plan.scenario.name + (f"-{repetition}" if args.repeat > 1 else "")
-                run_dir = run_root / "artefacts" / folder if run_root else None
-                title = f"{plan.scenario.name}{' (buggy)' if buggy else ''}"
-                if len(plans) > 1:
-                    title = f"{name} {number}/{len(plans)}: {title}"
-                if args.repeat > 1:
-                    title = f"run {repetition}/{args.repeat}: {title}"
-                with ConsoleProgress(console, title) as progress:
-                    result = run_scenario(plan, run_dir=run_dir, progress=progress, cluster=cluster)
-                print_verdict(console, result)
-                results.append(result)
-            if args.until_fail and any(r.verdict.status is Status.FAIL for r in results):
-                break
+    try:
+        _run_all(args, console, name, members, plans, results, run_root, buggy=buggy)
+    except (ChaosError, KeyboardInterrupt):
+        # the unfinished run is in `results` (verdict error or aborted): its reports are written all the same
+        if report_dir is not None and run_root is not None and results:
+            status = overall_status(r.verdict.status for r in results)
+            _write_reports(console, results, report_dir, run_root, status.exit_code, keep=args.keep)
+        raise
     if args.repeat > 1:
         from chaos.report.replay import command_for
 
@@ -381,6 +366,43 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
         code = _write_reports(console, results, report_dir, run_root, status.exit_code, keep=args.keep)
     _deliver(args, console, results, run_root)
     return code
+
+
+def _run_all(args: argparse.Namespace, console: Console, name: str, members: list[tuple[Scenario, Path]],
+             plans: list[Plan], results: list[RunResult], run_root: Path | None, *, buggy: bool) -> None:
+    """Every member of the plan, `--repeat` times, into `results`; a run that cannot finish adds its
+    unfinished result (error or aborted) before the error goes on up."""
+    from chaos.plan import build_plan
+    from chaos.report.console import ConsoleProgress, print_verdict
+    from chaos.runner import run_scenario
+
+    def unfinished(result: RunResult) -> None:
+        print_verdict(console, result)
+        results.append(result)
+
+    first_plans = plans
+    with ExitStack() as stack:
+        cluster = _open_cluster(args, console, stack)
+        for repetition in range(1, args.repeat + 1):
+            if repetition > 1:  # the next seed after the first run's (--seed, the file's, or a drawn one)
+                plans = [build_plan(scenario, base_dir, platform=args.platform, buggy=buggy,
+                                    seed=first.seed + repetition - 1)
+                         for (scenario, base_dir), first in zip(members, first_plans, strict=True)]
+            for number, plan in enumerate(plans, start=1):
+                folder = plan.scenario.name + (f"-{repetition}" if args.repeat > 1 else "")
+                run_dir = run_root / "artefacts" / folder if run_root else None
+                title = f"{plan.scenario.name}{' (buggy)' if buggy else ''}"
+                if len(plans) > 1:
+                    title = f"{name} {number}/{len(plans)}: {title}"
+                if args.repeat > 1:
+                    title = f"run {repetition}/{args.repeat}: {title}"
+                with ConsoleProgress(console, title) as progress:
+                    result = run_scenario(plan, run_dir=run_dir, progress=progress, cluster=cluster,
+                                          on_abort=unfinished)
+                print_verdict(console, result)
+                results.append(result)
+            if args.until_fail and any(r.verdict.status is Status.FAIL for r in results):
+                break
 
 
 def _write_reports(console: Console, results: list[RunResult], report_dir: Path, run_root: Path,

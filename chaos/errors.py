@@ -11,6 +11,8 @@ Hierarchy::
     |   +-- BuildError              `go build` of a target or etcd failed
     |   +-- TargetError             a target would not start, or died at once
     |   +-- PlatformError           the platform (local processes, Kubernetes) failed
+    |   |   +-- TargetDown          the target was not running when a fault reached for it: the
+    |   |                           service's failure (its crash is judged), never the run's error
     |   +-- EtcdError               the etcd cluster could not start or answer
     |   +-- LoadError               the load generator could not start or died
     +-- InjectionFailed             a fault could not be injected             (exit 3)
@@ -80,6 +82,14 @@ class TargetError(InfrastructureError):
 
 class PlatformError(InfrastructureError):
     """The platform running the targets failed (processes, ports, Kubernetes API)."""
+
+
+class TargetDown(PlatformError):
+    """A fault reached for a target that was not running (it crashed, exited or is restarting).
+
+    Raised by the platforms where a signal or request needs the live process; the fault framework
+    records it and goes on, so the crash is judged by the oracles (`panics`) instead of ending the run.
+    """
 
 
 class EtcdError(InfrastructureError):

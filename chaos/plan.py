@@ -115,6 +115,15 @@ def fault_schedule(scenario: Scenario, seed: int) -> list[ScheduledFault]:
     return sorted(planned, key=lambda fault: fault.at_s)
 
 
+def require_buggy_variant(scenario: Scenario) -> None:
+    """A buggy run must run something else than the fixed one: refuse a scenario with no bug to switch on."""
+    if not any(t.buggy_flags or t.buggy_go_install for t in scenario.targets):
+        raise UsageError(f"scenario {scenario.name}: the buggy build was asked for (`gochaos reproduce`, "
+                         "gochaos_run(buggy=True)), but no target says what that is, so it would run the fixed "
+                         "build again: give a target `buggy_flags` (flags that switch its bug on) or "
+                         "`buggy_go_install` (the release with the bug of a `go_install` service)")
+
+
 def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool = False,
                seed: int | None = None) -> Plan:
     """Everything the run will do, decided up front: the dry run prints it, `run_scenario` follows it.
@@ -123,6 +132,8 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     that cannot be read, load with no user that fits its target.
     """
     check_platform(platform)
+    if buggy:
+        require_buggy_variant(scenario)
     seed = resolve_seed(scenario, seed)
     schedule = tuple(fault_schedule(scenario, seed))
     targets = tuple(_shaped(entry.spec(base_dir, buggy=buggy), schedule) for entry in scenario.targets)

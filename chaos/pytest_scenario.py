@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pytest
 
 from chaos import pytest_session as session
-from chaos.errors import UsageError
 
 if TYPE_CHECKING:
     from chaos.runner import RunResult
@@ -187,14 +186,13 @@ def gochaos_run(request: pytest.FixtureRequest, gochaos_scenario: ScenarioDraft)
 
     def run(*, baseline_s: float | None = None, observe_s: float | None = None, etcd: dict[str, Any] | None = None,
             buggy: bool = False, seed: int | None = None) -> ChaosRun:
+        from chaos.plan import require_buggy_variant
         from chaos.report import json_report
         from chaos.runner import run_scenario
 
         scenario = gochaos_scenario.scenario(baseline_s=baseline_s, observe_s=observe_s, etcd=etcd)
-        if buggy and not any(t.buggy_flags or t.buggy_go_install for t in scenario.targets):
-            raise UsageError("gochaos_run(buggy=True) runs the build with the bug, but no target says what that is: "
-                             "give one gochaos_target buggy_flags (e.g. {'reload_strategy': 'unsafe'}) or "
-                             "buggy_go_install")
+        if buggy:
+            require_buggy_variant(scenario)
         config = request.config
         kept = session.report_dir(config)
         folder = kept / node_dir_name(request.node.nodeid) if kept is not None else None

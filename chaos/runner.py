@@ -5,6 +5,10 @@ streams onto the timeline, a baseline window measures steady state, the fault sc
 fault in its own thread at its offset, reverted in `finally`), an observation window follows, and
 the oracles judge. Whatever happens, including Ctrl-C, every fault is reverted and everything
 started is stopped before this returns or raises.
+
+A run that cannot finish (the suite's own error, SIGINT/SIGTERM, a kill switch) still has a result:
+`on_abort` receives it, verdict ERROR or ABORTED with the reason as the `run` finding and the crashes
+already in the targets' output judged by `panics`, so the reports of every run get written.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chaos import state
 from chaos.build import Binaries
-from chaos.errors import ChaosError, InfrastructureError, UsageError
+from chaos.errors import ChaosError, InfrastructureError, Interrupted, UsageError
 from chaos.injectors.base import FaultReport, InjectionContext, run_fault
 from chaos.oracles import baseline as baseline_oracle
 from chaos.oracles import bind
+from chaos.oracles import panics as panics_oracle
 from chaos.oracles.context import OracleContext, Phases
 from chaos.plan import LoadPlan, Plan, ScheduledFault, build_plan
 from chaos.platform.base import Platform, RunningTarget
@@ -34,7 +39,7 @@ from chaos.sampling import RuntimeSampler
 from chaos.scenario import EtcdEntry, Scenario
 from chaos.targets import chaosagent_env
 from chaos.timeline import Timeline, WindowStats, now_ns
-from chaos.verdict import Finding, Verdict, decide
+from chaos.verdict import Evidence, Finding, Status, Verdict, decide
 
 if TYPE_CHECKING:
     from chaos.load import LoadRun, LoadSpec
@@ -102,6 +107,7 @@ def run_scenario(
     timeline: Timeline | None = None,
     kube: KubernetesOptions | None = None,
     cluster: ClusterAccess | None = None,
+    on_abort: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
     """Run a plan and judge it. Raises ChaosError subclasses for infrastructure problems.
 
@@ -109,6 +115,8 @@ def run_scenario(
     `platform` (default local), `buggy` and `seed` to plan it here.
     Pass a `timeline` to read what happened even when the run raises (an interrupt, an error).
     On Kubernetes, pass an open `cluster` to share it between runs, else `kube` says which to open.
+    When the run cannot finish, `on_abort` gets its result (ERROR or ABORTED, what was seen until then)
+    after everything was stopped, and the error or interrupt is raised as before.
     """
     if isinstance(scenario, Plan):
         if (base_dir, platform, buggy, seed) != (None, None, None, None):
@@ -119,14 +127,57 @@ def run_scenario(
         raise TypeError("run_scenario: a Scenario needs base_dir (its file's directory)")
     else:
         plan = build_plan(scenario, base_dir, platform=platform or "local", buggy=bool(buggy), seed=seed)
-    return _run(plan, run_dir=run_dir, show=progress or QuietProgress(), binaries=binaries,
-                timeline=timeline if timeline is not None else Timeline(), kube=kube, cluster=cluster)
+    timeline = timeline if timeline is not None else Timeline()
+    seen = _Seen(started_ns=now_ns())
+    try:
+        return _run(plan, run_dir=run_dir, show=progress or QuietProgress(), binaries=binaries, timeline=timeline,
+                    kube=kube, cluster=cluster, seen=seen)
+    except (ChaosError, KeyboardInterrupt) as e:
+        if on_abort is not None and not isinstance(e, UsageError):  # a usage error is the caller's to fix
+            on_abort(_unfinished(plan, e, seen, timeline, run_dir))
+        raise
+
+
+@dataclass
+class _Seen:
+    """What a run got to, kept outside its stack: an unfinished run is judged from it."""
+
+    started_ns: int
+    targets: list[RunningTarget] = field(default_factory=list)
+    #: Phase boundaries reached so far (baseline_start, faults_start, faults_end, observe_end).
+    marks: list[int] = field(default_factory=list)
+    faults: list[FaultReport] = field(default_factory=list)
+
+
+def _unfinished(plan: Plan, error: BaseException, seen: _Seen, timeline: Timeline, run_dir: Path | None) -> RunResult:
+    """The result of a run that ended early: the reason as the `run` finding, and the targets' crashes.
+
+    A crash in the targets' output is judged (a service that died before the suite's error is still
+    the service's failure); the other oracles need the whole run and are not claimed.
+    """
+    ended = now_ns()
+    aborted = isinstance(error, (KeyboardInterrupt, Interrupted))
+    status = Status.ABORTED if aborted else Status.ERROR
+    reason = (str(error) or "interrupted by SIGINT") if aborted else f"{type(error).__name__}: {error}"
+    phase = ("setup", "baseline", "faults", "observation", "judgement")[len(seen.marks)]
+    marks = [*seen.marks, *[ended] * (4 - len(seen.marks))]
+    findings = [Finding("run", status, f"run {status.value} during {phase}: {reason}",
+                        (Evidence(ended, reason),), {"phase": phase})]
+    findings += [r.finding() for r in seen.faults]
+    phases = Phases(*marks[:4])
+    if seen.targets:
+        findings.append(panics_oracle.check(OracleContext(seen.targets, timeline, phases),
+                                            panics_oracle.PanicsParams()))
+    return RunResult(scenario=plan.scenario, verdict=decide(findings), timeline=timeline, phases=phases,
+                     seed=plan.seed, buggy=plan.buggy, faults=list(seen.faults),
+                     target_logs={t.spec.name: "\n".join(line.text for line in t.logs()) for t in seen.targets},
+                     targets=list(seen.targets), run_dir=run_dir, started_ns=seen.started_ns)
 
 
 def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries | None, timeline: Timeline,
-         kube: KubernetesOptions | None, cluster: ClusterAccess | None) -> RunResult:
+         kube: KubernetesOptions | None, cluster: ClusterAccess | None, seen: _Seen) -> RunResult:
     """Follow `plan`: every decision (targets, etcd, load, schedule, seed) was made when it was built."""
-    started_ns = now_ns()
+    started_ns = seen.started_ns
     scenario, windows = plan.scenario, plan.scenario.windows
     state.ensure_writable()  # before anything is held: a crash must be recoverable
     binaries = binaries or Binaries(progress=show.note)
@@ -137,7 +188,7 @@ def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries
                                 kube=kube, cluster=cluster)
         etcd = _start_etcd(plan.etcd, runs_on, stack, show) if plan.etcd is not None else None
         stack.callback(runs_on.stop_all)  # targets go first: one stopping after etcd waits on it
-        targets: list[RunningTarget] = []
+        targets = seen.targets
         for spec in plan.targets:
             show.note(f"starting {spec.name}")
             env = chaosagent_env(token) if spec.chaosagent else None
@@ -150,19 +201,24 @@ def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries
         stack.enter_context(sampler)
 
         baseline_start = now_ns()
+        seen.marks.append(baseline_start)
         show.phase("baseline", windows.baseline_s)
         _wait(windows.baseline_s, load, show)
 
         faults_start = now_ns()
+        seen.marks.append(faults_start)
         show.phase("faults")
         ctx = InjectionContext(platform=runs_on, timeline=timeline, etcd=etcd,
                                rng=random.Random(plan.seed))
         reports = _run_faults(plan.schedule, ctx, load, show)
+        seen.faults[:] = reports
         faults_end = now_ns()
+        seen.marks.append(faults_end)
 
         show.phase("observe", windows.observe_s)
         _wait(windows.observe_s, load, show)
         observe_end = now_ns()
+        seen.marks.append(observe_end)
 
         show.phase("judge")
         sampler.stop()

@@ -56,7 +56,8 @@ class EventKind(enum.StrEnum):
     #: for a fault the platform cannot do, unavailable (the one-line reason) instead of healthy.
     FAULT_START = "fault.start"
     #: The fault was injected and reverted, whatever happened (source: the injector).
-    #: details: fault_id, target, landed (the injector's proof it took effect), healthy (after).
+    #: details: fault_id, target, landed (the injector's proof it took effect), healthy (after);
+    #: target_down (what found the target not running: the fault or its revert), only when it was.
     FAULT_END = "fault.end"
 
     #: reload_storm wrote the target's config, at the instant the write began (source: the
@@ -67,8 +68,9 @@ class EventKind(enum.StrEnum):
     #: reject or unknown), names (every string the service may report it by), changes (the
     #: path-level diff), origin (auto, variant:NAME, configd, syntax, unchanged), trigger_only.
     RELOAD_WRITE = "reload.write"
-    #: The HTTP reload endpoint could not be reached after a write (source: the injector).
-    #: details: error.
+    #: A write's reload trigger did not reach the target (source: the injector): the HTTP reload
+    #: endpoint did not answer, or the process was not running to take its SIGHUP. details: target,
+    #: error, target_down (the target was not running: it crashed, exited or is restarting).
     RELOAD_TRIGGER_FAILED = "reload.trigger_failed"
     #: The target was seen serving another version than at the previous poll during a storm
     #: (source: the injector). details: target, version (the identity seen), write (index of the

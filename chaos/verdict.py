@@ -3,7 +3,9 @@
 Oracles return `Finding`s, never bools. Precedence: any FAIL fails the run (a crash is a crash even
 if a fault did not land); otherwise any INCONCLUSIVE (fault did not land, too little load, unhealthy
 baseline) makes the run inconclusive, because a gate that passes when nothing happened is the worst
-failure a chaos tool can have; only then PASS.
+failure a chaos tool can have; only then PASS. A run that could not finish still gets a verdict and
+its reports: ABORTED (SIGINT/SIGTERM, a kill switch) before everything, ERROR (the suite's own
+infrastructure failed) after FAIL, since a crash seen before the error is still the service's.
 """
 
 from __future__ import annotations
@@ -20,14 +22,25 @@ class Status(enum.StrEnum):
     PASS = "pass"
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
+    #: The suite's own infrastructure failed mid-run (exit 3): the reason is the `run` finding.
+    ERROR = "error"
+    #: The run was stopped before it finished (SIGINT/SIGTERM, a kill switch; exit 130).
+    ABORTED = "aborted"
 
     @property
     def exit_code(self) -> ExitCode:
         """What `gochaos run` exits with for this outcome: CI scripts read it."""
         return _EXIT_CODES[self]
 
+    @property
+    def rank(self) -> int:
+        """Precedence, most severe first (0): the one order for verdicts, tables and reports."""
+        return _PRECEDENCE.index(self)
 
-_EXIT_CODES = {Status.PASS: ExitCode.PASS, Status.FAIL: ExitCode.FAIL, Status.INCONCLUSIVE: ExitCode.INCONCLUSIVE}
+
+_EXIT_CODES = {Status.PASS: ExitCode.PASS, Status.FAIL: ExitCode.FAIL, Status.INCONCLUSIVE: ExitCode.INCONCLUSIVE,
+               Status.ERROR: ExitCode.INFRASTRUCTURE, Status.ABORTED: ExitCode.INTERRUPTED}
+_PRECEDENCE = (Status.ABORTED, Status.FAIL, Status.ERROR, Status.INCONCLUSIVE, Status.PASS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +77,12 @@ class Verdict:
 
 
 def overall_status(statuses: Iterable[Status]) -> Status:
-    """FAIL beats INCONCLUSIVE beats PASS; nothing at all is inconclusive (nothing was judged).
+    """The most severe status by `Status.rank` (FAIL beats INCONCLUSIVE beats PASS); nothing at all is
+    inconclusive (nothing was judged).
 
     The one precedence rule, for an oracle's findings and for the runs of a gate alike.
     """
-    seen = set(statuses)
-    for status in (Status.FAIL, Status.INCONCLUSIVE, Status.PASS):
-        if status in seen:
-            return status
-    return Status.INCONCLUSIVE
+    return min(statuses, key=lambda status: status.rank, default=Status.INCONCLUSIVE)
 
 
 def decide(findings: Iterable[Finding]) -> Verdict:

@@ -18,7 +18,8 @@ from chaos.runner import RunResult
 from chaos.timeline import WindowStats
 from chaos.verdict import Status
 
-_STYLE = {Status.PASS: "bold green", Status.FAIL: "bold red", Status.INCONCLUSIVE: "bold yellow"}
+_STYLE = {Status.PASS: "bold green", Status.FAIL: "bold red", Status.INCONCLUSIVE: "bold yellow",
+          Status.ERROR: "bold red", Status.ABORTED: "bold magenta"}
 
 
 class ConsoleProgress:

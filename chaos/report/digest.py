@@ -23,7 +23,6 @@ from chaos.verdict import Finding, Status
 if TYPE_CHECKING:
     from chaos.runner import RunResult
 
-_ORDER = {Status.FAIL: 0, Status.INCONCLUSIVE: 1, Status.PASS: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +82,13 @@ def digest(results: Sequence[RunResult], *, report: Path | None = None) -> Diges
     for result in results:
         figures = point(to_dict(result), "")
         problems = tuple(sorted((f for f in result.verdict.findings if f.status is not Status.PASS),
-                                key=lambda f: _ORDER[f.status]))
+                                key=lambda f: f.status.rank))
         run = RunDigest(scenario=result.scenario.name, buggy=result.buggy, verdict=result.verdict.status,
                         seed=result.seed, replay=replay_command(result), recovery_s=figures.recovery_s,
                         recovered=figures.recovered, availability=figures.availability,
                         p99_ms=figures.p99_ms, problems=problems)
         runs.append(run)
-        if problems and (top is None or _ORDER[problems[0].status] < _ORDER[top.finding.status]):
+        if problems and (top is None or problems[0].status.rank < top.finding.status.rank):
             top = TopFinding(run, problems[0], result.phases.baseline_start)
     detection = []
     for name in dict.fromkeys(r.scenario for r in runs):

@@ -13,7 +13,8 @@ from chaos.history import RunPoint, by_series
 from chaos.verdict import Status
 
 MARK = "▲"
-_STYLE = {Status.PASS: "bold green", Status.FAIL: "bold red", Status.INCONCLUSIVE: "bold yellow"}
+_STYLE = {Status.PASS: "bold green", Status.FAIL: "bold red", Status.INCONCLUSIVE: "bold yellow",
+          Status.ERROR: "bold red", Status.ABORTED: "bold magenta"}
 
 
 def tables(points: Sequence[RunPoint]) -> list[Table]:

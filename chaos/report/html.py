@@ -29,7 +29,6 @@ FILENAME = "report.html"
 MAX_EVIDENCE = 12
 MAX_EVENTS = 1000
 LOG_TAIL_LINES = 200
-_ORDER = {Status.FAIL: 0, Status.INCONCLUSIVE: 1, Status.PASS: 2}
 
 CSS = """
 :root { --pass:#1a7f37; --fail:#cf222e; --inconclusive:#9a6700; --ink:#1f2328; --muted:#59636e;
@@ -160,7 +159,7 @@ def _detection_rates(results: Sequence[RunResult]) -> str:
 
 
 def _headline(result: RunResult) -> str:
-    worst = sorted(result.verdict.findings, key=lambda f: _ORDER[f.status])
+    worst = sorted(result.verdict.findings, key=lambda f: f.status.rank)
     if not worst or worst[0].status is Status.PASS:
         return "—"
     return f"{worst[0].check}: {worst[0].summary}"
@@ -189,7 +188,7 @@ def _run_section(result: RunResult, index: int, plot_svg: str) -> str:
     facts_html = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts.items())
     description = (f'<p class="muted">{escape(scenario.description.strip())}</p>'
                    if scenario.description.strip() else "")
-    findings = sorted(result.verdict.findings, key=lambda f: _ORDER[f.status])
+    findings = sorted(result.verdict.findings, key=lambda f: f.status.rank)
     findings_html = "".join(_finding(f, t0) for f in findings) or '<p class="muted">no findings</p>'
     return (
         f'<section class="card run" id="run-{index}">'

@@ -76,7 +76,7 @@ def _suite(result: RunResult, index: int, hostname: str) -> ET.Element:
         "name": name,
         "tests": str(len(findings)),
         "failures": str(sum(f.status is Status.FAIL for f in findings)),
-        "errors": str(sum(f.status is Status.INCONCLUSIVE for f in findings)),
+        "errors": str(sum(f.status not in (Status.PASS, Status.FAIL) for f in findings)),
         "skipped": "0",
         "time": f"{(phases.observe_end - phases.baseline_start) / 1e9:.3f}",
         "timestamp": datetime.fromtimestamp(phases.baseline_start / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S"),
@@ -110,7 +110,7 @@ def _case(finding: Finding, classname: str, seconds: float, t0: int) -> ET.Eleme
     if finding.status is Status.PASS:
         ET.SubElement(case, "system-out").text = summary + "\n"
         return case
-    tag, kind = ("failure", "fail") if finding.status is Status.FAIL else ("error", "inconclusive")
+    tag, kind = ("failure", "fail") if finding.status is Status.FAIL else ("error", finding.status.value)
     element = ET.SubElement(case, tag, message=summary, type=kind)
     element.text = evidence_text(finding, t0) or summary
     return case

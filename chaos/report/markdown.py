@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 FILENAME = "summary.md"
 #: Evidence shown under the top finding: pieces, and lines of each (a stack is long).
 MAX_PIECES, MAX_LINES = 3, 30
-_ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
+_ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "⛔", "aborted": "⏹️"}
 
 
 def write_many(results: Sequence[RunResult], directory: Path) -> Path:

@@ -9,7 +9,7 @@ report: a gate or `--repeat` holds several runs of one scenario). The seed is a 
 new series per run, so recovery could not be followed over time.
 
 Only gauges, so the same text also reads as the classic text format (node_exporter's textfile
-collector). The verdict is `gochaos_verdict{verdict="pass|fail|inconclusive"}`, 1 for the run's.
+collector). The verdict is `gochaos_verdict{verdict="pass|fail|inconclusive|error|aborted"}`, 1 for the run's.
 """
 
 from __future__ import annotations

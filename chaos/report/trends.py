@@ -31,7 +31,8 @@ LEFT, RIGHT, TOP, BOTTOM = 46, 14, 24, 22
 MAX_POINTS = 100
 LINE = "#0072B2"
 REGRESSION = "#CF222E"
-STATUS_COLOUR = {Status.PASS: "#1A7F37", Status.FAIL: "#CF222E", Status.INCONCLUSIVE: "#9A6700"}
+STATUS_COLOUR = {Status.PASS: "#1A7F37", Status.FAIL: "#CF222E", Status.INCONCLUSIVE: "#9A6700",
+                 Status.ERROR: "#8250DF", Status.ABORTED: "#57606A"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ class DeliveryFailed(Exception):
 
 def wanted(found: Digest) -> bool:
     """Only a run that did not pass is worth a message."""
-    return found.verdict in (Status.FAIL, Status.INCONCLUSIVE)
+    return found.verdict is not Status.PASS
 
 
 def generic(found: Digest) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from chaos.plan import LOAD_SLACK_S, Plan, build_plan, describe
 from chaos.platform.factory import PLATFORMS, check_platform
 from chaos.report import overall_status
 from chaos.runner import QuietProgress, RunResult, run_scenario
-from chaos.scenario import EtcdEntry, Scenario
+from chaos.scenario import EtcdEntry, Scenario, TargetEntry
 from chaos.targets import ConfigDelivery
 from chaos.timeline import Timeline
 from chaos.verdict import Finding, Status, decide
@@ -117,7 +117,9 @@ def test_etcd_is_planned_once_from_the_scenario_or_its_defaults() -> None:
 
 
 def test_the_plan_carries_the_seed_and_the_schedule_the_dry_run_prints() -> None:
-    plan = build_plan(storm("rename"), HERE, platform="local", buggy=True, seed=77)
+    buggy = storm("rename").model_copy(update={"targets": (TargetEntry(bundled="configd",
+                                                                       buggy_flags={"reload_strategy": "unsafe"}),)})
+    plan = build_plan(buggy, HERE, platform="local", buggy=True, seed=77)
     lines = describe(plan)
     assert plan.seed == 77 and plan.buggy and "(buggy build)" in lines[0] and "seed 77" in lines[0]
     assert [line for line in lines if line.startswith("  +")] == \
@@ -159,11 +161,17 @@ def test_one_precedence_and_one_exit_code_per_status() -> None:
 
     for statuses, expected in (([Status.PASS, Status.INCONCLUSIVE, Status.FAIL], Status.FAIL),
                                ([Status.PASS, Status.INCONCLUSIVE], Status.INCONCLUSIVE),
-                               ([Status.PASS], Status.PASS), ([], Status.INCONCLUSIVE)):
+                               ([Status.PASS], Status.PASS), ([], Status.INCONCLUSIVE),
+                               # a crash seen before the suite's own error is still the service's failure
+                               ([Status.ERROR, Status.FAIL, Status.PASS], Status.FAIL),
+                               ([Status.ERROR, Status.INCONCLUSIVE], Status.ERROR),
+                               ([Status.FAIL, Status.ABORTED], Status.ABORTED)):
         assert overall_status(statuses) is expected
         assert decide(map(finding, statuses)).status is expected
     assert {s: s.exit_code for s in Status} == {Status.PASS: ExitCode.PASS, Status.FAIL: ExitCode.FAIL,
-                                                Status.INCONCLUSIVE: ExitCode.INCONCLUSIVE}
+                                                Status.INCONCLUSIVE: ExitCode.INCONCLUSIVE,
+                                                Status.ERROR: ExitCode.INFRASTRUCTURE,
+                                                Status.ABORTED: ExitCode.INTERRUPTED}
     assert decide([finding(Status.FAIL)]).exit_code is ExitCode.FAIL
 
 
@@ -177,3 +185,12 @@ def test_worker_pods_need_a_deployed_service_to_load() -> None:
     plan = build_plan(Scenario.model_validate(scenario), HERE, platform="kubernetes")
     assert plan.load is not None and plan.load.worker_pods == 2
     assert any("run by 2 worker pods beside this run" in line for line in describe(plan))
+
+
+def test_a_buggy_run_of_a_scenario_with_no_bug_to_switch_on_is_refused() -> None:
+    own = Scenario.model_validate({"name": "own", "targets": [{"name": "svc", "command": ["/bin/true"]}],
+                                   "load": {"user": "my.module:User"}})
+    with pytest.raises(UsageError, match=r"scenario own: the buggy build was asked for .* no target says what that "
+                                         r"is, so it would run the fixed build again: give a target `buggy_flags`"):
+        build_plan(own, HERE, platform="local", buggy=True)
+    assert not build_plan(own, HERE, platform="local").buggy

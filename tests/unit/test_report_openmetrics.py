@@ -87,7 +87,7 @@ def test_a_suite_or_repeat_gives_one_series_per_run_and_one_push_group_per_scena
     assert sorted(groups) == ["other", "sample-run"]
     other = samples(list(parse_openmetrics(openmetrics.exposition(groups["other"]))))
     verdicts = {dict(labels)["verdict"]: v for (name, labels), v in other.items() if name == "gochaos_verdict"}
-    assert verdicts == {"pass": 0, "fail": 1, "inconclusive": 0}
+    assert verdicts == {"pass": 0, "fail": 1, "inconclusive": 0, "error": 0, "aborted": 0}
     assert {dict(labels)["run"] for (_, labels) in other} == {"3"}, "the run keeps its place in the report"
     assert {dict(labels)["build"] for (_, labels) in other} == {"fixed"}
 

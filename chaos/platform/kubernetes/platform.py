@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from chaos.build import Binaries
 from chaos.chaosagent import TOKEN_ENV
 from chaos.configfiles import WriteMode
-from chaos.errors import PlatformError, TargetError, UsageError
+from chaos.errors import PlatformError, TargetDown, TargetError, UsageError
 from chaos.platform.base import Endpoint, Platform, StartedTarget
 from chaos.platform.etcd import ClientTls
 from chaos.platform.kubernetes import deployed as deployed_service
@@ -109,7 +109,7 @@ class KubeTarget(StartedTarget):
                                 "this cluster is not a local kind cluster")
         current = self.observer.current
         if current is None:
-            raise PlatformError(f"{self.spec.name}: no running container to send {sig.name} to")
+            raise TargetDown(f"{self.spec.name}: no running container to send {sig.name} to")
         if sig in (signal.SIGKILL, signal.SIGTERM):
             self.observer.expect_exit(current[1])
         node.signal_container(current[1].partition("://")[2] or current[1], sig)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from chaos import cleanup
-from chaos.errors import PlatformError
+from chaos.errors import PlatformError, TargetDown
 from chaos.platform.local import spawner
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.targets import RestartPolicy
@@ -168,7 +168,7 @@ class SupervisedProcess:
         with self._lock:
             proc = self._proc
             if proc is None or proc.poll() is not None:
-                raise PlatformError(f"{self.name}: not running, cannot send {sig.name}")
+                raise TargetDown(f"{self.name}: not running, cannot send {sig.name}")
             if expect_exit:
                 self._requested_exit = True
             if sig is signal.SIGSTOP:
@@ -176,7 +176,7 @@ class SupervisedProcess:
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError as e:
-                raise PlatformError(f"{self.name}: process group {proc.pid} is gone") from e
+                raise TargetDown(f"{self.name}: process group {proc.pid} is gone") from e
             if sig is signal.SIGCONT:
                 cleanup.note_continued(proc.pid)
 

@@ -1,7 +1,9 @@
 """The no-panic oracle: no Go crash in any target's output, no unrequested exit, no restart.
 
 It quotes the crash headline and the crashing goroutine's stack, and says which fault window the
-crash fell in, so whoever reads a failed gate sees at once what broke and when.
+crash fell in, so whoever reads a failed gate sees at once what broke and when. A data race is
+headlined with both racing accesses ("WARNING: DATA RACE: write in server.(*Server).applyReload vs
+read in server.(*Server).handleStatus") and quoted with both their stacks.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from pydantic import Field, field_validator
 
 from chaos.oracles.base import Oracle, OracleParams
 from chaos.oracles.context import OracleContext
-from chaos.oracles.gocrash import find_crashes
+from chaos.oracles.gocrash import GoCrash, find_crashes
 from chaos.timeline import EventKind, Timeline
 from chaos.verdict import Evidence, Finding, Status
 
 NAME = "panics"
+#: Lines of the crashing goroutine's stack quoted, and of each racing access's (its line and four frames).
+_STACK_LINES = 12
+_ACCESS_LINES = 9
 
 
 class PanicsParams(OracleParams):
@@ -54,9 +59,8 @@ def check(ctx: OracleContext, params: PanicsParams) -> Finding:
         for crash in find_crashes(target.logs(), recovered):
             crash_count += 1
             where = placement(timeline, crash.t_ns)
-            headlines.append(f"{name}: {crash.headline} ({where})")
-            stack = "\n".join(crash.stack[:12]) if crash.stack else "(no goroutine stack printed)"
-            evidence.append(Evidence(crash.t_ns, f"{name} {crash.kind}, {where}: {crash.headline}\n{stack}"))
+            headlines.append(f"{name}: {crash.summary} ({where})")
+            evidence.append(Evidence(crash.t_ns, f"{name} {crash.kind}, {where}: {crash.summary}\n{quote(crash)}"))
         for record in target.exits():
             if not record.requested and record.failed:
                 bad_exits += 1
@@ -71,6 +75,13 @@ def check(ctx: OracleContext, params: PanicsParams) -> Finding:
         return Finding(NAME, Status.FAIL, summary, tuple(evidence), figures)
     return Finding(NAME, Status.PASS, f"no crash, exit or restart in {len(targets)} target(s)",
                    (), figures)
+
+
+def quote(crash: GoCrash) -> str:
+    """The stack lines evidence quotes: the crashing goroutine's, or both racing accesses' for a data race."""
+    if crash.accesses:
+        return "\n\n".join("\n".join(access.stack[:_ACCESS_LINES]) for access in crash.accesses)
+    return "\n".join(crash.stack[:_STACK_LINES]) if crash.stack else "(no goroutine stack printed)"
 
 
 def placement(timeline: Timeline, t_ns: int) -> str:

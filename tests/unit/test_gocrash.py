@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import cast
 
 import pytest
+from report_samples import MS, T0, sample_result
 
 from chaos.errors import ScenarioError
-from chaos.oracles.gocrash import find_crashes
-from chaos.oracles.panics import ORACLE
-from chaos.platform.observations import LogLine
+from chaos.oracles.context import OracleContext, Phases
+from chaos.oracles.gocrash import find_crashes, short_function
+from chaos.oracles.panics import ORACLE, PanicsParams, check
+from chaos.platform.base import RunningTarget
+from chaos.platform.observations import ExitRecord, LogLine
+from chaos.report import junit
+from chaos.targets import TargetSpec
+from chaos.timeline import EventKind, Timeline
+from chaos.verdict import Status
 
 
 def lines(text: str, stream: str = "stderr", incarnation: int = 1) -> list[LogLine]:
@@ -97,3 +107,137 @@ def test_the_panics_oracle_refuses_a_recovered_pattern_that_is_no_regular_expres
                                             r"regular expression \(unterminated character set"):
         ORACLE.bind({"recovered": ["[PANIC"]})
     ORACLE.bind({"recovered": [r"^\[PANIC\] "]})
+
+
+RACES = Path(__file__).resolve().parents[1] / "data" / "race"
+
+
+def race_lines(name: str) -> list[LogLine]:
+    return lines((RACES / name).read_text())
+
+
+# Real reports of `go build -race` binaries: the greeter-* ones from a 40-line program (package
+# example.com/acme/greeter/internal/server) racing one pair each; configd's under concurrent PUTs.
+@pytest.mark.parametrize(("log", "summaries"), [
+    ("greeter-map-write-vs-read.log",  # runtime.mapassign_faststr / mapaccess1_faststr skipped
+     ["WARNING: DATA RACE: write in server.(*Server).applyReload vs read in server.(*Server).handleStatus"]),
+    ("greeter-field-write-vs-write.log",
+     ["WARNING: DATA RACE: write in server.(*Server).setVersion vs write in server.(*Server).setVersion"]),
+    ("greeter-main-goroutine-write-vs-read.log",  # "Write at 0x... by main goroutine:"
+     ["WARNING: DATA RACE: write in server.(*Server).setVersion vs read in server.(*Server).Version"]),
+    # both sync/atomic.AddInt64 frames skipped; (*Server).countAtomic touches no memory itself, so the
+    # race runtime never saw it entered and the closure calling it is the first frame printed
+    ("greeter-atomic-vs-plain-write.log",
+     ["WARNING: DATA RACE: write in server.(*Server).resetPlain vs write in server.Race.func5"]),
+    ("configd-cache-race.log", [  # three reports among JSON log lines: plain field, then map, accesses
+        "WARNING: DATA RACE: read in configd.(*unlockedCache).Set vs write in configd.(*unlockedCache).Set",
+        "WARNING: DATA RACE: write in configd.(*unlockedCache).Set vs write in configd.(*unlockedCache).Set",
+        "WARNING: DATA RACE: write in configd.(*unlockedCache).Set vs write in configd.(*unlockedCache).Set",
+    ]),
+])
+def test_a_real_race_report_is_summarised_by_both_racing_accesses(log: str, summaries: list[str]) -> None:
+    crashes = find_crashes(race_lines(log))
+    assert [(c.kind, c.headline) for c in crashes] == [("data race", "WARNING: DATA RACE")] * len(summaries)
+    assert [c.summary for c in crashes] == summaries
+    for crash in crashes:
+        first, previous = crash.accesses
+        assert re.match(r"(Read|Write) at 0x[0-9a-f]+ by (goroutine \d+|main goroutine):$", first.stack[0])
+        assert re.match(r"Previous (read|write) at 0x[0-9a-f]+ by goroutine \d+:$", previous.stack[0])
+        assert crash.stack == first.stack  # the crash's own stack is still the first access's
+        assert not any("created at:" in line for access in crash.accesses for line in access.stack)
+
+
+def test_a_race_report_with_atomic_accesses_and_a_lost_stack() -> None:
+    # The shapes other Go versions print: atomic accesses named as such, a stack tsan could not restore.
+    text = """==================
+WARNING: DATA RACE
+Atomic write at 0x00c0000a4078 by goroutine 9:
+  internal/race.WriteRange()
+      internal/race/race.go:40 +0x1
+  sync/atomic.StoreInt64()
+      runtime/race_amd64.s:289 +0xb
+  github.com/acme/svc/internal/stats.(*Counter)[...].Reset()
+      /src/internal/stats/counter.go:12 +0x34
+
+Previous read at 0x00c0000a4078 by goroutine 7:
+  [failed to restore the stack]
+
+Goroutine 9 (running) created at:
+  main.main()
+==================
+"""
+    [crash] = find_crashes(lines(text))
+    assert [(a.access, a.frame) for a in crash.accesses] == [("atomic write", "stats.(*Counter)[...].Reset"),
+                                                            ("read", "")]
+    assert crash.summary == ("WARNING: DATA RACE: atomic write in stats.(*Counter)[...].Reset "
+                             "vs read (stack not restored)")
+
+
+def test_a_race_report_is_read_on_its_own_stream_and_incarnation() -> None:
+    report = (RACES / "greeter-map-write-vs-read.log").read_text().splitlines()
+    # other output on stdout interleaved with the report on stderr; the process restarts in the second access
+    out = [LogLine(2 * i, "stderr", text, 1) for i, text in enumerate(report[:16])]
+    out += [LogLine(2 * i + 1, "stdout", "Write at 0x00c0000ab290 by goroutine 3:", 1) for i in range(16)]
+    out += [LogLine(100, "stderr", "  main.main()", 2)]
+    [crash] = find_crashes(sorted(out, key=lambda line: line.t_ns))
+    assert [(a.access, a.frame) for a in crash.accesses] == [("write", "server.(*Server).applyReload"),
+                                                            ("read", "server.(*Server).handleStatus")]
+    assert crash.accesses[1].stack == tuple(report[12:16])  # up to "  ...server.(*Server).handleStatus()"
+
+
+def test_a_race_report_cut_off_before_its_accesses_is_summarised_by_its_headline() -> None:
+    [crash] = find_crashes(lines("==================\nWARNING: DATA RACE\n==================\n"))
+    assert crash.accesses == () and crash.summary == "WARNING: DATA RACE"
+
+
+@pytest.mark.parametrize(("function", "short"), [
+    ("github.com/acme/svc/internal/cache.(*unlockedCache).Set", "cache.(*unlockedCache).Set"),
+    ("example.com/acme/greeter/internal/server.Race.func7", "server.Race.func7"),
+    ("main.main", "main.main"),
+    ("net/http.(*conn).serve", "http.(*conn).serve"),
+    ("github.com/acme/svc/cache.Map[go.shape.string,github.com/acme/svc/model.Item].Load",
+     "cache.Map[go.shape.string,github.com/acme/svc/model.Item].Load"),
+])
+def test_function_names_are_cut_to_the_last_package_path_element(function: str, short: str) -> None:
+    assert short_function(function) == short
+
+
+class LoggedTarget:
+    """Just what the panics oracle reads of a target: its name, output, exits and restarts."""
+
+    def __init__(self, name: str, output: list[LogLine]) -> None:
+        self.spec = TargetSpec.model_validate({"name": name, "command": [name]})
+        self.restarts = 0
+        self._output = output
+
+    def logs(self, since_ns: int | None = None) -> list[LogLine]:
+        return self._output
+
+    def exits(self) -> list[ExitRecord]:
+        return []
+
+
+def test_the_panics_finding_and_its_junit_failure_name_both_racing_accesses(tmp_path: Path) -> None:
+    output = [LogLine(T0 + 2500 * MS + i, line.stream, line.text, 1)
+              for i, line in enumerate(race_lines("greeter-map-write-vs-read.log"))]
+    timeline = Timeline()
+    timeline.record(EventKind.FAULT_START, "reload_storm", t_ns=T0 + 2000 * MS, fault_id=1)
+    timeline.record(EventKind.FAULT_END, "reload_storm", t_ns=T0 + 4000 * MS, fault_id=1)
+    target = cast(RunningTarget, LoggedTarget("greeter", output))
+    finding = check(OracleContext([target], timeline, Phases(T0, T0 + 2000 * MS, T0 + 4000 * MS, T0 + 6000 * MS)),
+                    PanicsParams())
+    headline = ("greeter: WARNING: DATA RACE: write in server.(*Server).applyReload vs read in "
+                "server.(*Server).handleStatus (during fault reload_storm#1, 500 ms after it started)")
+    assert finding.status is Status.FAIL
+    assert finding.summary == f"{headline}; 0 unrequested exit(s), 0 restart(s)"
+    [evidence] = finding.evidence
+    quoted = evidence.text.splitlines()
+    assert quoted[0] == ("greeter data race, during fault reload_storm#1, 500 ms after it started: WARNING: DATA "
+                         "RACE: write in server.(*Server).applyReload vs read in server.(*Server).handleStatus")
+    assert quoted[1].startswith("Write at 0x") and "applyReload()" in quoted[4]
+    assert quoted[10] == "" and quoted[11].startswith("Previous read at 0x") and "handleStatus()" in quoted[14]
+
+    failure = next(c for c in ET.parse(junit.write(sample_result([finding]), tmp_path)).getroot().iter("testcase")
+                   if c.get("name") == "panics").find("failure")
+    assert failure is not None and failure.get("message") == finding.summary
+    assert "Previous read at 0x" in (failure.text or "")

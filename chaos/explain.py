@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chaos.client_budget import ClientBudget
 from chaos.errors import UsageError
 from chaos.injectors import INJECTORS
 from chaos.oracles import ORACLES
@@ -61,7 +62,19 @@ def explain(kind: str, name: str | None = None) -> list[str]:
             if section.title:
                 lines.append(f"  {section.title}")
             lines += _table(section.parameters, indent="    " if section.title else "  ")
+        if kind == "injectors":
+            budget = _budget(INJECTORS[each].client_budget)
+            lines.append(f"  what clients may see during this fault (a fault's `steady_state:` overrides it): {budget}")
     return lines
+
+
+def _budget(budget: ClientBudget) -> str:
+    """An injector's default client budget, in words."""
+    errors = ("errors not judged (recovery bounds what follows)" if budget.max_error_rate is None
+              else f"at most {budget.max_error_rate:.0%} failed requests (or 1.5x the baseline's rate)")
+    latency = ("latency not judged" if budget.p99_factor is None
+               else f"p99 <= {budget.p99_factor:g}x the baseline's (at least {budget.p99_floor_ms:g} ms)")
+    return f"{errors}; {latency}"
 
 
 def sections(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> list[Section]:

@@ -14,20 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaos.configfiles import WriteMode
 from chaos.errors import ScenarioError, UsageError
 from chaos.external_etcd import ExternalEtcd
 from chaos.injectors import create
 from chaos.injectors.base import Injector
+from chaos.injectors.reload import ReloadStorm
 from chaos.oracles import ORACLES
 from chaos.platform.factory import check_platform
 from chaos.platform.kubernetes.manifests import config_map_name, pod_placeholders
-from chaos.scenario import EtcdEntry, Scenario
+from chaos.scenario import EtcdEntry, Scenario, fault_phase_problem
 from chaos.targets import (
     GO_OBSERVABILITY_ENV,
     PLACEHOLDERS,
     ConfigDelivery,
     TargetSpec,
     chaosagent_env,
+    check_placeholders,
     fill_placeholders,
     named_port_values,
 )
@@ -110,7 +113,7 @@ def resolve_seed(scenario: Scenario, seed: int | None) -> int:
 def fault_schedule(scenario: Scenario, seed: int) -> list[ScheduledFault]:
     """Every repetition of every fault at its offset, jitter drawn from `seed`, in start order."""
     rng = random.Random(seed)
-    planned = [ScheduledFault(at_s, create(f.injector, f.params, f.target))
+    planned = [ScheduledFault(at_s, create(f.injector, f.params, f.target, f.steady_state))
                for f in scenario.faults for at_s in f.offsets(rng)]
     return sorted(planned, key=lambda fault: fault.at_s)
 
@@ -135,8 +138,15 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     if buggy:
         require_buggy_variant(scenario)
     seed = resolve_seed(scenario, seed)
+    _check_fault_phase(scenario)
     schedule = tuple(fault_schedule(scenario, seed))
     targets = tuple(_shaped(entry.spec(base_dir, buggy=buggy), schedule) for entry in scenario.targets)
+    for spec in targets:
+        try:
+            check_placeholders(spec)
+        except ScenarioError as e:
+            raise ScenarioError(_in_file(scenario, str(e))) from e
+    _check_reload_targets(scenario, targets)
     deployed = [spec.name for spec in targets if spec.deployed is not None]
     unrolled = [s.name for s in targets if s.deployed is not None and s.deployed.workload is None
                 and "env" in s.workload_changes]
@@ -159,6 +169,59 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     return Plan(scenario=scenario, platform=platform, buggy=buggy, seed=seed, schedule=schedule, targets=targets,
                 etcd=etcd, fault_budget_s=budget, load=_load_plan(scenario, targets, budget, base_dir),
                 fault_details=details)
+
+
+def _in_file(scenario: Scenario, message: str, fault: int | None = None) -> str:
+    """`message` prefixed with the scenario's file (and the line of fault number `fault`), as the loader names
+    its problems."""
+    source = scenario.source
+    field = f"faults.{fault}: " if fault is not None else ""
+    if source is None:
+        return f"{field}{message}"
+    line = source.fault_lines[fault] if fault is not None and fault < len(source.fault_lines) else None
+    return f"{source.path}:{line}: {field}{message}" if line else f"{source.path}: {field}{message}"
+
+
+def _check_fault_phase(scenario: Scenario) -> None:
+    """Every fault ends within MAX_FAULT_PHASE_S (the loader checks a file's; this holds a scenario built in code
+    to it too)."""
+    for number, fault in enumerate(scenario.faults):
+        problem = fault_phase_problem(fault, create(fault.injector, fault.params, fault.target))
+        if problem is not None:
+            raise ScenarioError(_in_file(scenario, problem, number))
+
+
+def _check_reload_targets(scenario: Scenario, targets: tuple[TargetSpec, ...]) -> None:
+    """What a reload storm's `available()` refuses at run time about its target, refused before anything starts:
+    a target with no config to reload, a deployed service's config written any way but through its ConfigMap."""
+    entries = dict(zip((spec.name for spec in targets), zip(scenario.targets, targets, strict=True), strict=True))
+    for number, fault in enumerate(scenario.faults):
+        if fault.injector != ReloadStorm.name or fault.target not in entries:
+            continue
+        entry, spec = entries[fault.target]
+        name = spec.name
+        if spec.config is None:
+            if spec.deployed is not None:
+                fix = (f"{name} is a deployed service with no `deployed.config`: give it `deployed.config` (the "
+                       "ConfigMap or Secret key its config file is in)")
+            elif entry.bundled is not None:
+                fix = (f"{name} is the bundled {entry.bundled}, which reads no config file: storm configd, or a "
+                       "service of your own with a `config_file`")
+            else:
+                trigger = (f", so its `reload: {entry.reload.value}` has nothing to trigger"
+                           if "reload" in entry.model_fields_set else "")
+                fix = (f"{name} has no `config_file`{trigger}: give target {name} a `config_file` (its initial config, "
+                       "relative to the scenario file, passed to it as {config}); a trigger-only storm (pattern: "
+                       "unchanged, trigger_only: true) needs one too, as the storm reads the config the service "
+                       "runs with")
+            raise ScenarioError(_in_file(scenario, f"reload_storm on {name}: no config to reload: {fix}", number))
+        params = ReloadStorm.Params.model_validate(fault.params)
+        if (spec.deployed is not None and "write_mode" in params.model_fields_set
+                and params.write_mode is not WriteMode.CONFIGMAP_API):
+            raise ScenarioError(_in_file(scenario, f"reload_storm on {name}: {name} is a deployed service whose config "
+                                                   f"changes only through its ConfigMap; write_mode "
+                                                   f"{params.write_mode.value} cannot reach it: drop write_mode or use "
+                                                   "configmap-api", number))
 
 
 def _external(external: ExternalEtcd, targets: tuple[TargetSpec, ...], platform: str, base_dir: Path) -> ExternalEtcd:
@@ -324,7 +387,8 @@ def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:
     values = {name: f"<{name}>" for name in PLACEHOLDERS}
     if platform == "kubernetes":  # the pod's view, as the platform renders it
         values.update(pod_placeholders(spec, "<container port>", "<etcd_endpoints>"),
-                      binary=f"<{spec.binary} image>" if spec.binary else "")
+                      binary=f"<{spec.binary} image>" if spec.binary else "",
+                      etcd_endpoints_spaced="<etcd_endpoints_spaced>")
     else:
         file_name = spec.config.file_name if spec.config else "config"
         values.update(binary=_shown_binary(spec), listen="127.0.0.1:<free port>",

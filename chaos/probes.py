@@ -8,7 +8,9 @@ A probe that does not answer gives None; the caller says which probe failed.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,3 +156,48 @@ def _metrics(text: str, probe: MetricsProbe) -> Seen | None:
 def _number(value: float) -> str:
     """A metric value as the identity string (integral hashes without a trailing .0)."""
     return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def why_silent(target: RunningTarget, probe: LiveProbe) -> str:
+    """One line on why `probe` never showed a config, with the nearest names the service does show."""
+    if isinstance(probe, LogProbe):
+        lines = target.logs()
+        last = lines[-1].text.strip()[:160] if lines else ""
+        return (f"log probe: neither `accepted` nor `rejected` matched any of {len(lines)} output line(s)"
+                + (f"; the last was {last!r}" if last else ""))
+    url = target.endpoint_for(probe.port).url + probe.path
+    where = f"{probe.kind} probe at {url}"
+    try:
+        reply = requests.get(url, timeout=TIMEOUT_S)
+    except requests.RequestException as e:
+        return f"{where}: no answer ({type(e).__name__})"
+    if isinstance(probe, HeaderProbe):
+        return f"{where}: no {probe.header} header{_nearest(probe.header, reply.headers.keys())}"
+    if reply.status_code >= 400:
+        return f"{where}: HTTP {reply.status_code}"
+    if isinstance(probe, JsonProbe):
+        try:
+            document = reply.json()
+        except ValueError:
+            return f"{where}: the answer is not JSON"
+        keys = document.keys() if isinstance(document, dict) else ()
+        return f"{where}: no field {probe.field}{_nearest(probe.field.split('.')[0], keys)}"
+    if isinstance(probe, ConfigProbe):
+        return f"{where}: the answer is not the config as JSON"
+    assert isinstance(probe, MetricsProbe)
+    try:
+        names = {family.name for family in text_string_to_metric_families(reply.text)}
+    except ValueError:
+        return f"{where}: not the Prometheus text format"
+    if probe.metric not in names and probe.metric.removesuffix("_total") not in names:
+        return f"{where}: no metric {probe.metric}{_nearest(probe.metric, names)}"
+    return f"{where}: {probe.metric} has no sample{f' with label {probe.label}' if probe.label else ''} set to 1"
+
+
+def _nearest(word: str, names: Iterable[str]) -> str:
+    """"; nearest: a, b" — the names most like `word` (config-ish ones first), or nothing."""
+    options = sorted(set(names))
+    close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)
+    if not close:
+        close = [n for n in options if any(w in n.lower() for w in ("config", "reload", "version", "hash"))][:3]
+    return f"; nearest: {', '.join(close)}" if close else ""

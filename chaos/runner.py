@@ -30,6 +30,7 @@ from chaos.injectors.base import FaultReport, InjectionContext, run_fault
 from chaos.oracles import baseline as baseline_oracle
 from chaos.oracles import bind
 from chaos.oracles import panics as panics_oracle
+from chaos.oracles import steady_state as steady_state_oracle
 from chaos.oracles.context import OracleContext, Phases
 from chaos.plan import LoadPlan, Plan, ScheduledFault, build_plan
 from chaos.platform.base import Platform, RunningTarget
@@ -229,6 +230,9 @@ def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries
         findings: list[Finding] = [r.finding() for r in reports]
         if load is not None:
             findings.append(baseline_oracle.check(oracle_ctx))
+            during = steady_state_oracle.check(oracle_ctx)  # what clients saw while the faults ran
+            if during is not None:
+                findings.append(during)
         findings += [bind(name, params)(oracle_ctx) for name, params in scenario.oracle_entries()]
         return RunResult(
             scenario=scenario, verdict=decide(findings), timeline=timeline, phases=phases,

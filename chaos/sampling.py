@@ -1,8 +1,9 @@
-"""Runtime samples of every target with chaosagent, on the run's timeline, for the leak oracle.
+"""Runtime samples of every target that shows its runtime, on the run's timeline, for the leak oracle.
 
-A background thread asks each agent for its runtime/metrics snapshot every `interval_s` and
-records a `runtime.sample` event (goroutines, live heap, GC cycles). Failures are recorded as
-gaps, never raised: an observer must not break the run (the target may be crashing on purpose).
+Each target is read from what it exposes (`chaos.runtime_sources`: chaosagent, Prometheus
+`go_goroutines`, or pprof's goroutine dump). A background thread reads each every `interval_s` and
+records a `runtime.sample` event. Failures are recorded as gaps, never raised: an observer must not
+break the run (the target may be crashing on purpose).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
-from chaos.chaosagent import agent_for
-from chaos.errors import InjectionFailed
 from chaos.platform.base import RunningTarget
+from chaos.runtime_sources import RuntimeSource, SourceUnreadable, find_source
 from chaos.timeline import EventKind, Timeline
 
 
@@ -21,12 +22,18 @@ class RuntimeSampler:
     def __init__(self, targets: Sequence[RunningTarget], timeline: Timeline, interval_s: float = 0.5) -> None:
         self.timeline = timeline
         self.interval_s = interval_s
-        self._agents = [(t.spec.name, agent) for t in targets if (agent := agent_for(t)) is not None]
+        self._sources: list[tuple[str, RuntimeSource]] = [
+            (t.spec.name, source) for t in targets if (source := find_source(t)) is not None]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="runtime-sampler", daemon=True)
 
+    @property
+    def sources(self) -> dict[str, str]:
+        """Target name -> how its runtime is read (for the dry run and reports)."""
+        return {name: source.via for name, source in self._sources}
+
     def __enter__(self) -> RuntimeSampler:
-        if self._agents:
+        if self._sources:
             self._thread.start()
         return self
 
@@ -46,13 +53,14 @@ class RuntimeSampler:
         the full wait, so the verdict is the one a fixed wait gives, without paying it on every run.
         """
         deadline = time.monotonic() + max_wait_s
-        before = {e.source: int(e.details["goroutines"]) for e in self.timeline.events(kind=EventKind.RUNTIME_IDLE)}
-        history: dict[str, list[int]] = {name: [] for name, _ in self._agents}
+        before = {e.source: int(e.details["goroutines"]) for e in self.timeline.events(kind=EventKind.RUNTIME_IDLE)
+                  if e.details.get("goroutines") is not None}
+        history: dict[str, list[int]] = {name: [] for name, _ in self._sources}
         while time.monotonic() < deadline:
-            for name, agent in self._agents:
+            for name, source in self._sources:
                 try:
-                    history[name].append(int(agent.runtime().get("goroutines", 0)))
-                except InjectionFailed:
+                    history[name].append(source.read().goroutines or -1)
+                except SourceUnreadable:
                     history[name].append(-1)
             if all(_settled(counts, before.get(name)) for name, counts in history.items()):
                 break
@@ -60,15 +68,20 @@ class RuntimeSampler:
         self.sample_now(EventKind.RUNTIME_IDLE)
 
     def sample_now(self, kind: EventKind = EventKind.RUNTIME_SAMPLE) -> None:
-        """Record one snapshot of every agent now (`runtime.idle` for the before/after-load pair)."""
-        for name, agent in self._agents:
+        """Record one reading of every source now (`runtime.idle` for the before/after-load pair)."""
+        for name, source in self._sources:
             try:
-                snap = agent.runtime()
-            except InjectionFailed:
+                snap = source.read()
+            except SourceUnreadable:
                 continue
-            self.timeline.record(kind, name, goroutines=int(snap.get("goroutines", 0)),
-                                 heap_live_bytes=int(snap.get("heap_live_bytes", 0)),
-                                 gc_cycles=int(snap.get("gc_cycles", 0)))
+            details: dict[str, Any] = {"via": source.via}
+            if snap.goroutines is not None:
+                details["goroutines"] = snap.goroutines
+            if snap.heap_bytes is not None:
+                details["heap_live_bytes"] = snap.heap_bytes
+            if snap.creators and kind is EventKind.RUNTIME_IDLE:
+                details["creators"] = dict(snap.creators)
+            self.timeline.record(kind, name, **details)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -9,6 +9,7 @@ name, so a typo costs seconds, not a CI run.
 from __future__ import annotations
 
 import copy
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from chaos.errors import ScenarioError
+from chaos.client_budget import ClientBudget
+from chaos.errors import ConfigError, ScenarioError
 from chaos.external_etcd import ExternalEtcd
 from chaos.injectors import INJECTORS, create
+from chaos.injectors.base import Injector
 from chaos.live_probes import LiveProbe
 from chaos.load.options import option_problems
 from chaos.oracles import bind
@@ -29,6 +32,7 @@ from chaos.published import parse_ref
 from chaos.suggest import did_you_mean, fields_at
 from chaos.targets import (
     BUNDLED,
+    PLACEHOLDERS_SHOWN,
     ConfigDelivery,
     ConfigSpec,
     Deployed,
@@ -38,14 +42,22 @@ from chaos.targets import (
     TargetSpec,
     VersionProbe,
     bundled,
+    fill_config,
     flag_problems,
+    placeholder_names,
+    placeholder_problem,
+    sample_placeholders,
 )
 
 SCENARIO_SUFFIX = ".chaos.yaml"
+#: The longest a fault phase may last: from its start to the latest a fault can end (its last repetition's
+#: latest start plus the injector's own upper bound). A schedule beyond it is a typo, not a chaos run.
+MAX_FAULT_PHASE_S = 24 * 3600.0
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    #: no `.inf`/`.nan`: every number of a scenario is a finite offset, duration, rate or count
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class TargetEntry(_Model):
@@ -58,14 +70,18 @@ class TargetEntry(_Model):
                                                        description="Command-line flags (bundled)")
     buggy_flags: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="Flags that switch the target's bug on (`gochaos reproduce`)")
-    command: tuple[str, ...] | None = Field(None, description="argv of a user's own service")
+    command: tuple[str, ...] | None = Field(None, description="argv of a user's own service; placeholders "
+                                                         + PLACEHOLDERS_SHOWN + " are filled in ({etcd_endpoints}: "
+                                                         "comma-separated URLs, {etcd_endpoints_spaced}: "
+                                                         "space-separated; {{ and }} are literal braces)")
     go_install: str | None = Field(None, description="A published Go main package, MODULE[/PKG]@VERSION as `go "
                                                      "install` takes it: built from the Go module proxy, it is "
                                                      "{binary} in `command`")
     buggy_go_install: str | None = Field(None, description="The same service at a release with the bug, "
                                                            "MODULE[/PKG]@VERSION: what `gochaos reproduce` builds "
                                                            "and runs instead of `go_install`")
-    config_file: str | None = Field(None, description="Initial config, relative to the scenario file")
+    config_file: str | None = Field(None, description="Initial config, relative to the scenario file; the same "
+                                                      "placeholders as `command` are filled in its text")
     format: str | None = Field(None, pattern=r"^(yaml|json|toml|text)$",
                                description="Config format (default: from config_file's extension); text: not parsed")
     version_key: str | None = Field(None, description="Dotted path of the config's version; none: known by its hash")
@@ -231,6 +247,9 @@ class FaultEntry(_Model):
     jitter_s: float = Field(0.0, ge=0, description="Each repetition starts up to this much late, "
                                                    "drawn from the run's seed")
     params: dict[str, Any] = Field(default_factory=dict)
+    steady_state: ClientBudget | None = Field(None, description="What clients may see while this fault runs, "
+                                                                "over the injector's default (gochaos explain "
+                                                                "injectors NAME)")
 
     @model_validator(mode="after")
     def _schedule(self) -> FaultEntry:
@@ -304,18 +323,65 @@ class Suite(_Model):
     scenarios: tuple[str, ...] = Field(min_length=1, description="Bundled names or files (relative to this one)")
 
 
+class DuplicateKey(yaml.constructor.ConstructorError):
+    """A key given twice in one YAML mapping: where both are, and the mapping that holds them."""
+
+    def __init__(self, key: object, mapping: yaml.MappingNode, first: yaml.Node, second: yaml.Node) -> None:
+        super().__init__("while constructing a mapping", mapping.start_mark, f"found duplicate key {key!r}",
+                         second.start_mark)
+        self.key, self.mapping, self.first, self.second = key, mapping, first, second
+        #: The document's root node, to name the field the mapping is (set by `read_yaml`).
+        self.root: yaml.Node | None = None
+
+
+class StrictLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader that refuses a key given twice in one mapping (SafeLoader silently keeps the
+    last one, so a second `faults:` would drop the first without a word). Keys a merge (`<<: *base`)
+    brings in may still be overridden, as YAML means them to be."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:  # an unhashable key: SafeConstructor says so itself
+                    continue
+                if first is not key_node:
+                    raise DuplicateKey(key, node, first, key_node)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """(root node, data) of one YAML document, read with `StrictLoader`; yaml.YAMLError (DuplicateKey
+    among them) when it cannot be read."""
+    loader = StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        try:
+            return node, loader.construct_document(node) if node is not None else None
+        except DuplicateKey as e:
+            e.root = node
+            raise
+    finally:
+        loader.dispose()
+
+
 def load_plan(path: Path) -> tuple[str, list[tuple[Scenario, Path]]]:
     """A scenario file gives itself; a suite file gives its members. Returns (name, [(scenario, dir)])."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        node, data = read_yaml(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError):  # ValueError: not UTF-8
-        data = None  # load_scenario below reports it with the file and line
+        node, data = None, None  # load_scenario below reports it with the file and line
     if not (isinstance(data, dict) and "scenarios" in data):
         return (scenario := load_scenario(path)).name, [(scenario, path.parent)]
     try:
         suite = Suite.model_validate(data)
     except ValidationError as e:
-        raise ScenarioError(_describe(e, yaml.compose(path.read_text(encoding="utf-8")), str(path))) from e
+        raise ScenarioError(_describe(e, node, str(path))) from e
     members = []
     for member in suite.scenarios:
         local = path.parent / member
@@ -333,10 +399,13 @@ def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             problems.append((("faults", i, "target"), f"{fault.target!r} is not a target of this "
                                                       f"scenario{did_you_mean(fault.target, names)}"))
         try:
-            create(fault.injector, fault.params, fault.target)
+            injector = create(fault.injector, fault.params, fault.target)
         except ScenarioError as e:
             field = "injector" if "unknown injector" in str(e) else "params"
             problems.append((("faults", i, field), str(e)))
+            continue
+        if (too_long := fault_phase_problem(fault, injector)) is not None:
+            problems.append((("faults", i), too_long))
     for i, (name, params) in enumerate(scenario.oracle_entries()):
         try:
             bind(name, params)
@@ -358,12 +427,97 @@ def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     return problems
 
 
+def fault_phase_problem(fault: FaultEntry, injector: Injector[Any]) -> str | None:
+    """Why `fault` would make the fault phase last beyond MAX_FAULT_PHASE_S (or forever), else None.
+
+    Bounded by the latest its last repetition can start (at_s, every_s x repeat, jitter_s) plus the
+    injector's own upper bound (`expected_duration_s`, e.g. a storm's rounds x interval_ms)."""
+    lasts = injector.expected_duration_s()
+    start = fault.at_s + (fault.repeat - 1) * fault.every_s + fault.jitter_s
+    end = start + lasts
+    if math.isfinite(end) and end <= MAX_FAULT_PHASE_S:
+        return None
+    terms = []
+    if start:
+        schedule = [f"at_s {fault.at_s:g}"] if fault.at_s else []
+        if fault.repeat > 1:
+            schedule.append(f"(repeat {fault.repeat} - 1) x every_s {fault.every_s:g}")
+        if fault.jitter_s:
+            schedule.append(f"jitter_s {fault.jitter_s:g}")
+        terms.append(f"its last repetition starts up to {_human(start)} in: {' + '.join(schedule)}")
+    how = _duration_terms(injector)
+    terms.append(f"{injector.name} lasts up to {_human(lasts)}" + (f": {how}" if how else ""))
+    return (f"the fault phase would last {_human(end)} ({'; '.join(terms)}); at most {_human(MAX_FAULT_PHASE_S)}: "
+            "lower those figures, or split the chaos into several scenarios")
+
+
+def _duration_terms(injector: Injector[Any]) -> str:
+    """What makes an injector's fault last as long as it does, from its params (`rounds 5 x interval_ms 500`)."""
+    params = injector.params.model_dump()
+    if "rounds" in params and "interval_ms" in params:  # a storm: its rounds (or for_s) at its interval
+        if params.get("for_s") is not None:
+            return f"for_s {params['for_s']:g}"
+        return f"rounds {params['rounds']} x interval_ms {params['interval_ms']}"
+    return ", ".join(f"{key} {value:g}" for key, value in params.items()
+                     if key.endswith(("_s", "_ms")) and isinstance(value, (int, float)) and not isinstance(value, bool)
+                     and value)
+
+
+def _human(seconds: float) -> str:
+    """A duration as a person reads it: 5.6 s, 12 min 30 s, 24 h 5.6 s, 69.4 days; forever."""
+    if math.isnan(seconds):
+        return "an undefined time (nan)"
+    if math.isinf(seconds):
+        return "forever"
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    hours, rest = divmod(seconds, 3600)
+    minutes, rest = divmod(rest, 60)
+    parts = [f"{int(hours)} h"] if hours else []
+    parts += [f"{int(minutes)} min"] if minutes else []
+    rest = round(rest, 1)
+    return " ".join(parts + ([f"{rest:g} s"] if rest or not parts else []))
+
+
 def _missing_etcd_files(scenario: Scenario, base_dir: Path) -> list[tuple[tuple[str | int, ...], str]]:
     """The team's etcd's TLS files that are not there (named with their line, like any field)."""
     external = scenario.etcd.external if scenario.etcd is not None else None
     if external is None or external.tls is None:
         return []
     return [(("etcd", "external", "tls", field), problem) for field, problem in external.tls.missing(base_dir)]
+
+
+def _unfillable(scenario: Scenario, base_dir: Path) -> list[tuple[tuple[str | int, ...], str]]:
+    """Placeholders the platform could not fill in a target's command, env or config file (a typo such as
+    `{lisen}`), and config files that cannot be read: what starting the target would refuse, found now."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for i, target in enumerate(scenario.targets):
+        if target.command is None and target.deployed is None:
+            continue  # a bundled target: the suite's own command and config
+        if target.command is not None:  # a deployed service's command and env are not the run's to fill
+            names = placeholder_names(target.ports)
+            fields: list[tuple[tuple[str | int, ...], str]] = [(("command", j), arg)
+                                                              for j, arg in enumerate(target.command)]
+            fields += [(("env", key), value) for key, value in target.env.items()]
+            problems += [(("targets", i, *field), problem) for field, template in fields
+                         if (problem := placeholder_problem(template, names)) is not None]
+        if target.config_file is None:
+            continue
+        path = (base_dir / target.config_file).resolve()
+        where = ("targets", i, "config_file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append((where, f"target {target.name}: config_file {path}: {getattr(e, 'strerror', None) or e}; "
+                                    "the path is relative to the scenario file, fix it or create the file"))
+            continue
+        if target.deployed is None:  # a deployed service's config is what its ConfigMap holds, never filled
+            try:
+                fill_config(ConfigSpec(initial=text, file_name=path.name, format=target.format),
+                            sample_placeholders(target.ports), f"target {target.name}: config {path.name}")
+            except ConfigError as e:
+                problems.append((where, str(e)))
+    return problems
 
 
 def _load_user(scenario: Scenario) -> str | None:
@@ -408,8 +562,9 @@ def load_scenario(path: Path) -> Scenario:
 
 def parse_scenario(text: str, source: str) -> Scenario:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = read_yaml(text)
+    except DuplicateKey as e:
+        raise ScenarioError(_duplicate(e, source)) from e
     except yaml.YAMLError as e:
         mark, context = getattr(e, "problem_mark", None), getattr(e, "context_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -436,12 +591,39 @@ def _validated(data: dict[str, Any], node: yaml.Node | None, source: str, base_d
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
         raise ScenarioError(_describe(e, node, source)) from e
-    problems = _cross_check(scenario) + _missing_etcd_files(scenario, base_dir)
+    problems = _cross_check(scenario) + _missing_etcd_files(scenario, base_dir) + _unfillable(scenario, base_dir)
     if problems:
         raise ScenarioError("\n".join(_located(source, node, loc, message) for loc, message in problems))
     scenario._source = ScenarioSource(source, _line_of(node, ("name",)),
                                       tuple(_line_of(node, ("faults", i)) for i in range(len(scenario.faults))))
     return scenario
+
+
+def _duplicate(error: DuplicateKey, source: str) -> str:
+    """file:line: field: duplicate key `faults` at line 40 (first at line 12); and the fix."""
+    loc = [*_path_to(error.root, error.mapping), str(error.key)]
+    first, second = error.first.start_mark.line + 1, error.second.start_mark.line + 1
+    return (f"{source}:{second}: {'.'.join(str(p) for p in loc)}: duplicate key `{error.key}` at line {second} "
+            f"(first at line {first}); YAML would keep only the second and silently drop the first: merge them "
+            "into one, or remove the one you do not mean")
+
+
+def _path_to(root: yaml.Node | None, wanted: yaml.Node) -> list[str | int]:
+    """The loc (keys and indexes) of node `wanted` under `root`; [] when it is the root or not found."""
+    stack: list[tuple[yaml.Node, list[str | int]]] = [(root, [])] if root is not None else []
+    visited: set[int] = set()
+    while stack:
+        node, loc = stack.pop()
+        if node is wanted:
+            return loc
+        if id(node) in visited:  # an alias: the same node again
+            continue
+        visited.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack += [(value, [*loc, str(key.value)]) for key, value in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(item, [*loc, i]) for i, item in enumerate(node.value)]
+    return []
 
 
 def _yaml_kind(data: object) -> str:
@@ -467,6 +649,9 @@ def _describe(error: ValidationError, root: yaml.Node | None, source: str) -> st
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing" and loc:
             message = f"required field {loc[-1]!r} is missing; add it"
+        if err["type"] == "finite_number":
+            message = (f"must be a finite number, not {err['input']!r}; give a plain number (YAML's .inf and .nan "
+                       "are not offsets, durations or rates)")
         if err["type"] == "extra_forbidden" and loc:
             message = f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), fields_at(Scenario, loc[:-1]))}"
         lines.append(_located(source, root, loc, message))

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chaos.build import go_targets_dir
-from chaos.configs.placeholders import NAMES, uses
+from chaos.configs.placeholders import NAMES, completed, unknown, uses
 from chaos.configs.placeholders import fill as fill_text
-from chaos.errors import TargetError
+from chaos.errors import ScenarioError, TargetError
 from chaos.live_probes import HeaderProbe, JsonProbe, LiveProbe
 from chaos.suggest import did_you_mean
 
 #: Placeholders the platform substitutes in `command`, `env` values and config text (plus
-#: {port.NAME} and {listen.NAME} for each named extra port).
+#: {port.NAME} and {listen.NAME} for each named extra port). `{etcd_endpoints}` is the etcd client
+#: URLs joined by commas (as etcd's own --endpoints takes them), `{etcd_endpoints_spaced}` the same
+#: URLs joined by spaces (as CoreDNS's `endpoint` takes them); both are "" for a target without etcd.
 PLACEHOLDERS = NAMES
+#: How the model descriptions list them.
+PLACEHOLDERS_SHOWN = " ".join(f"{{{p}}}" for p in PLACEHOLDERS) + " {port.NAME} {listen.NAME}"
 
 
 class RestartPolicy(enum.StrEnum):
@@ -173,7 +177,8 @@ class TargetSpec(_Frozen):
     go_install: str | None = Field(None, description="Published Go main package MODULE[/PKG]@VERSION, built from "
                                                      "the Go module proxy by chaos.published, substituted as {binary}")
     command: tuple[str, ...] = Field(
-        description="argv; may use the placeholders " + " ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+        description="argv; may use the placeholders " + PLACEHOLDERS_SHOWN + " ({etcd_endpoints}: "
+                    "comma-separated URLs; {etcd_endpoints_spaced}: space-separated); {{ and }} are literal braces"
     )
     env: Mapping[str, str] = Field(
         default_factory=dict, description="Extra environment; GOTRACEBACK/GODEBUG defaults apply unless set here"
@@ -188,7 +193,8 @@ class TargetSpec(_Frozen):
     chaosagent: bool = Field(False, description="The service mounts chaosagent under /-/chaos/")
     race: bool = Field(False, description="Build the bundled binary with the Go race detector: the first "
                                          "data race stops the service with the race report")
-    needs_etcd: bool = Field(False, description="Start an etcd cluster first and pass {etcd_endpoints}")
+    needs_etcd: bool = Field(False, description="Start an etcd cluster first and pass {etcd_endpoints} "
+                                                "(comma-separated URLs) or {etcd_endpoints_spaced} (space-separated)")
     etcd_tls_flags: tuple[str, str, str] | None = Field(
         None, description="Its flags for etcd's CA, client certificate and key files (as etcdctl's --cacert, "
                           "--cert, --key), added to its command when the etcd is reached over TLS")
@@ -365,25 +371,67 @@ def named_port_values(name: str, host: str, port: int | str) -> dict[str, str]:
     return {f"port.{name}": str(port), f"listen.{name}": f"{host}:{port}"}
 
 
+def placeholder_names(ports: Iterable[str] = ()) -> list[str]:
+    """Every placeholder a target with named extra `ports` may use in its command, env and config."""
+    names = list(PLACEHOLDERS)
+    for port in ports:
+        names += list(named_port_values(port, "", ""))
+    return names
+
+
+def placeholder_problem(template: str, names: Iterable[str]) -> str | None:
+    """Why `template` (an argv word or env value) cannot be filled from placeholders `names`, else None.
+
+    The same rule `fill_placeholders` fills by, so the plan refuses what the run would: every `{word}` is a
+    placeholder, and `{{`/`}}` stand for literal braces."""
+    known = list(names)
+    for match in _PLACEHOLDER.finditer(template):
+        if match.group(1) not in known:
+            return f"{unknown(match.group(1), known, repr(template))}; write {{{{ and }}}} for literal braces"
+    return None
+
+
 def fill_placeholders(template: str, values: Mapping[str, str], target: str) -> str:
     """`template` (an argv word or env value) with its {placeholders} filled; TargetError naming the
     valid ones if it has others. `{{`/`}}` stand for literal braces, as in str.format."""
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise TargetError(f"target {target}: bad placeholder in {template!r} (no {{{name}}}); use "
-                              + " ".join(f"{{{known}}}" for known in values))
-        return values[name]
+    values = {name: str(value) for name, value in completed(values).items()}
+    problem = placeholder_problem(template, values)
+    if problem is not None:
+        raise TargetError(f"target {target}: {problem}")
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template).replace("{{", "{").replace("}}", "}")
 
-    return _PLACEHOLDER.sub(one, template).replace("{{", "{").replace("}}", "}")
+
+def fill_config(config: ConfigSpec, values: Mapping[str, str], where: str) -> str:
+    """`config`'s initial text with the platform's placeholder values in it; ConfigError naming file:line."""
+    if config.format == "text" and not uses(config.initial, completed(values)):
+        return config.initial
+    return fill_text(config.initial, values, where)
 
 
 def fill_config_text(spec: TargetSpec, values: Mapping[str, str]) -> str:
     """The target's initial config with the platform's placeholder values in its text."""
     assert spec.config is not None
-    if spec.config.format == "text" and not uses(spec.config.initial, values):
-        return spec.config.initial
-    return fill_text(spec.config.initial, values, f"target {spec.name}: config {spec.config.file_name}")
+    return fill_config(spec.config, values, f"target {spec.name}: config {spec.config.file_name}")
+
+
+def sample_placeholders(ports: Iterable[str] = ()) -> dict[str, str]:
+    """A value for every placeholder, to check a command or config with before anything runs."""
+    return {name: f"<{name}>" for name in placeholder_names(ports)}
+
+
+def check_placeholders(spec: TargetSpec) -> None:
+    """ScenarioError when the run could not fill `spec`'s command, env or config (checked with sample values,
+    before anything starts); a deployed service has none of these to fill."""
+    if spec.deployed is not None:
+        return
+    names = placeholder_names(spec.ports)
+    fields = [(f"command[{i}]", arg) for i, arg in enumerate(spec.command)]
+    fields += [(f"env.{key}", value) for key, value in spec.env.items()]
+    for field, template in fields:
+        if (problem := placeholder_problem(template, names)) is not None:
+            raise ScenarioError(f"target {spec.name}: {field}: {problem}")
+    if spec.config is not None:
+        fill_config_text(spec, sample_placeholders(spec.ports))  # ConfigError (a ScenarioError) names file:line
 
 
 def chaosagent_env(token: str) -> dict[str, str]:

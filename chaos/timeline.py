@@ -85,7 +85,9 @@ class EventKind(enum.StrEnum):
     #: (source: the injector). details: target, live (identity, None: unreadable), write (index
     #: matched), expected (index of the newest write it was seen to take: what it must still serve),
     #: awaited (the last write it had to accept, waited for up to settle_ms), probe_failures,
-    #: reported (what each probe kind last said is live: identity and write), disagreement.
+    #: reported (what each probe kind last said is live: identity and write), disagreement, fates
+    #: (write index -> live, rejected or not seen: each write's one observed fate), watched (a probe
+    #: named a config the suite wrote, so a write it never showed live was watched, not unknown).
     RELOAD_SETTLED = "reload.settled"
 
     #: gc_pressure applied its pressure and begins holding it (source: the injector). details:
@@ -141,11 +143,13 @@ class EventKind(enum.StrEnum):
     #: records (request results received), complete (Locust's own totals arrived).
     LOAD_STOP = "load.stop"
 
-    #: A chaosagent snapshot once goroutine counts settled (or the wait ran out), before the load
-    #: and after it: the leak oracle's before/after pair (source: the target). details:
-    #: goroutines, heap_live_bytes, gc_cycles.
+    #: A runtime reading once goroutine counts settled (or the wait ran out), before the load and
+    #: after it: the leak oracle's before/after pair (source: the target). details: via (chaosagent,
+    #: prometheus URL or pprof URL), goroutines, heap_live_bytes (each only when the source has
+    #: it), creators (pprof: goroutines by the function that created them).
     RUNTIME_IDLE = "runtime.idle"
-    #: A periodic chaosagent snapshot during the run (source: the target). details: as RUNTIME_IDLE.
+    #: A periodic runtime reading during the run (source: the target). details: as RUNTIME_IDLE,
+    #: without creators.
     RUNTIME_SAMPLE = "runtime.sample"
 
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,3 +74,17 @@ def identify(tree: Any, text: str | bytes, version_key: str | Path | None = None
     version = version_at(tree, path) if path else None
     return ConfigIdentity(version=version, content_hash=content_hash(tree), bytes_hash=bytes_hash(text),
                           version_path=dotted(path) if path else None)
+
+
+#: A hex identity this long or longer may be any prefix of a full hash (services shorten them as they like).
+MIN_HASH_PREFIX = 8
+_HEX = frozenset("0123456789abcdef")
+
+
+def matches_name(identity: str, names: Collection[str]) -> bool:
+    """Does the service's `identity` name a write known by `names`: exactly, or as a prefix of a full hash?"""
+    if identity in names:
+        return True
+    short = identity.lower()
+    return (len(short) >= MIN_HASH_PREFIX and set(short) <= _HEX
+            and any(len(name) >= 32 and name.startswith(short) for name in names))

@@ -1,9 +1,11 @@
 """{placeholders} in a config's text, filled before it is parsed.
 
 The config a user brings names addresses the platform only knows at run time: `{listen}`, `{host}`,
-`{port}`, `{etcd_endpoints}`, `{workdir}` (the names a target's command line uses, from
-`chaos.targets.PLACEHOLDERS`) and extra named ports as `{port.NAME}` (`{port.admin}`). They are
-filled in the TEXT, so `"port": {port}` becomes a JSON number and `addr: {listen}` a YAML string.
+`{port}`, `{etcd_endpoints}` (the etcd client URLs joined by commas, `http://a:2379,http://b:2379`),
+`{etcd_endpoints_spaced}` (the same URLs joined by single spaces, as CoreDNS's `endpoint` takes
+them), `{workdir}` (the names a target's command line uses, from `chaos.targets.PLACEHOLDERS`) and
+extra named ports as `{port.NAME}` (`{port.admin}`). They are filled in the TEXT, so `"port": {port}`
+becomes a JSON number and `addr: {listen}` a YAML string.
 
 Unlike a command line, config text is full of braces that are not ours: JSON objects, TOML inline
 tables, YAML flow maps, log templates such as `{method} {path}`, Go templates `{{.Name}}`. So only
@@ -23,7 +25,9 @@ from chaos.errors import ConfigError
 
 #: Names a command line, an env value and a config's text may use (the platform fills them);
 #: each declared named port adds `{port.NAME}` and `{listen.NAME}`.
-NAMES = ("binary", "listen", "host", "port", "config", "etcd_endpoints", "workdir")
+NAMES = ("binary", "listen", "host", "port", "config", "etcd_endpoints", "etcd_endpoints_spaced", "workdir")
+#: `{etcd_endpoints}` joins the client URLs with this; `{etcd_endpoints_spaced}` with a single space.
+ENDPOINTS_SEPARATOR = ","
 PORT_PREFIX = "port."
 LISTEN_PREFIX = "listen."
 _PREFIXES = (PORT_PREFIX, LISTEN_PREFIX)
@@ -41,6 +45,29 @@ class Use:
     column: int
     start: int
     end: int
+
+
+def spaced(endpoints: str) -> str:
+    """`{etcd_endpoints}`'s comma-joined URLs joined by single spaces instead: `{etcd_endpoints_spaced}`."""
+    return " ".join(url for url in endpoints.split(ENDPOINTS_SEPARATOR) if url)
+
+
+def completed(values: Mapping[str, object]) -> dict[str, object]:
+    """`values` with the placeholders derived from others added where missing (`{etcd_endpoints_spaced}`
+    from `{etcd_endpoints}`), so every filler fills them alike."""
+    out = dict(values)
+    if "etcd_endpoints" in out and "etcd_endpoints_spaced" not in out:
+        out["etcd_endpoints_spaced"] = spaced(str(out["etcd_endpoints"]))
+    return out
+
+
+def unknown(name: str, valid: Iterable[str], within: str = "") -> str:
+    """'unknown placeholder {lisen} in WITHIN; did you mean {listen}? (valid: ...)' for a name that is not one."""
+    options = list(valid)
+    close = difflib.get_close_matches(name, options, n=1)
+    hint = f"; did you mean {{{close[0]}}}?" if close else ""
+    where = f" in {within}" if within else ""
+    return f"unknown placeholder {{{name}}}{where}{hint} (valid: {' '.join(f'{{{o}}}' for o in options)})"
 
 
 def uses(text: str, names: Iterable[str] = NAMES) -> list[Use]:
@@ -66,8 +93,10 @@ def port_names(text: str) -> list[str]:
 def fill(text: str, values: Mapping[str, object], source: str) -> str:
     """`text` with every placeholder replaced by `values[name]`; ConfigError naming file:line otherwise.
 
-    `values` holds the platform's names (`listen`, `port`, ...) and one `port.NAME` per declared port.
+    `values` holds the platform's names (`listen`, `port`, ...) and one `port.NAME` per declared port;
+    `{etcd_endpoints_spaced}` is derived from `{etcd_endpoints}` when not given.
     """
+    values = completed(values)
     for name in values:
         if name not in NAMES and not (name.startswith(_PREFIXES) and _PORT_NAME.match(name.split(".", 1)[1])):
             raise ConfigError(f"{source}: cannot fill placeholder {{{name}}}: not a placeholder name; "

@@ -6,6 +6,7 @@ A new fault is one module here with an `Injector` subclass, added to the tuple b
 from collections.abc import Mapping
 from typing import Any
 
+from chaos.client_budget import ClientBudget
 from chaos.injectors.base import Injector, create_from
 from chaos.injectors.etcd_leader import LeaderLoss
 from chaos.injectors.gc_pressure import GCPressure
@@ -17,6 +18,7 @@ INJECTORS: Mapping[str, type[Injector[Any]]] = {
 }
 
 
-def create(name: str, params: Mapping[str, Any], target: str | None) -> Injector[Any]:
+def create(name: str, params: Mapping[str, Any], target: str | None,
+           steady_state: ClientBudget | None = None) -> Injector[Any]:
     """The named injector with validated params; ScenarioError (did you mean) when it can't be."""
-    return create_from(INJECTORS, name, params, target)
+    return create_from(INJECTORS, name, params, target, steady_state)

@@ -28,7 +28,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from chaos.errors import InjectionFailed, ScenarioError
+from chaos.client_budget import STRICT, ClientBudget
+from chaos.errors import InjectionFailed, ScenarioError, TargetDown
 from chaos.platform.base import Platform, RunningTarget
 from chaos.platform.etcd import EtcdLeadership
 from chaos.readiness import passes
@@ -72,9 +73,20 @@ class InjectionContext:
     def target(self, name: str) -> RunningTarget:
         return self.platform.target(name)
 
-    def sleep_until(self, deadline: float) -> None:
-        """Sleep until `time.monotonic()` reaches `deadline`; InjectionFailed if stopped first."""
-        if self.stop.wait(max(0.0, deadline - time.monotonic())):
+    def sleep_until(self, deadline: float, *, spin_s: float = 0.001) -> None:
+        """Sleep until `time.monotonic()` reaches `deadline`; InjectionFailed if stopped first.
+
+        The last `spin_s` is spun, not slept: a thread woken from a sleep still waits for a CPU and for
+        the GIL (up to the 5 ms switch interval while another thread runs Python), which made writes
+        meant 10 ms apart land several ms late. Spinning holds the GIL through the deadline; it is
+        bounded by `spin_s` per call.
+        """
+        remaining = deadline - time.monotonic()
+        if self.stop.wait(max(0.0, remaining - spin_s)):
+            raise InjectionFailed("the run is stopping; fault cut short")
+        while time.monotonic() < deadline:
+            pass
+        if self.stop.is_set():
             raise InjectionFailed("the run is stopping; fault cut short")
 
 
@@ -85,6 +97,9 @@ class FaultOutcome:
     landed: bool
     summary: str
     details: Mapping[str, Any] = field(default_factory=dict)
+    #: What the service failed to do that the fault itself proves (e.g. a reload it must take never went
+    #: live while its probes answered): the fault's finding fails with it.
+    failure: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +116,13 @@ class FaultReport:
     def finding(self) -> Finding:
         status = Status.PASS if self.outcome.landed else Status.INCONCLUSIVE
         verb = "landed" if self.outcome.landed else "did not land"
+        summary = f"{self.name} {verb}: {self.outcome.summary}"
+        if self.outcome.failure is not None:
+            status, summary = Status.FAIL, f"{self.name}: {self.outcome.failure}"
         return Finding(
             check=f"fault:{self.name}#{self.fault_id}",
             status=status,
-            summary=f"{self.name} {verb}: {self.outcome.summary}",
+            summary=summary,
             evidence=(Evidence(self.start_ns, f"started on {self.target or 'cluster'}"),
                       Evidence(self.end_ns, "ended")),
             figures=dict(self.outcome.details),
@@ -123,12 +141,16 @@ class Injector(ABC, Generic[P]):
     #: An InjectorParams model, or one per mode joined on a key (``Annotated[A | B, *by_mode(...)]``).
     Params: ClassVar[Any] = InjectorParams
     needs_target: ClassVar[bool] = True
+    #: What clients may see while this fault runs, unless the scenario's `steady_state:` says otherwise.
+    client_budget: ClassVar[ClientBudget] = STRICT
 
-    def __init__(self, params: P, target: str | None = None) -> None:
+    def __init__(self, params: P, target: str | None = None, *, steady_state: ClientBudget | None = None) -> None:
         if self.needs_target and not target:
             raise ScenarioError(f"injector {self.name} needs a `target`")
         self.params: P = params
         self.target_name = target
+        #: The budget in force for this fault: the injector's default with the scenario's fields over it.
+        self.budget = self.client_budget.merged(steady_state)
 
     def available(self, ctx: InjectionContext) -> str | None:
         """None when this fault can be injected here, else the reason it cannot."""
@@ -168,7 +190,7 @@ class Injector(ABC, Generic[P]):
 
 
 def create_from(registry: Mapping[str, type[Injector[Any]]], name: str, params: Mapping[str, Any],
-                target: str | None) -> Injector[Any]:
+                target: str | None, steady_state: ClientBudget | None = None) -> Injector[Any]:
     """Instantiate injector `name` of `registry` with validated params; ScenarioError when it can't."""
     try:
         cls = registry[name]
@@ -179,7 +201,7 @@ def create_from(registry: Mapping[str, type[Injector[Any]]], name: str, params: 
     except ValidationError as e:
         problems = "; ".join(_problem(name, cls.Params, err) for err in e.errors())
         raise ScenarioError(f"injector {name} params: {problems}") from e
-    return cls(validated, target)
+    return cls(validated, target, steady_state=steady_state)
 
 
 @cache
@@ -245,16 +267,25 @@ def run_fault(injector: Injector[Any], ctx: InjectionContext, fault_id: int) -> 
                            FaultOutcome(False, f"unavailable here: {reason}", {"unavailable": reason}))
     healthy_before = _healthy(ctx, target)
     start = ctx.timeline.record(EventKind.FAULT_START, injector.name, fault_id=fault_id, target=target,
-                                params=injector.params.model_dump(), healthy=healthy_before)
+                                params=injector.params.model_dump(), healthy=healthy_before,
+                                steady_state=injector.budget.model_dump())
     outcome = FaultOutcome(False, "the injector did not finish")
+    down: list[str] = []  # a target that died under the fault: its crash is the verdict, not this run's error
     try:
         outcome = injector.inject(ctx)
     except InjectionFailed as e:
         outcome = FaultOutcome(False, str(e))
+    except TargetDown as e:
+        down.append(str(e))
+        outcome = FaultOutcome(False, f"the target went down during the fault ({e})", {"target_down": str(e)})
     finally:
-        injector.revert(ctx)
+        try:
+            injector.revert(ctx)
+        except TargetDown as e:  # nothing of a dead process is left to undo
+            down.append(f"revert: {e}")
+        details: dict[str, Any] = {"target_down": down} if down else {}
         end = ctx.timeline.record(EventKind.FAULT_END, injector.name, fault_id=fault_id, target=target,
-                                  landed=outcome.landed, healthy=_healthy(ctx, target))
+                                  landed=outcome.landed, healthy=_healthy(ctx, target), **details)
     return FaultReport(injector.name, fault_id, target, start.t_ns, end.t_ns, outcome)
 
 

@@ -14,6 +14,7 @@ import time
 
 from pydantic import Field
 
+from chaos.client_budget import DISRUPTIVE, ClientBudget
 from chaos.errors import EtcdError, InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams
 from chaos.platform.etcd import Member
@@ -41,9 +42,11 @@ class LeaderLoss(Injector[LeaderLossParams]):
     description = "etcd loses its leader (move, kill, pause, isolate or delete it); a new one must be elected"
     Params = LeaderLossParams
     needs_target = False
+    client_budget = DISRUPTIVE  # requests wait out the election; `recovery` bounds what follows
 
-    def __init__(self, params: LeaderLossParams, target: str | None = None) -> None:
-        super().__init__(params, target)
+    def __init__(self, params: LeaderLossParams, target: str | None = None, *,
+                 steady_state: ClientBudget | None = None) -> None:
+        super().__init__(params, target, steady_state=steady_state)
         self._victim: Member | None = None
 
     def expected_duration_s(self) -> float:

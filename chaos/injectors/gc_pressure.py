@@ -26,6 +26,7 @@ from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, mo
 
 from chaos import gctrace
 from chaos.chaosagent import AgentClient, agent_for
+from chaos.client_budget import DISRUPTIVE, ClientBudget
 from chaos.errors import InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, by_mode
 from chaos.platform.abilities import Hog, HogPlacement, ResourceLimit, ResourceLimits, missing, require
@@ -146,10 +147,11 @@ class GCPressure(Injector[AgentPressure | EnvPressure | CgroupPressure | HogPres
     name = "gc_pressure"
     description = "GC / memory pressure: ballast, churn, GOGC, memory limit, forced GC, cgroup squeeze, hog"
     Params = GCPressureParams
+    client_budget = DISRUPTIVE  # a squeezed service may shed load and slow down; bound it with steady_state
 
     def __init__(self, params: AgentPressure | EnvPressure | CgroupPressure | HogPressure,
-                 target: str | None = None) -> None:
-        super().__init__(params, target)
+                 target: str | None = None, *, steady_state: ClientBudget | None = None) -> None:
+        super().__init__(params, target, steady_state=steady_state)
         self._agent: AgentClient | None = None
         self._restored_env: dict[str, str | None] | None = None
         self._limit: ResourceLimit | None = None

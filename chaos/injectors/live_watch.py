@@ -16,11 +16,11 @@ from typing import Any
 
 import requests
 
-from chaos.configs.identity import content_hash
+from chaos.configs.identity import content_hash, matches_name
 from chaos.injectors.base import FaultOutcome, InjectionContext
 from chaos.live_probes import ConfigProbe, LiveProbe, LogProbe
 from chaos.platform.base import RunningTarget
-from chaos.probes import Seen, log_outcomes, read
+from chaos.probes import Seen, log_outcomes, read, why_silent
 from chaos.timeline import EventKind, now_ns
 
 #: Poll period of the metric, endpoint and header probes (the issue's 25 ms bound on seeing a change).
@@ -44,7 +44,8 @@ class Written:
 
 
 def names_of(text: str, tree: Any, version: str | None) -> frozenset[str]:
-    """The strings a service may report a config by (hashes in full and in the 16-digit short form)."""
+    """The strings a service may report a config by (hashes in full and in the 16-digit short form; any
+    prefix of at least MIN_HASH_PREFIX hex digits of a full hash matches too: `matches_name`)."""
     raw = text.encode("utf-8")
     names = {hashlib.sha256(raw).hexdigest(), hashlib.sha512(raw).hexdigest(), hashlib.md5(raw).hexdigest()}
     names |= {name[:16] for name in names}
@@ -84,7 +85,7 @@ class WriteBook:
         tree_hash = content_hash(seen.tree) if seen.tree is not None else None
         with self._lock:
             for written in reversed(self.writes):
-                if seen.identity is not None and seen.identity in written.names:
+                if seen.identity is not None and matches_name(seen.identity, written.names):
                     return written
                 if tree_hash is not None and tree_hash == written.tree_hash:
                     return written
@@ -109,6 +110,10 @@ class LiveWatcher:
         self.current_identity: str | None = None
         #: Probes that never answered, by kind (the fault says which failed).
         self.silent: set[str] = {p.kind for p in self.probes if not isinstance(p, LogProbe)}
+        #: Probes (by position) that never showed a config, a reload or a rejection: a typo or a wrong path.
+        self.unmatched: set[int] = set(range(len(self.probes)))
+        #: A probe named a config the suite wrote (or started with): what it did not see live, it watched.
+        self.identifying = False
         self.started_ns = 0
         #: What each kind of probe last said is live: (identity, index of the write it names or None).
         self.reported: dict[str, tuple[str, int | None]] = {}
@@ -132,13 +137,19 @@ class LiveWatcher:
         """Read every probe once; record what changed."""
         for number, probe in enumerate(self.probes):
             if isinstance(probe, LogProbe):
-                self._read_logs(probe, logs_since)
+                self._read_logs(number, probe, logs_since)
                 continue
             seen = read(self.target, probe, self._session)
             if seen is None:
                 continue
             self.silent.discard(probe.kind)
+            if seen.identity is not None or seen.tree is not None or seen.marker is not None:
+                self.unmatched.discard(number)
             latest = self.book.latest()
+            if (seen.identity is not None and not getattr(probe, "moves", False) and latest is not None
+                    and latest.index > 0 and latest.index not in self.live_writes
+                    and matches_name(seen.identity, latest.names)):
+                self._served(latest, seen.identity, probe)  # before the reload flag: served beats refused
             failures = seen.reloads.failures
             if failures is not None:
                 before = self._failures.setdefault(number, failures)
@@ -175,6 +186,7 @@ class LiveWatcher:
     def _live(self, seen: Seen, key: str, probe: LiveProbe) -> None:
         written = self.book.match(seen)
         identified = written is not None
+        self.identifying |= identified
         latest = self.book.latest()
         if written is None and key not in self.seen and latest is not None and latest.index > 0:
             written = latest  # a new identity the suite cannot name (the service hashes its own way): a reload
@@ -188,6 +200,15 @@ class LiveWatcher:
         if written is not None:
             self.live_writes.setdefault(written.index, event.t_ns)
 
+    def _served(self, written: Written, identity: str, probe: LiveProbe) -> None:
+        """The newest write is what the target serves, though its identity did not change: the same config
+        written again (a toggle back, an unchanged write). One observation per write, so each counts."""
+        event = self.ctx.timeline.record(EventKind.RELOAD_LIVE, self.source, target=self.target.spec.name,
+                                         version=identity, write=written.index, via=probe.kind, identified=True)
+        self.identifying = True
+        self.current, self.current_identity = written.index, identity
+        self.live_writes.setdefault(written.index, event.t_ns)
+
     def _moved(self, marker: str, probe: LiveProbe) -> None:
         """A reload timestamp or counter moved: the service took a config, most likely the newest write."""
         latest = self.book.latest()
@@ -198,9 +219,10 @@ class LiveWatcher:
         self.current, self.current_identity = latest.index, marker
         self.live_writes.setdefault(latest.index, event.t_ns)
 
-    def _read_logs(self, probe: LogProbe, since: list[int]) -> None:
+    def _read_logs(self, number: int, probe: LogProbe, since: list[int]) -> None:
         for outcome in log_outcomes(self.target, probe, since[0]):
             since[0] = max(since[0], outcome.t_ns + 1)
+            self.unmatched.discard(number)
             if outcome.accepted:
                 if outcome.identity is not None:
                     self._live(Seen(identity=outcome.identity), outcome.identity, probe)
@@ -258,41 +280,102 @@ def expected_live(book: WriteBook, watcher: LiveWatcher) -> Written:
 
 
 def storm_outcome(book: WriteBook, watcher: LiveWatcher, expected: Written, live: str | None,
-                  intervals: list[float], last_valid: str | None) -> FaultOutcome:
-    """Did the storm land: what the probes saw of the writes, as the fault's outcome and figures."""
+                  intervals: list[float], last_valid: str | None, *, probe_fix: str = "") -> FaultOutcome:
+    """Did the storm land: what the probes saw of the writes, as the fault's outcome and figures.
+
+    Only observations count: a target with no live probe, or with a probe that never showed a config
+    (a typo, a wrong path), has writes of unknown outcome, and the fault did not land (inconclusive,
+    with the fix). Each write has exactly one fate: live, rejected, or not seen.
+    """
     writes = book.writes[1:]
-    accepted = sorted(i for i in watcher.live_writes if i > 0)
+    fates = write_fates(book, watcher)
+    accepted = sorted(i for i, fate in fates.items() if fate == LIVE)
     first_write_ns = writes[0].t_ns if writes else 0
     details: dict[str, Any] = {
         "writes": len(writes), "last_valid_version": last_valid, "live_version": live,
         "expected_write": expected.index, "live_write": watcher.current, "valid_versions_seen_live": len(accepted),
-        "writes_seen_live": accepted, "writes_seen_rejected": sorted(watcher.rejected),
-        "writes_not_seen": [w.index for w in writes if w.index not in watcher.live_writes
-                            and w.index not in watcher.rejected],
+        "writes_seen_live": accepted, "writes_seen_rejected": sorted(i for i, f in fates.items() if f == REJECTED),
+        "writes_not_seen": sorted(i for i, f in fates.items() if f == NOT_SEEN),
         "achieved_intervals_ms": [round(i, 2) for i in intervals],
         # from the write to the target serving it: when the pod saw it
         LIVE_AFTER_MS: [round((watcher.live_writes[i] - book.writes[i].t_ns) / 1e6, 1) for i in accepted
-                          if watcher.live_writes[i] >= first_write_ns],
+                        if watcher.live_writes[i] >= first_write_ns],
         "probe_failures": sorted(watcher.silent),
+        "watched": watcher.identifying,
     }
-    if watcher.silent and not watcher.seen:
-        return FaultOutcome(False, f"{len(writes)} writes, but no live probe answered "
-                                   f"({', '.join(sorted(watcher.silent))}): nothing proves the writes landed",
-                            details)
+    name = watcher.target.spec.name
+    if not watcher.probes:
+        return FaultOutcome(False, f"{len(writes)} writes, but nothing shows which config {name} runs: it has no "
+                                   f"live probe, so no write's outcome was observed; {probe_fix}", details)
+    blind = [why_silent(watcher.target, watcher.probes[i]) for i in sorted(watcher.unmatched)]
+    if blind:
+        details["probes_never_matched"] = blind
+        return FaultOutcome(False, f"{len(writes)} writes, but {len(blind)} live probe(s) of {name} never showed a "
+                                   f"config: {'; '.join(blind)}; fix the probe", details)
+    rejected = details["writes_seen_rejected"]
     if accepted or (live is not None and expected.index > 0 and watcher.current == expected.index):
         return FaultOutcome(True, f"{len(writes)} writes; the target went live with {len(accepted)} of them "
-                                  f"and rejected {len(watcher.rejected)}; serves {live}", details)
-    if writes and (watcher.rejected or _rejections_logged(watcher.target, watcher.started_ns)) \
-            and all(w.expect != "accept" for w in writes):
-        return FaultOutcome(True, f"{len(writes)} invalid writes, rejected by the target (it says so); "
+                                  f"and rejected {len(rejected)}; {len(details['writes_not_seen'])} not seen; "
+                                  f"serves {live}", details)
+    if writes and rejected and all(w.expect != "accept" for w in writes):
+        return FaultOutcome(True, f"{len(writes)} invalid writes, {len(rejected)} seen rejected by the target; "
                                   f"serves {live}", details)
     if writes and all(w.label == "unchanged" for w in writes) and live is not None:
         return FaultOutcome(True, f"{len(writes)} reloads of the unchanged config; still serves {live}", details)
-    return FaultOutcome(False, f"{len(writes)} writes, but the target never went live with any of them; it "
-                               f"serves {live or 'nothing (unreachable)'}", details)
+    serving = f"it still serves {live}" if live is not None else "no probe named a live config at the end"
+    return FaultOutcome(False, f"{len(writes)} writes, but the target was seen to take none of them; {serving}",
+                        details)
 
 
-def _rejections_logged(target: RunningTarget, since_ns: int) -> bool:
-    """Did the target log a rejection after `since_ns` (words any service would use)?"""
-    words = ("reject", "invalid", "error")
-    return any(any(w in line.text.lower() for w in words) for line in target.logs(since_ns))
+#: The one fate each write has, as observed.
+LIVE, REJECTED, NOT_SEEN = "live", "rejected", "not seen"
+
+
+def write_fates(book: WriteBook, watcher: LiveWatcher) -> dict[int, str]:
+    """Each storm write's fate: live (seen served) beats rejected (seen refused); else not seen."""
+    return {w.index: LIVE if w.index in watcher.live_writes else REJECTED if w.index in watcher.rejected
+            else NOT_SEEN for w in book.writes[1:]}
+
+
+def probe_fix(tree: Any, version_key: str | None) -> str:
+    """The one-line fix for a target whose writes nobody could see: its version key, else a probe."""
+    if version_key is None and isinstance(tree, dict):
+        for key, value in tree.items():
+            if str(key).lower() in VERSION_KEYS and isinstance(value, (str, int, float)):
+                return (f"its config has a version field: declare `version_key: {key}` and a probe that shows it "
+                        "(a response header, a JSON field or a metric)")
+    return ("add a `live` probe: a metric naming the config (e.g. {kind: metrics, metric: app_config_info, label: "
+            "hash}), a response header, a JSON field, the whole config (kind: config), or its reload log lines "
+            "(kind: log, accepted/rejected regexes)")
+
+
+#: Top-level config keys that hold a config's version.
+VERSION_KEYS = frozenset({"version", "config_version", "revision", "generation", "serial"})
+
+
+def serves(watcher: LiveWatcher, wanted: Written) -> bool:
+    """Is the target seen serving `wanted`: its write, or a config known by one of its names?"""
+    return watcher.current == wanted.index or (
+        watcher.current_identity is not None and matches_name(watcher.current_identity, wanted.names))
+
+
+def stuck_reload(book: WriteBook, watcher: LiveWatcher, expected: Written, settle_ms: int) -> str | None:
+    """A write the target must take that never went live while its probes named what it served: a stuck
+    or lost reload, in words. None when it went live, when nothing could tell, or when a write since the
+    last one it took was one it must (or was seen to) refuse: a service may pause its reloads after
+    invalid configs (a reload circuit breaker), and that is not a stuck reload."""
+    if expected.index == 0 or expected.expect != "accept" or not watcher.identifying:
+        return None
+    if watcher.current_identity is None or serves(watcher, expected):
+        return None
+    taken = max(watcher.live_writes, default=0)
+    pending = [w for w in book.writes if taken < w.index <= expected.index]
+    if any(w.expect != "accept" or w.index in watcher.rejected for w in pending):
+        return None
+    since = book.writes[min(taken + 1, expected.index)].t_ns
+    lines = [line.text.strip() for line in watcher.target.logs(since)]
+    about = [text for text in lines if any(w in text.lower() for w in ("reload", "config", "sighup", "hup"))]
+    said = f"its last log line about it: {(about or lines)[-1][:200]!r}" if lines else "it logged nothing since"
+    return (f"write #{expected.index} ({expected.label}), which it must take, was not live {settle_ms} ms after the "
+            f"storm while its probes answered: a stuck or lost reload; {watcher.target.spec.name} still serves "
+            f"write #{watcher.current} ({watcher.current_identity}); {said}")

@@ -13,6 +13,7 @@ import time
 
 from pydantic import Field
 
+from chaos.client_budget import DISRUPTIVE
 from chaos.errors import InjectionFailed, PlatformError
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams
 from chaos.platform.abilities import PodDeleting, missing, require
@@ -33,6 +34,7 @@ class PodDelete(Injector[PodDeleteParams]):
     name = "pod_delete"
     description = "A target's pods are deleted through the API; its workload must replace them and it must recover"
     Params = PodDeleteParams
+    client_budget = DISRUPTIVE  # requests to a deleted pod fail until its replacement serves
 
     def expected_duration_s(self) -> float:
         return self.params.grace_s + self.params.replace_timeout_s

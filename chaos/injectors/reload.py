@@ -11,10 +11,12 @@ is the reported pair: a value-only change, then 100 ms later a structural one.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 import signal
 import time
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,13 @@ from typing import Any
 import requests
 from pydantic import Field, field_validator, model_validator
 
+from chaos.client_budget import ClientBudget
 from chaos.configfiles import NEEDS_KUBERNETES, WriteMode
 from chaos.configs.formats import ConfigFormat, parse
 from chaos.configs.identity import content_hash
 from chaos.configs.patch import diff
 from chaos.configs.tree import parse_path, plain
-from chaos.errors import ConfigError, InjectionFailed, PlatformError, ScenarioError, TargetError
+from chaos.errors import ConfigError, InjectionFailed, PlatformError, ScenarioError, TargetDown, TargetError
 from chaos.injectors.base import (
     FaultOutcome,
     InjectionContext,
@@ -42,7 +45,11 @@ from chaos.injectors.live_watch import (
     expected_live,
     identity_of,
     names_of,
+    probe_fix,
+    serves,
     storm_outcome,
+    stuck_reload,
+    write_fates,
 )
 from chaos.injectors.reload_sources import Variant, WriteSource, build_variant, sample_values
 from chaos.platform.base import RunningTarget
@@ -52,6 +59,10 @@ from chaos.timeline import EventKind, now_ns
 
 #: How long two probes that disagree at the end of a storm are given to agree (one reload's landing).
 DISAGREEMENT_RECHECK_S = 0.5
+#: A write is prepared (drawn, formatted, rebased on what the service took) ahead of its instant by the
+#: longest the last PREPARE_HISTORY writes took to prepare, plus this margin for a late wake-up.
+PREPARE_MARGIN_S = 0.002
+PREPARE_HISTORY = 8
 
 
 class Pattern(enum.StrEnum):
@@ -111,8 +122,9 @@ class ReloadStorm(Injector[ReloadStormParams]):
     description = "Rapid config reloads: value and structural changes written like sed -i does"
     Params = ReloadStormParams
 
-    def __init__(self, params: ReloadStormParams, target: str | None = None) -> None:
-        super().__init__(params, target)
+    def __init__(self, params: ReloadStormParams, target: str | None = None, *,
+                 steady_state: ClientBudget | None = None) -> None:
+        super().__init__(params, target, steady_state=steady_state)
         self._original: str | None = None
         self._original_version: str | None = None
         self._original_names: frozenset[str] = frozenset()
@@ -217,6 +229,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
         except ConfigError as e:
             raise InjectionFailed(f"{target.spec.name}: {e}") from e
         book = WriteBook()
+        original_tree = source.current_tree
         self._original_version = source.version_of(source.current_tree)
         self._original_names = names_of(self._original, source.current_tree, self._original_version)
         book.add(Written(0, now_ns(), self._original_names, "accept", "initial", _tree_hash(source.current_tree)))
@@ -229,28 +242,44 @@ class ReloadStorm(Injector[ReloadStormParams]):
             last_taken = max(watcher.live_writes, default=None)  # the newest write the target was seen to take
             if disagreement(watcher.reported):  # a reload may be landing between two probes' reads: look again
                 ctx.sleep_until(time.monotonic() + DISAGREEMENT_RECHECK_S)
+            fates = write_fates(book, watcher)
             ctx.timeline.record(EventKind.RELOAD_SETTLED, self.name, target=target.spec.name, live=live,
                                 write=watcher.current, expected=last_taken, awaited=expected.index,
                                 probe_failures=sorted(watcher.silent), reported=dict(watcher.reported),
-                                disagreement=disagreement(watcher.reported))
-        return storm_outcome(book, watcher, expected, live, intervals, self._last_valid)
+                                disagreement=disagreement(watcher.reported), fates=fates,
+                                watched=watcher.identifying)
+        outcome = storm_outcome(book, watcher, expected, live, intervals, self._last_valid,
+                                probe_fix=probe_fix(original_tree, self.params.version_key or config.version_key))
+        stuck = stuck_reload(book, watcher, expected, self.params.settle_ms)
+        return dataclasses.replace(outcome, failure=stuck) if stuck else outcome
 
     def _storm(self, ctx: InjectionContext, target: RunningTarget, source: WriteSource, book: WriteBook,
                watcher: LiveWatcher, intervals: list[float]) -> None:
-        """Write every round into `book`, at its offset; fill `intervals` between writes."""
+        """Write every round into `book`, at its offset; fill `intervals` between writes.
+
+        Each write is prepared just ahead of its instant and written at it, so how long drawing and
+        formatting it takes (a YAML dump: ms) does not move it; the schedule starts when the first
+        write is ready.
+        """
         previous_ns: int | None = None
-        started = time.monotonic()
+        started: float | None = None
         p = self.params
         texts = {0: (source.current_text, source.current_tree)}  # every write, to follow what the service took
+        prepare_s: deque[float] = deque([0.0], maxlen=PREPARE_HISTORY)  # how long the last writes took to prepare
         for round_no in range(self._round_count()):
             jitter = ctx.rng.uniform(-p.jitter_ms, p.jitter_ms) / 1000 if p.jitter_ms else 0.0
-            round_start = max(started, started + round_no * p.interval_ms / 1000 + jitter)
-            ctx.sleep_until(round_start)
+            round_offset = max(0.0, round_no * p.interval_ms / 1000 + jitter)
             for step, (label, delay_ms) in enumerate(self._steps(ctx)):
-                if step:
-                    ctx.sleep_until(round_start + delay_ms / 1000)
+                offset = round_offset + delay_ms / 1000 if step else round_offset
+                if started is not None:
+                    ctx.sleep_until(started + offset - max(prepare_s) - PREPARE_MARGIN_S)
+                preparing = time.monotonic()
                 _follow_the_service(source, book, watcher, texts)
                 write = source.next(label)
+                prepare_s.append(time.monotonic() - preparing)
+                if started is None:
+                    started = time.monotonic()
+                ctx.sleep_until(started + offset)
                 t_ns = self._write(ctx, target, write.text, trigger_only=label == Pattern.UNCHANGED and p.trigger_only)
                 if previous_ns is not None:
                     intervals.append((t_ns - previous_ns) / 1e6)
@@ -307,17 +336,23 @@ class ReloadStorm(Injector[ReloadStormParams]):
         config = target.spec.config
         assert config is not None
         if config.trigger is ReloadTrigger.SIGHUP:
-            target.send_signal(signal.SIGHUP)
+            try:
+                target.send_signal(signal.SIGHUP)
+            except TargetDown as e:  # the service's failure, judged by the oracles; the storm keeps its schedule
+                ctx.timeline.record(EventKind.RELOAD_TRIGGER_FAILED, self.name, target=target.spec.name,
+                                    error=str(e), target_down=True)
         elif config.trigger is ReloadTrigger.HTTP:
             try:
                 requests.post(target.endpoint.url + config.http_reload_path, timeout=2)
             except requests.RequestException as e:
-                ctx.timeline.record(EventKind.RELOAD_TRIGGER_FAILED, self.name, error=str(e))
+                ctx.timeline.record(EventKind.RELOAD_TRIGGER_FAILED, self.name, target=target.spec.name,
+                                    error=str(e), target_down=False)
         return t_ns
 
     def _wait_for(self, watcher: LiveWatcher, wanted: Written) -> str | None:
-        """Wait (bounded by settle_ms) until the target serves `wanted`; what it serves then."""
-        wait_until(lambda: watcher.current == wanted.index, timeout_s=self.params.settle_ms / 1000, interval_s=0.02)
+        """Wait (bounded by settle_ms) until the target serves `wanted` (by index, or by a name it shares with
+        an earlier write: an unchanged config keeps its identity); what it serves then."""
+        wait_until(lambda: serves(watcher, wanted), timeout_s=self.params.settle_ms / 1000, interval_s=0.02)
         return watcher.current_identity
 
 

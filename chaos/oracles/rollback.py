@@ -19,11 +19,13 @@ Evidence names the write, its diff and when it was seen.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
 
+from chaos.configs.identity import matches_name
 from chaos.oracles.base import Oracle, OracleParams
 from chaos.oracles.context import OracleContext
 from chaos.probes import initial_version, live_version
@@ -66,6 +68,8 @@ def check(ctx: OracleContext, params: RollbackParams) -> Finding:
     for problem, proof in settled:
         problems.append(problem)
         evidence.append(proof)
+    fates = _fates(ctx)  # empty for a timeline recorded before fates were: judged as it was then
+    unknown = [w for w in invalid if fates and fates.get(_index(w), UNKNOWN) == UNKNOWN]
 
     last_valid = next((str(w.details["version"]) for w in reversed(writes) if _expect(w) == "accept"), None)
     live = _live_after(ctx, last_valid, params)
@@ -73,14 +77,24 @@ def check(ctx: OracleContext, params: RollbackParams) -> Finding:
         if version != last_valid:
             problems.append(f"{name} serves {version or 'nothing (unreachable)'}, not the last valid {last_valid}")
             evidence.append(Evidence(ctx.phases.observe_end, f"{name} live version {version}"))
+    counted = Counter(fates.get(_index(w), UNKNOWN) for w in storm)
     figures = {"writes": len(writes), "invalid_writes": len(invalid), "served_invalid": served_invalid,
+               "fates": dict(counted), "must_reject_of_unknown_fate": len(unknown),
                "served_never_written": served_unknown, "invalid_seen_live": len(bad_live),
                "last_valid_version": last_valid, "live": live,
                "settled": [dict(e.details) for e in ctx.timeline.events(kind=EventKind.RELOAD_SETTLED)]}
     if problems:
         return Finding(NAME, Status.FAIL, "; ".join(problems), tuple(evidence), figures)
+    if unknown:
+        return Finding(NAME, Status.INCONCLUSIVE,
+                       f"{len(unknown)} of {len(invalid)} write(s) the service must reject have no observed fate: no "
+                       "probe named the configs it ran, so none can be said never served; give the target a live "
+                       "probe that names its config (or `version_key`)",
+                       tuple(Evidence(w.t_ns, f"write #{_index(w)} ({_describe(w.details)}): fate unknown")
+                             for w in unknown[:EVIDENCE_EACH]), figures)
+    observed = f" (writes: {', '.join(f'{n} {fate}' for fate, n in sorted(counted.items()))})" if fates else ""
     return Finding(NAME, Status.PASS,
-                   f"{len(invalid)} invalid config(s) never served; live version is the last valid "
+                   f"{len(invalid)} invalid config(s) never served{observed}; live version is the last valid "
                    f"{last_valid}", (), figures)
 
 
@@ -127,11 +141,11 @@ def _headers(ctx: OracleContext, writes: list[Event], invalid: list[Event],
     for record in ctx.timeline.requests():
         if record.version is None:
             continue
-        if record.version in invalid_names:
+        if matches_name(record.version, invalid_names):
             served_invalid += 1
             if served_invalid <= EVIDENCE_EACH:
                 evidence.append(Evidence(record.t_ns, f"{record.name} served invalid version {record.version}"))
-        elif versioned and record.version not in known:
+        elif versioned and not matches_name(record.version, known):
             served_unknown += 1
             if served_unknown <= EVIDENCE_EACH:
                 evidence.append(Evidence(record.t_ns, f"{record.name} served never-written version "
@@ -193,3 +207,23 @@ def _describe(details: Mapping[str, Any]) -> str:
 
 
 ORACLE = Oracle(NAME, RollbackParams, check)
+
+
+#: A write's fate when no storm recorded one, or its probes could name no config (see RELOAD_SETTLED).
+UNKNOWN = "unknown"
+
+
+def _index(write: Event) -> int | None:
+    index = write.details.get("write")
+    return int(index) if index is not None else None
+
+
+def _fates(ctx: OracleContext) -> dict[int | None, str]:
+    """Each write's observed fate from the storms' settled events: live, rejected, or not seen (watched by a
+    probe that named configs), else unknown."""
+    fates: dict[int | None, str] = {}
+    for event in ctx.timeline.events(kind=EventKind.RELOAD_SETTLED):
+        watched = bool(event.details.get("watched"))
+        for index, fate in (event.details.get("fates") or {}).items():
+            fates[int(index)] = fate if fate != "not seen" or watched else UNKNOWN
+    return fates

@@ -36,6 +36,8 @@ class Row:
     env: dict[str, str] = field(default_factory=dict)
     #: a program the row needs on PATH to reach its error
     needs: str | None = None
+    #: a dry-run row the run (argv without --dry-run) refuses alike, at plan time: same line, nothing started
+    plan_time: bool = False
 
 
 def user_service(command: str, extra: str = "") -> str:
@@ -155,11 +157,86 @@ ROWS: dict[str, Row] = {
                                               "target: svc}\n")}),
     "a placeholder the platform cannot fill": Row(
         ["run", "svc.chaos.yaml", "--dry-run"], ExitCode.USAGE,
-        "config svc.yaml:2:8: {port.admin} names a port the target does not declare", "declare it",
+        "svc.chaos.yaml:5: targets.0.config_file: target svc: config svc.yaml:2:8: {port.admin} names a port the "
+        "target does not declare", "declare it",
         files={"svc.yaml": "listen: '{listen}'\nadmin: {port.admin}\n",
                "svc.chaos.yaml": user_service("[/bin/true, '--config={config}']",
                                               "    config_file: svc.yaml\nfaults:\n  - {injector: reload_storm, "
-                                              "target: svc}\n")}),
+                                              "target: svc}\n")}, plan_time=True),
+    # everything below the run would refuse without starting a process: refused when the file loads or the run
+    # is planned, so the dry run and the run stop alike (test_the_run_refuses_at_plan_time_what_the_dry_run_does)
+    "a fault at_s of .inf (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:4: faults.0.at_s: must be a finite number, not inf",
+        "give a plain number (YAML's .inf and .nan are not offsets, durations or rates)",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}]\nfaults:\n"
+                                 "  - {injector: reload_storm, target: configd, at_s: .inf}\n"}, plan_time=True),
+    "a window of .nan (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:3: windows.observe_s: must be a finite number, not nan", "give a plain number",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}]\nwindows: {observe_s: .nan}\n"},
+        plan_time=True),
+    "a storm lasting 69 days (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:4: faults.0: the fault phase would last 69.4 days (reload_storm lasts up to 69.4 days: "
+        "rounds 10000 x interval_ms 600000); at most 24 h",
+        "lower those figures, or split the chaos into several scenarios",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}]\nfaults:\n  - injector: reload_storm\n"
+                                 "    target: configd\n    params: {rounds: 10000, interval_ms: 600000}\n"},
+        plan_time=True),
+    "a repeated fault beyond 24 h (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:4: faults.0: the fault phase would last 27 h 45 min 15.6 s (its last repetition starts up to "
+        "27 h 45 min 10 s in: at_s 10 + (repeat 1000 - 1) x every_s 100; reload_storm lasts up to 5.6 s: rounds 5 x "
+        "interval_ms 500); at most 24 h", "lower those figures",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}]\nfaults:\n  - {injector: reload_storm, "
+                                 "target: configd, at_s: 10, repeat: 1000, every_s: 100}\n"}, plan_time=True),
+    "reload: sighup with no config_file under a storm (dry run)": Row(
+        ["run", "svc.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "svc.chaos.yaml:7: faults.0: reload_storm on svc: no config to reload: svc has no `config_file`, so its "
+        "`reload: sighup` has nothing to trigger",
+        "give target svc a `config_file` (its initial config, relative to the scenario file, passed to it as "
+        "{config}); a trigger-only storm (pattern: unchanged, trigger_only: true) needs one too",
+        files={"svc.chaos.yaml": user_service("[/bin/true, '--listen={listen}']",
+                                              "    reload: sighup\nfaults:\n  - {injector: reload_storm, "
+                                              "target: svc, params: {pattern: unchanged, trigger_only: true}}\n")},
+        plan_time=True),
+    "a storm on a bundled target that reads no config (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:4: faults.0: reload_storm on kvd: no config to reload: kvd is the bundled kvd, which reads no "
+        "config file", "storm configd, or a service of your own with a `config_file`",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: kvd}]\nfaults:\n"
+                                 "  - {injector: reload_storm, target: kvd}\n"}, plan_time=True),
+    "a key given twice (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:5: faults: duplicate key `faults` at line 5 (first at line 3)",
+        "YAML would keep only the second and silently drop the first: merge them into one, or remove the one you "
+        "do not mean",
+        files={"bad.chaos.yaml": "name: bad\ntargets: [{bundled: configd}]\nfaults: []\nload: null\nfaults:\n"
+                                 "  - {injector: reload_storm, target: configd}\n"}, plan_time=True),
+    "a flag given twice (dry run)": Row(
+        ["run", "bad.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "bad.chaos.yaml:6: targets.0.flags.reload_strategy: duplicate key `reload_strategy` at line 6 (first at "
+        "line 5)", "merge them into one",
+        files={"bad.chaos.yaml": "name: bad\ntargets:\n  - bundled: configd\n    flags:\n"
+                                 "      reload_strategy: atomic\n      reload_strategy: unsafe\n"}, plan_time=True),
+    "a suite naming its scenarios twice (dry run)": Row(
+        ["run", "suite.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "suite.chaos.yaml:3: scenarios: duplicate key `scenarios` at line 3 (first at line 2)", "merge them into one",
+        files={"suite.chaos.yaml": "name: mine\nscenarios: [reload-panic]\nscenarios: [gc-pressure]\n"},
+        plan_time=True),
+    "a placeholder typo in a command (dry run)": Row(
+        ["run", "svc.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "svc.chaos.yaml:4: targets.0.command.1: unknown placeholder {lisen} in '--listen={lisen}'; did you mean "
+        "{listen}?", "write {{ and }} for literal braces",
+        files={"svc.chaos.yaml": user_service("[/bin/true, '--listen={lisen}']")}, plan_time=True),
+    "a placeholder typo in a config file (dry run)": Row(
+        ["run", "svc.chaos.yaml", "--dry-run"], ExitCode.USAGE,
+        "svc.chaos.yaml:5: targets.0.config_file: target svc: config svc.yaml:1:10: unknown placeholder {lisen}; "
+        "did you mean {listen}?", "(valid: {binary} {listen}",
+        files={"svc.yaml": "listen: '{lisen}'\nlog: '{method} {path}'\n",
+               "svc.chaos.yaml": user_service("[/bin/true, '--config={config}']", "    config_file: svc.yaml\n")},
+        plan_time=True),
     "a variant whose file is missing": Row(
         ["run", "svc.chaos.yaml", "--dry-run"], ExitCode.USAGE,
         "svc.chaos.yaml:9: faults.0.params: variant broken: file", "the path is relative to the scenario file",
@@ -339,3 +416,20 @@ def test_bad_input_gets_one_clear_line_and_its_exit_code(case: str, tmp_path: Pa
     assert "Traceback" not in result.stdout + result.stderr
     assert fill(row.what) in lines[0] and row.fix in lines[0], lines[0]
     assert list(tmp_path.glob("gochaos-run-*")) == [], "a failed run left its run dir behind"
+
+
+@pytest.mark.parametrize("case", [case for case, row in ROWS.items() if row.plan_time])
+def test_the_run_refuses_at_plan_time_what_the_dry_run_does(case: str, tmp_path: Path, taken_port: int) -> None:
+    """`gochaos run FILE` stops with the dry run's very line and exit code, before anything starts (the state
+    dir, made before the first process, is never made)."""
+    row = ROWS[case]
+    assert "--dry-run" in row.argv
+    dry, fill = run_row(row, tmp_path, taken_port)
+    run, _ = run_row(Row([arg for arg in row.argv if arg != "--dry-run"], row.code, row.what, row.fix,
+                         row.files, row.env), tmp_path, taken_port)
+    print(f"{case}: {run.stderr.strip()}")
+    assert (dry.returncode, run.returncode) == (ExitCode.USAGE, ExitCode.USAGE), run.stdout + run.stderr
+    assert run.stderr == dry.stderr and run.stdout == dry.stdout == ""
+    assert run.stderr.startswith(f"gochaos: ScenarioError: {fill(row.what)}"), run.stderr
+    assert row.fix in run.stderr
+    assert not (tmp_path / "state").exists(), "the run got past its plan"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -99,3 +100,29 @@ def test_signal_stops_everything_the_run_started(tmp_path: Path, sig: signal.Sig
     assert not config.exists() and list(tmp_path.glob("gochaos-run-*")) == [], "run dir left behind"
     # everything was let go on the way out, not left for the exit hook or the next run to clean up
     assert "still held at exit" not in text and list((tmp_path / "state").glob("*.json")) == []
+
+
+def test_an_interrupted_run_still_leaves_its_reports(tmp_path: Path) -> None:
+    scenario = tmp_path / "long.chaos.yaml"
+    scenario.write_text(SCENARIO.replace("BASELINE", "1"))
+    output = tmp_path / "out.txt"
+    reports = tmp_path / "reports"
+    env = {**os.environ, "COLUMNS": "200", "GOCHAOS_STATE_DIR": str(tmp_path / "state")}
+    with output.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", str(scenario), "--report-dir", str(reports)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        assert wait_until(lambda: "long-run: faults" in output.read_text(), timeout_s=120), output.read_text()
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130, output.read_text()
+    report = json.loads((reports / "report.json").read_text())
+    assert report["verdict"] == "aborted"
+    run = next(f for f in report["findings"] if f["check"] == "run")
+    assert run["summary"] == "run aborted during faults: interrupted by SIGINT"
+    assert {f["check"] for f in report["findings"]} >= {"run", "panics"}, "what was seen until then is judged"
+    assert (reports / "junit.xml").is_file() and (reports / "latest").is_symlink()

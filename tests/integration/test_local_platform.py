@@ -75,9 +75,20 @@ def test_a_target_that_dies_at_once_fails_fast_with_its_output(gochaos_platform:
         gochaos_platform.start_target(spec)
 
 
+def test_etcd_endpoints_reach_a_target_comma_joined_and_space_joined(gochaos_platform: LocalPlatform) -> None:
+    spec = TargetSpec(name="web", command=(*http_server("web").command, "--directory", "{workdir}"),
+                      env={"ENDPOINTS": "{etcd_endpoints_spaced}"}, readiness=Readiness(http_path="/"))
+    target = gochaos_platform.start_target(spec, etcd_endpoints="http://127.0.0.1:1,http://127.0.0.1:2")
+    assert target.placeholders["etcd_endpoints"] == "http://127.0.0.1:1,http://127.0.0.1:2"
+    assert target.placeholders["etcd_endpoints_spaced"] == "http://127.0.0.1:1 http://127.0.0.1:2"
+    pid = target.process.pid
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert b"ENDPOINTS=http://127.0.0.1:1 http://127.0.0.1:2" in environ
+
+
 @pytest.mark.parametrize(("command", "message"), [
     (("/no/such/binary",), r"program '/no/such/binary' does not exist or is not executable"),
-    (("/bin/sh", "{prot}"), r"bad placeholder in '\{prot\}'"),
+    (("/bin/sh", "{prot}"), r"target bad: unknown placeholder \{prot\} in '\{prot\}'; did you mean \{port\}\?"),
 ])
 def test_bad_commands_are_refused_before_anything_starts(
     gochaos_platform: LocalPlatform, command: tuple[str, ...], message: str

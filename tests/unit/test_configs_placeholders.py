@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -75,3 +76,49 @@ def test_the_names_are_the_command_lines() -> None:
     from chaos.targets import PLACEHOLDERS
 
     assert placeholders.NAMES == PLACEHOLDERS
+
+
+def test_etcd_endpoints_come_comma_joined_and_space_joined() -> None:
+    from chaos.platform.kubernetes.manifests import pod_placeholders
+    from chaos.targets import TargetSpec, fill_placeholders
+
+    values = {**VALUES, "etcd_endpoints": "http://127.0.0.1:2379,http://127.0.0.1:2381"}
+    text = placeholders.fill("etcd {\n  endpoint {etcd_endpoints_spaced}\n}\nother: {etcd_endpoints}\n", values,
+                             "Corefile")  # derived from {etcd_endpoints} where a filler does not give it
+    assert text == "etcd {\n  endpoint http://127.0.0.1:2379 http://127.0.0.1:2381\n}\n" \
+                   "other: http://127.0.0.1:2379,http://127.0.0.1:2381\n"
+    assert fill_placeholders("--etcd={etcd_endpoints_spaced}", values, "svc") == \
+        "--etcd=http://127.0.0.1:2379 http://127.0.0.1:2381"
+    assert placeholders.spaced("") == "" and placeholders.spaced("http://a:1") == "http://a:1"
+    pod = pod_placeholders(TargetSpec(name="svc", command=("{binary}",)), "8080", "http://e-0:2379,http://e-1:2379")
+    assert (pod["etcd_endpoints"], pod["etcd_endpoints_spaced"]) == ("http://e-0:2379,http://e-1:2379",
+                                                                     "http://e-0:2379 http://e-1:2379")
+
+
+@pytest.mark.parametrize(("template", "ports", "message"), [
+    ("--listen={lisen}", (), r"^unknown placeholder \{lisen\} in '--listen=\{lisen\}'; did you mean \{listen\}\? "
+                             r"\(valid: \{binary\} \{listen\} \{host\} \{port\} \{config\} \{etcd_endpoints\} "
+                             r"\{etcd_endpoints_spaced\} \{workdir\}\); write \{\{ and \}\} for literal braces$"),
+    ("--admin={port.admn}", ("admin",), r"unknown placeholder \{port\.admn\} .*did you mean \{port\.admin\}\?"),
+    ("{method}", (), r"unknown placeholder \{method\} in '\{method\}' \(valid: "),
+])
+def test_a_command_placeholder_the_run_could_not_fill(template: str, ports: tuple[str, ...], message: str) -> None:
+    from chaos.errors import TargetError
+    from chaos.targets import fill_placeholders, placeholder_names, placeholder_problem
+
+    problem = placeholder_problem(template, placeholder_names(ports))
+    assert problem is not None
+    assert re.search(message, problem), problem
+    with pytest.raises(TargetError, match=message.removeprefix("^")):  # the run's own filler says the same
+        fill_placeholders(template, {name: "x" for name in placeholder_names(ports)}, "svc")
+
+
+@pytest.mark.parametrize(("template", "filled"), [
+    ('{{"a": 1}}', '{"a": 1}'), ('{"json": true}', '{"json": true}'), ("{{{{.Name}}}}", "{{.Name}}"),
+    ("{{listen}}", "{listen}"), ("--at={listen}", "--at=127.0.0.1:8080"),
+])
+def test_literal_braces_in_a_command_keep_working(template: str, filled: str) -> None:
+    from chaos.targets import fill_placeholders, placeholder_names, placeholder_problem
+
+    assert placeholder_problem(template, placeholder_names()) is None
+    assert fill_placeholders(template, VALUES, "svc") == filled

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from chaos.bundled import bundled_dir
+from chaos.configs.placeholders import spaced
 from chaos.errors import PlatformError, TargetError
 from chaos.targets import GO_OBSERVABILITY_ENV, TargetSpec, fill_placeholders
 
@@ -121,7 +122,8 @@ def pod_placeholders(spec: TargetSpec, port: str, etcd_endpoints: str) -> dict[s
     """What each placeholder of a target's command means inside its pod."""
     config = f"{CONFIG_DIR_IN_POD}/{spec.config.file_name}" if spec.config else ""
     return {"binary": "/target", "listen": f"0.0.0.0:{port}", "host": "0.0.0.0", "port": port,
-            "config": config, "etcd_endpoints": etcd_endpoints, "workdir": "/tmp"}
+            "config": config, "etcd_endpoints": etcd_endpoints, "etcd_endpoints_spaced": spaced(etcd_endpoints),
+            "workdir": "/tmp"}
 
 
 def pod_env(spec: TargetSpec, extra: Mapping[str, str | None]) -> list[dict[str, str]]:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from chaos.build import Binaries
+from chaos.configs.placeholders import spaced
 from chaos.errors import InjectionFailed, PlatformError, TargetError
 from chaos.platform.base import Endpoint, Platform, StartedTarget, etcd_tls_args
 from chaos.platform.etcd import ClientTls
@@ -113,6 +114,7 @@ class LocalPlatform(Platform[LocalTarget]):
             "port": str(port),
             "config": str(config_path or ""),
             "etcd_endpoints": etcd_endpoints,
+            "etcd_endpoints_spaced": spaced(etcd_endpoints),
             "workdir": str(workdir),
         }
         for name, number in named.items():

@@ -22,9 +22,10 @@ class ClientBudget(BaseModel):
         0.01, ge=0, le=1, description="Failed requests allowed during the fault (or 1.5x the baseline's rate, if "
                                       "higher); null: errors are not judged during this fault")
     p99_factor: float | None = Field(
-        5.0, ge=1, description="p99 during the fault <= factor x the baseline's p99 (or p99_floor_ms, if higher); "
+        10.0, ge=1, description="p99 during the fault <= factor x the baseline's p99 (or p99_floor_ms, if higher); "
                                "null: latency is not judged during this fault")
-    p99_floor_ms: float = Field(50.0, ge=0, description="The p99 bound is never below this many ms")
+    p99_floor_ms: float = Field(100.0, ge=0, description="The p99 bound is never below this many ms (a shared CI "
+                                                       "machine stalls for tens of ms now and then)")
 
     def merged(self, override: ClientBudget | None) -> ClientBudget:
         """This budget with the fields `override` sets (a scenario's `steady_state:`) replaced."""

@@ -3,7 +3,7 @@
 `recovery` judges the service after the faults; this judges it while they run. Each fault carries
 its client budget on its `fault.start` event (the injector's default, or the scenario's
 `steady_state:`): a reload storm the service takes must be invisible to clients (1 % errors, p99
-within 5x the baseline's), a leader loss may cost errors for a while. A service that answers 429
+within 10x the baseline's, at least 100 ms), a leader loss may cost errors for a while. A service that answers 429
 to every request during a storm fails here, naming the error its clients got.
 """
 

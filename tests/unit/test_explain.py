@@ -77,6 +77,6 @@ def test_unknown_names_are_usage_errors_with_did_you_mean(
 def test_each_injector_states_what_clients_may_see_while_it_runs() -> None:
     storm = explain("injectors", "reload_storm")[-1]
     assert storm == ("  what clients may see during this fault (a fault's `steady_state:` overrides it): at most 1% "
-                     "failed requests (or 1.5x the baseline's rate); p99 <= 5x the baseline's (at least 50 ms)")
+                     "failed requests (or 1.5x the baseline's rate); p99 <= 10x the baseline's (at least 100 ms)")
     assert explain("injectors", "leader_loss")[-1].endswith(
         "errors not judged (recovery bounds what follows); latency not judged")

@@ -50,12 +50,12 @@ def test_a_storm_its_clients_never_noticed_passes_with_what_they_saw() -> None:
 
 
 def test_latency_is_judged_against_the_baseline_and_the_floor() -> None:
-    slow = steady_state.check(run(during_ok=True, latency_ms=80.0))
+    slow = steady_state.check(run(during_ok=True, latency_ms=150.0))
     assert slow is not None and slow.status is Status.FAIL
-    assert re.match(r"clients slowed during reload_storm#1: p99 8\d\.\d ms > 50\.0 ms bound \(5x the baseline's "
-                    r"2\.\d ms, at least 50 ms\)$", slow.summary), slow.summary
-    relaxed = steady_state.check(run(during_ok=True, latency_ms=80.0, budget=STRICT.merged(
-        ClientBudget.model_validate({"p99_floor_ms": 100}))))
+    assert re.match(r"clients slowed during reload_storm#1: p99 1[45]\d\.\d ms > 100\.0 ms bound \(10x the "
+                    r"baseline's 2\.\d ms, at least 100 ms\)$", slow.summary), slow.summary
+    relaxed = steady_state.check(run(during_ok=True, latency_ms=150.0, budget=STRICT.merged(
+        ClientBudget.model_validate({"p99_floor_ms": 200}))))
     assert relaxed is not None and relaxed.status is Status.PASS
 
 

@@ -23,7 +23,8 @@ from chaos.injectors.reload import ReloadStorm
 from chaos.oracles import ORACLES
 from chaos.platform.factory import check_platform
 from chaos.platform.kubernetes.manifests import config_map_name, pod_placeholders
-from chaos.scenario import EtcdEntry, Scenario, fault_phase_problem
+from chaos.scenario import EtcdEntry, LoadEntry, Scenario, fault_phase_problem
+from chaos.suggest import did_you_mean
 from chaos.targets import (
     GO_OBSERVABILITY_ENV,
     PLACEHOLDERS,
@@ -60,6 +61,8 @@ class LoadPlan:
     users: int
     spawn_rate: float
     options: Mapping[str, Any]
+    #: The target's named port it loads (None: its main one).
+    port: str | None
     #: Hard time limit: baseline + the fault budget + observation + LOAD_SLACK_S.
     limit_s: float
     #: Locust workers as pods beside an in-cluster run (0: the load runs in the run's own processes).
@@ -96,7 +99,8 @@ class Plan:
     etcd: EtcdEntry | None
     #: From the start of the fault phase to the latest a fault can end.
     fault_budget_s: float
-    load: LoadPlan | None
+    #: Every load, run at once (empty: none).
+    loads: tuple[LoadPlan, ...]
     #: What each fault of `schedule` will do to its target beyond its params (e.g. every variant's diff).
     fault_details: tuple[tuple[str, ...], ...] = ()
 
@@ -167,7 +171,9 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     details = tuple(tuple(f.injector.describe_target(by_name[f.injector.target_name]))
                     if f.injector.target_name in by_name else () for f in schedule)
     return Plan(scenario=scenario, platform=platform, buggy=buggy, seed=seed, schedule=schedule, targets=targets,
-                etcd=etcd, fault_budget_s=budget, load=_load_plan(scenario, targets, budget, base_dir),
+                etcd=etcd, fault_budget_s=budget,
+                loads=tuple(_load_plan(entry, scenario, targets, budget, base_dir)
+                            for entry in scenario.load_entries()),
                 fault_details=details)
 
 
@@ -241,11 +247,8 @@ def _shaped(spec: TargetSpec, schedule: tuple[ScheduledFault, ...]) -> TargetSpe
     return spec
 
 
-def _load_plan(scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget_s: float,
-               base_dir: Path) -> LoadPlan | None:
-    entry = scenario.load
-    if entry is None:
-        return None
+def _load_plan(entry: LoadEntry, scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget_s: float,
+               base_dir: Path) -> LoadPlan:
     target = next(spec for spec in targets if entry.target in (None, spec.name))
     user = entry.user or target.load_user
     if user is None:
@@ -260,8 +263,11 @@ def _load_plan(scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget
     if entry.worker_pods and (target.deployed is None or target.deployed.service is None):
         raise UsageError(f"load.worker_pods: worker pods load {target.name} through its Service; give the target "
                          "`deployed.service` (a service already deployed on the cluster, run from inside it)")
+    if entry.port is not None and entry.port not in target.ports:
+        raise UsageError(f"load on {target.name}: port {entry.port!r} is not one of its `ports`"
+                         f"{did_you_mean(entry.port, target.ports)}")
     return LoadPlan(target=target.name, user=user, users=entry.users, spawn_rate=entry.spawn_rate,
-                    options=options, worker_pods=entry.worker_pods,
+                    options=options, port=entry.port, worker_pods=entry.worker_pods,
                     limit_s=windows.baseline_s + windows.observe_s + fault_budget_s + LOAD_SLACK_S)
 
 
@@ -304,15 +310,15 @@ def describe(plan: Plan) -> list[str]:
                      f"election {etcd.election_ms} ms")
     else:
         lines.append("etcd: none")
-    if plan.load is None:
+    if not plan.loads:
         lines.append("load: none")
-    else:
-        load = plan.load
+    for load in plan.loads:
         options = f", options {_inline(load.options)}" if load.options else ""
         workers = (f", run by {load.worker_pods} worker pods beside this run (it must run in the cluster) against "
                    "the target's Service" if load.worker_pods else "")
-        lines.append(f"load: {load.users} {load.user} users on {load.target}, spawn rate {load.spawn_rate:g}/s"
-                     f"{options}{workers}; stopped after at most {load.limit_s:g}s")
+        port = f" (port {load.port})" if load.port else ""
+        lines.append(f"load: {load.users} {load.user} users on {load.target}{port}, spawn rate "
+                     f"{load.spawn_rate:g}/s{options}{workers}; stopped after at most {load.limit_s:g}s")
     windows = scenario.windows
     lines.append(f"windows: baseline {windows.baseline_s:g}s, faults, then observe {windows.observe_s:g}s")
     if plan.schedule:

@@ -44,6 +44,7 @@ from chaos.verdict import Evidence, Finding, Status, Verdict, decide
 
 if TYPE_CHECKING:
     from chaos.load import LoadRun, LoadSpec
+    from chaos.load.group import LoadGroup
     from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions
 
 __all__ = ["RunResult", "run_scenario"]
@@ -197,8 +198,7 @@ def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries
                                                 etcd_tls=etcd.tls if etcd else None))
         sampler = RuntimeSampler(targets, timeline)
         sampler.sample_idle(IDLE_SETTLE_S)  # goroutines before any load: the leak oracle's anchor
-        load = (_start_load(plan.load, targets, runs_on, timeline, stack, show)
-                if plan.load is not None else None)
+        load = _start_loads(plan.loads, targets, runs_on, timeline, stack, show)
         stack.enter_context(sampler)
 
         baseline_start = now_ns()
@@ -258,12 +258,22 @@ def _start_etcd(options: EtcdEntry, runs_on: Platform, stack: ExitStack, show: P
     return cluster
 
 
+def _start_loads(plans: tuple[LoadPlan, ...], targets: list[RunningTarget], runs_on: Platform, timeline: Timeline,
+                 stack: ExitStack, show: Progress) -> LoadGroup | None:
+    """Every load of the plan, started one after the other, run as one group (None: no load)."""
+    from chaos.load.group import LoadGroup  # Locust's parent side, only for a run with load
+
+    if not plans:
+        return None
+    return LoadGroup([_start_load(plan, targets, runs_on, timeline, stack, show) for plan in plans])
+
+
 def _start_load(plan: LoadPlan, targets: list[RunningTarget], runs_on: Platform, timeline: Timeline,
                 stack: ExitStack, show: Progress) -> LoadRun:
     from chaos.load import LoadRun
 
     target = next(t for t in targets if t.spec.name == plan.target)
-    spec = plan.spec(target.endpoint.url)
+    spec = plan.spec(target.endpoint_for(plan.port).url)
     if plan.worker_pods:
         spec = _with_worker_pods(plan, spec, runs_on, stack, show)
     else:
@@ -296,7 +306,7 @@ def _with_worker_pods(plan: LoadPlan, spec: LoadSpec, runs_on: Platform, stack: 
 
 
 def _run_faults(schedule: tuple[ScheduledFault, ...], ctx: InjectionContext,
-                load: LoadRun | None, show: Progress) -> list[FaultReport]:
+                load: LoadGroup | None, show: Progress) -> list[FaultReport]:
     """Each fault in its own thread, started at its offset; errors re-raised here, in order."""
     reports: dict[int, FaultReport] = {}
     errors: list[BaseException] = []
@@ -334,7 +344,7 @@ def _run_faults(schedule: tuple[ScheduledFault, ...], ctx: InjectionContext,
     return [reports[k] for k in sorted(reports)]
 
 
-def _wait(seconds: float, load: LoadRun | None, show: Progress,
+def _wait(seconds: float, load: LoadGroup | None, show: Progress,
           clock: Callable[[], float] = time.monotonic) -> None:
     """Sleep through a window, feeding live load figures to the console (Ctrl-C still works)."""
     deadline = clock() + seconds

@@ -225,6 +225,8 @@ class EtcdEntry(_Model):
 
 class LoadEntry(_Model):
     target: str | None = Field(None, description="Target to load; defaults to the first one")
+    port: str | None = Field(None, description="One of the target's named `ports` to load (e.g. its DNS or admin "
+                                               "port) instead of its main one")
     user: str | None = Field(None, description="Locust user; defaults to the target's built-in user")
     users: int = Field(10, ge=1, le=10_000)
     spawn_rate: float = Field(50.0, gt=0)
@@ -279,7 +281,9 @@ class Scenario(_Model):
     description: str = ""
     targets: tuple[TargetEntry, ...] = Field(min_length=1)
     etcd: EtcdEntry | None = None
-    load: LoadEntry | None = Field(default_factory=LoadEntry)
+    load: LoadEntry | tuple[LoadEntry, ...] | None = Field(
+        default_factory=LoadEntry, description="The load: one entry, or a list of them run at once (e.g. DNS and "
+                                               "HTTP against one service); null: none")
     windows: Windows = Field(default_factory=Windows)
     faults: tuple[FaultEntry, ...] = ()
     oracles: tuple[str | dict[str, dict[str, Any]], ...] = Field(
@@ -303,6 +307,12 @@ class Scenario(_Model):
 
     def target_names(self) -> list[str]:
         return [str(t.name or t.bundled) for t in self.targets]
+
+    def load_entries(self) -> tuple[LoadEntry, ...]:
+        """Every load the scenario runs at once (none, one, or the list it gives)."""
+        if self.load is None:
+            return ()
+        return self.load if isinstance(self.load, tuple) else (self.load,)
 
     def oracle_entries(self) -> list[tuple[str, dict[str, Any]]]:
         """(name, params) of every oracle, in order."""
@@ -411,14 +421,20 @@ def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             bind(name, params)
         except ScenarioError as e:
             problems.append((("oracles", i), str(e)))
-    if scenario.load is not None and scenario.load.target not in (None, *names):
-        problems.append((("load", "target"), f"{scenario.load.target!r} is not a target"
-                                             f"{did_you_mean(str(scenario.load.target), names)}"))
-    elif scenario.load is not None and scenario.load.options:
-        user = _load_user(scenario)
-        if user is not None:  # else the plan says that no built-in user fits the target
-            problems += [(("load", "options", *loc), message)
-                         for loc, message in option_problems(user, scenario.load.options)]
+    for where, load in _load_places(scenario):
+        if load.target not in (None, *names):
+            problems.append(((*where, "target"), f"{load.target!r} is not a target"
+                                                 f"{did_you_mean(str(load.target), names)}"))
+            continue
+        loaded = next(t for t in scenario.targets if load.target in (None, t.name or t.bundled))
+        if load.port is not None and load.port not in loaded.ports:
+            problems.append(((*where, "port"), f"{load.port!r} is not one of target {loaded.name or loaded.bundled}'s "
+                                               f"`ports`{did_you_mean(load.port, loaded.ports)}"))
+        if load.options:
+            user = load.user or loaded.bundled or loaded.load_user
+            if user is not None:  # else the plan says that no built-in user fits the target
+                problems += [((*where, "options", *loc), message)
+                             for loc, message in option_problems(user, load.options)]
     for i, target in enumerate(scenario.targets):
         if target.bundled is not None:
             for field in ("flags", "buggy_flags"):
@@ -520,13 +536,11 @@ def _unfillable(scenario: Scenario, base_dir: Path) -> list[tuple[tuple[str | in
     return problems
 
 
-def _load_user(scenario: Scenario) -> str | None:
-    """The load's user as the plan will pick it: `load.user`, else the loaded target's built-in user."""
-    assert scenario.load is not None
-    if scenario.load.user is not None:
-        return scenario.load.user
-    entry = next(t for t in scenario.targets if scenario.load.target in (None, t.name or t.bundled))
-    return entry.bundled or entry.load_user
+def _load_places(scenario: Scenario) -> list[tuple[tuple[str | int, ...], LoadEntry]]:
+    """Each load with where it stands in the file: ("load",) for the one entry, ("load", i) in a list."""
+    if isinstance(scenario.load, tuple):
+        return [(("load", i), entry) for i, entry in enumerate(scenario.load)]
+    return [(("load",), scenario.load)] if scenario.load is not None else []
 
 
 def _read_fault_files(data: dict[str, Any], base_dir: Path, node: yaml.Node | None, source: str) -> None:

@@ -93,8 +93,10 @@ def check(ctx: OracleContext, params: LeaksParams) -> Finding:
                                                   "the baseline and the end of the run; " + EXPOSE_ONE, (), figures)
     if problems:
         return Finding(NAME, Status.FAIL, "; ".join(problems), tuple(evidence), figures)
-    summary = " and ".join(f"{what} ({', '.join(sorted(where))})" for what, where in sorted(judged.items())) \
-        + " back to baseline"
+    by_source: dict[str, list[str]] = {}
+    for what, where in sorted(judged.items()):
+        by_source.setdefault(", ".join(sorted(where)), []).append(what)
+    summary = "; ".join(f"{' and '.join(whats)} back to baseline ({source})" for source, whats in by_source.items())
     if "goroutines" not in judged:
         summary += "; goroutine count not measured: " + EXPOSE_ONE
     return Finding(NAME, Status.PASS, summary, (), figures)

@@ -97,7 +97,7 @@ def test_the_fixed_build_passes_with_what_every_check_observed(tmp_path: Path, g
     assert {f["check"]: f["status"] for f in ran.report["findings"]} == {
         "fault:reload_storm#1": "pass", "baseline": "pass", "steady_state": "pass", "panics": "pass",
         "recovery": "pass", "rollback": "pass", "leaks": "pass"}
-    assert "goroutines (prometheus http://127.0.0.1:" in \
+    assert "goroutines and live heap back to baseline (prometheus http://127.0.0.1:" in \
         ran.finding("leaks")["summary"]
     assert "writes: " in ran.finding("rollback")["summary"]
 
@@ -133,7 +133,7 @@ def test_the_fixed_build_passes_leaks_read_from_pprof_alone(tmp_path: Path, gree
     ran = gochaos("run", greeter_scenario(tmp_path, greeter, "--observe=pprof"), report_dir=tmp_path / "r")
     leaks = ran.finding("leaks")
     assert leaks["status"] == "pass", leaks
-    assert "goroutines (pprof http://127.0.0.1:" in leaks["summary"]
+    assert "goroutines back to baseline (pprof http://127.0.0.1:" in leaks["summary"]
 
 
 def test_reproduce_refuses_a_scenario_with_no_bug_to_switch_on(tmp_path: Path, greeter: Path) -> None:
@@ -168,3 +168,14 @@ def test_a_reload_that_never_finishes_fails_naming_the_write_and_the_services_la
     fixed = gochaos("run", greeter_scenario(tmp_path, greeter, "--bug=none", template="valid-only"),
                     report_dir=tmp_path / "fixed")
     assert fixed.code == 0, fixed.output
+
+
+def test_two_loads_at_once_one_on_a_named_port_are_both_judged(tmp_path: Path, greeter: Path) -> None:
+    ran = gochaos("run", greeter_scenario(tmp_path, greeter, "--bug=none", template="two-loads"),
+                  report_dir=tmp_path / "r")
+    assert ran.code == 0, ran.output
+    starts = [e["details"] for e in ran.report["events"] if e["kind"] == "load.start"]
+    assert sorted(s["users"] for s in starts) == [2, 3]
+    assert len({s["host"] for s in starts}) == 2, "the admin load has the admin port's address"
+    assert "back to baseline (prometheus http://127.0.0.1:" in ran.finding("leaks")["summary"], \
+        "the runtime is read on the named port that serves /metrics"

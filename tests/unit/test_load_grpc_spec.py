@@ -161,8 +161,8 @@ def test_plan_anchors_proto_files_at_the_scenario_and_reads_ready_grpc(tmp_path:
     (tmp_path / "protos" / "kv.proto").write_text(KV_PROTO.read_text())
     path = _scenario(tmp_path, grpc_options="{proto_files: [protos/kv.proto], calls: [{method: " + PUT + "}]}")
     plan = build_plan(parse_scenario(path.read_text(), str(path)), tmp_path, platform="local")
-    assert plan.load is not None
-    assert plan.load.options["grpc"]["proto_files"] == [str(tmp_path / "protos" / "kv.proto")]
+    (load,) = plan.loads
+    assert load.options["grpc"]["proto_files"] == [str(tmp_path / "protos" / "kv.proto")]
     (target,) = plan.targets
     assert (target.readiness.grpc_health, target.readiness.http_path) == ("", None)
 

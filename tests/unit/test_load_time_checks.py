@@ -102,9 +102,10 @@ def test_the_scenario_refuses_them_at_load_time(old: str, new: str, message: str
 
 def test_a_load_spec_the_plan_cannot_build_is_a_scenario_error_naming_the_field(tmp_path: Path) -> None:
     plan = build_plan(parse_scenario(SCENARIO, "s.yaml"), tmp_path, platform="local")
-    assert plan.load is not None and plan.load.spec("http://127.0.0.1:8080").configd.route_weight == 2
+    (load,) = plan.loads
+    assert load.spec("http://127.0.0.1:8080").configd.route_weight == 2
     with pytest.raises(ScenarioError, match=r"^load on configd: host: host must be an http\(s\) or dns URL"):
-        plan.load.spec("ftp://127.0.0.1:21")
+        load.spec("ftp://127.0.0.1:21")
 
 
 def test_a_scenario_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:

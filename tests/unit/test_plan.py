@@ -62,10 +62,10 @@ def test_the_load_limit_printed_is_the_one_the_load_runs_with(monkeypatch: pytes
     plan = build_plan(planned, HERE, platform="local", seed=3)
     (fault,) = plan.schedule
     assert plan.fault_budget_s == 1.5 + fault.injector.expected_duration_s()
-    assert plan.load is not None
-    assert plan.load.limit_s == 2 + 4 + plan.fault_budget_s + LOAD_SLACK_S
-    assert (plan.load.target, plan.load.user, plan.load.users) == ("configd", "configd", 10)
-    assert f"load: 10 configd users on configd, spawn rate 50/s; stopped after at most {plan.load.limit_s:g}s" \
+    (load,) = plan.loads
+    assert load.limit_s == 2 + 4 + plan.fault_budget_s + LOAD_SLACK_S
+    assert (load.target, load.user, load.users, load.port) == ("configd", "configd", 10, None)
+    assert f"load: 10 configd users on configd, spawn rate 50/s; stopped after at most {load.limit_s:g}s" \
         in describe(plan)
 
     started: list[Any] = []
@@ -84,14 +84,18 @@ def test_the_load_limit_printed_is_the_one_the_load_runs_with(monkeypatch: pytes
         spec = plan.targets[0]
         endpoint = type("Endpoint", (), {"url": "http://127.0.0.1:1"})()
 
+        def endpoint_for(self, port: str | None) -> Any:
+            assert port is None
+            return self.endpoint
+
     monkeypatch.setattr(chaos.load, "LoadRun", FakeLoadRun, raising=False)
     with ExitStack() as stack:
         runs_on: Any = type("Platform", (), {"run_dir": tmp_path})()
-        chaos.runner._start_load(plan.load, [FakeTarget()], runs_on, Timeline(),  # type: ignore[list-item]
+        chaos.runner._start_load(load, [FakeTarget()], runs_on, Timeline(),  # type: ignore[list-item]
                                  stack, QuietProgress())
     (spec,) = started
     assert (spec.duration_s, spec.host, spec.user, spec.users) == \
-        (plan.load.limit_s, "http://127.0.0.1:1", "configd", 10)
+        (load.limit_s, "http://127.0.0.1:1", "configd", 10)
 
 
 def test_load_with_no_user_that_fits_is_refused_when_planning() -> None:
@@ -99,7 +103,7 @@ def test_load_with_no_user_that_fits_is_refused_when_planning() -> None:
     with pytest.raises(UsageError, match=r"load on svc: no built-in user fits it; set load\.user"):
         build_plan(Scenario.model_validate(own), HERE, platform="local")
     plan = build_plan(Scenario.model_validate({**own, "load": {"user": "my.module:User"}}), HERE, platform="local")
-    assert plan.load is not None and plan.load.user == "my.module:User"
+    assert [load.user for load in plan.loads] == ["my.module:User"]
 
 
 def test_etcd_is_planned_once_from_the_scenario_or_its_defaults() -> None:
@@ -183,7 +187,7 @@ def test_worker_pods_need_a_deployed_service_to_load() -> None:
         build_plan(Scenario.model_validate(scenario), HERE, platform="kubernetes")
     scenario["targets"][0]["deployed"]["service"] = "web"  # type: ignore[index]
     plan = build_plan(Scenario.model_validate(scenario), HERE, platform="kubernetes")
-    assert plan.load is not None and plan.load.worker_pods == 2
+    assert [load.worker_pods for load in plan.loads] == [2]
     assert any("run by 2 worker pods beside this run" in line for line in describe(plan))
 
 

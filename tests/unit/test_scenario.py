@@ -156,6 +156,9 @@ STORM = "name: s\ntargets: [{bundled: configd}]\nfaults:\n  - {injector: reload_
     ("name: s\ntargets:\n  - name: svc\n    command: [./svc]\n    ports: [admin]\n    env: {ADMIN: '{listen.admn}'}\n",
      r"^s\.yaml:6: targets\.0\.env\.ADMIN: unknown placeholder \{listen\.admn\} in '\{listen\.admn\}'; did you mean "
      r"\{listen\.admin\}\? "),
+    ("name: s\ntargets:\n  - name: svc\n    command: [./svc]\n    ports: [admin]\nload:\n  - {user: configd}\n"
+     "  - {user: configd, port: admn}\n",
+     r"^s\.yaml:8: load\.1\.port: 'admn' is not one of target svc's `ports`; did you mean 'admin'\?"),
 ])
 def test_what_the_run_would_refuse_is_refused_when_the_file_loads(text: str, message: str) -> None:
     with pytest.raises(ScenarioError, match=message) as caught:

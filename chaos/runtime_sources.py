@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -72,32 +72,21 @@ class AgentSource:
 
 
 @dataclass(frozen=True, slots=True)
-class PrometheusSource:
+class HttpSource:
+    """A page the service serves about its runtime, read by `parse` (None: the page does not hold it)."""
+
+    kind: str
     url: str
+    parse: Callable[[str], RuntimeSnapshot | None]
 
     @property
     def via(self) -> str:
-        return f"prometheus {self.url}"
+        return f"{self.kind} {self.url}"
 
     def read(self) -> RuntimeSnapshot:
-        snapshot = from_prometheus(_get(self.url))
+        snapshot = self.parse(_get(self.url))
         if snapshot is None:
-            raise SourceUnreadable(f"{self.url} has no go_goroutines")
-        return snapshot
-
-
-@dataclass(frozen=True, slots=True)
-class PprofSource:
-    url: str
-
-    @property
-    def via(self) -> str:
-        return f"pprof {self.url}"
-
-    def read(self) -> RuntimeSnapshot:
-        snapshot = from_goroutine_dump(_get(self.url + "?debug=2"))
-        if snapshot is None:
-            raise SourceUnreadable(f"{self.url} listed no goroutine")
+            raise SourceUnreadable(f"{self.url} shows no goroutine count")
         return snapshot
 
 
@@ -111,7 +100,8 @@ def from_prometheus(text: str) -> RuntimeSnapshot | None:
 
 
 def from_goroutine_dump(dump: str) -> RuntimeSnapshot | None:
-    """Goroutines, and how many each function created, from a `debug=2` dump; None if it lists none."""
+    """Goroutines, and how many each function created, from a `debug=2` dump (the page is read with
+    `?debug=2`); None if it lists none."""
     total = len(_GOROUTINE.findall(dump))
     if total == 0:
         return None
@@ -123,8 +113,8 @@ def find_source(target: RunningTarget) -> RuntimeSource | None:
     if agent_for(target) is not None:
         return AgentSource(target)
     for endpoint in _endpoints(target):
-        candidates: tuple[RuntimeSource, ...] = (PrometheusSource(endpoint.url + "/metrics"),
-                                                  PprofSource(endpoint.url + "/debug/pprof/goroutine"))
+        candidates = (HttpSource("prometheus", endpoint.url + "/metrics", from_prometheus),
+                      HttpSource("pprof", endpoint.url + "/debug/pprof/goroutine?debug=2", from_goroutine_dump))
         for source in candidates:
             try:
                 source.read()

@@ -82,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
                               "oracles) and exit; builds, starts and writes nothing")
         _add_publish_options(sub)
         _add_kubernetes_options(sub)
+    shrink = commands.add_parser("shrink", help="the fewest of a failed run's config writes that still fail, written "
+                                                "as a scenario file (a regression test to commit)")
+    shrink.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="a failed run's directory (or the report dir: its latest run)")
+    shrink.add_argument("--trials", type=_positive, default=1, metavar="N",
+                        help="runs per candidate; it fails when any of them fails (for a racy bug: 5 or more)")
+    shrink.add_argument("--out", type=Path, metavar="FILE",
+                        help="where to write it (default: NAME-shrunk.chaos.yaml beside the scenario file)")
     explain = commands.add_parser("explain", help="the parameters of each injector or oracle: types, defaults, "
                                                    "bounds")
     explain.add_argument("kind", metavar="injectors|oracles", help="what to explain")
@@ -234,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _explain(args.kind, args.name)
             if args.command == "schema":
                 return _schema()
+            if args.command == "shrink":
+                return _shrink(args, console)
             return _run(args, console, buggy=args.command == "reproduce")
     except KeyboardInterrupt:
         err.print("gochaos: interrupted by SIGINT; everything the run started was stopped")
@@ -264,6 +274,48 @@ def _explain(kind: str, name: str | None) -> int:
     from chaos.explain import explain
 
     sys.stdout.write("\n".join(explain(kind, name)) + "\n")
+    return ExitCode.PASS
+
+
+def _shrink(args: argparse.Namespace, console: Console) -> int:
+    """`gochaos shrink RUN_DIR`: ddmin over the failed storm's writes, each candidate a real run."""
+    import yaml
+
+    from chaos.runner import run_scenario
+    from chaos.scenario import parse_scenario
+    from chaos.shrink import failed_run, render, shrink
+
+    run = failed_run(args.run_dir)
+    out: Path = args.out or run.scenario_file.with_name(f"{run.scenario['name']}-shrunk.chaos.yaml")
+    if out.resolve().parent != run.scenario_file.resolve().parent:
+        raise UsageError(f"--out {out}: write it beside {run.scenario_file}, whose paths (config_file, ./binary) "
+                         "are relative to its directory")
+
+    def still_fails(data: dict[str, object]) -> bool:
+        scenario = parse_scenario(yaml.safe_dump(data, sort_keys=False), str(run.scenario_file))
+        for _ in range(args.trials):
+            try:
+                result = run_scenario(scenario, base_dir=run.scenario_file.parent, buggy=run.buggy, seed=run.seed)
+            except (ChaosError, OSError) as e:
+                if isinstance(e, Interrupted):
+                    raise
+                console.print(f"  a trial could not run ({e}): counted as not failing", highlight=False,
+                              markup=False, soft_wrap=True)
+                return False
+            if {f.check for f in result.verdict.failures} & run.failing_checks:
+                return True
+        return False
+
+    console.print(f"shrinking {len(run.writes)} writes to {run.target} of {run.scenario_file} (failed: "
+                  f"{', '.join(sorted(run.failing_checks))}; {args.trials} run(s) per candidate)", highlight=False,
+                  markup=False, soft_wrap=True)
+    shrunk = shrink(run, still_fails, progress=lambda line: console.print(f"  {line}", highlight=False,
+                                                                           markup=False))
+    if not shrunk.kept:
+        console.print("it fails with none of the writes: the storm's configs are not what breaks it", highlight=False)
+    out.write_text(render(run, shrunk, args.run_dir), encoding="utf-8")
+    console.print(f"{shrunk.describe()}; wrote {out} (gochaos {'reproduce' if run.buggy else 'run'} {out} "
+                  f"--seed {run.seed})", highlight=False, markup=False, soft_wrap=True)
     return ExitCode.PASS
 
 

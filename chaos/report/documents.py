@@ -72,6 +72,10 @@ class RunDocument(TypedDict):
     phases: dict[str, int]
     #: Per phase (`baseline`, `faults`, `observe`): what the load saw, whatever oracles ran.
     load: NotRequired[dict[str, WindowDocument]]
+    #: The scenario file that ran (absent for a scenario written in Python): `gochaos shrink` replays it.
+    scenario_file: NotRequired[str]
+    #: The run's artefacts (targets' logs, a storm's kept writes), when it had a report dir.
+    artefacts: NotRequired[str]
     findings: list[FindingDocument]
     faults: list[FaultDocument]
     events: list[EventDocument]

@@ -2,7 +2,7 @@
 
 Schema (version 1, declared in `chaos.report.documents`): {schema, scenario, buggy, seed, verdict,
 exit_code, started_ns, phases{...ns}, load{baseline|faults|observe: {requests, errors, availability,
-p50_ms, p99_ms}},
+p50_ms, p99_ms}}, scenario_file and artefacts (where known),
 findings[{check, status, summary, figures, evidence[{t_ns, text}]}], faults[{name, fault_id,
 target, start_ns, end_ns, landed, summary, details}], events[{t_ns, kind, source, details}]}.
 Several runs (`write_many`, e.g. a gate): {schema, verdict, exit_code, runs[<one run as above>]},
@@ -38,7 +38,7 @@ def to_dict(result: RunResult) -> RunDocument:
     phases, timeline = result.phases, result.timeline
     spans = {BASELINE: (phases.baseline_start, phases.faults_start),
              FAULTS: (phases.faults_start, phases.faults_end), OBSERVE: (phases.faults_end, phases.observe_end)}
-    return {
+    document: RunDocument = {
         "schema": SCHEMA_VERSION,
         "scenario": result.scenario.name,
         "buggy": result.buggy,
@@ -63,6 +63,13 @@ def to_dict(result: RunResult) -> RunDocument:
         "events": [{"t_ns": e.t_ns, "kind": e.kind.value, "source": e.source, "details": dict(e.details)}
                    for e in timeline.events()],
     }
+    # where the run came from and what it kept, absolute so that they read from anywhere
+    source = result.scenario.source
+    if source is not None and Path(source.path).is_file():  # a scenario written in Python has no file
+        document["scenario_file"] = str(Path(source.path).resolve())
+    if result.run_dir is not None:
+        document["artefacts"] = str(Path(result.run_dir).resolve())
+    return document
 
 
 def _window(stats: WindowStats) -> WindowDocument:

@@ -30,6 +30,7 @@ PACKAGES: dict[str, str] = {
     "cfgsvc": "./cmd/cfgsvc",
     "grpckv": "./cmd/grpckv",
     "greeter": "./cmd/greeter",
+    "hunted": "./cmd/hunted",
     "etcd": "go.etcd.io/etcd/server/v3",
     "etcdctl": "go.etcd.io/etcd/etcdctl/v3",
 }
@@ -56,8 +57,8 @@ def cache_dir() -> Path:
 
 
 class Binaries:
-    """Built binaries by name (configd, kvd, allocd, hog, cfgsvc, grpckv, greeter, etcd, etcdctl), each built on
-    first use; published Go services by `MODULE[/PKG]@VERSION` (`published`)."""
+    """Built binaries by name (configd, kvd, allocd, hog, cfgsvc, grpckv, greeter, hunted, etcd, etcdctl), each
+    built on first use; published Go services by `MODULE[/PKG]@VERSION` (`published`)."""
 
     def __init__(self, *, race: bool = False, progress: Callable[[str], None] | None = None) -> None:
         self.race = race

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,31 @@ func NewLogger(w io.Writer, level slog.Leveler, target string) *slog.Logger {
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime {
 				a.Value = slog.StringValue(a.Value.Time().UTC().Format(time.RFC3339Nano))
+			}
+			return a
+		},
+	})
+	return slog.New(h).With("target", target)
+}
+
+// NewLowerCaseLogger is NewLogger (at info) with the level in lower case
+// (debug, info, warn, error), as many teams' own services write it: greeter
+// and hunted stand for those.
+func NewLowerCaseLogger(w io.Writer, target string) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.TimeKey:
+				if a.Value.Kind() == slog.KindTime {
+					a.Value = slog.StringValue(a.Value.Time().UTC().Format(time.RFC3339Nano))
+				}
+			case slog.LevelKey:
+				if l, ok := a.Value.Any().(slog.Level); ok {
+					a.Value = slog.StringValue(strings.ToLower(l.String()))
+				}
 			}
 			return a
 		},

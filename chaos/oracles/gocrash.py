@@ -90,7 +90,7 @@ def find_crashes(lines: Sequence[LogLine],
     crashes: list[GoCrash] = []
     signatures = (*SIGNATURES, *extra)
     for index, line in enumerate(lines):
-        text = line.text.strip()
+        text = _unspliced(lines, index)
         for kind, pattern in signatures:
             match = pattern.search(text)
             if match is None:
@@ -103,6 +103,21 @@ def find_crashes(lines: Sequence[LogLine],
                                    _stack_after(lines, index), accesses))
             break
     return crashes
+
+
+#: A headline whose message a log line of another goroutine landed in: Go writes `fatal error: ` and the
+#: message separately, so a JSON log line written between them splits the headline across two lines.
+_SPLICED = re.compile(r"^(panic: |fatal error: )\{.*\}$")
+
+
+def _unspliced(lines: Sequence[LogLine], index: int) -> str:
+    """Line `index`'s text, with a headline split by a spliced-in JSON log line joined back together."""
+    text = lines[index].text.strip()
+    match = _SPLICED.match(text)
+    if match is None:
+        return text
+    following = next((line for line in lines[index + 1:index + 3] if line.stream == lines[index].stream), None)
+    return match.group(1) + following.text.strip() if following is not None else text
 
 
 def _race_accesses(lines: Sequence[LogLine], index: int) -> tuple[RaceAccess, ...]:

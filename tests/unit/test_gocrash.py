@@ -50,6 +50,14 @@ def test_fatal_error_among_json_lines_with_its_own_stack() -> None:
     assert not any("IO wait" in line for line in crash.stack)
 
 
+def test_a_log_line_spliced_into_the_headline_is_taken_out_of_it() -> None:
+    spliced = FATAL.replace("fatal error: concurrent map writes",
+                            'fatal error: {"time":"2026-11-24T01:00:01Z","level":"info","msg":"reload ok"}\n'
+                            "concurrent map iteration and map write")
+    (crash,) = find_crashes(lines(spliced))
+    assert crash.headline == "fatal error: concurrent map iteration and map write"
+
+
 def test_panic_followed_by_sigsegv_is_one_crash() -> None:
     text = """panic: runtime error: invalid memory address or nil pointer dereference
 [signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a1b2c]

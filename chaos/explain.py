@@ -1,7 +1,9 @@
-"""`gochaos explain injectors|oracles [NAME]`: each one's parameters, types, defaults and bounds.
+"""`gochaos explain injectors|oracles [NAME]`: each one's parameters, types, defaults and bounds;
+`gochaos explain operators [NAME]`: the mutation operators a `pattern: auto` storm writes.
 
-Read from the JSON Schema `chaos.schema` generates from the params models (the one the published
-scenario schema holds), so what this prints is what the loader accepts; nothing is listed by hand.
+Parameters are read from the JSON Schema `chaos.schema` generates from the params models (the one the
+published scenario schema holds), so what this prints is what the loader accepts; the operators from
+the one table `chaos.configs.operators.OPERATORS`. Nothing is listed by hand.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.client_budget import ClientBudget
+from chaos.configs.operators import OPERATORS, Priority
 from chaos.errors import UsageError
 from chaos.injectors import INJECTORS
 from chaos.oracles import ORACLES
@@ -23,6 +26,9 @@ from chaos.suggest import did_you_mean
 _BOUNDS = (("minimum", ">= {}"), ("exclusiveMinimum", "> {}"), ("maximum", "<= {}"), ("exclusiveMaximum", "< {}"),
            ("minLength", "length >= {}"), ("maxLength", "length <= {}"), ("minItems", "items >= {}"),
            ("maxItems", "items <= {}"), ("pattern", "matches {}"))
+#: What `gochaos explain` takes: the params sections, and the mutation operators (`mutations` is an alias).
+OPERATORS_KIND = "operators"
+EXPLAINED = (*KINDS, OPERATORS_KIND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +52,10 @@ class Section:
 
 def explain(kind: str, name: str | None = None) -> list[str]:
     """The lines `gochaos explain KIND [NAME]` prints; UsageError (did you mean) for an unknown KIND or NAME."""
+    if kind in (OPERATORS_KIND, "mutations"):
+        return explain_operators(name)
     if kind not in KINDS:
-        raise UsageError(f"cannot explain {kind!r}{did_you_mean(kind, KINDS)}")
+        raise UsageError(f"cannot explain {kind!r}{did_you_mean(kind, EXPLAINED)}")
     schemas, defs = params_schemas(kind)
     if name is not None and name not in schemas:
         singular = kind.removesuffix("s")
@@ -65,6 +73,30 @@ def explain(kind: str, name: str | None = None) -> list[str]:
         if kind == "injectors":
             budget = _budget(INJECTORS[each].client_budget)
             lines.append(f"  what clients may see during this fault (a fault's `steady_state:` overrides it): {budget}")
+    return lines
+
+
+def explain_operators(name: str | None = None) -> list[str]:
+    """The operator table (or one operator's row): name, what it applies to, what the service must do with
+    its write, its band (the order a storm tries sites in) and what it writes."""
+    names = [op.name for op in OPERATORS]
+    if name is not None and name not in names:
+        raise UsageError(f"unknown operator {name!r}{did_you_mean(name, names)}; `gochaos explain operators` lists "
+                         "them all")
+    lines = [
+        "mutation operators: what reload_storm's pattern auto writes at each site (one path, one operator) of the "
+        "config's own tree, each site first alone on the original config, band by band (lower first; shuffled "
+        "by the seed within a band), then random mutations; `rounds: auto` is one round per site",
+        "  expect: what the service must do with the write (accept, reject, or unknown: it may do either, but "
+        "must not crash or hang)",
+        "  bands: " + ", ".join(f"{p.value} {p.name.lower()}" for p in Priority),
+    ]
+    rows = [("operator", "applies to", "expect", "band", "description")]
+    rows += [(op.name, op.applies, op.expect.value, str(op.priority.value), op.description) for op in OPERATORS
+             if name is None or op.name == name]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines += ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4]
+              for row in rows]
     return lines
 
 

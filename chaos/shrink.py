@@ -20,12 +20,9 @@ from typing import Any
 import yaml
 
 from chaos.errors import UsageError
+from chaos.injectors.reload import PLACEHOLDERS_FILE, WRITES_DIR
 from chaos.scenario import read_yaml
-
-#: Where a storm keeps its writes, under the run's artefacts.
-WRITES_DIR = "writes"
-#: The run's placeholder values of a target (what `{listen}` etc. were), beside its writes.
-PLACEHOLDERS_FILE = "placeholders.json"
+from chaos.timeline import EventKind
 
 
 def ddmin(items: Sequence[int], fails: Callable[[tuple[int, ...]], bool]) -> tuple[int, ...]:
@@ -123,13 +120,13 @@ def failed_run(run_dir: Path) -> FailedRun:
                          "`gochaos run FILE` or `gochaos reproduce FILE`")
     scenario_file = Path(source)
     _, scenario = read_yaml(scenario_file.read_text(encoding="utf-8"))
-    failing = [f for f in run["findings"] if f["status"] == "fail"]
+    failing = sorted((f for f in run["findings"] if f["status"] == "fail"), key=_cause_first)
     storms = [(i, f) for i, f in enumerate(scenario.get("faults", [])) if f.get("injector") == "reload_storm"]
     if not storms:
         raise UsageError(f"{scenario_file}: no reload_storm fault: shrink reduces a storm's config writes")
     number, fault = storms[0]
     target = str(fault.get("target"))
-    events = [e for e in run["events"] if e["kind"] == "reload.write" and e["details"].get("target") == target
+    events = [e for e in run["events"] if e["kind"] == EventKind.RELOAD_WRITE and e["details"].get("target") == target
               and e["details"].get("write") is not None and e["details"].get("mutation") != "revert"]
     artefacts = Path(run.get("artefacts") or run_dir / "artefacts" / run["scenario"]) / WRITES_DIR / target
     if not artefacts.is_dir():
@@ -145,8 +142,17 @@ def failed_run(run_dir: Path) -> FailedRun:
         writes.append(Write(index, unfill(found[0].read_text(encoding="utf-8"), values),
                             str(event["details"].get("expect", "accept")), str(event["details"].get("mutation"))))
     return FailedRun(scenario_file, scenario, int(run["seed"]), bool(run["buggy"]),
-                     frozenset(f["check"] for f in failing), failing[0]["summary"] if failing else "",
+                     frozenset(f["check"] for f in failing[:1]), failing[0]["summary"] if failing else "",
                      number, target, tuple(writes))
+
+
+#: Which failing check a shrink keeps failing, most telling first: a crash is the cause of the errors its
+#: clients then see, so a candidate must fail the same way, not merely fail.
+CAUSES = ("panics", "leaks", "rollback", "consistency", "fault:", "recovery", "steady_state")
+
+
+def _cause_first(finding: dict[str, Any]) -> int:
+    return next((i for i, prefix in enumerate(CAUSES) if str(finding["check"]).startswith(prefix)), len(CAUSES))
 
 
 def unfill(text: str, values: dict[str, str]) -> str:

@@ -19,6 +19,7 @@ class EditOp(enum.StrEnum):
     DELETE = "delete"  # the entry or item at `path` goes
     INSERT = "insert"  # `value` goes into the container at `path` under `key`, right after `after`
     REORDER = "reorder"  # the list at `path` is rearranged: item i of the result is old item order[i]
+    SELECT = "select"  # the list at `path` becomes [old[i] for i in order]: items may be left out or repeated
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Edit:
     key: Key | None = None  # INSERT: the new key (map) or the new index (list)
     after: Key | None = None  # INSERT: the sibling the new one follows; None: it goes first
     source: Key | None = None  # INSERT: the sibling the value was cloned from, whose text can be reused
-    order: tuple[int, ...] = ()  # REORDER
+    order: tuple[int, ...] = ()  # REORDER, SELECT
     text: str | None = None  # INSERT: the entry's exact YAML text, when it is being put back
 
 
@@ -51,6 +52,23 @@ def apply(tree: Any, change: Edit) -> Any:
 
         return edit(tree, change.path, insert)
     order = change.order
+    if change.op is EditOp.SELECT:
+
+        def select(container: Any) -> None:
+            seen: set[int] = set()
+            picked = []
+            for i in order:  # an item placed a second time is a copy of its own
+                picked.append(fresh(container[i]) if i in seen else container[i])
+                seen.add(i)
+            while len(container) > len(picked):
+                del container[-1]
+            for index, item in enumerate(picked):
+                if index < len(container):
+                    container[index] = item
+                else:
+                    container.append(item)
+
+        return edit(tree, change.path, select)
 
     def reorder(container: Any) -> None:
         items = [container[i] for i in order]

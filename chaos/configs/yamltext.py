@@ -8,7 +8,8 @@ says each node starts and ends (~1 ms for 200 lines, once per text):
 - a scalar is replaced in place, in its own quoting style, so the line's comment stays;
 - an entry or item of a block collection is a run of whole lines: from its first line to its last
   non-blank line, plus the comments and blank lines before it (those at or left of its own column,
-  which describe it); deleting, cloning and reordering move such runs;
+  which describe it); deleting, cloning, reordering and selecting items (some left out, some
+  repeated) move such runs;
 - anything inside a flow collection (`[a, b]`, `{k: v}`) re-renders that collection on its line;
 - a value that needs a new shape is written as a flow collection (`key:\\n  []`).
 
@@ -30,7 +31,7 @@ from chaos.configs.edits import Edit, EditOp
 from chaos.configs.tree import Key, Path, get, is_map, is_seq, scalar_kind
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_/][A-Za-z0-9_./@-]*$")
+_PLAIN_SAFE = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./@-]*")
 #: Plain scalars some YAML resolver (1.1 or 1.2) reads as a number or a date rather than a string.
 _NOT_A_STRING = re.compile(r"^[-+]?[0-9_.]+(?:[eE][-+]?[0-9]+)?$|^0[xob][0-9a-fA-F_]+$|^\d{4}-\d\d?-\d\d?")
 _RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
@@ -85,12 +86,22 @@ class YamlText:
             index = self._index(parent, change.path[-1])
             if len(children) == 1:
                 return self._replace_block(parent, parent_path, children, _flow(get(new_tree, parent_path)))
+            if index == 0 and self._after_dash(parent):  # `- a: 1\n  b: 2` -> `- b: 2`
+                second = children[1]
+                if second.first != second.head:
+                    raise Unspliceable("comments between a '- ' line's first entry and the next")
+                head = self.lines[children[0].head]
+                column = self._column(parent)
+                return self._replace_lines(children[0].head, second.head + 1,
+                                           head[:column] + self.lines[second.head][column:])
             if index == 0:
                 self._own_line(parent)
             child = children[index]
             return self._replace_lines(child.first, child.last + 1, "")
         if change.op is EditOp.INSERT:
             return self._insert(change, parent, children)
+        if not change.order:  # no item left: `key:` alone would read as null
+            return self._replace_block(parent, parent_path, children, _flow(get(new_tree, parent_path)))
         self._own_line(parent)
         runs = ["".join(self.lines[c.first:c.last + 1]) for c in children]
         runs = [run if run.endswith("\n") else run + "\n" for run in runs]
@@ -202,9 +213,15 @@ class YamlText:
                 rendered = " " + rendered
             return self._splice(start, end, rendered + trailing)
         if isinstance(node, yaml.ScalarNode):
-            return self._splice(node.start_mark.index, node.end_mark.index,
-                                (" " if self.text[node.start_mark.index - 1] == ":" else "") + _flow(value))
+            start, end = node.start_mark.index, node.end_mark.index
+            tail = re.search(r"\s*$", self.text[start:end])  # a block scalar ends past its last line break
+            trailing = tail.group() if tail and "\n" in tail.group() else ""
+            return self._splice(start, end, (" " if self.text[start - 1] == ":" else "") + _flow(value) + trailing)
         children = self._children(node, path)
+        if isinstance(node, yaml.MappingNode) and self._after_dash(node):  # `- a: 1\n  b: 2` -> `- {}`
+            last = children[-1].last
+            return self._splice(node.start_mark.index, self._line_start(last) + len(self.lines[last].rstrip("\r\n")),
+                                _flow(value))
         return self._replace_block(node, path, children, _flow(value))
 
     def _replace_block(self, node: yaml.Node, path: Path, children: list[_Child], flow: str) -> str:
@@ -244,10 +261,15 @@ class YamlText:
 
     def _own_line(self, parent: yaml.Node) -> None:
         """Whole-line edits at a map's first entry need it to start its line, not follow a `- `."""
-        if isinstance(parent, yaml.MappingNode):
-            key = parent.value[0][0]
-            if self.text[key.start_mark.index - key.start_mark.column:key.start_mark.index].strip():
-                raise Unspliceable("the map starts on a '- ' line")
+        if self._after_dash(parent):
+            raise Unspliceable("the map starts on a '- ' line")
+
+    def _after_dash(self, node: yaml.Node) -> bool:
+        """Is `node` a map whose first key follows something on its line (a `- `)?"""
+        if not isinstance(node, yaml.MappingNode) or not node.value:
+            return False
+        key = node.value[0][0]
+        return bool(self.text[key.start_mark.index - key.start_mark.column:key.start_mark.index].strip())
 
     def _line_start(self, line: int) -> int:
         return sum(len(x) for x in self.lines[:line])
@@ -310,7 +332,7 @@ def _scalar(value: Any, style: str | None) -> str:
     text = str(value)
     if style == "'" and "\n" not in text:
         return "'" + text.replace("'", "''") + "'"
-    if (style in ("", None) and kind == "str" and _PLAIN_SAFE.match(text) and text.lower() not in _RESERVED
+    if (style in ("", None) and kind == "str" and _PLAIN_SAFE.fullmatch(text) and text.lower() not in _RESERVED
             and not _NOT_A_STRING.match(text)):
         return text
     return json.dumps(text, ensure_ascii=False)

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
+import logging
 import math
 import signal
 import time
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import requests
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from chaos.client_budget import ClientBudget
 from chaos.configfiles import NEEDS_KUBERNETES, WriteMode
@@ -51,11 +54,27 @@ from chaos.injectors.live_watch import (
     stuck_reload,
     write_fates,
 )
-from chaos.injectors.reload_sources import Variant, WriteSource, build_variant, sample_values
+from chaos.injectors.reload_sources import (
+    AUTO,
+    AUTO_ROUNDS_CAP,
+    Variant,
+    WriteSource,
+    auto_rounds,
+    auto_site_count,
+    build_variant,
+    planned_site_count,
+    sample_values,
+)
 from chaos.platform.base import RunningTarget
 from chaos.readiness import wait_until
 from chaos.targets import ConfigDelivery, ConfigSpec, ReloadTrigger, TargetSpec, fill_config_text
 from chaos.timeline import EventKind, now_ns
+
+log = logging.getLogger("gochaos")
+
+#: Where a storm keeps its writes (under the platform's run dir, a folder per target) and, beside them,
+#: the run's placeholder values: what `gochaos shrink` reads.
+WRITES_DIR, PLACEHOLDERS_FILE = "writes", "placeholders.json"
 
 #: How long two probes that disagree at the end of a storm are given to agree (one reload's landing).
 DISAGREEMENT_RECHECK_S = 0.5
@@ -72,14 +91,20 @@ class Pattern(enum.StrEnum):
     INVALID = "invalid"  # a write breaking the config's rules (a type break, a declared invalid variant)
     SYNTAX = "syntax"  # a write that does not parse, which the target must reject
     MIXED = "mixed"  # each round one of the above, drawn from the run's seed
-    AUTO = "auto"  # each round any mutation of the config's own tree, drawn from the seed
+    AUTO = "auto"  # each site of the config's own tree once (likeliest breakers first), then random mutations
+    FLAP = "flap"  # one site and the original in turn, every interval_ms: a reload race by duration (`for_s`)
     VARIANTS = "variants"  # the declared variants, one per round, in order
     UNCHANGED = "unchanged"  # the current config again, byte for byte (or only the trigger)
 
 
+_ROUNDS = TypeAdapter(Annotated[int, Field(ge=1, le=AUTO_ROUNDS_CAP)])
+
+
 class ReloadStormParams(InjectorParams):
     pattern: Pattern = Field(Pattern.INCIDENT, description="What each round writes")
-    rounds: int = Field(5, ge=1, le=10_000, description="How many rounds of the pattern")
+    rounds: Annotated[int, Field(ge=1, le=AUTO_ROUNDS_CAP)] | Literal["auto"] = Field(
+        5, description=f"How many rounds of the pattern; auto (pattern auto): one per mutation site of the config, "
+                       f"at most {AUTO_ROUNDS_CAP}")
     for_s: float | None = Field(None, gt=0, le=3600, description="Storm for this long instead of a number of "
                                                                  "rounds: a round every interval_ms until it ends")
     interval_ms: int = Field(500, ge=1, le=600_000, description="From one round's start to the next")
@@ -97,6 +122,22 @@ class ReloadStormParams(InjectorParams):
     trigger_only: bool = Field(False, description="unchanged: only trigger the reload (SIGHUP, HTTP), no write")
     protect: tuple[str, ...] = Field((), description='Config paths mutations leave alone (dotted, with ["key"] '
                                                      'for other keys): e.g. the routes the load asks for')
+    flap: str | None = Field(None, description="pattern flap: the site toggled with the original, as PATH:OPERATOR "
+                                               "(e.g. backends:first-only; `gochaos explain operators`); default: "
+                                               "the first list shrunk to its first item")
+
+    @field_validator("rounds", mode="wrap")
+    @classmethod
+    def _rounds(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> int | str:
+        """A count, or `auto`; a bad count is named by the field alone (`rounds: Input should be ...`)."""
+        if value == AUTO:
+            return AUTO
+        try:
+            return _ROUNDS.validate_python(value)
+        except ValidationError as e:
+            error = e.errors()[0]
+            message = error["msg"] + (", or 'auto'" if error["type"].startswith("int_") else "")
+            raise PydanticCustomError(error["type"], message) from None
 
     @field_validator("protect")
     @classmethod
@@ -111,6 +152,12 @@ class ReloadStormParams(InjectorParams):
             raise ValueError("pattern variants needs `variants`")
         if self.for_s is not None and "rounds" in self.model_fields_set:
             raise ValueError("give `rounds` or `for_s`, not both: a storm is bounded by a count or by a duration")
+        if self.flap is not None and self.pattern is not Pattern.FLAP:
+            raise ValueError(f"`flap` names the site a flap storm toggles: give it with pattern flap (pattern is "
+                             f"{self.pattern.value})")
+        if self.rounds == AUTO and self.pattern is not Pattern.AUTO:
+            raise ValueError(f"rounds: auto is one round per mutation site of the config, which only pattern auto "
+                             f"writes (pattern is {self.pattern.value}); give `rounds` a number")
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError(f"variant names must be unique, got {names}")
@@ -121,6 +168,8 @@ class ReloadStorm(Injector[ReloadStormParams]):
     name = "reload_storm"
     description = "Rapid config reloads: value and structural changes written like sed -i does"
     Params = ReloadStormParams
+    #: `rounds: auto`: the sites of the target's config as the plan counted them (None: not known before the run).
+    _planned_sites: int | None = None
 
     def __init__(self, params: ReloadStormParams, target: str | None = None, *,
                  steady_state: ClientBudget | None = None) -> None:
@@ -136,11 +185,32 @@ class ReloadStorm(Injector[ReloadStormParams]):
         return (self._round_count() * p.interval_ms + p.pair_gap_ms + p.settle_ms) / 1000
 
     def _round_count(self) -> int:
-        """Rounds of the storm: `rounds`, or as many round starts as fit in `for_s`."""
+        """Rounds of the storm: `rounds`, or as many round starts as fit in `for_s`; `rounds: auto` one per site
+        of the config (at most AUTO_ROUNDS_CAP): of the config read when the storm started (never more than the
+        plan counted), else as the plan counted them, else the cap."""
         p = self.params
-        if p.for_s is None:
-            return p.rounds
-        return max(1, math.ceil(p.for_s * 1000 / p.interval_ms))
+        if p.for_s is not None:
+            return max(1, math.ceil(p.for_s * 1000 / p.interval_ms))
+        if p.rounds != AUTO:
+            return int(p.rounds)
+        return auto_rounds(self._site_count())
+
+    def _site_count(self) -> int | None:
+        """The sites of the config this storm explores: counted on what it read when it started (the same
+        count its WriteSource made), bounded by the plan's count; before that, the plan's count (or None)."""
+        target, original = self._target, self._original
+        config = target.spec.config if target is not None else None
+        fmt = _format(config) if config is not None else None
+        if target is None or original is None or config is None or fmt is None or config.mutator != "auto":
+            return self._planned_sites
+        try:
+            found = auto_site_count(original, fmt, config.file_name,
+                                    version_key=self.params.version_key or config.version_key,
+                                    values=dict(target.placeholders),
+                                    protect=tuple(parse_path(path) for path in self.params.protect))
+        except ConfigError:
+            return self._planned_sites
+        return found if self._planned_sites is None else min(found, self._planned_sites)
 
     @classmethod
     def read_files(cls, params: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
@@ -184,13 +254,43 @@ class ReloadStorm(Injector[ReloadStormParams]):
                 lines.append(f"variant {variant.name} ({variant.label}, must {variant.expect}): {shown or 'no change'}")
         except (ConfigError, TargetError) as e:
             raise ScenarioError(f"reload_storm on {spec.name}: {e}") from e
-        return lines
+        return self._auto_lines(spec) + lines
 
     def shape_target(self, spec: TargetSpec) -> TargetSpec:
         """Writes through the ConfigMap API need the target to mount its ConfigMap."""
+        self._plan_sites(spec)
         if self.params.write_mode is not WriteMode.CONFIGMAP_API or spec.config is None:
             return spec
         return spec.model_copy(update={"config": spec.config.model_copy(update={"delivery": ConfigDelivery.CONFIGMAP})})
+
+    def _plan_sites(self, spec: TargetSpec) -> None:
+        """Pattern auto: count the config's sites now (`rounds: auto` before the plan sizes the fault phase by it)."""
+        if self.params.pattern is Pattern.AUTO and spec.config is not None:
+            self._planned_sites = planned_site_count(
+                spec, version_key=self.params.version_key, protect=tuple(parse_path(p) for p in self.params.protect),
+                required=self.params.rounds == AUTO)
+
+    def _auto_lines(self, spec: TargetSpec) -> list[str]:
+        """Dry-run lines on what pattern auto explores before it draws random mutations."""
+        if self.params.pattern is not Pattern.AUTO or spec.config is None:
+            return []
+        count = self._planned_sites
+        if self.params.rounds == AUTO and count is None:
+            return [f"pattern auto, rounds auto: one round per mutation site of the config the storm reads when it "
+                    f"starts (not known before the run), at most {AUTO_ROUNDS_CAP}; the plan budgets "
+                    f"{AUTO_ROUNDS_CAP} rounds"]
+        if count is None:
+            return ["pattern auto: first each mutation site of the config once (`gochaos explain operators`), "
+                    "likeliest breakers first, then random mutations"]
+        if self.params.rounds != AUTO:
+            rounds = self._round_count()
+            return [f"pattern auto: {count} mutation sites of the config (`gochaos explain operators`), each written "
+                    f"once on the original config, likeliest breakers first, then random mutations: {rounds} rounds "
+                    f"cover {min(rounds, count)} of them" + ("" if rounds >= count else "; rounds: auto covers all")]
+        capped = f", capped at {AUTO_ROUNDS_CAP} rounds" if count > AUTO_ROUNDS_CAP else ""
+        return [f"pattern auto, rounds auto: {count} mutation sites of the config (`gochaos explain operators`), "
+                f"each written once on the original config, likeliest breakers first: {auto_rounds(count)} "
+                f"rounds{capped}"]
 
     def available(self, ctx: InjectionContext) -> str | None:
         assert self.target_name is not None
@@ -225,7 +325,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
                                  version_key=self.params.version_key or config.version_key,
                                  values=dict(target.placeholders), variants=self.params.variants,
                                  mutator=config.mutator, rng=ctx.rng, tag=tag,
-                                 protect=tuple(parse_path(path) for path in self.params.protect))
+                                 protect=tuple(parse_path(path) for path in self.params.protect), flap=self.params.flap)
         except ConfigError as e:
             raise InjectionFailed(f"{target.spec.name}: {e}") from e
         book = WriteBook()
@@ -234,9 +334,14 @@ class ReloadStorm(Injector[ReloadStormParams]):
         self._original_names = names_of(self._original, source.current_tree, self._original_version)
         book.add(Written(0, now_ns(), self._original_names, "accept", "initial", _tree_hash(source.current_tree)))
         intervals: list[float] = []
+        texts: dict[int, tuple[str, Any]] = {0: (source.current_text, source.current_tree)}
         watcher = LiveWatcher(target, ctx, self.name, book)
         with watcher:
-            self._storm(ctx, target, source, book, watcher, intervals)
+            try:
+                self._storm(ctx, target, source, book, watcher, intervals, texts)
+            finally:  # `gochaos shrink` replays them, also after a storm cut short
+                keep_writes(ctx.platform.run_dir / WRITES_DIR / target.spec.name, texts, target.placeholders,
+                            config.file_name)
             expected = expected_live(book, watcher)
             live = self._wait_for(watcher, expected)
             last_taken = max(watcher.live_writes, default=None)  # the newest write the target was seen to take
@@ -250,12 +355,18 @@ class ReloadStorm(Injector[ReloadStormParams]):
                                 watched=watcher.identifying)
         outcome = storm_outcome(book, watcher, expected, live, intervals, self._last_valid,
                                 probe_fix=probe_fix(original_tree, self.params.version_key or config.version_key))
+        if self.params.pattern is Pattern.AUTO and source.sites_total:  # coverage: the sites this storm wrote
+            tried, total = len(source.sites_tried), source.sites_total
+            outcome = dataclasses.replace(outcome, summary=f"{outcome.summary}; sites tried: {tried} of {total}",
+                                          details={**outcome.details, "sites_total": total,
+                                                   "sites_tried": list(source.sites_tried)})
         stuck = stuck_reload(book, watcher, expected, self.params.settle_ms)
         return dataclasses.replace(outcome, failure=stuck) if stuck else outcome
 
     def _storm(self, ctx: InjectionContext, target: RunningTarget, source: WriteSource, book: WriteBook,
-               watcher: LiveWatcher, intervals: list[float]) -> None:
-        """Write every round into `book`, at its offset; fill `intervals` between writes.
+               watcher: LiveWatcher, intervals: list[float], texts: dict[int, tuple[str, Any]]) -> None:
+        """Write every round into `book`, at its offset; fill `intervals` between writes and `texts` (every
+        write's text and tree, by index, to follow what the service took).
 
         Each write is prepared just ahead of its instant and written at it, so how long drawing and
         formatting it takes (a YAML dump: ms) does not move it; the schedule starts when the first
@@ -264,7 +375,6 @@ class ReloadStorm(Injector[ReloadStormParams]):
         previous_ns: int | None = None
         started: float | None = None
         p = self.params
-        texts = {0: (source.current_text, source.current_tree)}  # every write, to follow what the service took
         prepare_s: deque[float] = deque([0.0], maxlen=PREPARE_HISTORY)  # how long the last writes took to prepare
         for round_no in range(self._round_count()):
             jitter = ctx.rng.uniform(-p.jitter_ms, p.jitter_ms) / 1000 if p.jitter_ms else 0.0
@@ -292,7 +402,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
                 ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=target.spec.name,
                                     version=identity, valid=write.expect == "accept", mutation=write.label,
                                     mode=self._mode(target.spec).value, write=index, expect=str(write.expect),
-                                    origin=write.source, changes=list(write.changes[:20]),
+                                    origin=write.source, changes=list(write.changes[:20]), site=write.site,
                                     names=sorted(names), trigger_only=p.trigger_only and label == Pattern.UNCHANGED)
                 if write.expect == "accept":
                     self._last_valid = identity
@@ -320,8 +430,8 @@ class ReloadStorm(Injector[ReloadStormParams]):
             return [(Pattern.VALUE, 0), (Pattern.STRUCTURAL, self.params.pair_gap_ms)]
         if pattern is Pattern.MIXED:
             return [(ctx.rng.choice([Pattern.VALUE, Pattern.STRUCTURAL, Pattern.INVALID, Pattern.SYNTAX]), 0)]
-        if pattern is Pattern.AUTO:
-            return [(ctx.rng.choice([Pattern.VALUE, Pattern.STRUCTURAL, Pattern.INVALID]), 0)]
+        if pattern is Pattern.AUTO:  # the source explores each site first, then draws a label from the seed
+            return [(AUTO, 0)]
         if pattern is Pattern.VARIANTS:
             return [("variant", 0)]
         return [(pattern, 0)]
@@ -379,3 +489,18 @@ def _format(config: ConfigSpec) -> ConfigFormat | None:
 
 def _tree_hash(tree: Any) -> str | None:
     return content_hash(tree) if tree is not None else None
+
+
+def keep_writes(folder: Path, texts: Mapping[int, tuple[str, Any]], placeholders: Mapping[str, str],
+                file_name: str) -> None:
+    """Every write of a storm as a file (NNNN plus the config's suffix), with what the placeholders were:
+    what `gochaos shrink` replays. Best effort: a full disk must not turn a verdict into an error."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        suffix = Path(file_name).suffix or ".txt"
+        for index, (text, _) in texts.items():
+            if index > 0:
+                (folder / f"{index:04d}{suffix}").write_text(text, encoding="utf-8")
+        (folder / PLACEHOLDERS_FILE).write_text(json.dumps(dict(placeholders), indent=2), encoding="utf-8")
+    except OSError as e:
+        log.warning("could not keep the storm's writes in %s: %s", folder, e)

@@ -1,3 +1,4 @@
-"""The user-service and greeter scenarios are templates (their binary paths are filled in by their tests), not gates."""
+"""The user-service, greeter and hunted scenarios are templates (their tests fill in the binary paths),
+not gates."""
 
-collect_ignore_glob = ["user_service/*", "greeter/*"]
+collect_ignore_glob = ["user_service/*", "greeter/*", "hunted/*"]

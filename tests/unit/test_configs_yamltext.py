@@ -78,13 +78,60 @@ def test_a_clone_copies_the_siblings_lines_under_a_new_key() -> None:
 @pytest.mark.parametrize(("text", "change"), [
     ("base: &b {x: 1}\nother: *b\n", Edit(EditOp.SET, ("base", "x"), 2)),
     ("d: &d\n  x: 1\ne:\n  <<: *d\n  y: 2\n", Edit(EditOp.DELETE, ("e", "y"))),
-    ("l:\n- a: 1\n  b: 2\n", Edit(EditOp.DELETE, ("l", 0, "a"))),
+    ("l:\n- a: 1\n  # about b\n  b: 2\n", Edit(EditOp.DELETE, ("l", 0, "a"))),
     ("l:\n- - 1\n  - 2\n", Edit(EditOp.DELETE, ("l", 0, 0))),
     ("? [complex]\n: 1\n", Edit(EditOp.SET, ("x",), 1)),
 ])
 def test_what_cannot_be_placed_for_certain_is_refused(text: str, change: Edit) -> None:
     with pytest.raises(Unspliceable):
         YamlText(text).apply(change, {})
+
+
+def test_the_first_entry_of_a_map_on_a_dash_line_is_deleted_and_the_next_takes_the_dash() -> None:
+    text = "l:\n- a: 1  # one\n  b: 2  # two\n  c: 3\n- a: 4\n  b: 5\nz: 0\n"
+    tree = parse(text, ConfigFormat.YAML, "t.yaml").tree
+    change = Edit(EditOp.DELETE, ("l", 0, "a"))
+    out = YamlText(text).apply(change, apply(tree, change))
+    assert out == "l:\n- b: 2  # two\n  c: 3\n- a: 4\n  b: 5\nz: 0\n"
+
+
+def test_a_map_on_a_dash_line_set_whole_becomes_flow_on_that_line() -> None:
+    text = "l:\n  # first\n  - a: 1\n    b: [x, y]\n  # second\n  - a: 2\nz: 0\n"
+    tree = parse(text, ConfigFormat.YAML, "t.yaml").tree
+    change = Edit(EditOp.SET, ("l", 0), {})
+    out = YamlText(text).apply(change, apply(tree, change))
+    assert out == "l:\n  # first\n  - {}\n  # second\n  - a: 2\nz: 0\n"
+
+
+def test_a_block_scalar_replaced_by_a_collection_keeps_the_line_break_after_it() -> None:
+    text = "banner: |\n  Welcome.\n  Be nice.\n\nnext: 1\n"
+    tree = parse(text, ConfigFormat.YAML, "t.yaml").tree
+    change = Edit(EditOp.SET, ("banner",), ["Welcome.\nBe nice.\n"])
+    out = YamlText(text).apply(change, apply(tree, change))
+    assert out == 'banner: ["Welcome.\\nBe nice.\\n"]\n\nnext: 1\n'
+    assert plain(parse(out, ConfigFormat.YAML, "o.yaml").tree) == {"banner": ["Welcome.\nBe nice.\n"], "next": 1}
+
+
+def test_a_string_ending_in_a_line_break_is_quoted() -> None:
+    text = "body: x\n"
+    tree = parse(text, ConfigFormat.YAML, "t.yaml").tree
+    change = Edit(EditOp.SET, ("body",), ["hello\n"])
+    out = YamlText(text).apply(change, apply(tree, change))
+    assert out == 'body: ["hello\\n"]\n'
+
+
+@pytest.mark.parametrize(("order", "expected"), [
+    ((0,), "l:\n  # a\n  - a\nz: 0\n"),
+    ((0, 0, 1, 1), "l:\n  # a\n  - a\n  - a\n  # b\n  - b\n  # b\n  - b\nz: 0\n"),
+    ((), "l:\n  # a\n  []\nz: 0\n"),  # the comment before the first item stays, as a delete leaves it
+])
+def test_selecting_items_moves_their_lines(order: tuple[int, ...], expected: str) -> None:
+    text = "l:\n  # a\n  - a\n  # b\n  - b\nz: 0\n"
+    tree = parse(text, ConfigFormat.YAML, "t.yaml").tree
+    change = Edit(EditOp.SELECT, ("l",), order=order)
+    new_tree = apply(tree, change)
+    assert plain(new_tree)["l"] == [["a", "b"][i] for i in order]
+    assert YamlText(text).apply(change, new_tree) == expected
 
 
 def test_a_mutator_falls_back_to_a_full_dump_and_counts_it() -> None:

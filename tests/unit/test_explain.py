@@ -31,7 +31,7 @@ def test_a_parameter_shows_type_default_and_bounds() -> None:
     schemas, defs = params_schemas("injectors")
     (section,) = sections(schemas["reload_storm"], defs)
     rounds = next(p for p in section.parameters if p.name == "rounds")
-    assert (rounds.type, rounds.default, rounds.bounds) == ("integer", "5", ">= 1, <= 10000")
+    assert (rounds.type, rounds.default, rounds.bounds) == ("integer or auto", "5", ">= 1, <= 10000")
     pattern = next(p for p in section.parameters if p.name == "pattern")
     assert pattern.type.startswith("incident|value|structural") and pattern.default == "incident"
 

@@ -1,0 +1,98 @@
+"""Hunting bugs nobody declared, on hunted (go_targets/cmd/hunted): `pattern: auto` with `rounds: auto` tries
+every mutation site of the service's own config once, likeliest breakers first, and finds each reload bug
+class with no variant naming it; a flap storm finds the in-place slice shrink racing a reader; `gochaos
+shrink` reduces a failed storm to the one write that breaks it, as a scenario that fails again on its own.
+One seed each; tests/bench/bench_hunting.py measures the rates over seeds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaos.build import Binaries
+
+pytestmark = pytest.mark.integration
+TEMPLATES = Path(__file__).parent / "hunted"
+
+
+def scenario(folder: Path, binary: Path, bug: str, template: str = "explore") -> Path:
+    text = (TEMPLATES / f"{template}.chaos.yaml").read_text()
+    (folder / "hunted.yaml").write_text((TEMPLATES / "hunted.yaml").read_text())
+    path = folder / f"{template}.chaos.yaml"
+    path.write_text(text.replace("SERVICE_BINARY", str(binary)).replace("FLAGS", f'"--bug={bug}"'))
+    return path
+
+
+def gochaos(*args: str | Path) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-m", "chaos.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+    return done.returncode, done.stdout + done.stderr
+
+
+def findings(report_dir: Path) -> dict[str, dict[str, Any]]:
+    report = json.loads((report_dir / "report.json").read_text())
+    return {f["check"]: f for f in report["findings"]}
+
+
+@pytest.fixture(scope="module")
+def hunted(gochaos_binaries: Binaries) -> Path:
+    return gochaos_binaries["hunted"]
+
+
+@pytest.mark.parametrize(("bug", "headline"), [
+    ("empty-list-index", "panic: runtime error: index out of range [0] with length 0"),
+    ("empty-string-index", "panic: runtime error: index out of range [0] with length 0"),
+    ("zero-division", "panic: runtime error: integer divide by zero"),
+    ("negative-make", "panic: runtime error: makeslice: len out of range"),
+    ("nil-map-after-remove", "panic: assignment to entry in nil map"),
+])
+def test_exploring_every_site_finds_a_reload_bug_nobody_declared(tmp_path: Path, hunted: Path, bug: str,
+                                                                 headline: str) -> None:
+    code, output = gochaos("run", scenario(tmp_path, hunted, bug), "--report-dir", tmp_path / "r")
+    assert code == 1, output
+    found = findings(tmp_path / "r")
+    assert found["panics"]["status"] == "fail"
+    assert found["panics"]["summary"].startswith(f"hunted: {headline} (during fault reload_storm#1, ")
+
+
+def test_the_fixed_build_takes_or_refuses_every_site_and_passes_with_its_coverage(tmp_path: Path,
+                                                                                 hunted: Path) -> None:
+    code, output = gochaos("run", scenario(tmp_path, hunted, "none"), "--report-dir", tmp_path / "r")
+    assert code == 0, output
+    storm = findings(tmp_path / "r")["fault:reload_storm#1"]
+    total = storm["figures"]["sites_total"]
+    assert total > 100 and storm["summary"].endswith(f"; sites tried: {total} of {total}")
+    assert len(set(storm["figures"]["sites_tried"])) == total
+
+
+def test_a_flap_storm_catches_a_slice_shrunk_in_place_under_its_reader(tmp_path: Path, hunted: Path) -> None:
+    code, output = gochaos("run", scenario(tmp_path, hunted, "slice-shrink-race", "flap"), "--report-dir",
+                           tmp_path / "r")
+    assert code == 1, output
+    assert "index out of range" in findings(tmp_path / "r")["panics"]["summary"]
+    writes = json.loads((tmp_path / "r" / "report.json").read_text())["events"]
+    assert {e["details"].get("site") for e in writes if e["kind"] == "reload.write"
+            and e["details"].get("mutation") != "revert"} == {"backends:first-only"}
+
+
+def test_shrink_finds_the_one_write_that_breaks_it_and_writes_a_scenario_that_fails_again(tmp_path: Path,
+                                                                                       hunted: Path) -> None:
+    explore = scenario(tmp_path, hunted, "zero-division")
+    code, output = gochaos("run", explore, "--report-dir", tmp_path / "r")
+    assert code == 1, output
+    code, output = gochaos("shrink", tmp_path / "r")
+    assert code == 0, output
+    shrunk = tmp_path / "hunted-explore-shrunk.chaos.yaml"
+    assert "writes -> 1 write, " in output and f"wrote {shrunk}" in output, output
+    text = shrunk.read_text()
+    assert text.startswith("# Shrunk by `gochaos shrink` from ")
+    assert "# It fails the build it ran with: hunted: panic: runtime error: integer divide by zero" in text
+    code, output = gochaos("run", shrunk, "--report-dir", tmp_path / "again")
+    assert code == 1, output
+    assert findings(tmp_path / "again")["panics"]["summary"].startswith(
+        "hunted: panic: runtime error: integer divide by zero")

@@ -70,12 +70,13 @@ CASES = (
 )
 
 
-def run_once(binary: Path, template: str, flags: tuple[str, ...], seed: int, work: Path) -> dict[str, Any]:
-    """One `gochaos run` of the template with `flags`: its exit code, verdict and findings."""
+def run_once(binary: Path, template: str, flags: tuple[str, ...], seed: int, work: Path, *,
+             templates: Path = TEMPLATES, config: str = "greeter.json") -> dict[str, Any]:
+    """One `gochaos run` of the template with `flags` (its `config` beside it): exit code, verdict, findings."""
     folder = Path(tempfile.mkdtemp(dir=work))
-    text = (TEMPLATES / f"{template}.chaos.yaml").read_text()
+    text = (templates / f"{template}.chaos.yaml").read_text()
     text = text.replace("SERVICE_BINARY", str(binary)).replace("FLAGS", ", ".join(f'"{f}"' for f in flags))
-    (folder / "greeter.json").write_text((TEMPLATES / "greeter.json").read_text())
+    (folder / config).write_text((templates / config).read_text())
     scenario = folder / "s.chaos.yaml"
     scenario.write_text(text)
     started = time.monotonic()
@@ -86,6 +87,7 @@ def run_once(binary: Path, template: str, flags: tuple[str, ...], seed: int, wor
     except OSError:
         report = {"verdict": "no report", "findings": []}
     return {"seed": seed, "exit_code": done.returncode, "wall_s": round(time.monotonic() - started, 1),
+            "report_dir": str(folder / "r"),
             "verdict": report["verdict"], "findings": [{k: f[k] for k in ("check", "status", "summary")}
                                                         for f in report["findings"] if f["status"] != "pass"],
             "report": report}

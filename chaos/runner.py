@@ -230,10 +230,10 @@ def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries
         findings: list[Finding] = [r.finding() for r in reports]
         if load is not None:
             findings.append(baseline_oracle.check(oracle_ctx))
-            during = steady_state_oracle.check(oracle_ctx)  # what clients saw while the faults ran
-            if during is not None:
-                findings.append(during)
         findings += [bind(name, params)(oracle_ctx) for name, params in scenario.oracle_entries()]
+        during = steady_state_oracle.check(oracle_ctx) if load is not None else None
+        if during is not None:  # what clients saw while the faults ran: after the oracles, as a crash is its cause
+            findings.append(during)
         return RunResult(
             scenario=scenario, verdict=decide(findings), timeline=timeline, phases=phases,
             seed=plan.seed, buggy=plan.buggy, faults=reports, load_totals=totals,

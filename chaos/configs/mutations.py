@@ -106,7 +106,7 @@ class Mutator:
     def _in_containers(self, kind: Kind, edit: Edit) -> Edit:
         """`edit` with its value taken from the parser's tree, so a clone keeps its comments."""
         if kind is Kind.LIST_EMPTY:
-            return replace(edit, value=_empty_like(get(self.tree, edit.path)))
+            return replace(edit, value=empty_like(get(self.tree, edit.path)))
         if kind is Kind.SECTION_RESTORE:
             dropped = self._dropped[edit.path if edit.op is EditOp.SET else (*edit.path, edit.key)]  # type: ignore[arg-type]
             return replace(edit, value=dropped.value)
@@ -224,7 +224,8 @@ def _not_rejected(mutation: Mutation) -> bool:
     return mutation.expect is not Expect.REJECT
 
 
-def _empty_like(value: Any) -> Any:
+def empty_like(value: Any) -> Any:
+    """An empty list of the parser's kind for `value` (a commented YAML sequence, a TOML array)."""
     if isinstance(value, CommentedSeq):
         return CommentedSeq()
     if isinstance(value, tomlkit.items.Array | tomlkit.items.AoT):

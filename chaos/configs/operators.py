@@ -31,12 +31,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import tomlkit
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 
 from chaos.configs.edits import Edit, EditOp, apply
 from chaos.configs.formats import ConfigFormat, ParsedConfig, parse
 from chaos.configs.heuristics import is_data_map, new_key, nudge
 from chaos.configs.kinds import NOT_A_NUMBER, Expect, Label, fingerprint
+from chaos.configs.mutations import empty_like
 from chaos.configs.patch import Change, diff
 from chaos.configs.tree import Key, Path, dotted, get, is_map, is_seq, plain, scalar_kind
 from chaos.configs.yamltext import Unspliceable, YamlText
@@ -418,7 +419,7 @@ class SiteWriter:
         if edit.op is EditOp.INSERT and edit.source is not None:
             return replace(edit, value=get(self.config.tree, (*edit.path, edit.source)))
         if edit.op is EditOp.SET and edit.value == [] and is_seq(edit.value):
-            return replace(edit, value=_empty_like(get(self.config.tree, edit.path)))
+            return replace(edit, value=empty_like(get(self.config.tree, edit.path)))
         if edit.op is EditOp.SET and edit.value == {} and is_map(edit.value):
             return replace(edit, value=_empty_map_like(get(self.config.tree, edit.path)))
         return edit
@@ -437,14 +438,6 @@ class SiteWriter:
         except ConfigError:
             pass
         return self.config.dump(copy.deepcopy(data))  # the same tree without the file's comments
-
-
-def _empty_like(value: Any) -> Any:
-    if isinstance(value, CommentedSeq):
-        return CommentedSeq()
-    if isinstance(value, tomlkit.items.Array | tomlkit.items.AoT):
-        return tomlkit.array()
-    return []
 
 
 def _empty_map_like(value: Any) -> Any:

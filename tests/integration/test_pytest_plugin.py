@@ -200,7 +200,7 @@ def test_reload_storm(strategy, gochaos_target, gochaos_load, gochaos_fault, goc
     gochaos_fault("reload_storm", configd, pattern="incident", rounds=4, interval_ms=300)
     gochaos_oracle("panics")
     run = gochaos_run(baseline_s=1, observe_s=1)
-    assert [f.check for f in run.findings] == ["fault:reload_storm#1", "baseline", "steady_state", "panics"]
+    assert [f.check for f in run.findings] == ["fault:reload_storm#1", "baseline", "panics", "steady_state"]
     assert run.passed, run.explain()
 
 

@@ -144,7 +144,7 @@ func New(opt Options, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if opt.Observe == ObservePrometheus && opt.ConfigMetric {
-		if err := opt.Registerer.Register(collector{s}); err != nil {
+		if err := opt.Registerer.Register(collector(s)); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}

@@ -151,7 +151,7 @@ func New(opt Options, log *slog.Logger) (*Server, error) {
 	s.commitLocked(snap)
 	s.mu.Unlock()
 	s.lastOK.Store(true)
-	if err := opt.Registerer.Register(collector{s}); err != nil {
+	if err := opt.Registerer.Register(collector(s)); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	go s.checkBackends()

@@ -8,14 +8,14 @@ package greeter
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/gochaos/gochaos/go_targets/internal/serve"
 )
 
 // Bounds of rate_limit in the fixed build.
@@ -53,7 +53,7 @@ func Parse(data []byte) (*Config, error) {
 
 // Validate checks every rule; all violations are reported, joined by "; ".
 func (c *Config) Validate() error {
-	return joinErrs(c.validateGreeting(), c.validateRateLimit(), c.validateRoutes())
+	return serve.JoinErrors(c.validateGreeting(), c.validateRateLimit(), c.validateRoutes())
 }
 
 // validateLoose is Validate without the lower bound of rate_limit: it checks
@@ -65,7 +65,7 @@ func (c *Config) validateLoose() error {
 	if c.RateLimit > MaxRateLimit {
 		rate = c.validateRateLimit()
 	}
-	return joinErrs(c.validateGreeting(), rate, c.validateRoutes())
+	return serve.JoinErrors(c.validateGreeting(), rate, c.validateRoutes())
 }
 
 func (c *Config) validateGreeting() error {
@@ -92,26 +92,9 @@ func (c *Config) validateRoutes() error {
 			errs = append(errs, fmt.Errorf("routes[%d]: %s must start with /", i, strconv.Quote(p)))
 		}
 	}
-	return joinErrs(errs...)
-}
-
-// joinErrs joins the non-nil errors into one line ("a; b"), or returns nil.
-func joinErrs(errs ...error) error {
-	var msgs []string
-	for _, err := range errs {
-		if err != nil {
-			msgs = append(msgs, err.Error())
-		}
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	return errors.New(strings.Join(msgs, "; "))
+	return serve.JoinErrors(errs...)
 }
 
 // Hash identifies a config file: the first 12 hex digits of the SHA-256 of
 // its bytes.
-func Hash(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])[:12]
-}
+func Hash(data []byte) string { return serve.ConfigHash(data) }

@@ -10,8 +10,6 @@ package hunted
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +19,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gochaos/gochaos/go_targets/internal/serve"
 )
 
 // Bounds the validation enforces (see Validate).
@@ -128,7 +128,7 @@ func (c *Config) Validate() error { return c.validate(BugNone) }
 // the division), negative-make's only bounds buffer_size from above (0 and
 // negative values pass, on to make).
 func (c *Config) validate(bug string) error {
-	return joinErrs(
+	return serve.JoinErrors(
 		c.validateWorkers(bug == BugZeroDivision),
 		c.validateBufferSize(bug == BugNegativeMake),
 		c.validateMiddleware(),
@@ -163,7 +163,7 @@ func (c *Config) validateMiddleware() error {
 			errs = append(errs, fmt.Errorf("middleware[%d]: %q is listed twice", i, m))
 		}
 	}
-	return joinErrs(errs...)
+	return serve.JoinErrors(errs...)
 }
 
 func (c *Config) validateBackends() error {
@@ -183,7 +183,7 @@ func (c *Config) validateBackends() error {
 		}
 		errs = append(errs, inRange(fmt.Sprintf("backends[%d].weight", i), b.Weight, 0, MaxWeight))
 	}
-	return joinErrs(errs...)
+	return serve.JoinErrors(errs...)
 }
 
 func (c *Config) validateHeaders() error {
@@ -216,7 +216,7 @@ func (c *Config) validateHeaders() error {
 			errs = append(errs, fmt.Errorf("headers[%q]: the value has %d bytes, at most %d", k, len(v), MaxHeaderVal))
 		}
 	}
-	return joinErrs(errs...)
+	return serve.JoinErrors(errs...)
 }
 
 // validHeaderName reports whether s is a non-empty RFC 9110 token.
@@ -239,23 +239,6 @@ func inRange(name string, v, lo, hi int) error {
 	return nil
 }
 
-// joinErrs joins the non-nil errors into one line ("a; b"), or returns nil.
-func joinErrs(errs ...error) error {
-	var msgs []string
-	for _, err := range errs {
-		if err != nil {
-			msgs = append(msgs, err.Error())
-		}
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	return errors.New(strings.Join(msgs, "; "))
-}
-
 // Hash identifies a config file: the first 12 hex digits of the SHA-256 of
 // its bytes.
-func Hash(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])[:12]
-}
+func Hash(data []byte) string { return serve.ConfigHash(data) }

@@ -1,0 +1,30 @@
+package serve
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strings"
+)
+
+// ConfigHash identifies a config file: the first 12 hex digits of the
+// SHA-256 of its bytes (what greeter and hunted report as "hash").
+func ConfigHash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:12]
+}
+
+// JoinErrors joins the non-nil errors into one line ("a; b"), or returns nil:
+// every rule a config breaks, said at once.
+func JoinErrors(errs ...error) error {
+	var msgs []string
+	for _, err := range errs {
+		if err != nil {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}

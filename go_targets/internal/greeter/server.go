@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gochaos/gochaos/go_targets/internal/serve"
 )
 
 // Bug classes (--bug). BugNone is the fixed build.
@@ -289,22 +291,11 @@ func (s *Server) hashAttr(hash string, more ...any) []any {
 // reloads when its content differs from what the last load (of any outcome,
 // SIGHUP included) read. A file that cannot be read is one rejected reload.
 func (s *Server) Watch(ctx context.Context) {
-	t := time.NewTicker(WatchInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		data, err := os.ReadFile(s.opt.ConfigPath)
+	serve.PollFile(ctx, s.opt.ConfigPath, WatchInterval, func(data []byte, err error) bool {
 		s.mu.Lock()
-		changed := (err != nil) != s.seenErr || (err == nil && !bytes.Equal(data, s.seen))
-		s.mu.Unlock()
-		if changed {
-			_ = s.Reload()
-		}
-	}
+		defer s.mu.Unlock()
+		return (err != nil) != s.seenErr || (err == nil && !bytes.Equal(data, s.seen))
+	}, func() { _ = s.Reload() })
 }
 
 // awaitHandoff is stuck-reload's bug: the reload waits, holding s.mu, for

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gochaos/gochaos/go_targets/internal/serve"
 )
 
 // Bug classes (--bug). BugNone is the fixed build; each other build has
@@ -414,20 +416,9 @@ func (s *Server) probe(b Backend) {
 // reloads when its content differs from what the last load (of any outcome,
 // SIGHUP included) read. A file that cannot be read is one rejected reload.
 func (s *Server) Watch(ctx context.Context) {
-	t := time.NewTicker(WatchInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		data, err := os.ReadFile(s.opt.ConfigPath)
+	serve.PollFile(ctx, s.opt.ConfigPath, WatchInterval, func(data []byte, err error) bool {
 		s.mu.Lock()
-		changed := (err != nil) != s.seenErr || (err == nil && !bytes.Equal(data, s.seen))
-		s.mu.Unlock()
-		if changed {
-			_ = s.Reload()
-		}
-	}
+		defer s.mu.Unlock()
+		return (err != nil) != s.seenErr || (err == nil && !bytes.Equal(data, s.seen))
+	}, func() { _ = s.Reload() })
 }

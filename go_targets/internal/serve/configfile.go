@@ -1,10 +1,13 @@
 package serve
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"os"
 	"strings"
+	"time"
 )
 
 // ConfigHash identifies a config file: the first 12 hex digits of the
@@ -27,4 +30,23 @@ func JoinErrors(errs ...error) error {
 		return nil
 	}
 	return errors.New(strings.Join(msgs, "; "))
+}
+
+// PollFile reads path every interval until ctx is done and calls reload when
+// changed says its content (or its readability) differs from what the last
+// load read: a config watcher for services that poll instead of using inotify.
+func PollFile(ctx context.Context, path string, interval time.Duration, changed func(data []byte, err error) bool,
+	reload func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if data, err := os.ReadFile(path); changed(data, err) {
+			reload()
+		}
+	}
 }

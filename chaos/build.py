@@ -4,7 +4,9 @@ Nobody should need a manual build step: fixtures, the CLI and the tests call `bu
 `go build` only when the sources, go.mod/go.sum or the Go toolchain changed. etcd and etcdctl are
 built from the official etcd modules pinned in go_targets/go.mod (tool directives), so their key is
 go.mod + go.sum only and editing a target never rebuilds etcd. Published Go services (a scenario's
-`go_install`) are built by chaos.published into the same cache, under the same kind of lock.
+`go_install`) are built by chaos.published and the team's own packages (`build: DIR`) by
+chaos.source_build into the same cache, under the same kind of lock, with the same `go build` flags
+and environment (`go_build_argv`, `go_build_env`): one place decides what a static or a race build is.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from chaos.bundled import bundled_dir
@@ -31,10 +34,16 @@ PACKAGES: dict[str, str] = {
     "grpckv": "./cmd/grpckv",
     "greeter": "./cmd/greeter",
     "hunted": "./cmd/hunted",
+    "chaosproxy": "./cmd/chaosproxy",
     "etcd": "go.etcd.io/etcd/server/v3",
     "etcdctl": "go.etcd.io/etcd/etcdctl/v3",
 }
 _MODULE_ONLY = {"etcd", "etcdctl"}
+#: How long one `go build` of a published or own service may take before it is stopped (cold builds take minutes).
+BUILD_TIMEOUT_S = 30 * 60.0
+#: What a race build adds to `go build`: the race runtime needs cgo; the binary is linked statically (netgo and
+#: osusergo: no libc resolver) so it runs wherever the plain static builds run, a FROM-scratch image too.
+RACE_FLAGS = ("-race", "-tags", "netgo,osusergo", "-ldflags", "-linkmode=external -extldflags=-static")
 
 
 def go_targets_dir() -> Path:
@@ -75,13 +84,24 @@ class Binaries:
             self._paths[key] = _ensure_built(name, race, self.progress)
         return self._paths[key]
 
-    def published(self, ref: str) -> Path:
+    def published(self, ref: str, *, race: bool = False) -> Path:
         """The main package `ref` (MODULE[/PKG]@VERSION) built from the Go module proxy (chaos.published)."""
-        if ref not in self._paths:
+        key = f"{ref}+race" if race else ref
+        if key not in self._paths:
             from chaos.published import build_published  # it builds on this module's cache and lock
 
-            self._paths[ref] = build_published(ref, progress=self.progress)
-        return self._paths[ref]
+            self._paths[key] = build_published(ref, race=race, progress=self.progress)
+        return self._paths[key]
+
+    def source(self, directory: Path, *, race: bool = False) -> Path:
+        """The team's own main package in `directory` built from its source (chaos.source_build); found again
+        by this object without hashing the source twice in one run."""
+        key = f"build:{directory}{'+race' if race else ''}"
+        if key not in self._paths:
+            from chaos.source_build import build_source  # it builds on this module's cache and lock
+
+            self._paths[key] = build_source(directory, race=race, progress=self.progress)
+        return self._paths[key]
 
     @property
     def paths(self) -> dict[str, Path]:
@@ -90,6 +110,7 @@ class Binaries:
 
 
 def go_executable() -> str:
+    """The go command on PATH; BuildError saying how to install Go when there is none."""
     go = shutil.which("go")
     if go is None:
         raise BuildError(
@@ -110,6 +131,54 @@ def build(
     for name in names if names is not None else PACKAGES:
         binaries[name]
     return binaries
+
+
+def go_build_argv(go: str, out: Path, package: str, *, race: bool) -> list[str]:
+    """`go build` of `package` into `out` as every build of the suite runs it: -trimpath, and the race flags
+    (RACE_FLAGS) when asked."""
+    return [go, "build", "-trimpath", "-o", str(out), *(RACE_FLAGS if race else ()), package]
+
+
+def go_build_env(*, race: bool, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The go command's environment for a build: cgo on for a race build only (a static binary otherwise), and
+    never a GODEBUG: the suite's own (gctrace=1, chaos.targets.GO_OBSERVABILITY_ENV) is for the services it
+    launches, and in the go command it would trace its GCs into the output errors are read from."""
+    env = dict(os.environ if environ is None else environ)
+    env.pop("GODEBUG", None)
+    env["CGO_ENABLED"] = "1" if race else "0"
+    return env
+
+
+def require_c_compiler(go: str, env: Mapping[str, str], what: str) -> None:
+    """BuildError saying what to install when the C compiler a race build of `what` needs is missing (the race
+    detector needs cgo; without a compiler go's own message talks about cgo, not about `race`)."""
+    try:
+        named = subprocess.run([go, "env", "CC"], env=dict(env), capture_output=True, text=True, check=True,
+                               timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        raise BuildError(f"`go env CC` failed ({e}); check the Go installation") from e
+    words = shlex.split(named) or ["gcc"]
+    if shutil.which(words[0], path=env.get("PATH")) is None:
+        raise BuildError(f"{what} is a race build (`race: true`): the Go race detector needs cgo and a C compiler, "
+                         f"but the one `go env CC` names ({words[0]}) is not on PATH; install a C compiler with its "
+                         "static C library (e.g. `apt-get install gcc`) or set CC to one, or drop `race`")
+
+
+def go_version(go: str) -> str:
+    """`go version`'s answer: part of every cache key, so a new toolchain builds everything again."""
+    try:
+        return subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise BuildError(f"`go version` failed: {e}; check the Go installation") from e
+
+
+def last_lines(text: str, count: int, *, joined: str = " | ") -> str:
+    """The last `count` lines of go's output that say something (no download chatter), joined."""
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(_NOISE)]
+    return joined.join(lines[-count:])
+
+
+_NOISE = ("go: downloading ", "go: finding ", "go: extracting ")
 
 
 @contextlib.contextmanager
@@ -133,17 +202,10 @@ def _ensure_built(name: str, race: bool, progress: Callable[[str], None] | None)
         raise BuildError(f"unknown binary {name!r}; choose from {sorted(PACKAGES)}")
     module = go_targets_dir()
     go = go_executable()
-    out = cache_dir() / _input_key(module, name, _go_version(go), race) / name
+    out = cache_dir() / _input_key(module, name, go_version(go), race) / name
     if not out.is_file():
         _build_one(go, module, name, out, race, progress)
     return out
-
-
-def _go_version(go: str) -> str:
-    try:
-        return subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise BuildError(f"`go version` failed: {e}; check the Go installation") from e
 
 
 def _input_key(module: Path, name: str, toolchain: str, race: bool) -> str:
@@ -170,14 +232,10 @@ def _build_one(
         if progress is not None:
             progress(f"building {name} ({PACKAGES[name]})")
         tmp = out.with_name(f".{name}.{os.getpid()}.tmp")
-        argv = [go, "build", "-trimpath", "-o", str(tmp)]
-        env = dict(os.environ)
-        if race:  # the race runtime needs cgo; link it statically so it runs in a FROM-scratch image too
-            argv += ["-race", "-tags", "netgo,osusergo", "-ldflags", "-linkmode=external -extldflags=-static"]
-            env["CGO_ENABLED"] = "1"
-        else:
-            env["CGO_ENABLED"] = "0"
-        argv.append(PACKAGES[name])
+        argv = go_build_argv(go, tmp, PACKAGES[name], race=race)
+        env = go_build_env(race=race)
+        if race:
+            require_c_compiler(go, env, f"the bundled {name}")
         result = subprocess.run(argv, cwd=module, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             tmp.unlink(missing_ok=True)

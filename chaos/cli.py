@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -25,13 +26,13 @@ from rich.console import Console
 from chaos import __version__, cleanup, repeat, run_dirs, state
 from chaos.errors import ChaosError, ExitCode, Interrupted, UsageError
 from chaos.os_support import require_linux
-from chaos.platform.factory import PLATFORMS
+from chaos.platform.factory import PLATFORMS, platform_kind, reclaim_dead_runs
 from chaos.verdict import Status
 
 if TYPE_CHECKING:
     from chaos.plan import Plan
-    from chaos.platform.kubernetes.cluster import ClusterAccess
-    from chaos.runner import RunResult
+    from chaos.platform.kubernetes.cluster.cluster import ClusterAccess
+    from chaos.run_result import RunResult
     from chaos.scenario import Scenario
 
 
@@ -77,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
                               "file's seed, or a drawn one: S, S+1, ...) and report the detection rate of a "
                               "failure, with its 95%% interval and the first failing seed")
         sub.add_argument("--until-fail", action="store_true", help="with --repeat: stop at the first failing run")
+        sub.add_argument("--jobs", type=_positive, default=os.environ.get("GOCHAOS_JOBS") or None, metavar="N",
+                         help="run up to N scenarios of a suite at once, each with its own ports, dirs and state "
+                              "(default: the suite's `jobs`, else 1; env GOCHAOS_JOBS)")
         sub.add_argument("--dry-run", action="store_true",
                          help="print the plan (targets, etcd, load, fault schedule from the seed, "
                               "oracles) and exit; builds, starts and writes nothing")
@@ -163,11 +167,11 @@ def _add_kubernetes_options(sub: argparse.ArgumentParser) -> None:
 
 def _open_cluster(args: argparse.Namespace, console: Console, stack: ExitStack) -> ClusterAccess | None:
     """One cluster for every scenario of the plan (a gate creates kind once, not per scenario)."""
-    if args.platform != "kubernetes":
+    if not platform_kind(args.platform).on_cluster:
         return None
     import time
 
-    from chaos.platform.kubernetes.cluster import KubernetesOptions, connect
+    from chaos.platform.kubernetes.cluster.cluster import KubernetesOptions, connect
 
     options = KubernetesOptions(kubeconfig=args.kubeconfig, context=args.context,
                                 allow_contexts=tuple(args.allow_context), kind_cluster=args.kind_cluster,
@@ -260,7 +264,7 @@ def _list(console: Console) -> int:
     from chaos.scenario import bundled_scenarios, load_plan
 
     for name, path in bundled_scenarios().items():
-        _, plan = load_plan(path)
+        plan = load_plan(path).members
         if len(plan) > 1 or plan[0][0].name != name:
             summary = "suite: " + ", ".join(scenario.name for scenario, _ in plan)
         else:
@@ -377,7 +381,8 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
 
     if args.until_fail and args.repeat == 1:
         raise UsageError("--until-fail stops a series of runs at the first failure: give --repeat N too")
-    name, members = load_plan(resolve(args.scenario))
+    name, members, suite_jobs = load_plan(resolve(args.scenario))
+    args.jobs = args.jobs or suite_jobs
     # every scenario planned before anything starts: the dry run prints exactly these plans
     plans = [build_plan(scenario, base_dir, platform=args.platform, buggy=buggy, seed=args.seed)
              for scenario, base_dir in members]
@@ -401,6 +406,7 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
             _write_reports(console, results, report_dir, run_root, status.exit_code, keep=args.keep)
         raise
     if args.repeat > 1:
+        from chaos.report.coverage import of_result
         from chaos.report.replay import command_for
 
         for scenario, _ in members:
@@ -408,6 +414,9 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
                                       if r.scenario.name == scenario.name])
             command = command_for(scenario, buggy=buggy, seed=None)
             console.print(repeat.describe(scenario.name, found, command), highlight=False, soft_wrap=True)
+            runs = [of_result(r) for r in results if r.scenario.name == scenario.name]
+            for line in repeat.coverage_lines(scenario.name, runs):  # the sites explored, over every run
+                console.print(line, highlight=False, soft_wrap=True)
     status = overall_status(r.verdict.status for r in results)
     if len(results) > 1:
         console.print(f"{name}: {len(results)} scenarios, " + ", ".join(
@@ -440,14 +449,14 @@ def _run_all(args: argparse.Namespace, console: Console, name: str, members: lis
                 plans = [build_plan(scenario, base_dir, platform=args.platform, buggy=buggy,
                                     seed=first.seed + repetition - 1)
                          for (scenario, base_dir), first in zip(members, first_plans, strict=True)]
-            for number, plan in enumerate(plans, start=1):
-                folder = plan.scenario.name + (f"-{repetition}" if args.repeat > 1 else "")
-                run_dir = run_root / "artefacts" / folder if run_root else None
-                title = f"{plan.scenario.name}{' (buggy)' if buggy else ''}"
-                if len(plans) > 1:
-                    title = f"{name} {number}/{len(plans)}: {title}"
-                if args.repeat > 1:
-                    title = f"run {repetition}/{args.repeat}: {title}"
+            titled = [(plan, _run_title(name, plan, number, len(plans), repetition, args.repeat, buggy))
+                      for number, plan in enumerate(plans, start=1)]
+            jobs = min(args.jobs or 1, len(titled))
+            if jobs > 1:
+                _run_side_by_side(console, titled, jobs, results, run_root, cluster, args.repeat, repetition)
+                continue
+            for plan, title in titled:
+                run_dir = _member_run_dir(run_root, plan, args.repeat, repetition)
                 with ConsoleProgress(console, title) as progress:
                     result = run_scenario(plan, run_dir=run_dir, progress=progress, cluster=cluster,
                                           on_abort=unfinished)
@@ -455,6 +464,50 @@ def _run_all(args: argparse.Namespace, console: Console, name: str, members: lis
                 results.append(result)
             if args.until_fail and any(r.verdict.status is Status.FAIL for r in results):
                 break
+
+
+def _run_title(name: str, plan: Plan, number: int, members: int, repetition: int, repeat: int, buggy: bool) -> str:
+    title = f"{plan.scenario.name}{' (buggy)' if buggy else ''}"
+    if members > 1:
+        title = f"{name} {number}/{members}: {title}"
+    if repeat > 1:
+        title = f"run {repetition}/{repeat}: {title}"
+    return title
+
+
+def _member_run_dir(run_root: Path | None, plan: Plan, repeat: int, repetition: int) -> Path | None:
+    folder = plan.scenario.name + (f"-{repetition}" if repeat > 1 else "")
+    return run_root / "artefacts" / folder if run_root else None
+
+
+def _run_side_by_side(console: Console, titled: list[tuple[Plan, str]], jobs: int, results: list[RunResult],
+                      run_root: Path | None, cluster: ClusterAccess | None, repeat: int, repetition: int) -> None:
+    """The members of one repetition, up to `jobs` at once (chaos.jobs); their results into `results` in the
+    suite's order, an unfinished member's too, before an error or interrupt goes on up."""
+    from chaos.jobs import CancellableProgress, Cancellation, run_side_by_side
+    from chaos.report.console import ConsoleProgress, print_verdict
+    from chaos.runner import run_scenario
+
+    ended: dict[int, RunResult] = {}
+    printing = threading.Lock()
+    console.print(f"running {len(titled)} scenarios, {jobs} at a time", highlight=False)
+
+    def one(item: tuple[int, tuple[Plan, str]], cancellation: Cancellation) -> None:
+        index, (plan, title) = item
+
+        def keep(result: RunResult) -> None:
+            ended[index] = result
+            with printing:
+                print_verdict(console, result)
+
+        with ConsoleProgress(console, title, redraw=False) as shown:
+            keep(run_scenario(plan, run_dir=_member_run_dir(run_root, plan, repeat, repetition),
+                              progress=CancellableProgress(shown, cancellation), cluster=cluster, on_abort=keep))
+
+    try:
+        run_side_by_side(list(enumerate(titled)), jobs, one)
+    finally:
+        results.extend(ended[index] for index in sorted(ended))
 
 
 def _write_reports(console: Console, results: list[RunResult], report_dir: Path, run_root: Path,
@@ -508,13 +561,13 @@ def _check_writable(folder: Path) -> None:
 
 def _reclaim_dead_runs(console: Console) -> None:
     """Undo what dead runs left behind before starting anything, saying what it was."""
-    for line in (r.describe() for r in state.reclaim()):
+    for line in (r.describe() for r in reclaim_dead_runs()):
         console.print(f"gochaos: cleaned up after a dead run: {line}", highlight=False, markup=False,
                       soft_wrap=True)
 
 
 def _cleanup(console: Console, err: Console, *, dry_run: bool) -> int:
-    found = state.reclaim(dry_run=dry_run, report=lambda line: console.print(
+    found = reclaim_dead_runs(dry_run=dry_run, report=lambda line: console.print(
         line, highlight=False, markup=False, soft_wrap=True))
     failed = [item for item in found if not item.ok]
     if not found:

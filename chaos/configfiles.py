@@ -36,6 +36,22 @@ class WriteMode(enum.StrEnum):
     CONFIGMAP_API = "configmap-api"
 
 
+#: The modes that write a file the target reads (locally, or in a node's directory shared with its pod).
+FILE_MODES = frozenset({WriteMode.RENAME, WriteMode.TRUNCATE, WriteMode.CONFIGMAP, WriteMode.TORN})
+#: The mode that changes a ConfigMap (or Secret) through the Kubernetes API, for a config mounted from one.
+API_MODES = frozenset({WriteMode.CONFIGMAP_API})
+
+
+def unreachable(target: str, mode: WriteMode, modes: frozenset[WriteMode]) -> str:
+    """Why write mode `mode` cannot change target `target`'s config, given the `modes` that can."""
+    if modes == API_MODES:
+        return (f"{target}'s config changes only through its ConfigMap or Secret: use write_mode configmap-api "
+                f"(not {mode.value})")
+    if mode is WriteMode.CONFIGMAP_API:
+        return f"{target}: {NEEDS_KUBERNETES}"
+    return f"{target}: write_mode {mode.value} cannot reach its config; choose from {', '.join(sorted(modes))}"
+
+
 def write(path: Path, text: str, mode: WriteMode, *, torn_pause_s: float = 0.02) -> None:
     """Replace the content of `path` with `text` the way `mode` says."""
     if mode is WriteMode.RENAME:

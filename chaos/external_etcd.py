@@ -10,11 +10,15 @@ processes; `delete` too when the scenario names the pods that run it on Kubernet
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaos.errors import ScenarioError, UsageError
+
+if TYPE_CHECKING:
+    from chaos.platform.kinds import PlatformKind
 
 _DNS_NAME = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 _SECRET_KEY = r"^[-._a-zA-Z0-9]{1,253}$"
@@ -133,35 +137,35 @@ class ExternalEtcd(_Model):
             return self
         return self.model_copy(update={"tls": self.tls.anchored(base_dir)})
 
-    def loss_modes(self, platform: str) -> tuple[str, ...]:
+    def loss_modes(self, platform: PlatformKind) -> tuple[str, ...]:
         """The leader-loss modes possible on this etcd from `platform`: what its API allows (`move`), and
-        `delete` where its pods are named on Kubernetes. The dry run and the run say the same."""
-        return ("move", "delete") if self.pods is not None and platform == "kubernetes" else ("move",)
+        `delete` where its pods are named on a cluster. The dry run and the run say the same."""
+        return ("move", "delete") if self.pods is not None and platform.on_cluster else ("move",)
 
-    def unavailable(self, mode: str, platform: str) -> str | None:
+    def unavailable(self, mode: str, platform: PlatformKind) -> str | None:
         """Why leader-loss `mode` cannot hurt this etcd (None: it can), in one line."""
         modes = self.loss_modes(platform)
         if mode in modes:
             return None
         if mode == "delete":
-            how = ("name its pods in etcd.external.pods" if platform == "kubernetes"
+            how = ("name its pods in etcd.external.pods" if platform.on_cluster
                    else "name its pods in etcd.external.pods and run with --platform kubernetes")
             return f"leader_loss mode 'delete' on the team's etcd (etcd.external) deletes the leader's pod: {how}"
         return (f"leader_loss mode {mode!r} needs to own etcd's processes, and the team's etcd (etcd.external) is "
                 f"reached only through its API; choose from {', '.join(modes)}")
 
-    def checked_for(self, platform: str, base_dir: Path) -> ExternalEtcd:
+    def checked_for(self, platform: PlatformKind, base_dir: Path) -> ExternalEtcd:
         """This etcd as a run on `platform` uses it: TLS files anchored and checked; UsageError (exit 2) for what
         `platform` cannot do. Touches no network: the dry run checks the same."""
-        if self.tls is not None and self.tls.secret is not None and platform != "kubernetes":
+        if self.tls is not None and self.tls.secret is not None and not platform.on_cluster:
             raise UsageError(f"etcd.external.tls reads {self.tls.source()}, which needs --platform kubernetes; "
                              "on this platform give ca_file, cert_file and key_file")
-        if self.pods is not None and platform != "kubernetes":
+        if self.pods is not None and not platform.on_cluster:
             raise UsageError("etcd.external.pods names Kubernetes pods: run with --platform kubernetes, or remove it "
                              "(only `move` leader loss is available then)")
         return self.anchored(base_dir)
 
-    def describe(self, platform: str) -> list[str]:
+    def describe(self, platform: PlatformKind) -> list[str]:
         """The dry run's lines: endpoints, TLS source, the leader-loss modes available and what is refused."""
         tls = self.tls.source() if self.tls is not None else "none (plain http)"
         modes = self.loss_modes(platform)
@@ -172,7 +176,7 @@ class ExternalEtcd(_Model):
         if self.pods is not None:
             lines.append(f"  pods: {self.pods.selector} in namespace {self.pods.namespace} (delete: the leader's "
                          "pod, matched to its member by pod IP or name)")
-        if platform == "kubernetes":
+        if platform.on_cluster:
             lines.append("  control-plane etcd (kube-system, component=etcd): "
                          + ("allowed (control_plane: true)" if self.control_plane else "refused"))
         return lines

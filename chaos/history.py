@@ -11,6 +11,8 @@ Regressions, judged for every run against the runs of its series before it:
     higher by more than the figure's noise floor (0.0 s -> 0.1 s of recovery is no regression);
   - a service that never recovered where those runs did;
   - the verdict flipped from pass (the series' previous run) to fail.
+The mutation sites a series' `pattern: auto` storms tried add up over its runs (`coverage`): which
+sites of each target's config some run tried, and which none did.
 Pure logic: `gochaos history` prints it, `chaos.report.trends` plots it.
 """
 
@@ -29,6 +31,7 @@ from chaos import run_dirs
 from chaos.injectors.etcd_leader import NEW_LEADER_AFTER_MS
 from chaos.injectors.live_watch import LIVE_AFTER_MS
 from chaos.oracles import recovery
+from chaos.report.coverage import Coverage, StormSites, accumulate, of_document
 from chaos.report.documents import FAULTS, FILENAME, RunDocument, SuiteDocument
 from chaos.verdict import Finding, Status
 
@@ -67,6 +70,7 @@ class RunPoint:
     landing_ms: float | None  #: median time from asking for a fault to it taking effect
     findings: tuple[Finding, ...]  #: the checks that did not pass
     regressions: tuple[Regression, ...] = ()
+    storms: tuple[StormSites, ...] = ()  #: the sites each `pattern: auto` storm of the run tried
 
     @property
     def series(self) -> str:
@@ -160,6 +164,7 @@ def point(run: RunDocument, run_name: str) -> RunPoint:
         landing_ms=round(statistics.median(landings), 1) if landings else None,
         findings=tuple(Finding(f["check"], Status(f["status"]), f["summary"]) for f in run["findings"]
                        if f["status"] != Status.PASS),
+        storms=of_document(run),
     )
 
 
@@ -218,6 +223,12 @@ def by_series(points: Iterable[RunPoint]) -> dict[str, list[RunPoint]]:
     return grouped
 
 
+def coverage(points: Iterable[RunPoint]) -> dict[str, list[Coverage]]:
+    """Per series with `pattern: auto` storms: the sites tried over its runs, per target and config."""
+    found = {series: accumulate(p.storms for p in runs) for series, runs in by_series(points).items()}
+    return {series: sites for series, sites in found.items() if sites}
+
+
 def newest_run_regressions(points: Sequence[RunPoint]) -> list[RunPoint]:
     """The runs of the newest run directory that regressed (what `--fail-on-regression` fails on)."""
     if not points:
@@ -235,6 +246,9 @@ def document(report_dir: Path, points: Sequence[RunPoint], skipped: Sequence[Ski
         "newest_run": max(points, key=lambda p: (p.started_ns, p.run)).run if points else None,
         "newest_run_regressed": bool(regressed),
         "runs": [to_json(p) for p in points],
+        "coverage": [{"series": series, "target": c.target, "config": c.config, "runs": c.runs, "sites_total": c.total,
+                      "sites_tried": len(c.tried), "never_tried": list(c.never) if c.never is not None else None}
+                     for series, found in coverage(points).items() for c in found],
         "skipped": [{"path": str(s.path), "reason": s.reason} for s in skipped],
     }
 

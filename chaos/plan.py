@@ -14,26 +14,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaos.configfiles import WriteMode
+from chaos.configfiles import unreachable
 from chaos.errors import ScenarioError, UsageError
 from chaos.external_etcd import ExternalEtcd
 from chaos.injectors import create
 from chaos.injectors.base import Injector
 from chaos.injectors.reload import ReloadStorm
 from chaos.oracles import ORACLES
-from chaos.platform.factory import check_platform
-from chaos.platform.kubernetes.manifests import config_map_name, pod_placeholders
+from chaos.platform.factory import platform_kind
+from chaos.platform.kinds import PlatformKind
 from chaos.scenario import EtcdEntry, LoadEntry, Scenario, fault_phase_problem
 from chaos.suggest import did_you_mean
 from chaos.targets import (
     GO_OBSERVABILITY_ENV,
     PLACEHOLDERS,
-    ConfigDelivery,
     TargetSpec,
     chaosagent_env,
     check_placeholders,
     fill_placeholders,
-    named_port_values,
 )
 
 if TYPE_CHECKING:
@@ -46,10 +44,19 @@ LOAD_SLACK_S = 30.0
 
 @dataclass(frozen=True, slots=True)
 class ScheduledFault:
-    """One injection: when (seconds after the fault phase starts) and what."""
+    """One injection: when (seconds after the fault phase starts), what, and its own random stream."""
 
     at_s: float
+    #: What the fault does, to which target, for how long: what the plan shows and checks. A run injects
+    #: a fresh instance (`instance()`), as injectors keep what they changed until they revert it.
     injector: Injector[Any]
+    #: Seeds this fault's random stream alone (drawn from the run's seed): faults that overlap draw in
+    #: their own threads, so a shared stream would interleave by timing and `--seed` would not replay.
+    seed: int = 0
+
+    def instance(self) -> Injector[Any]:
+        """A fresh injector for one run of this fault."""
+        return self.injector.fresh()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +95,7 @@ class Plan:
     """One run, decided: what the dry run prints is what `run_scenario` does."""
 
     scenario: Scenario
-    platform: str
+    platform: PlatformKind
     buggy: bool
     seed: int
     #: Every fault at its offset from the start of the fault phase, in start order.
@@ -117,18 +124,25 @@ def resolve_seed(scenario: Scenario, seed: int | None) -> int:
 def fault_schedule(scenario: Scenario, seed: int) -> list[ScheduledFault]:
     """Every repetition of every fault at its offset, jitter drawn from `seed`, in start order."""
     rng = random.Random(seed)
-    planned = [ScheduledFault(at_s, create(f.injector, f.params, f.target, f.steady_state))
-               for f in scenario.faults for at_s in f.offsets(rng)]
-    return sorted(planned, key=lambda fault: fault.at_s)
+    planned = sorted(((at_s, f) for f in scenario.faults for at_s in f.offsets(rng)), key=lambda p: p[0])
+    return [ScheduledFault(at_s, create(f.injector, f.params, f.target, f.steady_state), fault_seed(seed, n))
+            for n, (at_s, f) in enumerate(planned, start=1)]
+
+
+def fault_seed(seed: int, fault_id: int) -> int:
+    """The seed of the `fault_id`-th fault (in start order) of a run seeded `seed`."""
+    return random.Random(f"{seed}/fault/{fault_id}").randrange(2**31)
 
 
 def require_buggy_variant(scenario: Scenario) -> None:
     """A buggy run must run something else than the fixed one: refuse a scenario with no bug to switch on."""
-    if not any(t.buggy_flags or t.buggy_go_install for t in scenario.targets):
+    if not any(t.buggy_flags or t.buggy_go_install or t.buggy_build or t.buggy_command for t in scenario.targets):
         raise UsageError(f"scenario {scenario.name}: the buggy build was asked for (`gochaos reproduce`, "
                          "gochaos_run(buggy=True)), but no target says what that is, so it would run the fixed "
-                         "build again: give a target `buggy_flags` (flags that switch its bug on) or "
-                         "`buggy_go_install` (the release with the bug of a `go_install` service)")
+                         "build again: give a target `buggy_flags` (flags that switch its bug on), "
+                         "`buggy_go_install` (the release with the bug of a `go_install` service), `buggy_build` "
+                         "(the source with the bug of a `build` service) or `buggy_command` (how your service runs "
+                         "with its bug)")
 
 
 def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool = False,
@@ -138,7 +152,7 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     Raises what the run would raise before starting anything: an unknown platform, a config file
     that cannot be read, load with no user that fits its target.
     """
-    check_platform(platform)
+    kind = platform_kind(platform)
     if buggy:
         require_buggy_variant(scenario)
     seed = resolve_seed(scenario, seed)
@@ -150,27 +164,26 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
             check_placeholders(spec)
         except ScenarioError as e:
             raise ScenarioError(_in_file(scenario, str(e))) from e
-    _check_reload_targets(scenario, targets)
-    deployed = [spec.name for spec in targets if spec.deployed is not None]
+    _check_reload_targets(scenario, targets, kind)
     unrolled = [s.name for s in targets if s.deployed is not None and s.deployed.workload is None
                 and "env" in s.workload_changes]
     if unrolled:
         raise UsageError(f"target {unrolled[0]}: gc_pressure method env rolls out its workload, and pods named by "
                          "`deployed.selector` have none: name it with `deployed.workload`, or use method cgroup or "
                          "agent")
-    if deployed and platform != "kubernetes":
-        raise UsageError(f"target {deployed[0]} is a service deployed on a cluster: run it with --platform kubernetes "
-                         "(and --kubeconfig/--context for a cluster that is not kind)")
+    for spec in targets:
+        if (refused := kind.refusal(spec)) is not None:
+            raise UsageError(refused)
     etcd = scenario.etcd
     if etcd is None and any(spec.needs_etcd for spec in targets):
         etcd = EtcdEntry()
     if etcd is not None and etcd.external is not None:
-        etcd = etcd.model_copy(update={"external": _external(etcd.external, targets, platform, base_dir)})
+        etcd = etcd.model_copy(update={"external": _external(etcd.external, targets, kind, base_dir)})
     budget = max((f.at_s + f.injector.expected_duration_s() for f in schedule), default=0.0)
     by_name = {spec.name: spec for spec in targets}
     details = tuple(tuple(f.injector.describe_target(by_name[f.injector.target_name]))
                     if f.injector.target_name in by_name else () for f in schedule)
-    return Plan(scenario=scenario, platform=platform, buggy=buggy, seed=seed, schedule=schedule, targets=targets,
+    return Plan(scenario=scenario, platform=kind, buggy=buggy, seed=seed, schedule=schedule, targets=targets,
                 etcd=etcd, fault_budget_s=budget,
                 loads=tuple(_load_plan(entry, scenario, targets, budget, base_dir)
                             for entry in scenario.load_entries()),
@@ -197,9 +210,10 @@ def _check_fault_phase(scenario: Scenario) -> None:
             raise ScenarioError(_in_file(scenario, problem, number))
 
 
-def _check_reload_targets(scenario: Scenario, targets: tuple[TargetSpec, ...]) -> None:
+def _check_reload_targets(scenario: Scenario, targets: tuple[TargetSpec, ...], kind: PlatformKind) -> None:
     """What a reload storm's `available()` refuses at run time about its target, refused before anything starts:
-    a target with no config to reload, a deployed service's config written any way but through its ConfigMap."""
+    a target with no config to reload, a write mode that cannot reach its config (a deployed service's config
+    changes only through its ConfigMap)."""
     entries = dict(zip((spec.name for spec in targets), zip(scenario.targets, targets, strict=True), strict=True))
     for number, fault in enumerate(scenario.faults):
         if fault.injector != ReloadStorm.name or fault.target not in entries:
@@ -222,21 +236,18 @@ def _check_reload_targets(scenario: Scenario, targets: tuple[TargetSpec, ...]) -
                        "runs with")
             raise ScenarioError(_in_file(scenario, f"reload_storm on {name}: no config to reload: {fix}", number))
         params = ReloadStorm.Params.model_validate(fault.params)
-        if (spec.deployed is not None and "write_mode" in params.model_fields_set
-                and params.write_mode is not WriteMode.CONFIGMAP_API):
-            raise ScenarioError(_in_file(scenario, f"reload_storm on {name}: {name} is a deployed service whose config "
-                                                   f"changes only through its ConfigMap; write_mode "
-                                                   f"{params.write_mode.value} cannot reach it: drop write_mode or use "
-                                                   "configmap-api", number))
+        modes = kind.write_modes(spec)
+        if "write_mode" in params.model_fields_set and params.write_mode not in modes and spec.deployed is not None:
+            why = unreachable(name, params.write_mode, modes)
+            raise ScenarioError(_in_file(scenario, f"reload_storm on {name}: {why}; or drop write_mode", number))
 
 
-def _external(external: ExternalEtcd, targets: tuple[TargetSpec, ...], platform: str, base_dir: Path) -> ExternalEtcd:
+def _external(external: ExternalEtcd, targets: tuple[TargetSpec, ...], kind: PlatformKind,
+              base_dir: Path) -> ExternalEtcd:
     """The team's etcd as this run uses it, refused (exit 2) where the run could not reach it."""
-    pods = [s.name for s in targets if s.etcd_tls_flags is not None and s.deployed is None]
-    if external.tls is not None and platform == "kubernetes" and pods:
-        raise UsageError(f"target {pods[0]} would run as a pod the suite deploys, which cannot reach an etcd over TLS "
-                         "yet (its TLS files are not mounted); run it with --platform local")
-    return external.checked_for(platform, base_dir)
+    if (refused := kind.external_etcd_refusal(targets, tls=external.tls is not None)) is not None:
+        raise UsageError(refused)
+    return external.checked_for(kind, base_dir)
 
 
 def _shaped(spec: TargetSpec, schedule: tuple[ScheduledFault, ...]) -> TargetSpec:
@@ -284,28 +295,28 @@ def _check_load_options(user: str, options: Mapping[str, Any]) -> None:
 
 def describe(plan: Plan) -> list[str]:
     """The dry run: targets and how they start, etcd, load, windows, faults by time, oracles."""
-    scenario, platform, seed = plan.scenario, plan.platform, plan.seed
+    scenario, kind, seed = plan.scenario, plan.platform, plan.seed
     build = "buggy build" if plan.buggy else "fixed build"
-    lines = [f"plan for {scenario.name} ({build}) on platform {platform}, seed {seed} "
+    lines = [f"plan for {scenario.name} ({build}) on platform {kind.name}, seed {seed} "
              f"(replay with --seed {seed}); dry run: nothing was built, started or written"]
     lines.append("targets:")
     for spec in plan.targets:
         if spec.deployed is not None:
-            lines += _deployed_lines(spec)
+            lines += kind.shown_deployed(spec)
             continue
-        lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec, platform) + _shown_tls_args(spec, plan.etcd))}")
+        lines.append(f"  {spec.name}: {' '.join(_shown_argv(spec, kind) + _shown_tls_args(spec, plan.etcd))}")
         env = {**GO_OBSERVABILITY_ENV, **spec.env, **(chaosagent_env("<token>") if spec.chaosagent else {})}
         ready = f"GET {spec.readiness.http_path} answers 2xx" if spec.readiness.http_path else "its port accepts"
         if spec.readiness.grpc_health is not None:
             service = spec.readiness.grpc_health
             ready = f"grpc.health.v1 says {repr(service) if service else 'the server'} is SERVING"
         lines.append(f"    env {_inline(env)}; ready when {ready} within {spec.readiness.timeout_s:g}s; "
-                     f"restart {spec.restart.value}{_shown_config(spec, platform)}")
+                     f"restart {spec.restart.value}{_shown_config(spec, kind)}")
     if plan.etcd is not None and plan.etcd.external is not None:
-        lines += plan.etcd.external.describe(platform)
+        lines += plan.etcd.external.describe(kind)
     elif plan.etcd is not None:
         etcd = plan.etcd
-        where = "on loopback" if platform == "local" else "as the StatefulSet of manifests/etcd in the run's namespace"
+        where = kind.etcd_placement()
         lines.append(f"etcd: {etcd.members} members {where}, heartbeat {etcd.heartbeat_ms} ms, "
                      f"election {etcd.election_ms} ms")
     else:
@@ -340,69 +351,20 @@ def describe(plan: Plan) -> list[str]:
     return lines
 
 
-def _deployed_lines(spec: TargetSpec) -> list[str]:
-    """A deployed service: every object the run reads, changes and restores, and the verbs it checks first."""
-    from chaos.platform.kubernetes.cluster import runs_in_cluster
-    from chaos.platform.kubernetes.deployed import needs
-    from chaos.platform.kubernetes.rights import OPT_IN_LABEL, OPT_IN_VALUE
-
-    deployed = spec.deployed
-    assert deployed is not None
-    ns = deployed.namespace
-    container = f"container {deployed.container}" if deployed.container else "its only container"
-    inside = runs_in_cluster()
-    route = "over the pod network (this run is inside the cluster)" if inside else "through port-forward"
-    lines = [f"  {spec.name}: deployed {deployed.shown} in namespace {ns}, {container}, port {deployed.port} "
-             f"{route} (nothing is started or deployed)",
-             f"    reads: namespace {ns} (must carry {OPT_IN_LABEL}={OPT_IN_VALUE}), {deployed.workload}, its pods and "
-             "their logs" + (f", {deployed.config.kind} {deployed.config.name}" if deployed.config else "")]
-    config = deployed.config
-    if config is not None:
-        lines.append(f"    changes: {config.kind} {ns}/{config.name} key {config.key} (reload faults); restores: that "
-                     "key to what it held when the run started")
-    else:
-        lines.append("    changes: nothing (no `deployed.config`)")
-    if deployed.agent_token_env:
-        lines.append(f"    chaosagent: linked into the service, reached on port {deployed.port} with the token in "
-                     f"${deployed.agent_token_env}")
-    lines.append(f"    kill switch: Lease {ns}/gochaos-run-<run id>, created at the start; deleting it aborts the run "
-                 "and reverts every fault")
-    if spec.workload_changes:
-        lines.append(f"    changes (faults): {deployed.shown}'s " + " and ".join(
-            {"pods": "pods (deleted; the workload replaces them)", "env": "container env (a rollout, rolled back)",
-             "resize": "running pod's CPU/memory limits (resized in place, resized back)"}
-            [change] for change in spec.workload_changes))
-    lines.append("    checks first (SelfSubjectAccessReview): " + ", ".join(
-        str(need) for need in needs(deployed, spec.workload_changes, port_forward=not inside)))
-    return lines
-
-
-def _shown_config(spec: TargetSpec, platform: str) -> str:
-    """The config file and, on Kubernetes, how it reaches the pod (the ConfigMap or the node's directory)."""
-    if spec.config is None:
-        return ""
-    where = ""
-    if platform == "kubernetes":
-        where = (f" mounted from ConfigMap {config_map_name(spec)}" if spec.config.delivery is ConfigDelivery.CONFIGMAP
-                 else " in the node's shared directory")
-    return f"; config {spec.config.file_name}{where} (reload by {spec.config.trigger.value})"
-
-
-def _shown_argv(spec: TargetSpec, platform: str) -> list[str]:
+def _shown_argv(spec: TargetSpec, kind: PlatformKind) -> list[str]:
     """The command with placeholders shown as what the platform would put there."""
     values = {name: f"<{name}>" for name in PLACEHOLDERS}
-    if platform == "kubernetes":  # the pod's view, as the platform renders it
-        values.update(pod_placeholders(spec, "<container port>", "<etcd_endpoints>"),
-                      binary=f"<{spec.binary} image>" if spec.binary else "",
-                      etcd_endpoints_spaced="<etcd_endpoints_spaced>")
-    else:
-        file_name = spec.config.file_name if spec.config else "config"
-        values.update(binary=_shown_binary(spec), listen="127.0.0.1:<free port>",
-                      host="127.0.0.1", port="<free port>", config=f"<run dir>/{spec.name}/{file_name}",
-                      workdir=f"<run dir>/{spec.name}")
-        for name in spec.ports:
-            values.update(named_port_values(name, "127.0.0.1", f"<free port {name}>"))
+    values.update(kind.shown_placeholders(spec))
+    if spec.scenario_dir is not None:
+        values.update(scenario_dir=spec.scenario_dir)
     return [fill_placeholders(arg, values, spec.name) for arg in spec.command]
+
+
+def _shown_config(spec: TargetSpec, kind: PlatformKind) -> str:
+    """The config file and how it reaches the target on this platform (a ConfigMap, the node's directory)."""
+    if spec.config is None:
+        return ""
+    return f"; config {spec.config.file_name}{kind.shown_config_source(spec)} (reload by {spec.config.trigger.value})"
 
 
 def _shown_tls_args(spec: TargetSpec, etcd: EtcdEntry | None) -> list[str]:
@@ -412,13 +374,6 @@ def _shown_tls_args(spec: TargetSpec, etcd: EtcdEntry | None) -> list[str]:
         return []  # a Secret's files exist only on Kubernetes, where such a target is refused (plan._external)
     files = (tls.ca_file, tls.cert_file, tls.key_file)
     return [f"{flag}={path}" for flag, path in zip(spec.etcd_tls_flags, files, strict=True) if path]
-
-
-def _shown_binary(spec: TargetSpec) -> str:
-    """What {binary} stands for locally: a bundled binary, or a published one (built when the run starts)."""
-    if spec.go_install is not None:
-        return f"<{spec.go_install} binary>"
-    return f"<{spec.binary} binary>" if spec.binary else ""
 
 
 def _inline(mapping: dict[str, Any] | Any) -> str:

@@ -9,9 +9,10 @@ fails and the module's go.mod has replace directives, the build needs them: it i
 inside a copy of the downloaded module, where the release's go.mod is the main one. A directory
 replace still fails there, since module zips leave nested modules out; the error says so.
 
-The binary is cached at <cache>/published/<quoted ref>/<name>, next to the go.mod and go.sum it
-was built with (the record of exactly what was built), and found there again without asking Go or
-the network. The cache key is the ref itself, so a warm start costs one stat.
+The binary is cached at <cache>/published/<quoted ref>/<name> (<quoted ref>+race/ for a race
+build), next to the go.mod and go.sum it was built with (the record of exactly what was built), and
+found there again without asking Go or the network. The cache key is the ref itself, so a warm start
+costs one stat. The build's flags and environment are chaos.build's, as for every build of the suite.
 """
 
 from __future__ import annotations
@@ -28,10 +29,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from chaos.build import cache_dir, cache_lock, go_executable
+from chaos.build import (
+    BUILD_TIMEOUT_S,
+    cache_dir,
+    cache_lock,
+    go_build_argv,
+    go_build_env,
+    go_executable,
+    last_lines,
+    require_c_compiler,
+)
 from chaos.errors import BuildError
 
-BUILD_TIMEOUT_S = 30 * 60.0
 QUERY_TIMEOUT_S = 5 * 60.0
 #: Module path of the generated building module (.invalid: it can never clash with a real one).
 BUILDING_MODULE = "gochaos.invalid/published"
@@ -42,7 +51,6 @@ _MAJOR = re.compile(r"^v[0-9]+$")
 #: How a proxy (or the origin, in direct mode; or a file:// proxy) says it has no such module version.
 _REFUSED = re.compile(r"\b(403|404|410)\b|server response:|not found|not available|no matching versions|"
                       r"unknown revision|invalid version|no such file or directory", re.IGNORECASE)
-_NOISE = ("go: downloading ", "go: finding ", "go: extracting ")
 
 
 @dataclass(frozen=True)
@@ -93,35 +101,40 @@ def published_dir() -> Path:
     return cache_dir() / "published"
 
 
-def cached_binary(ref: PublishedRef) -> Path:
-    """Where the binary of `ref` is (or will be) cached."""
-    return published_dir() / ref.cache_key / ref.binary_name
+def cached_binary(ref: PublishedRef, *, race: bool = False) -> Path:
+    """Where the binary of `ref` is (or will be) cached; a race build beside it, its key suffixed +race (no
+    pinned version ends so)."""
+    return published_dir() / (f"{ref.cache_key}+race" if race else ref.cache_key) / ref.binary_name
 
 
-def build_published(ref: str, *, progress: Callable[[str], None] | None = None) -> Path:
-    """The binary of main package `ref` (MODULE[/PKG]@VERSION), built from the Go module proxy on first use.
+def build_published(ref: str, *, race: bool = False, progress: Callable[[str], None] | None = None) -> Path:
+    """The binary of main package `ref` (MODULE[/PKG]@VERSION), built from the Go module proxy on first use,
+    with the race detector when `race`.
 
     `progress` hears one line when a cold build starts. BuildError for a ref of the wrong shape, a
     version the proxy does not serve, a package that is not there or not a main package, a failed
-    build (its last lines), or no Go on PATH.
+    build (its last lines), no Go on PATH, or no C compiler for a race build.
     """
     try:
         parsed = parse_ref(ref)
     except ValueError as e:
         raise BuildError(f"go_install: {e}") from None
-    out = cached_binary(parsed)
+    out = cached_binary(parsed, race=race)
     if out.is_file():
         return out
     go = go_executable()
+    if race:
+        require_c_compiler(go, go_environment(race=True), f"go_install {parsed}")
     with cache_lock(out.parent / ".lock"):
         if out.is_file():  # built by another run while this one waited
             return out
         if progress is not None:
-            progress(f"building {parsed} from the Go module proxy (first time only) ...")
+            progress(f"building {parsed}{' with the race detector' if race else ''} from the Go module proxy "
+                     "(first time only) ...")
         work = out.parent / f".building.{os.getpid()}"
         _remove_tree(work)
         try:
-            _build(parsed, go, work, out)
+            _build(parsed, go, work, out, race)
         finally:
             _remove_tree(work)
     return out
@@ -143,33 +156,34 @@ class _Module:
     """How many replace (and exclude) directives its go.mod has: what the building module leaves out."""
 
 
-def go_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The go command's environment: modules resolved and go.sum filled as needed, static binaries, no
-    workspace, and the installed Go only (GOTOOLCHAIN=local) unless the user set GOTOOLCHAIN."""
-    env = dict(os.environ if environ is None else environ)
+def go_environment(environ: dict[str, str] | None = None, *, race: bool = False) -> dict[str, str]:
+    """The go command's environment: a build's (chaos.build.go_build_env: static, or cgo for a race build; no
+    GODEBUG), with modules resolved and go.sum filled as needed, no workspace, and the installed Go only
+    (GOTOOLCHAIN=local) unless the user set GOTOOLCHAIN."""
+    env = go_build_env(race=race, environ=environ)
     flags = [flag for flag in env.get("GOFLAGS", "").split() if not flag.startswith("-mod=")]
-    env.update(GOFLAGS=" ".join([*flags, "-mod=mod"]), CGO_ENABLED="0", GOWORK="off")
+    env.update(GOFLAGS=" ".join([*flags, "-mod=mod"]), GOWORK="off")
     env.setdefault("GOTOOLCHAIN", "local")
     return env
 
 
-def _build(ref: PublishedRef, go: str, work: Path, out: Path) -> None:
+def _build(ref: PublishedRef, go: str, work: Path, out: Path, race: bool) -> None:
     """Resolve, build in a building module (else in a copy of the module), check it is a command, cache it."""
-    env = go_environment()
+    env = go_environment(race=race)
     building = work / "building-module"
     building.mkdir(parents=True)
     (building / "go.mod").write_text(f"module {BUILDING_MODULE}\n")  # so no go.mod above the cache is used
     module = _resolve(ref, go, env, building)
     (building / "go.mod").write_text(_building_go_mod(ref, module))
     binary = work / ref.binary_name
-    failed = _go_build(go, ref.package, building, binary, env)
+    failed = _go_build(go, ref.package, building, binary, env, race)
     built_in = building
     if failed is not None:
         if not module.replaces:
             raise BuildError(f"go build {ref} failed: {failed}{_toolchain_hint(failed)}")
         inside = work / "module"
         _copy_module(module.directory, inside)
-        again = _go_build(go, ref.package, inside, binary, env)
+        again = _go_build(go, ref.package, inside, binary, env, race)
         if again is not None:
             directory_replace = "replacement directory" in again and "does not exist" in again
             why = (" (it replaces modules by directories that its published zip leaves out, so it cannot be built "
@@ -225,7 +239,7 @@ def _download(path: str, version: str, go: str, env: dict[str, str], cwd: Path) 
                allow_failure=True)
     (info,) = _json_objects(text) or [{"Error": text.strip() or "no answer"}]
     if info.get("Error"):
-        raise BuildError(f"go mod download {path}@{version} failed: {_last_lines(str(info['Error']), 2)}; check "
+        raise BuildError(f"go mod download {path}@{version} failed: {last_lines(str(info['Error']), 2)}; check "
                          "GOPROXY and GOSUMDB (go env)")
     go_mod = json.loads(_go(go, ["mod", "edit", "-json", str(info["GoMod"])], env, cwd, what="go mod edit -json"))
     godebug = tuple(f"{d['Key']}={d['Value']}" for d in go_mod.get("Godebug") or ())
@@ -241,7 +255,7 @@ def _not_served(ref: PublishedRef, errors: list[tuple[str, str]], go: str, env: 
     if not refused:
         path, error = errors[0] if errors else (ref.package, "no answer")
         return BuildError(f"go_install {ref}: could not ask the Go module proxy about {path}@{ref.version} "
-                          f"({_last_lines(error.removeprefix(f'{path}@{ref.version}: '), 1)}); check that it is "
+                          f"({last_lines(error.removeprefix(f'{path}@{ref.version}: '), 1)}); check that it is "
                           "reachable (go env GOPROXY)")
     answered = [error for _, error in refused if "server response:" in error]
     reason = _reason((answered or [refused[0][1]])[0])
@@ -263,20 +277,20 @@ def _reason(error: str) -> str:
     status = re.search(r"(?:^|\s)([1-5][0-9]{2} [A-Z][A-Za-z ]*)", error)
     said = re.search(r"server response:\s*([^\n]*)", error)
     parts = [m.group(1).strip() for m in (status, said) if m is not None]
-    return ": ".join(parts) if parts else _last_lines(error, 1)
+    return ": ".join(parts) if parts else last_lines(error, 1)
 
 
-def _go_build(go: str, package: str, cwd: Path, binary: Path, env: dict[str, str]) -> str | None:
+def _go_build(go: str, package: str, cwd: Path, binary: Path, env: dict[str, str], race: bool) -> str | None:
     """Build `package` into `binary` from `cwd`; None when it worked, else the last lines of go's output."""
     try:
-        result = subprocess.run([go, "build", "-trimpath", "-o", str(binary), package], cwd=cwd, env=env,
+        result = subprocess.run(go_build_argv(go, binary, package, race=race), cwd=cwd, env=env,
                                 capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise BuildError(f"go build {package} was still running after {BUILD_TIMEOUT_S / 60:g} min and was "
                          "stopped; build it by hand to see why") from None
     if result.returncode == 0 and binary.is_file():
         return None
-    return _last_lines(result.stderr + result.stdout, 4) or f"exit status {result.returncode}"
+    return last_lines(result.stderr + result.stdout, 4) or f"exit status {result.returncode}"
 
 
 def _go(go: str, args: list[str], env: dict[str, str], cwd: Path, *, what: str, allow_failure: bool = False) -> str:
@@ -287,7 +301,7 @@ def _go(go: str, args: list[str], env: dict[str, str], cwd: Path, *, what: str, 
         raise BuildError(f"{what} got no answer in {QUERY_TIMEOUT_S:g}s; check that the Go module proxy is "
                          "reachable (go env GOPROXY)") from None
     if result.returncode != 0 and not allow_failure:
-        raise BuildError(f"{what} failed: {_last_lines(result.stderr, 2)}; check the Go installation and go env")
+        raise BuildError(f"{what} failed: {last_lines(result.stderr, 2)}; check the Go installation and go env")
     return result.stdout
 
 
@@ -298,12 +312,6 @@ def _json_objects(text: str) -> list[dict[str, Any]]:
         value, at = decoder.raw_decode(text, start)
         objects.append(value)
     return objects
-
-
-def _last_lines(text: str, count: int) -> str:
-    """The last `count` lines that say something, joined on one line."""
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(_NOISE)]
-    return " | ".join(lines[-count:])
 
 
 def _toolchain_hint(failed: str) -> str:

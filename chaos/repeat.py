@@ -3,7 +3,8 @@
 `gochaos run X --repeat N` runs a scenario N times, each with its own seed (`--seed S` makes them
 S, S+1, ...: replayable). The detection rate is how many runs failed, with a 95% Wilson score
 interval (sound for small N and for rates near 0 or 1, unlike the normal approximation), and the
-first failing seed is the one to replay.
+first failing seed is the one to replay. A `pattern: auto` storm's coverage adds up over the runs:
+`coverage_lines` gives the sites tried by any of them, of the sites of its config, and those none tried.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chaos.report.coverage import StormSites, accumulate, lines
 from chaos.verdict import Status
 
 #: z for a two-sided 95% interval.
@@ -64,3 +66,9 @@ def describe(name: str, found: Detection, replay: str) -> str:
         seed = found.first_failing_seed
         line += f"; first failing seed {seed}: replay with `{replay} --seed {seed}`"
     return line
+
+
+def coverage_lines(name: str, runs: Sequence[Sequence[StormSites]]) -> list[str]:
+    """`NAME: TARGET: sites tried over N runs: X of Y` (then the sites never tried) for each storm target of
+    the runs of scenario `name` (each run's storms, `chaos.report.coverage.of_result`); none without such storms."""
+    return lines(accumulate(runs), prefix=f"{name}: ")

@@ -13,6 +13,7 @@ already in the targets' output judged by `panics`, so the reports of every run g
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -36,18 +37,19 @@ from chaos.plan import LoadPlan, Plan, ScheduledFault, build_plan
 from chaos.platform.base import Platform, RunningTarget
 from chaos.platform.etcd import EtcdLeadership
 from chaos.platform.factory import open_platform
+from chaos.run_result import RunResult
 from chaos.sampling import RuntimeSampler
 from chaos.scenario import EtcdEntry, Scenario
 from chaos.targets import chaosagent_env
 from chaos.timeline import Timeline, WindowStats, now_ns
-from chaos.verdict import Evidence, Finding, Status, Verdict, decide
+from chaos.verdict import Evidence, Finding, Status, decide
 
 if TYPE_CHECKING:
     from chaos.load import LoadRun, LoadSpec
     from chaos.load.group import LoadGroup
-    from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions
+    from chaos.platform.kubernetes.cluster.cluster import ClusterAccess, KubernetesOptions
 
-__all__ = ["RunResult", "run_scenario"]
+__all__ = ["run_scenario"]
 #: Longest wait for goroutine counts to settle before the idle samples taken before the load starts
 #: and after it stops.
 IDLE_SETTLE_S = 1.0
@@ -74,26 +76,6 @@ class QuietProgress:
 
     def live(self, stats: WindowStats | None) -> None:
         pass
-
-
-@dataclass
-class RunResult:
-    """Everything a report needs about one finished run."""
-
-    scenario: Scenario
-    verdict: Verdict
-    timeline: Timeline
-    phases: Phases
-    seed: int
-    buggy: bool
-    faults: list[FaultReport] = field(default_factory=list)
-    load_totals: object | None = None
-    target_logs: dict[str, str] = field(default_factory=dict)
-    #: The targets as they ended (their output, exits and restarts stay readable after the run).
-    targets: list[RunningTarget] = field(default_factory=list)
-    run_dir: Path | None = None
-    #: When the run began (ns, the timeline's clock): setup is `phases.baseline_start - started_ns`.
-    started_ns: int = 0
 
 
 def run_scenario(
@@ -209,8 +191,7 @@ def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries
         faults_start = now_ns()
         seen.marks.append(faults_start)
         show.phase("faults")
-        ctx = InjectionContext(platform=runs_on, timeline=timeline, etcd=etcd,
-                               rng=random.Random(plan.seed))
+        ctx = InjectionContext(platform=runs_on, timeline=timeline, etcd=etcd)
         reports = _run_faults(plan.schedule, ctx, load, show)
         seen.faults[:] = reports
         faults_end = now_ns()
@@ -289,7 +270,7 @@ def _with_worker_pods(plan: LoadPlan, spec: LoadSpec, runs_on: Platform, stack: 
     """`spec` as a master this run holds for `plan.worker_pods` worker pods it starts beside itself."""
     from chaos.load.run import worker_args
     from chaos.platform.abilities import LoadWorkerPlacement, missing
-    from chaos.platform.local.ports import free_port
+    from chaos.ports import free_port
 
     why = missing(runs_on, LoadWorkerPlacement)
     if why is not None:
@@ -319,7 +300,8 @@ def _run_faults(schedule: tuple[ScheduledFault, ...], ctx: InjectionContext,
         try:
             if ctx.stop.wait(max(0.0, start + fault.at_s - time.monotonic())):
                 return
-            reports[fault_id] = run_fault(fault.injector, ctx, fault_id)
+            own = dataclasses.replace(ctx, rng=random.Random(fault.seed))  # its own stream: exact replay
+            reports[fault_id] = run_fault(fault.instance(), own, fault_id)
         except BaseException as e:
             errors.append(e)
         finally:

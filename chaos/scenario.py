@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from chaos.client_budget import ClientBudget
-from chaos.errors import ConfigError, ScenarioError
+from chaos.errors import BuildError, ConfigError, ScenarioError
 from chaos.external_etcd import ExternalEtcd
 from chaos.injectors import INJECTORS, create
 from chaos.injectors.base import Injector
@@ -29,6 +29,7 @@ from chaos.live_probes import LiveProbe
 from chaos.load.options import option_problems
 from chaos.oracles import bind
 from chaos.published import parse_ref
+from chaos.source_build import locate
 from chaos.suggest import did_you_mean, fields_at
 from chaos.targets import (
     BUNDLED,
@@ -62,7 +63,7 @@ class _Model(BaseModel):
 
 class TargetEntry(_Model):
     """A target: `bundled: configd` with `flags`, or a user's own service with `command` (its binary built
-    from a published Go module version when it gives `go_install`)."""
+    from a published Go module version when it gives `go_install`, from its source directory with `build`)."""
 
     name: str | None = Field(None, description="Name in this run; defaults to the bundled name")
     bundled: str | None = Field(None, description="Bundled target: " + ", ".join(BUNDLED))
@@ -80,6 +81,15 @@ class TargetEntry(_Model):
     buggy_go_install: str | None = Field(None, description="The same service at a release with the bug, "
                                                            "MODULE[/PKG]@VERSION: what `gochaos reproduce` builds "
                                                            "and runs instead of `go_install`")
+    build: str | None = Field(None, description="Directory of your service's Go main package, relative to the "
+                                                "scenario file, in a Go module: built by the suite once per source "
+                                                "(go.mod, go.sum, .go files, Go version), it is {binary} in `command`")
+    buggy_build: str | None = Field(None, description="Directory of the same main package with the bug (e.g. a "
+                                                      "checkout of the buggy commit): what `gochaos reproduce` "
+                                                      "builds and runs instead of `build`")
+    buggy_command: tuple[str, ...] | None = Field(None, description="argv that runs the service with its bug, "
+                                                                    "same placeholders as `command`: what `gochaos "
+                                                                    "reproduce` runs instead of `command`")
     config_file: str | None = Field(None, description="Initial config, relative to the scenario file; the same "
                                                       "placeholders as `command` are filled in its text")
     format: str | None = Field(None, pattern=r"^(yaml|json|toml|text)$",
@@ -100,8 +110,9 @@ class TargetEntry(_Model):
     env: dict[str, str] = Field(default_factory=dict)
     restart: RestartPolicy = RestartPolicy.ALWAYS
     load_user: str | None = Field(None, description="Built-in Locust user for this service")
-    race: bool = Field(False, description="Bundled only: build with the Go race detector, so the first data "
-                                          "race stops the service with its report (GORACE=halt_on_error=1)")
+    race: bool = Field(False, description="Build it with the Go race detector (a bundled target, `go_install` or "
+                                          "`build`; needs a C compiler), so the first data race stops the service "
+                                          "with its report (GORACE=halt_on_error=1)")
     deployed: Deployed | None = Field(None, description="A service already deployed on the cluster "
                                                         "(--platform kubernetes): found and checked, never started")
 
@@ -114,15 +125,30 @@ class TargetEntry(_Model):
 
     @model_validator(mode="after")
     def _one_kind(self) -> TargetEntry:
-        if self.go_install is not None:
+        if self.go_install is not None and self.build is not None:
+            raise ValueError("give `go_install` (a published Go service) or `build` (your own source), not both")
+        for field, given, what in (("go_install", self.go_install, "a published Go service"),
+                                   ("build", self.build, "your own source")):
+            if given is None:
+                continue
             if self.bundled is not None:
-                raise ValueError("give `bundled` (a bundled target) or `go_install` (a published Go service), not both")
+                raise ValueError(f"give `bundled` (a bundled target) or `{field}` ({what}), not both")
             if self.command is None or not any("{binary}" in arg for arg in self.command):
-                raise ValueError("a `go_install` target runs its built binary as {binary}: give a `command` that "
+                raise ValueError(f"a `{field}` target runs its built binary as {{binary}}: give a `command` that "
                                  'uses it, e.g. ["{binary}", "--listen={listen}"]')
         if self.buggy_go_install is not None and self.go_install is None:
             raise ValueError("`buggy_go_install` is the buggy release of a `go_install` service: give `go_install` "
                              "(the fixed release) too")
+        if self.buggy_build is not None and self.build is None:
+            raise ValueError("`buggy_build` is the buggy source of a `build` service: give `build` (the fixed "
+                             "source) too")
+        if self.buggy_command is not None:
+            if self.command is None:
+                raise ValueError("`buggy_command` runs your service with its bug instead of `command`: give `command` "
+                                 "(how the fixed service runs) too")
+            for i, arg in enumerate(self.buggy_command):
+                if (problem := placeholder_problem(arg, placeholder_names(self.ports))) is not None:
+                    raise ValueError(f"buggy_command[{i}]: {problem}")
         if sum(given is not None for given in (self.bundled, self.command, self.deployed)) != 1:
             raise ValueError("give exactly one of `bundled` (a bundled target), `command` (your own service) or "
                              "`deployed` (your service already running on a cluster)")
@@ -139,8 +165,10 @@ class TargetEntry(_Model):
             raise ValueError("`ready_grpc` is for your own service; a bundled target knows its readiness")
         if self.ready_grpc is not False and "ready_path" in self.model_fields_set and self.ready_path is not None:
             raise ValueError("give `ready_path` (HTTP) or `ready_grpc` (grpc.health.v1), not both")
-        if self.race and self.bundled is None:
-            raise ValueError("`race` builds a bundled target; build your own service with `go build -race` instead")
+        if self.race and self.bundled is None and self.go_install is None and self.build is None:
+            raise ValueError("`race` builds what the suite builds: a `bundled` target, a `go_install` service or "
+                             "your source given as `build: DIR`; a `command` alone runs a binary you built, so "
+                             "build it with `go build -race` (CGO_ENABLED=1) or give `build`")
         return self
 
     def spec(self, base_dir: Path, *, buggy: bool = False) -> TargetSpec:
@@ -154,6 +182,7 @@ class TargetEntry(_Model):
         if self.deployed is not None:
             return self._deployed_spec(base_dir)
         assert self.command is not None and self.name is not None
+        scenario_dir = base_dir.resolve()
         config = None
         if self.config_file is not None:
             path = (base_dir / self.config_file).resolve()
@@ -167,12 +196,27 @@ class TargetEntry(_Model):
         version = None
         if self.version_header or self.version_endpoint:
             version = VersionProbe(header=self.version_header, endpoint=self.version_endpoint)
-        command = tuple(str((base_dir / arg).resolve()) if i == 0 and arg.startswith(".") else arg
-                        for i, arg in enumerate(self.command))
+        argv = self.buggy_command if buggy and self.buggy_command else self.command
+        command = tuple(str((scenario_dir / arg).resolve()) if i == 0 and arg.startswith(".") else arg
+                        for i, arg in enumerate(argv))
         go_install = self.buggy_go_install if buggy and self.buggy_go_install else self.go_install
-        return TargetSpec(name=self.name, command=command, go_install=go_install, env=self.env,
-                          restart=self.restart, readiness=self._readiness(), config=config,
-                          version=version, load_user=self.load_user, live=self.live, ports=self.ports)
+        env = {"GORACE": "halt_on_error=1", **self.env} if self.race else self.env  # as bundled race builds run
+        return TargetSpec(name=self.name, command=command, go_install=go_install,
+                          build=self._package(scenario_dir, buggy), race=self.race, env=env, restart=self.restart,
+                          readiness=self._readiness(), config=config, version=version, load_user=self.load_user,
+                          live=self.live, ports=self.ports, scenario_dir=str(scenario_dir))
+
+    def _package(self, scenario_dir: Path, buggy: bool) -> str | None:
+        """The absolute directory of the main package to build (the buggy one when `buggy` and given), checked
+        to be one now, so the dry run refuses what the build would."""
+        field = "buggy_build" if buggy and self.buggy_build else "build"
+        given = self.buggy_build if field == "buggy_build" else self.build
+        if given is None:
+            return None
+        try:
+            return str(locate(scenario_dir / given).directory)
+        except BuildError as e:
+            raise ScenarioError(f"target {self.name}: {field}: {given}: {e}") from e
 
 
     def _deployed_spec(self, base_dir: Path) -> TargetSpec:
@@ -326,11 +370,13 @@ class Scenario(_Model):
 
 
 class Suite(_Model):
-    """Several scenarios run one after the other and judged together (a release gate)."""
+    """Several scenarios run one after the other (or `jobs` at once) and judged together (a release gate)."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,60}$")
     description: str = ""
     scenarios: tuple[str, ...] = Field(min_length=1, description="Bundled names or files (relative to this one)")
+    jobs: int = Field(1, ge=1, le=16, description="How many members run at once, each with its own ports, dirs and "
+                                                  "state (`--jobs` overrides it)")
 
 
 class DuplicateKey(yaml.constructor.ConstructorError):
@@ -380,14 +426,24 @@ def read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
         loader.dispose()
 
 
-def load_plan(path: Path) -> tuple[str, list[tuple[Scenario, Path]]]:
-    """A scenario file gives itself; a suite file gives its members. Returns (name, [(scenario, dir)])."""
+class Loaded(NamedTuple):
+    """What a scenario or suite file asks to run."""
+
+    name: str
+    #: Each member with its file's directory (a scenario file: itself alone).
+    members: list[tuple[Scenario, Path]]
+    #: How many members may run at once (a suite's `jobs`; 1 for a scenario file).
+    jobs: int = 1
+
+
+def load_plan(path: Path) -> Loaded:
+    """A scenario file gives itself; a suite file gives its members (and how many run at once)."""
     try:
         node, data = read_yaml(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError):  # ValueError: not UTF-8
         node, data = None, None  # load_scenario below reports it with the file and line
     if not (isinstance(data, dict) and "scenarios" in data):
-        return (scenario := load_scenario(path)).name, [(scenario, path.parent)]
+        return Loaded((scenario := load_scenario(path)).name, [(scenario, path.parent)])
     try:
         suite = Suite.model_validate(data)
     except ValidationError as e:
@@ -397,7 +453,7 @@ def load_plan(path: Path) -> tuple[str, list[tuple[Scenario, Path]]]:
         local = path.parent / member
         member_path = local if local.is_file() else resolve(member)
         members.append((load_scenario(member_path), member_path.parent))
-    return suite.name, members
+    return Loaded(suite.name, members, suite.jobs)
 
 
 def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:

@@ -11,6 +11,8 @@ pytest session starts) undoes what dead owners left: each resource kind register
 that works from the recorded data alone, and may register a scanner that finds the resource by
 the owner tag in its name or comment when no state file mentions it (a crash between acquiring
 and recording). Live owners, and owners whose liveness cannot be judged from here, are left alone.
+The ledger names no platform: the platform packages register their kinds (`kind`) and how to judge
+an owner in another pod (`judge_pods_with`); chaos.platform.factory loads them all before a reclaim.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
-import importlib
 import json
 import logging
 import os
@@ -36,10 +37,15 @@ from chaos.errors import ChaosError, PlatformError
 log = logging.getLogger("gochaos")
 
 SCHEMA = 1
-#: Modules that register resource kinds (imported before reclaiming, like the injector registry).
-KIND_MODULES = ("chaos.cleanup", "chaos.platform.local.netfilter", "chaos.platform.local.cgroups",
-                "chaos.platform.kubernetes.kind", "chaos.platform.kubernetes.namespace_reclaim",
-                "chaos.platform.kubernetes.deployed_reclaim")
+#: Says whether the run in another pod (`namespace/name/uid`) is alive, dead or unknown; registered by the
+#: Kubernetes platform (`judge_pods_with`), else every such owner is "unknown" and nothing of it is undone.
+_pod_judge: Callable[[str], str] | None = None
+
+
+def judge_pods_with(judge: Callable[[str], str]) -> None:
+    """Owners in other pods are judged by `judge` (the platform that can ask a cluster registers it)."""
+    global _pod_judge
+    _pod_judge = judge
 
 
 # -- identity -------------------------------------------------------------------------------------
@@ -116,9 +122,7 @@ class Owner:
         ended is dead).
         """
         if self.pod and self.pod != _my_pod():
-            from chaos.platform.kubernetes.pod_liveness import pod_status
-
-            return pod_status(self.pod)
+            return _pod_judge(self.pod) if _pod_judge is not None else "unknown"
         if self.pid_ns != _pid_ns():
             return "unknown"
         if self.boot_id != _boot_id():
@@ -348,11 +352,6 @@ class Reclaimed:
         return f"{self.holding.what} (left by dead gochaos pid {self.owner_pid}): {self.outcome}"
 
 
-def _load_kinds() -> None:
-    for module in KIND_MODULES:
-        importlib.import_module(module)
-
-
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[bool]:
     """Exclusive lock on a state file so two runs do not reclaim it at once; yields False if taken."""
@@ -401,9 +400,9 @@ def reclaim(*, dry_run: bool = False, report: Callable[[str], None] | None = Non
 
     State files of dead owners are worked through (and deleted once everything in them is undone),
     then the scanners' findings whose owner is dead and that no state file named. With `dry_run`
-    nothing is changed, only reported.
+    nothing is changed, only reported. Only the kinds registered so far are undone:
+    chaos.platform.factory.reclaim_dead_runs registers every platform's first.
     """
-    _load_kinds()
     me = os.getpid()
     done: list[Reclaimed] = []
     seen: set[tuple[str, str]] = set()
@@ -453,7 +452,6 @@ def _reclaim_own_at_exit() -> None:
     """Whatever this process still holds at a normal exit is undone now, and said."""
     if _ledger._owner is None or _ledger._owner.pid != os.getpid():
         return
-    _load_kinds()
     for holding in sorted(held(), key=lambda h: _order(h.kind)):
         item = _undo(holding, os.getpid(), dry_run=False)
         log.warning("still held at exit, cleaned up: %s: %s", holding.what, item.outcome)

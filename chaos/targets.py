@@ -26,6 +26,7 @@ from chaos.suggest import did_you_mean
 #: {port.NAME} and {listen.NAME} for each named extra port). `{etcd_endpoints}` is the etcd client
 #: URLs joined by commas (as etcd's own --endpoints takes them), `{etcd_endpoints_spaced}` the same
 #: URLs joined by spaces (as CoreDNS's `endpoint` takes them); both are "" for a target without etcd.
+#: `{scenario_dir}` is the absolute directory of the scenario file (TargetSpec.scenario_dir).
 PLACEHOLDERS = NAMES
 #: How the model descriptions list them.
 PLACEHOLDERS_SHOWN = " ".join(f"{{{p}}}" for p in PLACEHOLDERS) + " {port.NAME} {listen.NAME}"
@@ -176,6 +177,8 @@ class TargetSpec(_Frozen):
     binary: str | None = Field(None, description="Bundled binary built by chaos.build, substituted as {binary}")
     go_install: str | None = Field(None, description="Published Go main package MODULE[/PKG]@VERSION, built from "
                                                      "the Go module proxy by chaos.published, substituted as {binary}")
+    build: str | None = Field(None, description="Directory (absolute) of the team's own Go main package, built "
+                                                "from its source by chaos.source_build, substituted as {binary}")
     command: tuple[str, ...] = Field(
         description="argv; may use the placeholders " + PLACEHOLDERS_SHOWN + " ({etcd_endpoints}: "
                     "comma-separated URLs; {etcd_endpoints_spaced}: space-separated); {{ and }} are literal braces"
@@ -191,8 +194,10 @@ class TargetSpec(_Frozen):
     ports: tuple[str, ...] = Field((), description="Named extra ports the service listens on (an admin port): "
                                                    "{port.NAME} and {listen.NAME} in its command and config")
     chaosagent: bool = Field(False, description="The service mounts chaosagent under /-/chaos/")
-    race: bool = Field(False, description="Build the bundled binary with the Go race detector: the first "
-                                         "data race stops the service with the race report")
+    race: bool = Field(False, description="Build the binary (bundled, go_install or build) with the Go race "
+                                         "detector: the first data race stops the service with the race report")
+    scenario_dir: str | None = Field(None, description="Absolute directory of the scenario file it comes from: "
+                                                       "{scenario_dir}; None for a spec written in Python")
     needs_etcd: bool = Field(False, description="Start an etcd cluster first and pass {etcd_endpoints} "
                                                 "(comma-separated URLs) or {etcd_endpoints_spaced} (space-separated)")
     etcd_tls_flags: tuple[str, str, str] | None = Field(
@@ -371,9 +376,10 @@ def named_port_values(name: str, host: str, port: int | str) -> dict[str, str]:
     return {f"port.{name}": str(port), f"listen.{name}": f"{host}:{port}"}
 
 
-def placeholder_names(ports: Iterable[str] = ()) -> list[str]:
-    """Every placeholder a target with named extra `ports` may use in its command, env and config."""
-    names = list(PLACEHOLDERS)
+def placeholder_names(ports: Iterable[str] = (), *, scenario_dir: bool = True) -> list[str]:
+    """Every placeholder a target with named extra `ports` may use in its command, env and config
+    (`{scenario_dir}` only for a target from a scenario file, `scenario_dir`)."""
+    names = [name for name in PLACEHOLDERS if scenario_dir or name != "scenario_dir"]
     for port in ports:
         names += list(named_port_values(port, "", ""))
     return names
@@ -393,12 +399,22 @@ def placeholder_problem(template: str, names: Iterable[str]) -> str | None:
 
 def fill_placeholders(template: str, values: Mapping[str, str], target: str) -> str:
     """`template` (an argv word or env value) with its {placeholders} filled; TargetError naming the
-    valid ones if it has others. `{{`/`}}` stand for literal braces, as in str.format."""
+    valid ones if it has others. `{{`/`}}` stand for literal braces, as in str.format, in the template only: a
+    value is put in as it is, so a path with braces in it (`{scenario_dir}`, `{workdir}`) stays that path."""
     values = {name: str(value) for name, value in completed(values).items()}
     problem = placeholder_problem(template, values)
     if problem is not None:
         raise TargetError(f"target {target}: {problem}")
-    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template).replace("{{", "{").replace("}}", "}")
+    out, at = [], 0
+    for match in _PLACEHOLDER.finditer(template):
+        out += [_literal(template[at:match.start()]), values[match.group(1)]]
+        at = match.end()
+    return "".join([*out, _literal(template[at:])])
+
+
+def _literal(text: str) -> str:
+    """A stretch of a template between placeholders: `{{` and `}}` are its literal braces."""
+    return text.replace("{{", "{").replace("}}", "}")
 
 
 def fill_config(config: ConfigSpec, values: Mapping[str, str], where: str) -> str:
@@ -409,14 +425,24 @@ def fill_config(config: ConfigSpec, values: Mapping[str, str], where: str) -> st
 
 
 def fill_config_text(spec: TargetSpec, values: Mapping[str, str]) -> str:
-    """The target's initial config with the platform's placeholder values in its text."""
+    """The target's initial config with the platform's placeholder values in its text (and `{scenario_dir}`,
+    which the spec itself knows, wherever the values leave it out)."""
     assert spec.config is not None
-    return fill_config(spec.config, values, f"target {spec.name}: config {spec.config.file_name}")
+    return fill_config(spec.config, with_scenario_dir(spec, values), f"target {spec.name}: config "
+                                                                        f"{spec.config.file_name}")
 
 
-def sample_placeholders(ports: Iterable[str] = ()) -> dict[str, str]:
+def with_scenario_dir(spec: TargetSpec, values: Mapping[str, str]) -> dict[str, str]:
+    """`values` with `{scenario_dir}` added from `spec` when it comes from a scenario file and they lack it."""
+    out = dict(values)
+    if spec.scenario_dir is not None:
+        out.setdefault("scenario_dir", spec.scenario_dir)
+    return out
+
+
+def sample_placeholders(ports: Iterable[str] = (), *, scenario_dir: bool = True) -> dict[str, str]:
     """A value for every placeholder, to check a command or config with before anything runs."""
-    return {name: f"<{name}>" for name in placeholder_names(ports)}
+    return {name: f"<{name}>" for name in placeholder_names(ports, scenario_dir=scenario_dir)}
 
 
 def check_placeholders(spec: TargetSpec) -> None:
@@ -424,14 +450,15 @@ def check_placeholders(spec: TargetSpec) -> None:
     before anything starts); a deployed service has none of these to fill."""
     if spec.deployed is not None:
         return
-    names = placeholder_names(spec.ports)
+    from_file = spec.scenario_dir is not None  # a spec written in Python has no scenario file to name
+    names = placeholder_names(spec.ports, scenario_dir=from_file)
     fields = [(f"command[{i}]", arg) for i, arg in enumerate(spec.command)]
     fields += [(f"env.{key}", value) for key, value in spec.env.items()]
     for field, template in fields:
         if (problem := placeholder_problem(template, names)) is not None:
             raise ScenarioError(f"target {spec.name}: {field}: {problem}")
-    if spec.config is not None:
-        fill_config_text(spec, sample_placeholders(spec.ports))  # ConfigError (a ScenarioError) names file:line
+    if spec.config is not None:  # ConfigError (a ScenarioError) names file:line
+        fill_config_text(spec, sample_placeholders(spec.ports, scenario_dir=from_file))
 
 
 def chaosagent_env(token: str) -> dict[str, str]:

@@ -66,7 +66,9 @@ class EventKind(enum.StrEnum):
     #: invalid, syntax, type-break, unchanged, or ``revert`` for the original put back), mode (the
     #: write mode); and for writes of a user's config: write (index, 1-based), expect (accept,
     #: reject or unknown), names (every string the service may report it by), changes (the
-    #: path-level diff), origin (auto, variant:NAME, configd, syntax, unchanged), trigger_only.
+    #: path-level diff), origin (auto, variant:NAME, configd, syntax, unchanged), trigger_only, site
+    #: (the mutation site written, `path:operator`, under `pattern: auto`) and follows (the interesting
+    #: site a guided follow-up write follows).
     RELOAD_WRITE = "reload.write"
     #: A write's reload trigger did not reach the target (source: the injector): the HTTP reload
     #: endpoint did not answer, or the process was not running to take its SIGHUP. details: target,

@@ -3,6 +3,7 @@
 A mutation is exactly one `Edit`. Applied to the tree (`apply`), it gives the new tree
 copy-on-write; applied to YAML text (`yamltext`), it gives the user's file with only the edited
 lines changed, which is both what a person would write and far cheaper than a full round-trip dump.
+Edits that alter disjoint subtrees (`independent`) combine: a guided storm writes two sites at once.
 """
 
 from __future__ import annotations
@@ -76,3 +77,19 @@ def apply(tree: Any, change: Edit) -> Any:
             container[index] = item
 
     return edit(tree, change.path, reorder)
+
+
+def reach(change: Edit) -> Path:
+    """The subtree `change` may alter: its path; for a list item deleted, the list (the later items move up)."""
+    if change.op is EditOp.DELETE and change.path and isinstance(change.path[-1], int):
+        return change.path[:-1]
+    return change.path
+
+
+def independent(a: Edit, b: Edit) -> bool:
+    """Do `a` and `b` alter disjoint subtrees, so that both apply, in either order, to the same tree? Neither
+    reach may hold the other: a key removed and a value set below it, an item deleted and its sibling's field
+    set (the sibling moves), an entry inserted after a removed one, two edits of one path."""
+    ra, rb = reach(a), reach(b)
+    shorter = min(len(ra), len(rb))
+    return ra[:shorter] != rb[:shorter]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import io
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -134,8 +134,19 @@ def dump(tree: Any, fmt: ConfigFormat, layout: Layout = Layout()) -> str:
     return tomlkit.dumps(plain(tree))
 
 
-@functools.lru_cache(maxsize=16)
+_per_thread = threading.local()
+
+
 def _yaml(layout: Layout) -> YAML:
+    """The YAML processor for `layout`, one per thread: ruamel's keeps its parser's and emitter's state on
+    itself, and two storms overlapping in their threads broke each other's loads and dumps."""
+    made: dict[Layout, YAML] = _per_thread.__dict__.setdefault("yamls", {})
+    if layout not in made:
+        made[layout] = _new_yaml(layout)
+    return made[layout]
+
+
+def _new_yaml(layout: Layout) -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096  # never fold a long line the user wrote on one line

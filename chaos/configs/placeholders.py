@@ -3,8 +3,9 @@
 The config a user brings names addresses the platform only knows at run time: `{listen}`, `{host}`,
 `{port}`, `{etcd_endpoints}` (the etcd client URLs joined by commas, `http://a:2379,http://b:2379`),
 `{etcd_endpoints_spaced}` (the same URLs joined by single spaces, as CoreDNS's `endpoint` takes
-them), `{workdir}` (the names a target's command line uses, from `chaos.targets.PLACEHOLDERS`) and
-extra named ports as `{port.NAME}` (`{port.admin}`). They are filled in the TEXT, so `"port": {port}`
+them), `{workdir}`, `{scenario_dir}` (the absolute directory of the scenario file; the names a
+target's command line uses, from `chaos.targets.PLACEHOLDERS`) and extra named ports as
+`{port.NAME}` (`{port.admin}`). They are filled in the TEXT, so `"port": {port}`
 becomes a JSON number and `addr: {listen}` a YAML string.
 
 Unlike a command line, config text is full of braces that are not ours: JSON objects, TOML inline
@@ -25,7 +26,8 @@ from chaos.errors import ConfigError
 
 #: Names a command line, an env value and a config's text may use (the platform fills them);
 #: each declared named port adds `{port.NAME}` and `{listen.NAME}`.
-NAMES = ("binary", "listen", "host", "port", "config", "etcd_endpoints", "etcd_endpoints_spaced", "workdir")
+NAMES = ("binary", "listen", "host", "port", "config", "etcd_endpoints", "etcd_endpoints_spaced", "workdir",
+         "scenario_dir")
 #: `{etcd_endpoints}` joins the client URLs with this; `{etcd_endpoints_spaced}` with a single space.
 ENDPOINTS_SEPARATOR = ","
 PORT_PREFIX = "port."

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from pydantic_core import ErrorDetails
 
 from chaos.client_budget import STRICT, ClientBudget
 from chaos.errors import InjectionFailed, ScenarioError, TargetDown
+from chaos.injectors.punctual import Punctual, prompt_thread_switches
 from chaos.platform.base import Platform, RunningTarget
 from chaos.platform.etcd import EtcdLeadership
 from chaos.readiness import passes
@@ -69,24 +69,15 @@ class InjectionContext:
     rng: random.Random = field(default_factory=random.Random)
     #: Set when the run is being torn down (Ctrl-C, an error): injectors stop early and revert.
     stop: threading.Event = field(default_factory=threading.Event)
+    punctual: Punctual = field(default_factory=Punctual)
 
     def target(self, name: str) -> RunningTarget:
         return self.platform.target(name)
 
-    def sleep_until(self, deadline: float, *, spin_s: float = 0.001) -> None:
-        """Sleep until `time.monotonic()` reaches `deadline`; InjectionFailed if stopped first.
-
-        The last `spin_s` is spun, not slept: a thread woken from a sleep still waits for a CPU and for
-        the GIL (up to the 5 ms switch interval while another thread runs Python), which made writes
-        meant 10 ms apart land several ms late. Spinning holds the GIL through the deadline; it is
-        bounded by `spin_s` per call.
-        """
-        remaining = deadline - time.monotonic()
-        if self.stop.wait(max(0.0, remaining - spin_s)):
-            raise InjectionFailed("the run is stopping; fault cut short")
-        while time.monotonic() < deadline:
-            pass
-        if self.stop.is_set():
+    def sleep_until(self, deadline: float) -> None:
+        """Sleep until `time.monotonic()` reaches `deadline`, on time even on a busy machine (chaos.injectors.
+        punctual); InjectionFailed if the run stops first."""
+        if not self.punctual.sleep_until(deadline, self.stop):
             raise InjectionFailed("the run is stopping; fault cut short")
 
 
@@ -149,8 +140,13 @@ class Injector(ABC, Generic[P]):
             raise ScenarioError(f"injector {self.name} needs a `target`")
         self.params: P = params
         self.target_name = target
+        self._steady_state = steady_state
         #: The budget in force for this fault: the injector's default with the scenario's fields over it.
         self.budget = self.client_budget.merged(steady_state)
+
+    def fresh(self) -> Injector[P]:
+        """The same fault, not yet injected: what one run injects (an instance keeps what it changed)."""
+        return type(self)(self.params, self.target_name, steady_state=self._steady_state)
 
     def available(self, ctx: InjectionContext) -> str | None:
         """None when this fault can be injected here, else the reason it cannot."""
@@ -272,7 +268,8 @@ def run_fault(injector: Injector[Any], ctx: InjectionContext, fault_id: int) -> 
     outcome = FaultOutcome(False, "the injector did not finish")
     down: list[str] = []  # a target that died under the fault: its crash is the verdict, not this run's error
     try:
-        outcome = injector.inject(ctx)
+        with prompt_thread_switches():
+            outcome = injector.inject(ctx)
     except InjectionFailed as e:
         outcome = FaultOutcome(False, str(e))
     except TargetDown as e:

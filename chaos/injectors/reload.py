@@ -6,7 +6,8 @@ target's contract names (its file watch, SIGHUP, or an HTTP endpoint), records e
 timeline with its identity, diff and what the service must do with it, and proves the fault landed
 by what the target's live probes show (`live_watch`). Writes come from `reload_sources`: mutations
 of the user's own config, declared variants, or the bundled configd's edits. The `incident` pattern
-is the reported pair: a value-only change, then 100 ms later a structural one.
+is the reported pair: a value-only change, then 100 ms later a structural one. The `auto` pattern is
+guided by what the service shows after each write (`guide`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pydantic import Field, TypeAdapter, ValidationError, ValidatorFunctionWrapH
 from pydantic_core import PydanticCustomError
 
 from chaos.client_budget import ClientBudget
-from chaos.configfiles import NEEDS_KUBERNETES, WriteMode
+from chaos.configfiles import NEEDS_KUBERNETES, WriteMode, unreachable
 from chaos.configs.formats import ConfigFormat, parse
 from chaos.configs.identity import content_hash
 from chaos.configs.patch import diff
@@ -40,6 +41,7 @@ from chaos.injectors.base import (
     Injector,
     InjectorParams,
 )
+from chaos.injectors.guide import Guide
 from chaos.injectors.live_watch import (
     LiveWatcher,
     WriteBook,
@@ -67,7 +69,7 @@ from chaos.injectors.reload_sources import (
 )
 from chaos.platform.base import RunningTarget
 from chaos.readiness import wait_until
-from chaos.targets import ConfigDelivery, ConfigSpec, ReloadTrigger, TargetSpec, fill_config_text
+from chaos.targets import ConfigDelivery, ConfigSpec, ReloadTrigger, TargetSpec, fill_config_text, with_scenario_dir
 from chaos.timeline import EventKind, now_ns
 
 log = logging.getLogger("gochaos")
@@ -125,6 +127,11 @@ class ReloadStormParams(InjectorParams):
     flap: str | None = Field(None, description="pattern flap: the site toggled with the original, as PATH:OPERATOR "
                                                "(e.g. backends:first-only; `gochaos explain operators`); default: "
                                                "the first list shrunk to its first item")
+    guided: bool | None = Field(None, description="pattern auto (default true): rounds left after every site was "
+                                                  "written once first follow up the sites whose write showed "
+                                                  "something new (a rejection, a new log template, status code, "
+                                                  "latency tier or exit): their neighbours and combinations; false: "
+                                                  "random mutations at once")
 
     @field_validator("rounds", mode="wrap")
     @classmethod
@@ -155,6 +162,9 @@ class ReloadStormParams(InjectorParams):
         if self.flap is not None and self.pattern is not Pattern.FLAP:
             raise ValueError(f"`flap` names the site a flap storm toggles: give it with pattern flap (pattern is "
                              f"{self.pattern.value})")
+        if self.guided is not None and self.pattern is not Pattern.AUTO:
+            raise ValueError(f"`guided` steers what pattern auto writes after its sites (pattern is "
+                             f"{self.pattern.value}); drop it")
         if self.rounds == AUTO and self.pattern is not Pattern.AUTO:
             raise ValueError(f"rounds: auto is one round per mutation site of the config, which only pattern auto "
                              f"writes (pattern is {self.pattern.value}); give `rounds` a number")
@@ -239,7 +249,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
         if config is None:
             return []
         fmt = _format(config)
-        values = sample_values(None, spec.ports)
+        values = with_scenario_dir(spec, sample_values(None, spec.ports))
         where = f"target {spec.name}: config {config.file_name}"
         try:
             original = fill_config_text(spec, values)
@@ -297,12 +307,12 @@ class ReloadStorm(Injector[ReloadStormParams]):
         target = ctx.target(self.target_name)
         if target.spec.config is None:
             return f"target {self.target_name} has no config file to reload"
-        if self.params.write_mode is WriteMode.CONFIGMAP_API and ctx.platform.name != "kubernetes":
-            return NEEDS_KUBERNETES
+        modes = ctx.platform.kind.write_modes(target.spec)
+        if self._mode(target.spec) not in modes:
+            return NEEDS_KUBERNETES  # configmap-api asked of a config that is a plain file
         if (target.spec.deployed is not None and "write_mode" in self.params.model_fields_set
-                and self.params.write_mode is not WriteMode.CONFIGMAP_API):
-            return (f"{self.target_name} is a deployed service whose config changes only through its ConfigMap; "
-                    f"write_mode {self.params.write_mode.value} cannot reach it (drop write_mode or use configmap-api)")
+                and self.params.write_mode not in modes):
+            return unreachable(self.target_name, self.params.write_mode, modes) + "; or drop write_mode"
         return None
 
     def _mode(self, spec: TargetSpec) -> WriteMode:
@@ -337,8 +347,10 @@ class ReloadStorm(Injector[ReloadStormParams]):
         texts: dict[int, tuple[str, Any]] = {0: (source.current_text, source.current_tree)}
         watcher = LiveWatcher(target, ctx, self.name, book)
         with watcher:
+            guided = self.params.pattern is Pattern.AUTO and self.params.guided is not False and source.sites_total
+            guide = Guide(target, ctx.timeline, watcher, source.interesting) if guided else None
             try:
-                self._storm(ctx, target, source, book, watcher, intervals, texts)
+                self._storm(ctx, target, source, book, watcher, intervals, texts, guide)
             finally:  # `gochaos shrink` replays them, also after a storm cut short
                 keep_writes(ctx.platform.run_dir / WRITES_DIR / target.spec.name, texts, target.placeholders,
                             config.file_name)
@@ -348,6 +360,8 @@ class ReloadStorm(Injector[ReloadStormParams]):
             if disagreement(watcher.reported):  # a reload may be landing between two probes' reads: look again
                 ctx.sleep_until(time.monotonic() + DISAGREEMENT_RECHECK_S)
             fates = write_fates(book, watcher)
+            if guide is not None:
+                guide.update(final=True)
             ctx.timeline.record(EventKind.RELOAD_SETTLED, self.name, target=target.spec.name, live=live,
                                 write=watcher.current, expected=last_taken, awaited=expected.index,
                                 probe_failures=sorted(watcher.silent), reported=dict(watcher.reported),
@@ -359,14 +373,18 @@ class ReloadStorm(Injector[ReloadStormParams]):
             tried, total = len(source.sites_tried), source.sites_total
             outcome = dataclasses.replace(outcome, summary=f"{outcome.summary}; sites tried: {tried} of {total}",
                                           details={**outcome.details, "sites_total": total,
-                                                   "sites_tried": list(source.sites_tried)})
+                                                   "sites_tried": list(source.sites_tried),
+                                                   "sites_untried": source.sites_untried})
+        if guide is not None:
+            outcome = guide.outcome(outcome, followed=len(book.writes) - 1 > len(source.sites_tried))
         stuck = stuck_reload(book, watcher, expected, self.params.settle_ms)
         return dataclasses.replace(outcome, failure=stuck) if stuck else outcome
 
     def _storm(self, ctx: InjectionContext, target: RunningTarget, source: WriteSource, book: WriteBook,
-               watcher: LiveWatcher, intervals: list[float], texts: dict[int, tuple[str, Any]]) -> None:
+               watcher: LiveWatcher, intervals: list[float], texts: dict[int, tuple[str, Any]],
+               guide: Guide | None = None) -> None:
         """Write every round into `book`, at its offset; fill `intervals` between writes and `texts` (every
-        write's text and tree, by index, to follow what the service took).
+        write's text and tree, by index, to follow what the service took); tell `guide` of each write.
 
         Each write is prepared just ahead of its instant and written at it, so how long drawing and
         formatting it takes (a YAML dump: ms) does not move it; the schedule starts when the first
@@ -385,6 +403,8 @@ class ReloadStorm(Injector[ReloadStormParams]):
                     ctx.sleep_until(started + offset - max(prepare_s) - PREPARE_MARGIN_S)
                 preparing = time.monotonic()
                 _follow_the_service(source, book, watcher, texts)
+                if guide is not None:
+                    guide.update()
                 write = source.next(label)
                 prepare_s.append(time.monotonic() - preparing)
                 if started is None:
@@ -399,11 +419,14 @@ class ReloadStorm(Injector[ReloadStormParams]):
                 names = names_of(write.text, write.tree, write.version)
                 book.add(Written(index, t_ns, names, str(write.expect), write.label, _tree_hash(write.tree)))
                 texts[index] = (write.text, write.tree)
+                if guide is not None:
+                    guide.wrote(index, t_ns, write)
                 ctx.timeline.record(EventKind.RELOAD_WRITE, self.name, t_ns=t_ns, target=target.spec.name,
                                     version=identity, valid=write.expect == "accept", mutation=write.label,
                                     mode=self._mode(target.spec).value, write=index, expect=str(write.expect),
                                     origin=write.source, changes=list(write.changes[:20]), site=write.site,
-                                    names=sorted(names), trigger_only=p.trigger_only and label == Pattern.UNCHANGED)
+                                    follows=write.follows, names=sorted(names),
+                                    trigger_only=p.trigger_only and label == Pattern.UNCHANGED)
                 if write.expect == "accept":
                     self._last_valid = identity
                 source.took(write)

@@ -6,18 +6,21 @@ reject, or unknown: the suite cannot know) and its path-level diff. Three source
 - `auto`: derived from the config tree itself, written back in the file's own format, with the
   addresses the platform filled in protected. A round of `pattern: auto` (label `auto`) first
   explores: every site of the config (`chaos.configs.operators`: one path, one operator) is written
-  once, each applied alone to the original config, likeliest breakers first; then it gambles:
-  seeded mutations (`chaos.configs.mutations`) of a random label, each on top of the last;
+  once, each applied alone to the original config, likeliest breakers first; then, guided, the
+  follow-ups (`chaos.configs.followups`) of the sites whose write showed something new (the storm
+  calls `interesting`); then it gambles: seeded mutations (`chaos.configs.mutations`) of a random
+  label, each on top of the last;
 - declared variants: whole files or JSON merge patches, each with its expectation and label;
 - `configd`: the bundled configd's own schema-aware edits (routes, middleware, rate limits).
 A config with a version key gets a fresh version stamped into every write, so each is told apart.
-An `auto` write never repeats the config of the write just before it.
+An `auto` write never repeats the config of the write just before it; a follow-up never repeats any.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import random
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chaos.configs import placeholders
+from chaos.configs.followups import FollowUp, FollowUps
 from chaos.configs.formats import ConfigFormat, ParsedConfig, parse
 from chaos.configs.identity import version_at
 from chaos.configs.kinds import Expect, Kind, Label
@@ -85,8 +89,11 @@ class NextWrite:
     source: str
     changes: tuple[str, ...]
     version: str | None
-    #: The site an exploring `auto` write covers (`middleware:empty-list`: path and operator), else None.
+    #: The site an exploring `auto` write covers (`middleware:empty-list`: path and operator), else None; a
+    #: follow-up's sites joined by `+` (`workers:zero+buffer_size:zero`).
     site: str | None = None
+    #: The interesting site a follow-up write follows up, else None.
+    follows: str | None = None
 
 
 class WriteSource:
@@ -110,12 +117,15 @@ class WriteSource:
         self.sites_tried: list[str] = []
         self.sites_skipped: list[str] = []
         self._site_writer: SiteWriter | None = None
+        #: The follow-ups of the sites the storm found interesting (`interesting`), written after the sites.
+        self.follow_ups: FollowUps | None = None
         if self.parsed is not None and mutator == "auto":
             protect_all = [*_protected_paths(self.parsed.tree, values, self.version_path), *protect]
             self._mutator = Mutator(self.parsed, rng, protect=protect_all)
             self._site_writer = SiteWriter(self.parsed)
             found = self._site_writer.sites(protect_all)
             self.sites = tuple(schedule(found, rng))
+            self.follow_ups = FollowUps(self._site_writer, protect_all)
             _remember(_site_key(original, self.parsed.format, version_key, values, protect), len(found))
         self._next_site = 0
         self._count = 0
@@ -125,11 +135,19 @@ class WriteSource:
         self.flap_wanted = flap
         self._previous: str | None = original  # the config last written (before any version stamp)
         self._content: str | None = None  # the config of the write being drawn, when a stamp hides it
+        self._written: set[str] = {_digest(original)}  # every config written (before any stamp), by digest
 
     @property
     def sites_total(self) -> int:
         """How many sites the exploring stage has (before any cap on the rounds)."""
         return len(self.sites)
+
+    @property
+    def sites_untried(self) -> list[str]:
+        """The ids of the sites not written (yet), in the order the storm would write them: what coverage over
+        several runs names as never tried."""
+        tried = set(self.sites_tried)
+        return [site.id for site in self.sites if site.id not in tried]
 
     @property
     def exploring(self) -> bool:
@@ -143,7 +161,14 @@ class WriteSource:
         self._content = None
         write = self._draw(label, f"{self.tag}-{self._count}")
         self._previous = self._content if self._content is not None else write.text
+        self._written.add(_digest(self._previous))
         return write
+
+    def interesting(self, site_id: str) -> bool:
+        """The write of site `site_id` showed something new: queue its follow-ups, written once every site was
+        (False: no such site, or already queued)."""
+        site = next((s for s in self.sites if s.id == site_id), None)
+        return site is not None and self.follow_ups is not None and self.follow_ups.add(site)
 
     def flap_site(self, wanted: str | None) -> Site:
         """The site a flap storm toggles: `wanted` (an id, `backends:first-only`), else the first list shrunk to
@@ -182,7 +207,7 @@ class WriteSource:
         if label == FLAP:
             return self.flap(self.flap_site(self.flap_wanted), version)
         if label == AUTO:
-            explored = self._explore(version)
+            explored = self._explore(version) or self._follow_up(version)
             if explored is not None:
                 return explored
             label = self.rng.choice([VALUE, STRUCTURAL, INVALID])
@@ -233,6 +258,20 @@ class WriteSource:
             return NextWrite(text, data, label, site.expect, "auto", tuple(str(c) for c in rendered.changes),
                              self.version_of(data), site=site.id)
         return None
+
+    def _follow_up(self, version: str) -> NextWrite | None:
+        """The next follow-up of an interesting site never written before; None when none is left."""
+        if self.follow_ups is None or self._site_writer is None:
+            return None
+        follow: FollowUp | None = self.follow_ups.next(lambda text: _digest(text) in self._written)
+        if follow is None:
+            return None
+        rendered = follow.rendered
+        text, data = self._stamped(rendered.text, rendered.tree, rendered.data, version, self._site_writer.config)
+        self._content = rendered.text
+        label = INVALID if follow.label is Label.TYPE_BREAK else follow.label.value
+        return NextWrite(text, data, label, follow.expect, "auto", tuple(str(c) for c in rendered.changes),
+                         self.version_of(data), site=follow.id, follows=follow.follows.id)
 
     def _stamped(self, text: str, tree: Any, data: Any, version: str, config: ParsedConfig) -> tuple[str, Any]:
         """(text, data) with the fresh `version` at the version key, when the config has one."""
@@ -315,6 +354,10 @@ class WriteSource:
         if tree is None or self.version_path is None:
             return None
         return version_at(tree, self.version_path)
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def build_variant(variant: Variant, parsed: ParsedConfig | None, fmt: ConfigFormat | None, name: str,

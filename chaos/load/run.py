@@ -30,7 +30,7 @@ from chaos import cleanup, state
 from chaos.errors import LoadError
 from chaos.load.spec import LoadSpec, parse_user_ref
 from chaos.load.stream import LoadTotals, decode, to_records
-from chaos.platform.local.ports import free_port
+from chaos.ports import free_port
 from chaos.timeline import EventKind, RequestRecord, Timeline, WindowStats, now_ns, summarize
 
 #: Results kept in memory for `live()`.

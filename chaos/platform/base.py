@@ -34,6 +34,7 @@ from chaos.timeline import Timeline
 
 if TYPE_CHECKING:
     from chaos.external_etcd import ExternalEtcd
+    from chaos.platform.kinds import PlatformKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +99,8 @@ class StartedTarget:
         return self._config_file().read_text(encoding="utf-8")
 
     def write_config(self, text: str, mode: WriteMode) -> None:
-        if mode is WriteMode.CONFIGMAP_API:
-            raise PlatformError(f"{self._spec.name}: {configfiles.NEEDS_KUBERNETES}")
+        if mode not in configfiles.FILE_MODES:
+            raise PlatformError(configfiles.unreachable(self._spec.name, mode, configfiles.FILE_MODES))
         configfiles.write(self._config_file(), text, mode)
 
     def restore_config(self, text: str) -> None:
@@ -178,7 +179,12 @@ class Platform(ABC, Generic[T]):
     may add to `close` through `_release`; the rest is the same everywhere.
     """
 
-    name: ClassVar[str]
+    #: What this platform is at plan time (its name, the write modes that reach its targets, ...).
+    kind: ClassVar[PlatformKind]
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
 
     def __init__(self, *, timeline: Timeline, run_dir: Path | None, keep: bool) -> None:
         self.timeline = timeline

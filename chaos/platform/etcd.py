@@ -16,13 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Generic, Protocol, Self, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 import requests
 
 from chaos.errors import EtcdError
 from chaos.readiness import wait_until
 from chaos.timeline import EventKind, Timeline, now_ns
+
+if TYPE_CHECKING:
+    from chaos.platform.kinds import PlatformKind
 
 STATUS_TIMEOUT_S = 0.3
 POLL_S = 0.01
@@ -155,8 +158,8 @@ class MemberDeleting(Protocol):
 class EtcdLeadership(Generic[M]):
     """Leadership of an etcd cluster whose members this host reaches at their client URLs."""
 
-    #: The platform the members run on, for messages.
-    platform = "local"
+    #: The platform the members run on (each cluster class names its own).
+    platform: ClassVar[PlatformKind]
 
     def __init__(self, timeline: Timeline | None, where: str, tls: ClientTls | None = None) -> None:
         self.timeline = timeline or Timeline()
@@ -229,7 +232,7 @@ class EtcdLeadership(Generic[M]):
         """Why leader-loss `mode` cannot run here (None: it can)."""
         if mode == "move" or mode in self.loss_modes():
             return None
-        return (f"leader_loss mode {mode!r} is not available on the {self.platform} platform; "
+        return (f"leader_loss mode {mode!r} is not available on the {self.platform.name} platform; "
                 f"choose from {', '.join(['move', *self.loss_modes()])}")
 
     def member(self, name: str) -> M:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import requests
@@ -22,6 +23,8 @@ import requests
 from chaos.errors import ExternalEtcdError
 from chaos.external_etcd import EtcdTls, ExternalEtcd
 from chaos.platform.etcd import ClientTls, EtcdLeadership, LossMode, MemberDeleting
+from chaos.platform.kinds import PlatformKind
+from chaos.platform.local.planning import LOCAL
 from chaos.timeline import EventKind, Timeline
 
 #: Bound of each endpoint's first answer: a TLS handshake to a remote member, not a loopback call.
@@ -65,7 +68,7 @@ def tls_files(tls: EtcdTls | None) -> ClientTls | None:
 class ExternalEtcdCluster(EtcdLeadership[ExternalMember]):
     """The team's etcd: checked by `start()`, driven through its API, left running by `stop()`."""
 
-    platform = "local"
+    platform: ClassVar[PlatformKind] = LOCAL
 
     def __init__(self, external: ExternalEtcd, *, timeline: Timeline | None, tls: ClientTls | None) -> None:
         super().__init__(timeline, f"the team's etcd logs ({', '.join(external.endpoints)})", tls)

@@ -7,47 +7,72 @@ imported only when one is opened.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chaos import state
 from chaos.errors import UsageError
+from chaos.platform.kinds import PlatformKind
+from chaos.platform.kubernetes.planning import KUBERNETES
+from chaos.platform.local.planning import LOCAL
 
 if TYPE_CHECKING:
     from chaos.build import Binaries
     from chaos.platform.base import Platform
-    from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions
+    from chaos.platform.kubernetes.cluster.cluster import ClusterAccess, KubernetesOptions
     from chaos.timeline import Timeline
 
-PLATFORMS = ("local", "kubernetes")
+#: Every platform by name, as the plan sees it (chaos.platform.kinds); the CLI's choices.
+KINDS: dict[str, PlatformKind] = {kind.name: kind for kind in (LOCAL, KUBERNETES)}
+PLATFORMS = tuple(KINDS)
+#: Per platform, the modules that register with the state ledger the kinds of resource its runs hold
+#: (and, for Kubernetes, how to judge a run in another pod). Loaded by name, as the Kubernetes ones
+#: bring the cluster client: only a reclaim needs them all.
+RECLAIMERS: dict[str, tuple[str, ...]] = {
+    "local": ("chaos.cleanup", "chaos.platform.local.netfilter", "chaos.platform.local.cgroups"),
+    "kubernetes": ("chaos.platform.kubernetes.cluster.kind", "chaos.platform.kubernetes.cluster.namespace_reclaim",
+                   "chaos.platform.kubernetes.deployed.deployed_reclaim",
+                   "chaos.platform.kubernetes.cluster.pod_liveness"),
+}
 
 
-def check_platform(name: str) -> str:
-    """`name` when it is a platform; a UsageError listing the choices otherwise."""
-    if name not in PLATFORMS:
+def platform_kind(name: str) -> PlatformKind:
+    """The platform called `name`; a UsageError listing the choices otherwise."""
+    if name not in KINDS:
         raise UsageError(f"unknown platform {name!r}; choose from {', '.join(PLATFORMS)}")
-    return name
+    return KINDS[name]
 
 
-def open_platform(name: str, *, timeline: Timeline, binaries: Binaries, run_dir: Path | None,
+def reclaim_dead_runs(*, dry_run: bool = False,
+                      report: Callable[[str], None] | None = None) -> list[state.Reclaimed]:
+    """Undo what dead gochaos runs left behind on every platform (state.reclaim, with every kind registered)."""
+    for modules in RECLAIMERS.values():
+        for module in modules:
+            importlib.import_module(module)
+    return state.reclaim(dry_run=dry_run, report=report)
+
+
+def open_platform(kind: PlatformKind, *, timeline: Timeline, binaries: Binaries, run_dir: Path | None,
                   stack: ExitStack, keep: bool = False, kube: KubernetesOptions | None = None,
                   cluster: ClusterAccess | Callable[[], ClusterAccess] | None = None) -> Platform:
-    """The platform `name`, registered on `stack` so everything it started goes when the stack closes.
+    """The platform of `kind`, registered on `stack` so everything it started goes when the stack closes.
 
     `keep` keeps the run's artefacts (target logs, etcd data) after it. On Kubernetes, `cluster`
     is a cluster the caller opened for several runs, or a function giving one (asked only when the
     platform is Kubernetes); without one, a cluster is opened (a kind cluster created) from `kube`
     for this run alone.
     """
-    if check_platform(name) == "local":
+    if kind is LOCAL:
         from chaos.platform.local.platform import LocalPlatform
 
         local = LocalPlatform(timeline=timeline, binaries=binaries, run_dir=run_dir, keep=keep)
         stack.callback(local.close)
         return local
     # kubernetes, the only other one
-    from chaos.platform.kubernetes.cluster import KubernetesOptions, connect
+    from chaos.platform.kubernetes.cluster.cluster import KubernetesOptions, connect
     from chaos.platform.kubernetes.platform import KubernetesPlatform
 
     if callable(cluster):

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chaos.report.replay import replay_command
-from chaos.runner import RunResult
+from chaos.run_result import RunResult
 from chaos.timeline import WindowStats
 from chaos.verdict import Status
 
@@ -25,9 +25,11 @@ _STYLE = {Status.PASS: "bold green", Status.FAIL: "bold red", Status.INCONCLUSIV
 class ConsoleProgress:
     """Implements the runner's Progress: phase, elapsed, live rps / errors / p99."""
 
-    def __init__(self, console: Console, title: str) -> None:
+    def __init__(self, console: Console, title: str, *, redraw: bool = True) -> None:
         self.console = console
         self.title = title
+        #: One redrawn line on a terminal; False: a plain line per phase (CI logs, members run side by side).
+        self.redraw = redraw
         self.started = time.monotonic()
         self._phase = "setup"
         self._phase_started = self.started
@@ -37,7 +39,7 @@ class ConsoleProgress:
         self._live: Live | None = None
 
     def __enter__(self) -> ConsoleProgress:
-        if self.console.is_terminal:
+        if self.console.is_terminal and self.redraw:
             self._live = Live(self._render(), console=self.console, refresh_per_second=4,
                               transient=True)
             self._live.__enter__()

@@ -2,8 +2,9 @@
 
 The verdict of each run with its seed, replay command and the figures `gochaos history` compares
 (recovery, availability and p99 during the faults), the detection rate of a scenario run several
-times, and the top finding: the first failing one (else the first inconclusive one) with its
-evidence. `chaos.report.markdown` and `chaos.report.webhook` render it; neither decides anything.
+times with the mutation sites its storms tried over those runs, and the top finding: the first
+failing one (else the first inconclusive one) with its evidence. `chaos.report.markdown` and
+`chaos.report.webhook` render it; neither decides anything.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import TYPE_CHECKING
 from chaos import repeat
 from chaos.history import point
 from chaos.report import overall_status
+from chaos.report.coverage import of_document
 from chaos.report.json_report import to_dict
 from chaos.report.replay import replay_command
 from chaos.verdict import Finding, Status
 
 if TYPE_CHECKING:
-    from chaos.runner import RunResult
+    from chaos.run_result import RunResult
 
 
 
@@ -58,7 +60,7 @@ class TopFinding:
 class Digest:
     verdict: Status
     runs: tuple[RunDigest, ...]
-    #: One line per scenario run more than once: how often it failed.
+    #: One line per scenario run more than once: how often it failed; then the sites its storms tried over those runs.
     detection: tuple[str, ...]
     top: TopFinding | None
     #: Where the full reports are (the run directory), when they were written.
@@ -78,9 +80,12 @@ class Digest:
 
 def digest(results: Sequence[RunResult], *, report: Path | None = None) -> Digest:
     runs = []
+    sites = []
     top: TopFinding | None = None
     for result in results:
-        figures = point(to_dict(result), "")
+        document = to_dict(result)
+        sites.append(of_document(document))
+        figures = point(document, "")
         problems = tuple(sorted((f for f in result.verdict.findings if f.status is not Status.PASS),
                                 key=lambda f: f.status.rank))
         run = RunDigest(scenario=result.scenario.name, buggy=result.buggy, verdict=result.verdict.status,
@@ -95,4 +100,6 @@ def digest(results: Sequence[RunResult], *, report: Path | None = None) -> Diges
         outcomes = [(r.seed, r.verdict) for r in runs if r.scenario == name]
         if len(outcomes) > 1:
             detection.append(repeat.rate_text(name, repeat.detection(outcomes)))
+            detection += repeat.coverage_lines(name, [s for s, r in zip(sites, runs, strict=True)
+                                                      if r.scenario == name])
     return Digest(overall_status(r.verdict for r in runs), tuple(runs), tuple(detection), top, report)

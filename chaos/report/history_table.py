@@ -1,4 +1,5 @@
-"""`gochaos history` on a terminal: one table per scenario, oldest run first, regressions marked."""
+"""`gochaos history` on a terminal: one table per scenario, oldest run first, regressions marked; under it the
+mutation sites its storms tried over those runs, and a few of those none tried."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chaos.history import RunPoint, by_series
+from chaos.report.coverage import accumulate, lines
 from chaos.verdict import Status
 
 MARK = "▲"
@@ -26,7 +28,9 @@ def _table(name: str, runs: Sequence[RunPoint]) -> Table:
     flagged = sum(bool(p.regressions) for p in runs)
     title = (f"{name}: {len(runs)} run(s)" + (f", {flagged} with regressions" if flagged else "")
              + " · availability and p99 during the faults")
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    sites = lines(accumulate(p.storms for p in runs))
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, caption="\n".join(sites) or None,
+                  caption_justify="left")
     for header, justify in (("run (UTC)", "left"), ("seed", "right"), ("verdict", "left"),
                             ("recovery", "right"), ("avail.", "right"), ("p99", "right"),
                             ("landing", "right"), ("findings", "left"), (f"{MARK} regression", "left")):

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos import repeat
-from chaos.report import overall_status
+from chaos.report import coverage, overall_status
 from chaos.report.replay import replay_command
 from chaos.report.sanitize import printable
 from chaos.verdict import Finding, Status
 
 if TYPE_CHECKING:
-    from chaos.runner import RunResult
+    from chaos.run_result import RunResult
 
 FILENAME = "report.html"
 MAX_EVIDENCE = 12
@@ -143,7 +143,8 @@ def _summary(results: Sequence[RunResult]) -> str:
 
 
 def _detection_rates(results: Sequence[RunResult]) -> str:
-    """For a scenario run more than once (--repeat): how often it failed, linking the first failing run."""
+    """For a scenario run more than once (--repeat): how often it failed, linking the first failing run; the
+    mutation sites its storms tried over the runs."""
     lines = []
     for name in dict.fromkeys(r.scenario.name for r in results):
         runs = [(i, r) for i, r in enumerate(results, start=1) if r.scenario.name == name]
@@ -155,6 +156,8 @@ def _detection_rates(results: Sequence[RunResult]) -> str:
         if first is not None:
             text += f'; <a href="#run-{first}">first failing run: seed {found.first_failing_seed}</a>'
         lines.append(f'<p class="detection">{text}</p>')
+        lines += [f'<p class="detection">{escape(line)}</p>'
+                  for line in repeat.coverage_lines(name, [coverage.of_result(r) for _, r in runs])]
     return "".join(lines)
 
 

@@ -27,7 +27,7 @@ from chaos.report.documents import (
     SuiteDocument,
     WindowDocument,
 )
-from chaos.runner import RunResult
+from chaos.run_result import RunResult
 from chaos.timeline import WindowStats
 from chaos.verdict import Verdict
 

@@ -27,7 +27,7 @@ from chaos.report.sanitize import printable
 from chaos.verdict import Finding, Status
 
 if TYPE_CHECKING:
-    from chaos.runner import RunResult
+    from chaos.run_result import RunResult
 
 FILENAME = "junit.xml"
 

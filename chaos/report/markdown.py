@@ -15,7 +15,7 @@ from chaos.report.digest import Digest, RunDigest, digest
 from chaos.report.sanitize import printable
 
 if TYPE_CHECKING:
-    from chaos.runner import RunResult
+    from chaos.run_result import RunResult
 
 FILENAME = "summary.md"
 #: Evidence shown under the top finding: pieces, and lines of each (a stack is long).

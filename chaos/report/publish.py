@@ -20,7 +20,7 @@ from chaos.report.digest import digest
 from chaos.report.webhook import Format
 
 if TYPE_CHECKING:
-    from chaos.runner import RunResult
+    from chaos.run_result import RunResult
 
 Warn = Callable[[str], None]
 JOB = "gochaos"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from chaos.scenario import bundled_scenarios
 
 if TYPE_CHECKING:
-    from chaos.runner import RunResult
+    from chaos.run_result import RunResult
     from chaos.scenario import Scenario
     from chaos.verdict import Finding
 

@@ -23,7 +23,7 @@ from chaos.report.svg import INK, MUTED, Canvas, nice_ticks
 from chaos.verdict import Status
 
 if TYPE_CHECKING:
-    from chaos.runner import RunResult
+    from chaos.run_result import RunResult
 
 WIDTH, HEIGHT, VERDICT_HEIGHT = 264, 136, 62
 LEFT, RIGHT, TOP, BOTTOM = 46, 14, 24, 22

@@ -7,7 +7,7 @@ Brings up an offline kind cluster (tests/e2e/kind_offline), deploys configd ther
 (its own Deployment and ConfigMap, tests/e2e/team_service.py), then measures the request rate the
 suite's Locust load gets on `GET /`:
 
-1. from this host through port-forward (`chaos.platform.kubernetes.tunnel`, one API-server stream
+1. from this host through port-forward (`chaos.platform.kubernetes.cluster.tunnel`, one API-server stream
    per connection: how a run outside the cluster reaches a deployed service), at each user count;
 2. from a runner pod inside the cluster (the gochaos runner image, `gochaos run` of a load-only
    scenario on the pod's ServiceAccount, reaching the pod over the pod network), at the best user
@@ -46,12 +46,12 @@ from team_service import deploy_team  # noqa: E402
 
 from chaos.build import Binaries  # noqa: E402
 from chaos.load import LoadRun, LoadSpec  # noqa: E402
-from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions, connect  # noqa: E402
-from chaos.platform.kubernetes.deployed import Workload, ready_pod  # noqa: E402
-from chaos.platform.kubernetes.images import ensure_image, load_into_kind  # noqa: E402
-from chaos.platform.kubernetes.manifests import load_kustomization, manifests_dir  # noqa: E402
-from chaos.platform.kubernetes.rights import OPT_IN_LABEL, OPT_IN_VALUE  # noqa: E402
-from chaos.platform.kubernetes.tunnel import PortForwardDial, Tunnel  # noqa: E402
+from chaos.platform.kubernetes.cluster.cluster import ClusterAccess, KubernetesOptions, connect  # noqa: E402
+from chaos.platform.kubernetes.cluster.images import ensure_image, load_into_kind  # noqa: E402
+from chaos.platform.kubernetes.cluster.rights import OPT_IN_LABEL, OPT_IN_VALUE  # noqa: E402
+from chaos.platform.kubernetes.cluster.tunnel import PortForwardDial, Tunnel  # noqa: E402
+from chaos.platform.kubernetes.pod_target import Workload, ready_pod  # noqa: E402
+from chaos.platform.kubernetes.workloads.manifests import load_kustomization, manifests_dir  # noqa: E402
 from chaos.readiness import wait_until  # noqa: E402
 from chaos.timeline import Timeline  # noqa: E402
 

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import command_line, machine_info, write_report
 
-from chaos.runner import RunResult, run_scenario
+from chaos.run_result import RunResult
+from chaos.runner import run_scenario
 from chaos.scenario import load_scenario, resolve
 from chaos.timeline import EventKind
 from chaos.verdict import Status

@@ -4,9 +4,10 @@ build pass every site, and how fast does `gochaos shrink` reduce what was found?
     .venv/bin/python tests/bench/bench_hunting.py [--seeds 10] [--first-seed 1] [--bug NAME ...] [--out FILE]
 
 Deterministic bugs: `pattern: auto, rounds: auto` once per seed (tests/integration/hunted/explore.chaos.yaml);
-caught = FAIL from `panics`. The racy slice shrink: the flap storm (flap.chaos.yaml) once per seed, its
-detection rate (a race shows in some runs only). The fixed build runs the explore and flap storms on the same seeds
-and must PASS. Then one caught failure per bug is shrunk (`gochaos shrink`): writes before and after, trial
+caught = FAIL from `panics`. The racy ones (a slice shrunk in place under a reader; a map written by the reload
+while handlers read it, race-built): the flap storm (flap.chaos.yaml) once per seed, its detection rate (a race
+shows in some runs only). The fixed build runs the explore and flap storms on the same seeds (the flap storm also
+race-built) and must PASS. Then one caught failure per bug is shrunk (`gochaos shrink`): writes before and after, trial
 runs, seconds, and whether the written scenario fails again on its own. Writes
 tests/bench/results/hunting.json.
 """
@@ -33,7 +34,9 @@ from chaos.build import Binaries  # noqa: E402
 
 TEMPLATES = ROOT / "tests" / "integration" / "hunted"
 DETERMINISTIC = ("empty-list-index", "empty-string-index", "zero-division", "negative-make", "nil-map-after-remove")
-RACY = ("slice-shrink-race",)
+RACY = ("slice-shrink-race", "map-race")
+#: Bugs that need the race detector to show: their runs use the race-built binary.
+RACE_BUILT = ("map-race",)
 
 
 def hunt(binary: Path, template: str, bug: str, seed: int, work: Path) -> dict[str, Any]:
@@ -70,7 +73,8 @@ def main() -> int:
     parser.add_argument("--bug", action="append", choices=[*DETERMINISTIC, *RACY])
     parser.add_argument("--out", type=Path, default=RESULTS / "hunting.json")
     args = parser.parse_args()
-    binary = Binaries()["hunted"]
+    binaries = Binaries()
+    binary, race_binary = binaries["hunted"], binaries.get("hunted", race=True)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     bugs = args.bug or [*DETERMINISTIC, *RACY]
     results: list[dict[str, Any]] = []
@@ -78,7 +82,8 @@ def main() -> int:
         work = Path(tmp)
         for bug in bugs:
             template = "flap" if bug in RACY else "explore"
-            runs = [hunt(binary, template, bug, seed, work) for seed in seeds]
+            built = race_binary if bug in RACE_BUILT else binary
+            runs = [hunt(built, template, bug, seed, work) for seed in seeds]
             hits = [r for r in runs if caught(r)]
             entry: dict[str, Any] = {"bug": bug, "storm": template, "runs": len(runs), "caught": len(hits),
                                      "detection_rate": len(hits) / len(runs),
@@ -90,6 +95,7 @@ def main() -> int:
                                                               if "shrink" in entry else ""), flush=True)
         fixed = {template: [hunt(binary, template, "none", seed, work) for seed in seeds]
                  for template in ("explore", "flap")}
+        fixed["flap (race-built)"] = [hunt(race_binary, "flap", "none", seed, work) for seed in seeds]
     not_passing = {t: [summary_of(r) for r in runs if r["verdict"] != "pass"] for t, runs in fixed.items()}
     for template, runs in fixed.items():
         print(f"fixed build, {template}: {len(runs) - len(not_passing[template])}/{len(runs)} pass", flush=True)

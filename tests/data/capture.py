@@ -26,8 +26,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from chaos.build import Binaries  # noqa: E402
-from chaos.platform.local.ports import free_port  # noqa: E402
-from chaos.runner import RunResult, run_scenario  # noqa: E402
+from chaos.ports import free_port  # noqa: E402
+from chaos.run_result import RunResult  # noqa: E402
+from chaos.runner import run_scenario  # noqa: E402
 from chaos.scenario import load_scenario, resolve  # noqa: E402
 
 CASES = {  # case -> (scenario, buggy)

@@ -29,7 +29,7 @@ from kind_offline import (
     running_cluster,
 )
 
-from chaos.platform.kubernetes.kind import KindCluster
+from chaos.platform.kubernetes.cluster.kind import KindCluster
 
 OPT_IN_ENV = "GOCHAOS_E2E_KUBERNETES"
 OPT_IN_REASON = (

@@ -21,8 +21,8 @@ import pytest
 from chaos.build import Binaries
 from chaos.errors import ExternalEtcdError
 from chaos.external_etcd import ExternalEtcd
-from chaos.platform.kubernetes.cluster import KubernetesOptions, connect
-from chaos.platform.kubernetes.kind import KindCluster
+from chaos.platform.kubernetes.cluster.cluster import KubernetesOptions, connect
+from chaos.platform.kubernetes.cluster.kind import KindCluster
 from chaos.platform.kubernetes.platform import KubernetesPlatform
 from chaos.timeline import Timeline
 

@@ -24,7 +24,7 @@ from kind_offline.local_images import build_static_go_binary, docker_build, kind
 from kind_offline.locations import repo_root
 from kind_offline.versions import KUBERNETES_VERSION
 
-from chaos.platform.kubernetes.kind import KindCluster
+from chaos.platform.kubernetes.cluster.kind import KindCluster
 
 pytestmark = pytest.mark.kubernetes
 

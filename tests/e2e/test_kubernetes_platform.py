@@ -1,7 +1,7 @@
 """The Kubernetes platform on a real kind cluster: no mocks, the same oracles as on local processes.
 
 Uses the session `gochaos_kind_cluster` of tests/e2e/conftest.py (an offline-built node image) and
-reaches it through `chaos.platform.kubernetes.cluster.connect` the way `gochaos --kind-cluster NAME` does.
+reaches it through `chaos.platform.kubernetes.cluster.cluster.connect` the way `gochaos --kind-cluster NAME` does.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from chaos.injectors.base import InjectionContext, run_fault
 from chaos.oracles.context import OracleContext, Phases
 from chaos.oracles.panics import PanicsParams
 from chaos.oracles.panics import check as panics_check
-from chaos.platform.kubernetes.cluster import ClusterAccess, KubernetesOptions, connect
-from chaos.platform.kubernetes.kind import KindCluster
+from chaos.platform.kubernetes.cluster.cluster import ClusterAccess, KubernetesOptions, connect
+from chaos.platform.kubernetes.cluster.kind import KindCluster
 from chaos.platform.kubernetes.platform import KubernetesPlatform
 from chaos.readiness import wait_until
 from chaos.targets import bundled, chaosagent_env

@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from chaos.runner import RunResult, run_scenario
+from chaos.run_result import RunResult
+from chaos.runner import run_scenario
 from chaos.scenario import load_scenario, resolve
 from chaos.verdict import Status
 

@@ -9,10 +9,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from chaos.readiness import wait_until
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import ProcessTree
 
 pytestmark = pytest.mark.integration
 
@@ -29,46 +33,13 @@ faults:
 """
 
 
-def children_of(pid: int) -> dict[int, str]:
-    """Every live descendant of `pid` (any session or process group), pid -> command."""
-    parents: dict[int, int] = {}
-    names: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] == "Z":
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        names[int(entry.name)] = stat[stat.index("(") + 1:stat.rindex(")")]
-    found: dict[int, str] = {}
-    frontier = [pid]
-    while frontier:
-        parent = frontier.pop()
-        for child, ppid in parents.items():
-            if ppid == parent and child not in found:
-                found[child] = names[child]
-                frontier.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 @pytest.mark.parametrize(("sig", "phase"), [
     (signal.SIGINT, "baseline"),
     (signal.SIGINT, "faults"),
     (signal.SIGTERM, "faults"),
 ])
-def test_signal_stops_everything_the_run_started(tmp_path: Path, sig: signal.Signals, phase: str) -> None:
+def test_signal_stops_everything_the_run_started(tmp_path: Path, sig: signal.Signals, phase: str,
+                                                 process_tree: ProcessTree) -> None:
     scenario = tmp_path / "long.chaos.yaml"
     scenario.write_text(SCENARIO.replace("BASELINE", "60" if phase == "baseline" else "1"))
     output = tmp_path / "out.txt"
@@ -80,7 +51,7 @@ def test_signal_stops_everything_the_run_started(tmp_path: Path, sig: signal.Sig
         assert wait_until(lambda: f"long-run: {phase}" in output.read_text(), timeout_s=120), \
             output.read_text()
         time.sleep(1.0)
-        descendants = children_of(proc.pid)
+        descendants = process_tree.descendants(proc.pid)
         names = set(descendants.values())
         assert "configd" in names, f"expected the target among {descendants}"
         assert any("python" in n for n in names), f"expected the Locust child among {descendants}"
@@ -95,7 +66,7 @@ def test_signal_stops_everything_the_run_started(tmp_path: Path, sig: signal.Sig
     text = output.read_text()
     assert code == 130, text
     assert "interrupted" in text
-    survivors = {pid: name for pid, name in descendants.items() if alive(pid)}
+    survivors = {pid: name for pid, name in descendants.items() if process_tree.alive(pid)}
     assert survivors == {}, f"left running after {sig.name}: {survivors}"
     assert not config.exists() and list(tmp_path.glob("gochaos-run-*")) == [], "run dir left behind"
     # everything was let go on the way out, not left for the exit hook or the next run to clean up

@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 from chaos.report import html, junit
-from chaos.runner import RunResult, run_scenario
+from chaos.run_result import RunResult
+from chaos.runner import run_scenario
 from chaos.scenario import load_scenario, resolve
 from chaos.timeline import EventKind
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from chaos.injectors.base import FaultOutcome, FaultReport
 from chaos.oracles.context import Phases
-from chaos.runner import RunResult
+from chaos.run_result import RunResult
 from chaos.scenario import Scenario
 from chaos.timeline import EventKind, RequestRecord, Timeline
 from chaos.verdict import Evidence, Finding, Status, decide

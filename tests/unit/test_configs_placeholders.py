@@ -79,7 +79,7 @@ def test_the_names_are_the_command_lines() -> None:
 
 
 def test_etcd_endpoints_come_comma_joined_and_space_joined() -> None:
-    from chaos.platform.kubernetes.manifests import pod_placeholders
+    from chaos.platform.kubernetes.workloads.manifests import pod_placeholders
     from chaos.targets import TargetSpec, fill_placeholders
 
     values = {**VALUES, "etcd_endpoints": "http://127.0.0.1:2379,http://127.0.0.1:2381"}
@@ -98,7 +98,8 @@ def test_etcd_endpoints_come_comma_joined_and_space_joined() -> None:
 @pytest.mark.parametrize(("template", "ports", "message"), [
     ("--listen={lisen}", (), r"^unknown placeholder \{lisen\} in '--listen=\{lisen\}'; did you mean \{listen\}\? "
                              r"\(valid: \{binary\} \{listen\} \{host\} \{port\} \{config\} \{etcd_endpoints\} "
-                             r"\{etcd_endpoints_spaced\} \{workdir\}\); write \{\{ and \}\} for literal braces$"),
+                             r"\{etcd_endpoints_spaced\} \{workdir\} \{scenario_dir\}\); write \{\{ and \}\} for "
+                             r"literal braces$"),
     ("--admin={port.admn}", ("admin",), r"unknown placeholder \{port\.admn\} .*did you mean \{port\.admin\}\?"),
     ("{method}", (), r"unknown placeholder \{method\} in '\{method\}' \(valid: "),
 ])

@@ -11,6 +11,7 @@ import yaml
 from chaos.errors import ScenarioError, UsageError
 from chaos.external_etcd import ExternalEtcd
 from chaos.plan import build_plan, describe
+from chaos.platform.factory import platform_kind
 from chaos.scenario import Scenario, load_scenario, parse_scenario
 
 HEAD = """\
@@ -114,12 +115,12 @@ def test_a_secret_or_pods_need_kubernetes(tmp_path: Path) -> None:
                                           "tls": {"secret": {"namespace": "db", "name": "etcd-client"}}})
     with pytest.raises(UsageError, match=r"reads Secret db/etcd-client \(keys ca\.crt, tls\.crt, tls\.key\), which "
                                          r"needs --platform kubernetes"):
-        secret.checked_for("local", tmp_path)
+        secret.checked_for(platform_kind("local"), tmp_path)
     pods = ExternalEtcd.model_validate({"endpoints": ["http://a:2379"], "pods": {"namespace": "db",
                                                                                   "selector": "app=etcd"}})
     with pytest.raises(UsageError, match=r"etcd\.external\.pods names Kubernetes pods: run with --platform"):
-        pods.checked_for("local", tmp_path)
-    assert pods.checked_for("kubernetes", tmp_path) == pods
+        pods.checked_for(platform_kind("local"), tmp_path)
+    assert pods.checked_for(platform_kind("kubernetes"), tmp_path) == pods
 
 
 @pytest.mark.parametrize(("pods", "platform", "mode", "reason"), [
@@ -138,4 +139,4 @@ def test_only_the_api_modes_are_available(pods: bool, platform: str, mode: str, 
     data: dict[str, object] = {"endpoints": ["http://a:2379"]}
     if pods:
         data["pods"] = {"namespace": "db", "selector": "app=etcd"}
-    assert ExternalEtcd.model_validate(data).unavailable(mode, platform) == reason
+    assert ExternalEtcd.model_validate(data).unavailable(mode, platform_kind(platform)) == reason

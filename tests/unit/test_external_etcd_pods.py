@@ -6,7 +6,7 @@ from __future__ import annotations
 from kubernetes.client import V1Container, V1ObjectMeta, V1Pod, V1PodSpec, V1PodStatus
 
 from chaos.platform.external_etcd import ExternalMember
-from chaos.platform.kubernetes.external_etcd import control_plane_addresses, pod_of
+from chaos.platform.kubernetes.deployed.external_etcd import control_plane_addresses, pod_of
 
 
 def pod(name: str, ip: str | None, *, host_ip: str | None = None, command: list[str] | None = None) -> V1Pod:

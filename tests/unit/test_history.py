@@ -15,7 +15,7 @@ from chaos.injectors.etcd_leader import NEW_LEADER_AFTER_MS
 from chaos.injectors.live_watch import LIVE_AFTER_MS
 from chaos.oracles import recovery
 from chaos.report import json_report
-from chaos.runner import RunResult
+from chaos.run_result import RunResult
 from chaos.verdict import Finding, Status
 
 HOUR_NS = 3600 * 1_000_000_000

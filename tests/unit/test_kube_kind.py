@@ -16,7 +16,7 @@ import pytest
 
 from chaos import state
 from chaos.errors import PlatformError
-from chaos.platform.kubernetes.kind import KindCluster
+from chaos.platform.kubernetes.cluster.kind import KindCluster
 
 FAKE_KIND = """#!/bin/sh
 echo "kind DOCKER_HOST=${DOCKER_HOST:-} $*" >> "$FAKE_LOG"

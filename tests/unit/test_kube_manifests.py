@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from chaos.errors import TargetError, UsageError
-from chaos.platform.kubernetes import manifests as m
-from chaos.platform.kubernetes.cluster import check_context, context_server
-from chaos.platform.kubernetes.podwatch import parse_timestamped
+from chaos.platform.kubernetes.cluster.cluster import check_context, context_server
+from chaos.platform.kubernetes.cluster.podwatch import parse_timestamped
+from chaos.platform.kubernetes.workloads import manifests as m
 from chaos.targets import TargetSpec, bundled
 
 

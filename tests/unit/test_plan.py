@@ -12,9 +12,10 @@ import chaos.load
 import chaos.runner
 from chaos.errors import ExitCode, UsageError
 from chaos.plan import LOAD_SLACK_S, Plan, build_plan, describe
-from chaos.platform.factory import PLATFORMS, check_platform
+from chaos.platform.factory import PLATFORMS, platform_kind
 from chaos.report import overall_status
-from chaos.runner import QuietProgress, RunResult, run_scenario
+from chaos.run_result import RunResult
+from chaos.runner import QuietProgress, run_scenario
 from chaos.scenario import EtcdEntry, Scenario, TargetEntry
 from chaos.targets import ConfigDelivery
 from chaos.timeline import Timeline
@@ -150,11 +151,11 @@ def test_run_scenario_follows_the_plan_it_is_given(monkeypatch: pytest.MonkeyPat
         run_scenario(plan, seed=6)
     with pytest.raises(_Stop):
         run_scenario(storm("rename"), base_dir=HERE, seed=5)
-    assert followed[1].seed == 5 and followed[1].platform == "local" and not followed[1].buggy
+    assert followed[1].seed == 5 and followed[1].platform.name == "local" and not followed[1].buggy
 
 
 def test_unknown_platforms_are_refused_in_one_place() -> None:
-    assert PLATFORMS == ("local", "kubernetes") and check_platform("local") == "local"
+    assert PLATFORMS == ("local", "kubernetes") and platform_kind("local").name == "local"
     with pytest.raises(UsageError, match="unknown platform 'mars'; choose from local, kubernetes"):
         build_plan(scenario(), HERE, platform="mars")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.platform.local import ports
+from chaos import ports
 
 
 def _grab(ledger: str, count: int, queue: multiprocessing.Queue[list[int]]) -> None:

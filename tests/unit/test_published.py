@@ -311,7 +311,8 @@ def test_a_go_install_target_plans_its_binary_without_building_it(tmp_path: Path
      r"targets\.0: a `go_install` target runs its built binary as \{binary\}: give a `command` that uses it"),
     (('    command: ["{binary}", "-host", "{host}", "-port", "{port}"]\n', ""),
      r"targets\.0: a `go_install` target runs its built binary as \{binary\}"),
-    (("    ready_path", "    race: true\n    ready_path"), r"targets\.0: `race` builds a bundled target"),
+    (("    go_install", "    build: .\n    go_install"), r"targets\.0: give `go_install` \(a published Go service\) "
+                                                        r"or `build` \(your own source\), not both"),
 ])
 def test_a_go_install_target_is_checked_when_the_scenario_loads(change: tuple[str, str], message: str) -> None:
     text = SCENARIO.replace(*change)

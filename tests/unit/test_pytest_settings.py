@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from chaos import pytest_session as session
 from chaos.cli import main
 from chaos.errors import ExitCode, UsageError
 from chaos.os_support import require_linux
+from chaos.pytest_plugin import session
 
 pytest_plugins = ["pytester"]
 

@@ -14,7 +14,7 @@ import chaos.runner
 from chaos.cli import main
 from chaos.errors import ExitCode
 from chaos.report import html
-from chaos.runner import RunResult
+from chaos.run_result import RunResult
 from chaos.verdict import Status
 
 

@@ -13,7 +13,7 @@ from report_samples import sample_findings, sample_result
 from chaos.injectors.base import FaultOutcome
 from chaos.report import openmetrics
 from chaos.report.json_report import to_dict
-from chaos.runner import RunResult
+from chaos.run_result import RunResult
 from chaos.verdict import Finding, Status, decide
 
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from chaos.report import html, junit
 from chaos.report.console import print_verdict
 from chaos.report.replay import command_for, replay_command, scenario_file
-from chaos.runner import RunResult
+from chaos.run_result import RunResult
 from chaos.scenario import load_scenario, resolve
 
 USER_SCENARIO = """\

@@ -72,11 +72,12 @@ def test_every_bundled_scenario_validates_and_the_gate_holds_the_incidents() -> 
     found = bundled_scenarios()
     assert set(found) >= {"reload-panic", "cache-map-race", "etcd-leader-loss", "gc-pressure", "gate"}
     for name, path in found.items():
-        suite, plan = load_plan(path)
+        suite, plan, _ = load_plan(path)
         assert suite == name
         if name != "gate":
             assert [s.name for s, _ in plan] == [name]
-    _, gate = load_plan(found["gate"])
+    _, gate, jobs = load_plan(found["gate"])
+    assert jobs == 1
     assert [s.name for s, _ in gate] == ["reload-panic", "cache-map-race", "etcd-leader-loss", "gc-pressure"]
     assert all(entry.buggy_flags for s, _ in gate for entry in s.targets), "every member needs a buggy switch"
 
@@ -152,7 +153,7 @@ STORM = "name: s\ntargets: [{bundled: configd}]\nfaults:\n  - {injector: reload_
     ("name: s\ntargets:\n  - name: svc\n    command: [./svc, '--listen={lisen}']\n",
      r"^s\.yaml:4: targets\.0\.command\.1: unknown placeholder \{lisen\} in '--listen=\{lisen\}'; did you mean "
      r"\{listen\}\? \(valid: \{binary\} \{listen\} \{host\} \{port\} \{config\} \{etcd_endpoints\} "
-     r"\{etcd_endpoints_spaced\} \{workdir\}\); write \{\{ and \}\} for literal braces$"),
+     r"\{etcd_endpoints_spaced\} \{workdir\} \{scenario_dir\}\); write \{\{ and \}\} for literal braces$"),
     ("name: s\ntargets:\n  - name: svc\n    command: [./svc]\n    ports: [admin]\n    env: {ADMIN: '{listen.admn}'}\n",
      r"^s\.yaml:6: targets\.0\.env\.ADMIN: unknown placeholder \{listen\.admn\} in '\{listen\.admn\}'; did you mean "
      r"\{listen\.admin\}\? "),

@@ -39,6 +39,17 @@ def test_the_same_seed_draws_the_same_schedule_and_another_seed_another() -> Non
     assert all(k * 2 <= at <= k * 2 + 1.5 for k, at in enumerate(storm))
 
 
+def test_each_fault_gets_its_own_seed_drawn_from_the_run_seed() -> None:
+    first, again, other = (fault_schedule(JITTERED, seed) for seed in (1234, 1234, 1235))
+    seeds = [f.seed for f in first]
+    assert seeds == [f.seed for f in again]
+    assert len(set(seeds)) == len(seeds), "two faults share a random stream"
+    assert not set(seeds) & {f.seed for f in other}
+    fresh = first[0].instance()
+    assert fresh is not first[0].injector and fresh.params == first[0].injector.params
+    assert fresh.budget == first[0].injector.budget
+
+
 def test_the_seed_comes_from_the_flag_then_the_scenario_then_is_drawn() -> None:
     assert resolve_seed(JITTERED, 5) == 5
     assert resolve_seed(JITTERED, None) == 99

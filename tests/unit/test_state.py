@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from chaos import state
+from chaos.platform.factory import reclaim_dead_runs
 from chaos.readiness import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,25 +96,25 @@ def test_a_sigkilled_owner_leaves_a_state_file_that_reclaim_works_through(
     assert alive(sleeper) and folder.is_dir()  # what a SIGKILL leaves behind
 
     lines: list[str] = []
-    preview = state.reclaim(dry_run=True, report=lines.append)
+    preview = reclaim_dead_runs(dry_run=True, report=lines.append)
     assert len(preview) == 2 and alive(sleeper) and folder.is_dir() and files[0].exists()
     assert all("would be cleaned up" in line for line in lines)
 
     lines.clear()
-    done = state.reclaim(report=lines.append)
+    done = reclaim_dead_runs(report=lines.append)
     assert [d.outcome for d in done] == ["killed", "removed"], lines
     assert lines == [d.describe() for d in done]
     assert f"process group {sleeper} (sleeper) (left by dead gochaos pid {proc.pid}): killed" in lines
     assert wait_until(lambda: not alive(sleeper), timeout_s=5)
     assert not folder.exists() and not files[0].exists()
-    assert state.reclaim() == []
+    assert reclaim_dead_runs() == []
 
 
 def test_a_live_owner_is_never_touched(state_dir: Path, sleepers: list[int | subprocess.Popen[bytes]]) -> None:
     proc, sleeper, folder = start_owner("live")
     sleepers.append(sleeper)
     try:
-        assert state.reclaim() == []
+        assert reclaim_dead_runs() == []
         assert alive(sleeper) and folder.is_dir() and len(list(state_dir.glob(f"{proc.pid}.*.json"))) == 1
     finally:
         finish(proc)
@@ -149,7 +150,7 @@ def test_a_recycled_pid_is_never_signalled(state_dir: Path, sleepers: list[int |
         {"kind": "process_group", "key": str(bystander.pid), "what": "a group",
          "data": {"pid": bystander.pid, "start": start - 1}},
     ])
-    done = state.reclaim()
+    done = reclaim_dead_runs()
     assert [d.outcome for d in done] == ["already gone", "already gone"]
     time.sleep(0.2)
     assert alive(bystander.pid) and not path.exists()
@@ -160,7 +161,7 @@ def test_an_owner_in_another_pid_namespace_is_left_alone(state_dir: Path, tmp_pa
     kept.mkdir()
     owner = {**dead_owner(), "pid_ns": "pid:[1]"}
     path = forged_state(state_dir, owner, [{"kind": "dir", "key": str(kept), "what": "a dir", "data": {}}])
-    assert state.reclaim() == []
+    assert reclaim_dead_runs() == []
     assert kept.is_dir() and path.exists()
 
 
@@ -171,7 +172,7 @@ def test_an_owner_in_another_pod_is_left_alone_when_no_api_can_say_its_pod_is_go
     kept.mkdir()
     owner = {**dead_owner(), "pid": os.getpid(), "pod": "gochaos/gochaos-123-abc/uid-1"}
     path = forged_state(state_dir, owner, [{"kind": "dir", "key": str(kept), "what": "a dir", "data": {}}])
-    assert state.reclaim() == []
+    assert reclaim_dead_runs() == []
     assert kept.is_dir() and path.exists()
     for name, value in zip(state.POD_ENV, ("gochaos", "gochaos-456-def", "uid-2"), strict=True):
         monkeypatch.setenv(name, value)
@@ -185,7 +186,7 @@ def test_only_gochaos_temp_dirs_are_ever_removed(state_dir: Path, tmp_path: Path
     precious.mkdir()
     path = forged_state(state_dir, dead_owner(),
                         [{"kind": "dir", "key": str(precious), "what": "a dir", "data": {}}])
-    [item] = state.reclaim()
+    [item] = reclaim_dead_runs()
     assert not item.ok and "not a gochaos temp dir" in item.outcome
     assert precious.is_dir() and path.exists(), "a state file whose clean-up failed is kept for a retry"
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from chaos.platform.kubernetes.tunnel import DirectDial, Tunnel
+from chaos.platform.kubernetes.cluster.tunnel import DirectDial, Tunnel
 
 
 class _Hello(http.server.BaseHTTPRequestHandler):

@@ -1,128 +1,67 @@
 """The Kubernetes platform: each target is a Deployment + Service (+ ConfigMap) in the run's namespace.
 
 Every run gets its own namespace, labelled as gochaos's; the suite refuses to touch one without
-that label. Objects are rendered from manifests/ (see `chaos.platform.kubernetes.manifests`) and
+that label. Objects are rendered from manifests/ (see `chaos.platform.kubernetes.workloads.manifests`) and
 server-side applied with field manager "gochaos". A target is reached on 127.0.0.1 through the
 NodePort kind publishes there; its config file lives in a directory shared by this host and the
 node (a hostPath in the pod), so every file write mode of the reload injector reaches the pod as
 fast as a local file; a target whose faults write through the ConfigMap API mounts its ConfigMap
 instead. etcd (`start_etcd`) and the hog (`start_hog`) run in the same namespace.
 `close()` deletes the namespace and waits for it, bounded.
+
+A team's service already deployed is found and reached instead (`deployed/`). Both kinds of target
+are a `PodTarget` (`pod_target`), and everything after the start goes through that one interface.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaos.build import Binaries
 from chaos.chaosagent import TOKEN_ENV
-from chaos.configfiles import WriteMode
-from chaos.errors import PlatformError, TargetDown, TargetError, UsageError
-from chaos.platform.base import Endpoint, Platform, StartedTarget
+from chaos.errors import PlatformError, TargetError, UsageError
+from chaos.platform.base import Platform
 from chaos.platform.etcd import ClientTls
-from chaos.platform.kubernetes import deployed as deployed_service
-from chaos.platform.kubernetes import manifests as m
-from chaos.platform.kubernetes import rights
-from chaos.platform.kubernetes.cluster import ClusterAccess
-from chaos.platform.kubernetes.config_key import ConfigKey
-from chaos.platform.kubernetes.deployed import DeployedTarget, Workload
-from chaos.platform.kubernetes.etcd import KubeEtcdCluster
-from chaos.platform.kubernetes.hog import KubeHog
-from chaos.platform.kubernetes.kill_switch import KillSwitch
-from chaos.platform.kubernetes.load_workers import WorkerPods
-from chaos.platform.kubernetes.namespace import FIELD_MANAGER, reason
-from chaos.platform.kubernetes.podwatch import PodObserver
-from chaos.platform.kubernetes.resize import PodResize
-from chaos.platform.kubernetes.run_space import RunSpace, unwritable
-from chaos.platform.kubernetes.tunnel import Dial, DirectDial, PortForwardDial, Tunnel
-from chaos.platform.observations import ExitRecord, LogLine
+from chaos.platform.kubernetes.cluster import rights
+from chaos.platform.kubernetes.cluster.cluster import ClusterAccess
+from chaos.platform.kubernetes.cluster.kill_switch import KillSwitch
+from chaos.platform.kubernetes.cluster.namespace import reason
+from chaos.platform.kubernetes.cluster.podwatch import PodObserver
+from chaos.platform.kubernetes.cluster.run_space import RunSpace, unwritable
+from chaos.platform.kubernetes.cluster.tunnel import Dial, DirectDial, PortForwardDial, Tunnel
+from chaos.platform.kubernetes.deployed import deployed as deployed_service
+from chaos.platform.kubernetes.deployed.deployed import DeployedTarget
+from chaos.platform.kubernetes.deployed.resize import PodResize
+from chaos.platform.kubernetes.planning import KUBERNETES
+from chaos.platform.kubernetes.pod_target import PodTarget, Workload, ready_pod, ready_pod_address, ready_pods
+from chaos.platform.kubernetes.workloads import manifests as m
+from chaos.platform.kubernetes.workloads.etcd import KubeEtcdCluster
+from chaos.platform.kubernetes.workloads.hog import KubeHog
+from chaos.platform.kubernetes.workloads.load_workers import WorkerPods
+from chaos.platform.kubernetes.workloads.target import KubeTarget, own_workload
 from chaos.readiness import http_ok, passes, wait_until
 from chaos.targets import ConfigDelivery, TargetSpec, fill_config_text
 from chaos.timeline import EventKind, Timeline
 
 if TYPE_CHECKING:
     from chaos.external_etcd import ExternalEtcd
-    from chaos.platform.kubernetes.external_etcd import KubeExternalEtcd
+    from chaos.platform.kubernetes.deployed.external_etcd import KubeExternalEtcd
 
 ROLLOUT_SLACK_S = 60.0  # scheduling, image unpacking and probes on top of the target's own readiness bound
 
 
-class KubeTarget(StartedTarget):
-    """A target running as a Deployment's pod (implements `RunningTarget`)."""
-
-    def __init__(self, spec: TargetSpec, endpoint: Endpoint, config_path: Path | None,
-                 extra_env: Mapping[str, str], observer: PodObserver, space: RunSpace,
-                 placeholders: Mapping[str, str]) -> None:
-        super().__init__(spec, endpoint, config_path, extra_env, placeholders=placeholders)
-        self.observer = observer
-        self._space = space
-        #: The environment the Deployment runs with now, beyond the spec's (restart_target changes it).
-        self.env: dict[str, str | None] = dict(extra_env)
-        config = spec.config
-        #: The ConfigMap key the pod mounts its config from (None: a file in the node's shared directory).
-        self.config_map = (ConfigKey(space.core, space.namespace, m.config_map_name(spec), config.file_name)
-                           if config is not None and config.delivery is ConfigDelivery.CONFIGMAP else None)
-
-    def read_config(self) -> str:
-        if self.config_map is None:
-            return super().read_config()
-        return self.config_map.read()
-
-    def write_config(self, text: str, mode: WriteMode) -> None:
-        """A file write (shared directory), or for a mounted ConfigMap an update through the API."""
-        if self.config_map is None:
-            return super().write_config(text, mode)
-        if mode is not WriteMode.CONFIGMAP_API:
-            raise PlatformError(f"{self.spec.name} mounts its config from ConfigMap {self.config_map.name}, which "
-                                f"only write mode configmap-api changes (not {mode.value})")
-        self.config_map.write(text)
-
-    def restore_config(self, text: str) -> None:
-        if self.config_map is None:
-            return super().restore_config(text)
-        self.config_map.write(text)
-
-    @property
-    def restarts(self) -> int:
-        return self.observer.restarts
-
-    @property
-    def pid(self) -> int | None:
-        return None  # the process lives in the node's pid namespace, not visible as a host pid
-
-    def logs(self, since_ns: int | None = None) -> list[LogLine]:
-        return self.observer.lines(since_ns)
-
-    def exits(self) -> list[ExitRecord]:
-        return self.observer.exits
-
-    def send_signal(self, sig: signal.Signals) -> None:
-        """Signal the container's process through the kind node; elsewhere unsupported (one line)."""
-        node = self._space.cluster.node
-        if node is None:
-            raise PlatformError(f"{self.spec.name}: sending {sig.name} needs a kind node (docker exec into it); "
-                                "this cluster is not a local kind cluster")
-        current = self.observer.current
-        if current is None:
-            raise TargetDown(f"{self.spec.name}: no running container to send {sig.name} to")
-        if sig in (signal.SIGKILL, signal.SIGTERM):
-            self.observer.expect_exit(current[1])
-        node.signal_container(current[1].partition("://")[2] or current[1], sig)
-
-
-class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
+class KubernetesPlatform(Platform[PodTarget]):
     """Runs targets on a cluster (kind for now) in a namespace of their own.
 
     Beyond the core contract it has the `ResourceLimits` (in-place pod resize), `HogPlacement`
-    (a pod on the target's node) and `PodDeleting` abilities.
+    (a pod on the target's node) and `PodDeleting` abilities. Its targets are `PodTarget`s: the
+    run's own (`KubeTarget`) or a deployed service (`DeployedTarget`), never told apart here.
     """
 
-    name = "kubernetes"
+    kind = KUBERNETES
 
     def __init__(self, *, timeline: Timeline, cluster: ClusterAccess, binaries: Binaries,
                  run_dir: Path | None = None, keep: bool = False) -> None:
@@ -134,7 +73,7 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
-                     etcd_endpoints: str = "", etcd_tls: ClientTls | None = None) -> KubeTarget | DeployedTarget:
+                     etcd_endpoints: str = "", etcd_tls: ClientTls | None = None) -> PodTarget:
         """Apply its ConfigMap, Deployment and Service, wait for the rollout and for it to answer (a deployed
         service: find it, check it and reach it)."""
         self._claim(spec.name)
@@ -162,46 +101,33 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
                                       image=self.space.image(spec.binary or spec.name, race=spec.race),
                                       node_port=node_port, env=dict(extra_env or {}), etcd_endpoints=etcd_endpoints,
                                       config_host_dir=host_dir)
-        observer = PodObserver(self.space.core, self.namespace, spec.name, self.timeline)
-        target = KubeTarget(spec, endpoint, config_path, extra_env or {}, observer, self.space, values)
+        workload = own_workload(self.namespace, spec.name)
+        observer = self._observer(spec.name, workload)
+        target = KubeTarget(spec, endpoint, config_path, extra_env or {}, workload=workload, observer=observer,
+                            space=self.space, placeholders=values)
         self._targets[spec.name] = target
         observer.start()
         self.space.ns.apply(m.render_target(docs, spec, placement))
         self.timeline.record(EventKind.TARGET_START, spec.name, pid=None, port=endpoint.port, namespace=self.namespace)
-        self._wait_ready(target)
+        self._await_rollout(target, {})
         return target
 
     def stop_target(self, name: str) -> None:
+        """Delete its objects (the run's own), or leave it running as it was found (a deployed service)."""
         target = self._targets.pop(name, None)
         if target is None:
             return
-        if isinstance(target, DeployedTarget):  # left running as it was found
-            target.close()
-            self.timeline.record(EventKind.TARGET_STOP, name)
-            return
-        self.space.ns.delete_object(self.space.apps.delete_namespaced_deployment, name)
-        self.space.ns.delete_object(self.space.core.delete_namespaced_service, name)
-        target.observer.stop()
+        target.remove()
         self.timeline.record(EventKind.TARGET_STOP, name)
 
     def restart_target(self, name: str, *,
                        env: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
-        """Roll the Deployment with a changed environment (None removes a variable); return the old values."""
-        found = self.target(name)
-        if isinstance(found, DeployedTarget):
-            return self._roll_deployed(found, env or {})
-        target = self._own(name, "a rollout with a changed environment")
-        previous = {key: target.env.get(key) for key in (env or {})}
-        target.env.update(env or {})
-        patch = {"spec": {"template": {
-            "metadata": {"annotations": {"gochaos.io/restarted-at": str(time.time_ns())}},
-            "spec": {"containers": [{"name": m.CONTAINER, "env": m.pod_env(target.spec, target.env)}]}}}}
-        try:  # Recreate strategy: the old pod is deleted (its exit is requested), then a new one starts
-            self.space.apps.patch_namespaced_deployment(name, self.namespace, patch, field_manager=FIELD_MANAGER)
-        except Exception as e:
-            raise PlatformError(f"patch deployment {name}: {reason(e)}") from e
+        """Roll its workload with a changed environment (None removes a variable), await the rollout and its
+        answer; return the old values."""
+        target = self.target(name)
+        previous = target.roll_env(env or {})
         self.timeline.record(EventKind.TARGET_START, name, pid=None, requested=True, env=dict(env or {}))
-        self._wait_ready(target)
+        self._await_rollout(target, env or {})
         return previous
 
     def resource_limit(self, name: str, *, memory_bytes: int | None = None,
@@ -209,17 +135,14 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         """A CPU/memory squeeze of target `name`'s pod in place (apply, throttled_periods, remove); its own or a
         deployed service's."""
         target = self.target(name)
-        container = target.workload.container if isinstance(target, DeployedTarget) else m.CONTAINER
-        return PodResize(self.space.core, target.observer, name, container=container, node=self.cluster.node,
-                         reach=self.cluster.how_to_reach(), memory_bytes=memory_bytes, cpu_millicores=cpu_millicores)
+        return PodResize(self.space.core, target.observer, name, container=target.workload.container,
+                         node=self.cluster.node, reach=self.cluster.how_to_reach(), memory_bytes=memory_bytes,
+                         cpu_millicores=cpu_millicores)
 
     def _close_targets(self) -> None:
         """Stop observing; the namespace's deletion (`_release`) takes their objects with it."""
         for target in self._targets.values():
-            if isinstance(target, DeployedTarget):
-                target.close()
-            else:
-                target.observer.stop()
+            target.close()
         self._targets.clear()
 
     def _release(self) -> None:
@@ -232,8 +155,8 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
     # -- internals ---------------------------------------------------------------------------
     def delete_pods(self, name: str, *, count: int, grace_s: int) -> list[str]:
         """Delete up to `count` ready pods of target `name` (its Deployment or StatefulSet replaces them)."""
-        workload = self._workload(name)
-        victims = deployed_service.ready_pods(self.space.core, workload)[:count]
+        workload = self.target(name).workload
+        victims = ready_pods(self.space.core, workload)[:count]
         for pod in victims:
             try:
                 self.space.core.delete_namespaced_pod(pod, workload.namespace, grace_period_seconds=grace_s)
@@ -242,40 +165,12 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         return victims
 
     def ready_pods(self, name: str) -> list[str]:
-        return deployed_service.ready_pods(self.space.core, self._workload(name))
+        return ready_pods(self.space.core, self.target(name).workload)
 
-    def _workload(self, name: str) -> Workload:
-        """Where target `name`'s pods are and how they are selected (the run's own, or a deployed service's)."""
-        target = self.target(name)
-        if isinstance(target, DeployedTarget):
-            return target.workload
-        return Workload(self.namespace, f"{m.TARGET_LABEL}={name}", m.CONTAINER)
-
-    def _roll_deployed(self, target: DeployedTarget, env: Mapping[str, str | None]) -> dict[str, str | None]:
-        """A deployed service's env rollout, awaited like a run's own (its pods replaced, answering again)."""
-        deployed = target.spec.deployed
-        assert deployed is not None
-        previous = target.roll_env(self.space.apps, env)
-        self.timeline.record(EventKind.TARGET_START, target.spec.name, pid=None, requested=True, env=dict(env))
-        timeout = target.spec.readiness.timeout_s + ROLLOUT_SLACK_S
-
-        def ready() -> bool:
-            return (self._rolled_out(deployed.workload_name, target.workload.namespace, deployed.kind)
-                    and self._answers(target))
-
-        if not wait_until(ready, timeout_s=timeout, interval_s=0.2):
-            raise TargetError(f"{deployed.workload} in {target.workload.namespace} did not roll out with {dict(env)} "
-                              f"within {timeout:g}s; see `kubectl -n {target.workload.namespace} rollout status "
-                              f"{deployed.workload}`")
-        self.timeline.record(EventKind.TARGET_READY, target.spec.name, pid=None)
-        return previous
-
-    def _own(self, name: str, what: str) -> KubeTarget:
-        """Target `name` when the run deployed it; a deployed service is only reached, never reshaped."""
-        target = self.target(name)
-        if isinstance(target, DeployedTarget):
-            raise PlatformError(f"{name} is a deployed service; {what} of it is not supported yet")
-        return target
+    def _observer(self, name: str, workload: Workload) -> PodObserver:
+        """A watch on the pods of target `name` (not started)."""
+        return PodObserver(self.space.core, workload.namespace, name, self.timeline, selector=workload.selector,
+                           container=workload.container)
 
     def _attach(self, spec: TargetSpec) -> DeployedTarget:
         """Find and check a deployed service, then reach it (port-forward, or the pod network in-cluster) and follow
@@ -291,15 +186,14 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
         if switch is None:
             switch = self._kill_switches[workload.namespace] = KillSwitch(self.cluster.api, workload.namespace,
                                                                           self.run_id).arm()
-        observer = PodObserver(self.space.core, workload.namespace, spec.name, self.timeline,
-                               selector=workload.selector, container=workload.container)
-        dial: Dial = (DirectDial(deployed.port, lambda: deployed_service.ready_pod_address(self.space.core, workload))
+        observer = self._observer(spec.name, workload)
+        dial: Dial = (DirectDial(deployed.port, lambda: ready_pod_address(self.space.core, workload))
                       if self.cluster.in_cluster else
                       PortForwardDial(self.cluster.api.configuration, workload.namespace, deployed.port,
-                                      lambda: deployed_service.ready_pod(self.space.core, workload)))
+                                      lambda: ready_pod(self.space.core, workload)))
         tunnel = Tunnel(dial, f"{workload.namespace}-{deployed.port}")
-        target = DeployedTarget(spec, workload, tunnel, observer, self.space.core, self.cluster.how_to_reach(),
-                                agent_env)
+        target = DeployedTarget(spec, workload, tunnel, observer, self.space.core, self.space.apps,
+                                self.cluster.how_to_reach(), agent_env)
         self._targets[spec.name] = target
         observer.start()
         self.timeline.record(EventKind.TARGET_START, spec.name, pid=None, port=tunnel.endpoint.port,
@@ -341,8 +235,9 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
     def open_external_etcd(self, external: ExternalEtcd) -> KubeExternalEtcd:
         """The team's etcd: the control-plane etcd refused unless named, TLS from files or a Secret, its pods
         found when named (`delete`); checked before any fault, nothing started."""
+        # deferred: only a run on the team's etcd needs these
         from chaos.platform.external_etcd import tls_files
-        from chaos.platform.kubernetes.external_etcd import KubeExternalEtcd, refuse_control_plane, secret_tls
+        from chaos.platform.kubernetes.deployed.external_etcd import KubeExternalEtcd, refuse_control_plane, secret_tls
 
         core = self.space.core
         refuse_control_plane(core, external)
@@ -365,51 +260,22 @@ class KubernetesPlatform(Platform[KubeTarget | DeployedTarget]):
             raise unwritable(f"cannot write {spec.name}'s config into", folder, e) from e
         return path, node_folder
 
-    def _wait_ready(self, target: KubeTarget) -> None:
-        spec = target.spec
-        timeout = spec.readiness.timeout_s + ROLLOUT_SLACK_S
+    def _await_rollout(self, target: PodTarget, env: Mapping[str, str | None]) -> None:
+        """Until its workload has rolled out and it answers; TargetError saying what its pods say when not."""
+        timeout = target.spec.readiness.timeout_s + ROLLOUT_SLACK_S
 
         def ready() -> bool:
-            return self._rolled_out(spec.name) and self._answers(target)
+            return target.rolled_out() and self._answers(target)
 
-        if not wait_until(ready, timeout_s=timeout, interval_s=0.1):
-            raise TargetError(self._not_ready(target, timeout))
-        self.timeline.record(EventKind.TARGET_READY, spec.name, pid=None)
+        if not wait_until(ready, timeout_s=timeout, interval_s=target.rollout_poll_s):
+            raise TargetError(target.rollout_failure(timeout, env))
+        self.timeline.record(EventKind.TARGET_READY, target.spec.name, pid=None)
 
     @staticmethod
-    def _answers(target: KubeTarget | DeployedTarget) -> bool:
+    def _answers(target: PodTarget) -> bool:
         """It passes its readiness check (with none declared: it answers HTTP on its port)."""
         answer = passes(target.spec.readiness, target.endpoint)
         return answer if answer is not None else http_ok(target.endpoint.url + "/")
-
-    def _rolled_out(self, name: str, namespace: str | None = None, kind: str = "deployment") -> bool:
-        # the objects themselves carry their status: the /status subresources would need rights of their own
-        read = (self.space.apps.read_namespaced_deployment if kind == "deployment"
-                else self.space.apps.read_namespaced_stateful_set)
-        status = read(name, namespace or self.namespace)
-        want = status.spec.replicas or 1
-        st = status.status
-        return bool(st and (st.observed_generation or 0) >= (status.metadata.generation or 0)
-                    and (st.updated_replicas or 0) == want and (st.ready_replicas or 0) >= want
-                    and (st.replicas or 0) == want)
-
-    def _not_ready(self, target: KubeTarget, timeout: float) -> str:
-        """One line: what the pod and its events say, and its last log lines."""
-        name = target.spec.name
-        selector = f"{m.TARGET_LABEL}={name}"
-        said: list[str] = []
-        for pod in self.space.core.list_namespaced_pod(self.namespace, label_selector=selector).items:
-            for cs in pod.status.container_statuses or []:
-                waiting = cs.state.waiting if cs.state else None
-                if waiting is not None:
-                    said.append(f"{pod.metadata.name}: {waiting.reason}: {waiting.message or ''}".strip())
-            events = self.space.core.list_namespaced_event(self.namespace,
-                                                     field_selector=f"involvedObject.name={pod.metadata.name}")
-            said += [f"{e.reason}: {e.message}" for e in events.items if e.type == "Warning"][-3:]
-        tail = [line.text for line in target.logs()][-3:]
-        return (f"target {name} did not become ready on Kubernetes within {timeout:g}s (namespace {self.namespace}): "
-                f"{'; '.join(said) or 'no pod events'}; last log lines: {tail or 'none'}; "
-                f"inspect with `kubectl -n {self.namespace} describe pod -l {selector}`")
 
 
 def _agent_token(name: str, variable: str | None) -> dict[str, str]:

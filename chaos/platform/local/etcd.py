@@ -12,13 +12,16 @@ import signal
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 from chaos.cleanup import stop_concurrently
 from chaos.errors import EtcdError
 from chaos.platform.etcd import ClientTls, EtcdLeadership, LeaderChange, MemberStatus, check_shape
+from chaos.platform.kinds import PlatformKind
 from chaos.platform.local.netfilter import PortIsolation, iptables_available
-from chaos.platform.local.ports import LOOPBACK, free_ports
+from chaos.platform.local.planning import LOCAL
 from chaos.platform.local.process import SupervisedProcess
+from chaos.ports import LOOPBACK, free_ports
 from chaos.readiness import wait_until
 from chaos.targets import RestartPolicy
 from chaos.timeline import EventKind, Timeline, now_ns
@@ -82,6 +85,8 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
     With `server_tls` every member serves TLS on both ports and requires certificates; `client_tls` is
     then what this host (and the targets) present.
     """
+
+    platform: ClassVar[PlatformKind] = LOCAL
 
     def __init__(
         self,

@@ -21,10 +21,11 @@ from chaos.platform.base import Endpoint, Platform, StartedTarget, etcd_tls_args
 from chaos.platform.etcd import ClientTls
 from chaos.platform.local.cgroups import CgroupLimit
 from chaos.platform.local.etcd import EtcdCluster
-from chaos.platform.local.ports import LOOPBACK, free_ports, port_in_use
+from chaos.platform.local.planning import LOCAL
 from chaos.platform.local.process import SupervisedProcess
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.platform.procfs import vm_rss_mb
+from chaos.ports import LOOPBACK, free_ports, port_in_use
 from chaos.readiness import passes, wait_until
 from chaos.targets import GO_OBSERVABILITY_ENV, RestartPolicy, TargetSpec, fill_config_text, named_port_values
 from chaos.targets import fill_placeholders as _fill
@@ -89,7 +90,7 @@ class LocalPlatform(Platform[LocalTarget]):
     Beyond the core contract it has the `ResourceLimits` (cgroups) and `HogPlacement` abilities.
     """
 
-    name = "local"
+    kind = LOCAL
 
     def __init__(self, *, timeline: Timeline, binaries: Binaries | None = None,
                  run_dir: Path | None = None, keep: bool = False) -> None:
@@ -108,7 +109,7 @@ class LocalPlatform(Platform[LocalTarget]):
         port, *extra_ports = free_ports(1 + len(spec.ports))
         named = dict(zip(spec.ports, extra_ports, strict=True))
         values = {
-            "binary": str(self._binary(spec)) if spec.binary or spec.go_install else "",
+            "binary": str(self._binary(spec)) if spec.binary or spec.go_install or spec.build else "",
             "listen": f"{LOOPBACK}:{port}",
             "host": LOOPBACK,
             "port": str(port),
@@ -117,6 +118,8 @@ class LocalPlatform(Platform[LocalTarget]):
             "etcd_endpoints_spaced": spaced(etcd_endpoints),
             "workdir": str(workdir),
         }
+        if spec.scenario_dir is not None:
+            values["scenario_dir"] = spec.scenario_dir
         for name, number in named.items():
             values.update(named_port_values(name, LOOPBACK, number))
         if spec.config is not None and config_path is not None:
@@ -188,8 +191,13 @@ class LocalPlatform(Platform[LocalTarget]):
 
     # -- internals ---------------------------------------------------------------------------
     def _binary(self, spec: TargetSpec) -> Path:
+        """What {binary} is: the team's source built (`build`), a published service (`go_install`), or a bundled
+        binary; each with the race detector when the spec asks."""
+        if spec.build is not None:
+            return self._built(f"target {spec.name}", f"a build of {spec.build}").source(Path(spec.build),
+                                                                                     race=spec.race)
         if spec.go_install is not None:
-            return self._built(f"target {spec.name}", spec.go_install).published(spec.go_install)
+            return self._built(f"target {spec.name}", spec.go_install).published(spec.go_install, race=spec.race)
         return self._binary_named(spec.binary or spec.name, race=spec.race, who=f"target {spec.name}")
 
     def _binary_named(self, name: str, *, race: bool = False, who: str = "") -> Path:

@@ -9,7 +9,7 @@ cannot be used as shipped. This package makes it work with real parts only:
                   cached in Docker under a hash of its inputs
 * runner_image    the gochaos runner image (Debian + Python + this checkout), for in-cluster runs
 * cluster         ephemeral clusters from manifests/kind/cluster.yaml, made and always deleted by
-                  gochaos's own chaos.platform.kubernetes.kind.KindCluster on our engine
+                  gochaos's own chaos.platform.kubernetes.cluster.kind.KindCluster on our engine
 
 See README.md in this directory for what gets built, why, and how long it takes.
 """

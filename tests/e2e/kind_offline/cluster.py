@@ -1,6 +1,6 @@
 """Ephemeral kind clusters for the e2e tests, made by gochaos's own `KindCluster` on our engine.
 
-`chaos.platform.kubernetes.kind.KindCluster` creates the cluster (unique name, private kubeconfig,
+`chaos.platform.kubernetes.cluster.kind.KindCluster` creates the cluster (unique name, private kubeconfig,
 manifests/kind/cluster.yaml), records it in gochaos's state file and deletes it; here it gets our
 kind binary and our dockerd, and this module adds what only the tests need: a wait until the
 cluster can run workloads, node logs exported when a create fails, and a queue for the host
@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from chaos import state
 from chaos.errors import PlatformError
-from chaos.platform.kubernetes.kind import KindCluster
+from chaos.platform.factory import reclaim_dead_runs
+from chaos.platform.kubernetes.cluster.kind import KindCluster
 
 from . import locks
 from .docker_engine import DockerEngine
@@ -123,4 +123,4 @@ def _host_ports_claimed(layout: RunLayout, progress: Progress) -> contextlib.Abs
 
 def _delete_orphans(progress: Progress) -> None:
     """What dead gochaos processes left (their kind clusters among it), undone now that our engine answers."""
-    state.reclaim(report=lambda line: progress(f"cleaned up after a dead session: {line}"))
+    reclaim_dead_runs(report=lambda line: progress(f"cleaned up after a dead session: {line}"))

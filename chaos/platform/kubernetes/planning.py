@@ -1,0 +1,89 @@
+"""The Kubernetes platform at plan time: bundled targets as pods the suite deploys, services already
+deployed found by the API, configs from ConfigMaps (or the node's shared directory).
+
+Importing this is cheap: what it needs of the manifests is plain Python, and nothing here reaches a
+cluster (the rights a deployed service needs are checked when the run starts).
+"""
+
+from __future__ import annotations
+
+from chaos.configfiles import API_MODES, FILE_MODES, WriteMode
+from chaos.platform.kinds import PlatformKind
+from chaos.platform.kubernetes.workloads.manifests import config_map_name, pod_placeholders, pod_refusal
+from chaos.targets import ConfigDelivery, TargetSpec
+
+
+class KubernetesKind(PlatformKind):
+    name = "kubernetes"
+    on_cluster = True
+
+    def refusal(self, spec: TargetSpec) -> str | None:
+        return None if spec.deployed is not None else pod_refusal(spec)
+
+    def write_modes(self, spec: TargetSpec) -> frozenset[WriteMode]:
+        """A deployed service's config and a config mounted from a ConfigMap change only through the API; a
+        suite pod's config in the node's shared directory takes file writes."""
+        if spec.deployed is not None or (spec.config is not None and spec.config.delivery is ConfigDelivery.CONFIGMAP):
+            return API_MODES
+        return FILE_MODES
+
+    def shown_placeholders(self, spec: TargetSpec) -> dict[str, str]:
+        values = pod_placeholders(spec, "<container port>", "<etcd_endpoints>")
+        values.update(binary=f"<{spec.binary} image>" if spec.binary else "",
+                      etcd_endpoints_spaced="<etcd_endpoints_spaced>")
+        return values
+
+    def shown_config_source(self, spec: TargetSpec) -> str:
+        if spec.config is not None and spec.config.delivery is ConfigDelivery.CONFIGMAP:
+            return f" mounted from ConfigMap {config_map_name(spec)}"
+        return " in the node's shared directory"
+
+    def etcd_placement(self) -> str:
+        return "as the StatefulSet of manifests/etcd in the run's namespace"
+
+    def shown_deployed(self, spec: TargetSpec) -> list[str]:
+        """A deployed service: every object the run reads, changes and restores, and the verbs it checks first."""
+        from chaos.platform.kubernetes.cluster.cluster import runs_in_cluster  # these bring the cluster client
+        from chaos.platform.kubernetes.cluster.rights import OPT_IN_LABEL, OPT_IN_VALUE
+        from chaos.platform.kubernetes.deployed.deployed import needs
+
+        deployed = spec.deployed
+        assert deployed is not None
+        ns = deployed.namespace
+        container = f"container {deployed.container}" if deployed.container else "its only container"
+        inside = runs_in_cluster()
+        route = "over the pod network (this run is inside the cluster)" if inside else "through port-forward"
+        lines = [f"  {spec.name}: deployed {deployed.shown} in namespace {ns}, {container}, port {deployed.port} "
+                 f"{route} (nothing is started or deployed)",
+                 f"    reads: namespace {ns} (must carry {OPT_IN_LABEL}={OPT_IN_VALUE}), {deployed.workload}, its "
+                 "pods and their logs"
+                 + (f", {deployed.config.kind} {deployed.config.name}" if deployed.config else "")]
+        config = deployed.config
+        if config is not None:
+            lines.append(f"    changes: {config.kind} {ns}/{config.name} key {config.key} (reload faults); restores: "
+                         "that key to what it held when the run started")
+        else:
+            lines.append("    changes: nothing (no `deployed.config`)")
+        if deployed.agent_token_env:
+            lines.append(f"    chaosagent: linked into the service, reached on port {deployed.port} with the token in "
+                         f"${deployed.agent_token_env}")
+        lines.append(f"    kill switch: Lease {ns}/gochaos-run-<run id>, created at the start; deleting it aborts the "
+                     "run and reverts every fault")
+        if spec.workload_changes:
+            lines.append(f"    changes (faults): {deployed.shown}'s " + " and ".join(
+                {"pods": "pods (deleted; the workload replaces them)", "env": "container env (a rollout, rolled back)",
+                 "resize": "running pod's CPU/memory limits (resized in place, resized back)"}
+                [change] for change in spec.workload_changes))
+        lines.append("    checks first (SelfSubjectAccessReview): " + ", ".join(
+            str(need) for need in needs(deployed, spec.workload_changes, port_forward=not inside)))
+        return lines
+
+    def external_etcd_refusal(self, targets: tuple[TargetSpec, ...], tls: bool) -> str | None:
+        pods = [s.name for s in targets if s.etcd_tls_flags is not None and s.deployed is None]
+        if tls and pods:
+            return (f"target {pods[0]} would run as a pod the suite deploys, which cannot reach an etcd over TLS yet "
+                    "(its TLS files are not mounted); run it with --platform local")
+        return None
+
+
+KUBERNETES = KubernetesKind()

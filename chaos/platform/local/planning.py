@@ -1,0 +1,60 @@
+"""The local platform at plan time: processes on this host, configs as files in the run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chaos.configfiles import FILE_MODES, WriteMode
+from chaos.platform.kinds import PlatformKind
+from chaos.targets import TargetSpec, named_port_values
+
+
+class LocalKind(PlatformKind):
+    name = "local"
+    on_cluster = False
+
+    def refusal(self, spec: TargetSpec) -> str | None:
+        if spec.deployed is not None:
+            return (f"target {spec.name} is a service deployed on a cluster: run it with --platform kubernetes "
+                    "(and --kubeconfig/--context for a cluster that is not kind)")
+        return None
+
+    def write_modes(self, spec: TargetSpec) -> frozenset[WriteMode]:
+        return FILE_MODES
+
+    def shown_placeholders(self, spec: TargetSpec) -> dict[str, str]:
+        file_name = spec.config.file_name if spec.config else "config"
+        values = {"binary": shown_binary(spec), "listen": "127.0.0.1:<free port>", "host": "127.0.0.1",
+                  "port": "<free port>", "config": f"<run dir>/{spec.name}/{file_name}",
+                  "workdir": f"<run dir>/{spec.name}"}
+        for name in spec.ports:
+            values.update(named_port_values(name, "127.0.0.1", f"<free port {name}>"))
+        return values
+
+    def shown_config_source(self, spec: TargetSpec) -> str:
+        return ""
+
+    def etcd_placement(self) -> str:
+        return "on loopback"
+
+
+def shown_binary(spec: TargetSpec) -> str:
+    """What {binary} stands for locally: a bundled binary, a published one or a build of the team's source (built
+    when the run starts), `(race)` when built with the race detector."""
+    race = " (race)" if spec.race else ""
+    if spec.build is not None:
+        return f"<build of {_shown_dir(spec.build, spec.scenario_dir)}{race}>"
+    if spec.go_install is not None:
+        return f"<{spec.go_install} binary{race}>"
+    return f"<{spec.binary} binary{race}>" if spec.binary else ""
+
+
+def _shown_dir(directory: str, scenario_dir: str | None) -> str:
+    """A directory as the scenario names it: relative to the scenario's own when it is below it."""
+    path = Path(directory)
+    if scenario_dir is not None and path.is_relative_to(scenario_dir):
+        return path.relative_to(scenario_dir).as_posix() or "."
+    return directory
+
+
+LOCAL = LocalKind()

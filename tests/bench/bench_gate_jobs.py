@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import command_line, machine_info, write_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GOCHAOS = Path(sys.executable).with_name("gochaos")
+ROOT = Path(__file__).resolve().parents[2]
 TARGET_RATIO = 0.6
 
 
@@ -35,8 +35,9 @@ def gate(command: str, jobs: int, seed: int) -> dict[str, Any]:
     """`gochaos COMMAND gate --jobs JOBS --seed SEED` in a new process: its wall time and verdicts."""
     with tempfile.TemporaryDirectory(prefix="gochaos-bench-jobs-") as tmp:
         started = time.monotonic()
-        done = subprocess.run([str(GOCHAOS), command, "gate", "--jobs", str(jobs), "--seed", str(seed),
-                               "--report-dir", tmp], capture_output=True, text=True, check=False, timeout=1200)
+        done = subprocess.run([sys.executable, "-m", "chaos.cli", command, "gate", "--jobs", str(jobs), "--seed",
+                               str(seed), "--report-dir", tmp], capture_output=True, text=True, check=False,
+                              timeout=1200, cwd=ROOT)
         wall_s = time.monotonic() - started
         report_file = Path(tmp) / "report.json"
         if not report_file.is_file():

@@ -72,9 +72,11 @@ class GrpcUser(User):
     _resolving: ClassVar[gevent.lock.Semaphore | None] = None
 
     @classmethod
-    def configure(cls, options: GrpcOptions | None, timeout_s: float) -> None:
-        """Set the run's options; the schema is resolved again on first use."""
-        cls.options, cls.timeout_s = options, timeout_s
+    def apply(cls, options: GrpcOptions | None, request_timeout_s: float) -> None:
+        """Set the run's options (its own timeout, else the run's request timeout); the schema is resolved
+        again on first use."""
+        cls.options = options
+        cls.timeout_s = (options.timeout_s if options else None) or request_timeout_s
         cls._calls, cls._broken, cls._resolving = None, None, None
 
     def on_start(self) -> None:

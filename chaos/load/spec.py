@@ -7,6 +7,7 @@ the suite can build and validate a `LoadSpec` in its own process; only `chaos.lo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -20,17 +21,29 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from chaos.errors import LoadError
 from chaos.load.grpc_spec import GrpcOptions
 
-#: Built-in user names and the classes (in `chaos.load.users`) they stand for.
-BUILTIN_USERS: dict[str, str] = {
-    "configd": "ConfigdUser",
-    "kvd": "KvdUser",
-    "allocd": "AllocdUser",
-    "dns": "DnsUser",
-    "grpc": "GrpcUser",
-}
 
+@dataclass(frozen=True)
+class BuiltinUser:
+    """A built-in Locust user: its name in scenarios (also its options' field of UserOptions), the class in
+    chaos.load.users (imported only where Locust runs) and the protocol it speaks."""
+
+    name: str
+    class_name: str
+    speaks: Literal["http", "dns", "grpc"]
+
+
+#: Every built-in user, the one table: names, classes, protocols (a new user: one row, its class, its options).
+BUILTIN: tuple[BuiltinUser, ...] = (
+    BuiltinUser("configd", "ConfigdUser", "http"),
+    BuiltinUser("kvd", "KvdUser", "http"),
+    BuiltinUser("allocd", "AllocdUser", "http"),
+    BuiltinUser("dns", "DnsUser", "dns"),
+    BuiltinUser("grpc", "GrpcUser", "grpc"),
+)
+#: Built-in user names and the classes (in `chaos.load.users`) they stand for.
+BUILTIN_USERS: dict[str, str] = {user.name: user.class_name for user in BUILTIN}
 #: Built-in users that speak HTTP: a `dns://` host is no target for them.
-HTTP_BUILTIN_USERS = frozenset({"configd", "kvd", "allocd"})
+HTTP_BUILTIN_USERS = frozenset(user.name for user in BUILTIN if user.speaks == "http")
 #: URL schemes a LoadSpec host may have; `dns://host:port` (RFC 4501) names a DNS server,
 #: `grpc://host:port` a gRPC server.
 HOST_SCHEMES = ("http://", "https://", "dns://", "grpc://")

@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import dns.message
 import dns.name
@@ -32,6 +32,7 @@ from locust import FastHttpUser, User, between, constant_throughput, task
 from chaos.errors import LoadError
 from chaos.load.grpc_user import GrpcUser
 from chaos.load.spec import (
+    BUILTIN,
     AllocdOptions,
     ConfigdOptions,
     DnsOptions,
@@ -43,7 +44,17 @@ from chaos.load.spec import (
 )
 
 
-class ConfigdUser(FastHttpUser):
+class OwnOptions:
+    """A built-in user's own options (UserOptions' field of its name), set for the run by configure_builtin."""
+
+    options: ClassVar[Any]
+
+    @classmethod
+    def apply(cls, options: Any, request_timeout_s: float) -> None:
+        cls.options = options
+
+
+class ConfigdUser(OwnOptions, FastHttpUser):
     """configd: GET config routes, GET and PUT `/cache/{key}`."""
 
     options: ClassVar[ConfigdOptions] = ConfigdOptions()
@@ -73,7 +84,7 @@ class ConfigdUser(FastHttpUser):
         self.client.put(f"/cache/{key}", data=self._value, name="/cache/{key}")
 
 
-class KvdUser(FastHttpUser):
+class KvdUser(OwnOptions, FastHttpUser):
     """kvd: `PUT /kv/{key}` then a GET of the same key (`/kv/{key}`, or `/cached/{key}` with
     `read_path`), each recorded with key, expected and observed value. Keys are private to one
     user, so the only correct answer to the read is this user's last acknowledged write."""
@@ -103,7 +114,7 @@ class KvdUser(FastHttpUser):
                                  "observe": self._observe})
 
 
-class AllocdUser(FastHttpUser):
+class AllocdUser(OwnOptions, FastHttpUser):
     """allocd: `POST /merge` of maps and lists of configurable sizes (half-overlapping)."""
 
     options: ClassVar[AllocdOptions] = AllocdOptions()
@@ -152,7 +163,7 @@ class _Question:
     label: str
 
 
-class DnsUser(User):
+class DnsUser(OwnOptions, User):
     """dns: one weighted query per task, over UDP or TCP, to the server at the host's address
     (any URL scheme; port 53 if none). Each result is a request event of type "DNS" named
     "QTYPE qname", with the rcode as status; a timeout, a network error or an rcode other than
@@ -160,6 +171,10 @@ class DnsUser(User):
 
     options: ClassVar[DnsOptions] = DnsOptions()
     timeout_s: ClassVar[float] = 5.0
+
+    @classmethod
+    def apply(cls, options: DnsOptions, request_timeout_s: float) -> None:
+        cls.options, cls.timeout_s = options, options.timeout_s or request_timeout_s
 
     def on_start(self) -> None:
         queries: tuple[DnsQuery, ...] = self.options.queries
@@ -206,24 +221,19 @@ class DnsUser(User):
         return self._server
 
 
+#: The class of each built-in user (chaos.load.spec.BUILTIN names them), by class name.
 BUILTIN_CLASSES: dict[str, type[User]] = {
-    "ConfigdUser": ConfigdUser,
-    "KvdUser": KvdUser,
-    "AllocdUser": AllocdUser,
-    "DnsUser": DnsUser,
-    "GrpcUser": GrpcUser,
+    cls.__name__: cls for cls in (ConfigdUser, KvdUser, AllocdUser, DnsUser, GrpcUser)
 }
+assert set(BUILTIN_CLASSES) == {user.class_name for user in BUILTIN}, "chaos.load.spec.BUILTIN and these classes differ"
 
 
 def configure_builtin(options: UserOptions) -> None:
-    """Apply the run's options (mix, pacing, timeouts) to the built-in classes."""
-    ConfigdUser.options = options.configd
-    KvdUser.options = options.kvd
-    AllocdUser.options = options.allocd
-    DnsUser.options = options.dns
-    DnsUser.timeout_s = options.dns.timeout_s or options.request_timeout_s
-    GrpcUser.configure(options.grpc, (options.grpc.timeout_s if options.grpc else None) or options.request_timeout_s)
-    for cls in BUILTIN_CLASSES.values():
+    """Apply the run's options (mix, pacing, timeouts) to the built-in classes: each gets its own options
+    (UserOptions' field of its name) and the run's request timeout."""
+    for user in BUILTIN:
+        cls = BUILTIN_CLASSES[user.class_name]
+        cast("type[OwnOptions]", cls).apply(getattr(options, user.name), options.request_timeout_s)
         if options.rps_per_user is not None:
             cls.wait_time = constant_throughput(options.rps_per_user)
         else:

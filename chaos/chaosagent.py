@@ -13,8 +13,8 @@ import requests
 
 from chaos.errors import InjectionFailed
 from chaos.platform.base import RunningTarget
+from chaos.targets import CHAOSAGENT_TOKEN_ENV as TOKEN_ENV
 
-TOKEN_ENV = "CHAOSAGENT_TOKEN"
 TOKEN_HEADER = "X-Chaos-Token"
 KINDS = ("ballast", "churn", "gc-percent", "memory-limit", "force-gc")
 

@@ -29,6 +29,7 @@ from chaos.targets import (
     GO_OBSERVABILITY_ENV,
     PLACEHOLDERS,
     TargetSpec,
+    WorkloadChange,
     chaosagent_env,
     check_placeholders,
     fill_placeholders,
@@ -166,7 +167,7 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
             raise ScenarioError(_in_file(scenario, str(e))) from e
     _check_reload_targets(scenario, targets, kind)
     unrolled = [s.name for s in targets if s.deployed is not None and s.deployed.workload is None
-                and "env" in s.workload_changes]
+                and WorkloadChange.ENV in s.workload_changes]
     if unrolled:
         raise UsageError(f"target {unrolled[0]}: gc_pressure method env rolls out its workload, and pods named by "
                          "`deployed.selector` have none: name it with `deployed.workload`, or use method cgroup or "

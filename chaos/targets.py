@@ -170,6 +170,34 @@ class Deployed(_Frozen):
         return self.workload or f"pods {self.selector}"
 
 
+class WorkloadChange(enum.StrEnum):
+    """What a fault changes of a deployed workload besides its ConfigMap: the dry run names it and the access
+    review asks for its verb before anything is touched."""
+
+    PODS = "pods"
+    ENV = "env"
+    RESIZE = "resize"
+
+    @property
+    def shown(self) -> str:
+        """How the dry run says it."""
+        return _CHANGE_SHOWN[self]
+
+    @property
+    def rbac(self) -> tuple[str, str, str, str]:
+        """The verb it needs, as (verb, resource, API group, subresource); resource `{workload}` is the workload's
+        own kind (deployments, statefulsets, ...), and a change of the workload needs one named."""
+        return _CHANGE_RBAC[self]
+
+
+_CHANGE_SHOWN = {WorkloadChange.PODS: "pods (deleted; the workload replaces them)",
+                 WorkloadChange.ENV: "container env (a rollout, rolled back)",
+                 WorkloadChange.RESIZE: "running pod's CPU/memory limits (resized in place, resized back)"}
+_CHANGE_RBAC = {WorkloadChange.PODS: ("delete", "pods", "", ""),
+                WorkloadChange.ENV: ("patch", "{workload}", "apps", ""),
+                WorkloadChange.RESIZE: ("patch", "pods", "", "resize")}
+
+
 class TargetSpec(_Frozen):
     """One Go service under test, per the Target contract in the design."""
 
@@ -205,7 +233,8 @@ class TargetSpec(_Frozen):
                           "--cert, --key), added to its command when the etcd is reached over TLS")
     load_user: str | None = Field(None, description="Built-in Locust user that fits this service")
     deployed: Deployed | None = Field(None, description="Already running on the cluster: found, not started")
-    workload_changes: tuple[str, ...] = Field((), description="What its faults change of a deployed workload "
+    workload_changes: tuple[WorkloadChange, ...] = Field((), description="What its faults change of a deployed "
+                                                                        "workload "
                                                              "besides its ConfigMap (pods, env, resize): the rights "
                                                              "checked")
 
@@ -219,7 +248,7 @@ class TargetSpec(_Frozen):
         return (*derived, *self.live)
 
 
-def with_workload_change(spec: TargetSpec, change: str) -> TargetSpec:
+def with_workload_change(spec: TargetSpec, change: WorkloadChange) -> TargetSpec:
     """`spec` whose faults also change `change` (pods, env, resize) of its deployed workload; others unchanged."""
     if spec.deployed is None or change in spec.workload_changes:
         return spec
@@ -461,6 +490,10 @@ def check_placeholders(spec: TargetSpec) -> None:
         fill_config_text(spec, sample_placeholders(spec.ports, scenario_dir=from_file))
 
 
+#: The variable that hands a service's chaosagent its token (the agent is off without one).
+CHAOSAGENT_TOKEN_ENV = "CHAOSAGENT_TOKEN"
+
+
 def chaosagent_env(token: str) -> dict[str, str]:
-    """Environment that switches chaosagent on in a bundled target."""
-    return {"CHAOSAGENT_TOKEN": token}
+    """Environment that switches chaosagent on in a target (bundled, or a deployed service's own)."""
+    return {CHAOSAGENT_TOKEN_ENV: token}

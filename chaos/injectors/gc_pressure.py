@@ -30,7 +30,7 @@ from chaos.client_budget import DISRUPTIVE, ClientBudget
 from chaos.errors import InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, by_mode
 from chaos.platform.abilities import Hog, HogPlacement, ResourceLimit, ResourceLimits, missing, require
-from chaos.targets import TargetSpec, with_workload_change
+from chaos.targets import TargetSpec, WorkloadChange, with_workload_change
 from chaos.timeline import EventKind, now_ns
 
 MB = 1 << 20
@@ -161,9 +161,9 @@ class GCPressure(Injector[AgentPressure | EnvPressure | CgroupPressure | HogPres
         """A rollout with GOGC/GOMEMLIMIT, or an in-place resize of its pods, changes a deployed workload: its run
         must be allowed to patch it (or its pods' resize)."""
         if isinstance(self.params, EnvPressure):
-            return with_workload_change(spec, "env")
+            return with_workload_change(spec, WorkloadChange.ENV)
         if isinstance(self.params, CgroupPressure):
-            return with_workload_change(spec, "resize")
+            return with_workload_change(spec, WorkloadChange.RESIZE)
         return spec
 
     def expected_duration_s(self) -> float:

@@ -18,7 +18,7 @@ from chaos.errors import InjectionFailed, PlatformError
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams
 from chaos.platform.abilities import PodDeleting, missing, require
 from chaos.readiness import passes, wait_until
-from chaos.targets import TargetSpec, with_workload_change
+from chaos.targets import TargetSpec, WorkloadChange, with_workload_change
 
 #: Outcome figure: ms from the delete to a new ready pod serving the readiness check.
 BACK_AFTER_MS = "back_after_ms"
@@ -41,7 +41,7 @@ class PodDelete(Injector[PodDeleteParams]):
 
     def shape_target(self, spec: TargetSpec) -> TargetSpec:
         """A deployed service's run must be allowed to delete its pods (checked before anything changes)."""
-        return with_workload_change(spec, "pods")
+        return with_workload_change(spec, WorkloadChange.PODS)
 
     def available(self, ctx: InjectionContext) -> str | None:
         return missing(ctx.platform, PodDeleting)

@@ -10,10 +10,10 @@ import yaml
 
 from chaos.errors import ScenarioError, UsageError
 from chaos.plan import build_plan, describe
-from chaos.platform.kubernetes.deployed.deployed import WORKLOAD_CHANGES, needs
+from chaos.platform.kubernetes.deployed.deployed import needs
 from chaos.platform.kubernetes.workloads.manifests import manifests_dir
 from chaos.scenario import Scenario, load_scenario
-from chaos.targets import ConfigDelivery, Deployed
+from chaos.targets import ConfigDelivery, Deployed, WorkloadChange
 
 HERE = Path(".")
 DEPLOYED = {"namespace": "shop", "workload": "deployment/web", "port": 8080,
@@ -56,7 +56,7 @@ def test_a_config_in_a_secret_is_read_changed_and_restored_as_a_secret() -> None
 
 def test_pods_named_by_a_selector_are_read_without_a_workload_and_never_rolled_out() -> None:
     by_labels = {k: v for k, v in DEPLOYED.items() if k != "workload"} | {"selector": "app=web,tier=front"}
-    asked = {str(n) for n in needs(Deployed.model_validate(by_labels), WORKLOAD_CHANGES)}
+    asked = {str(n) for n in needs(Deployed.model_validate(by_labels), tuple(WorkloadChange))}
     assert not any("deployments" in need or "statefulsets" in need for need in asked), asked
     scenario = Scenario.model_validate({
         "name": "shop-web", "targets": [{"name": "web", "deployed": by_labels}], "load": {"user": "configd"},
@@ -113,7 +113,7 @@ def test_the_shipped_role_grants_every_verb_a_run_checks_for_and_no_more(workloa
     role = yaml.safe_load((manifests_dir() / "rbac" / "role.yaml").read_text(encoding="utf-8"))
     cluster_role = manifests_dir() / "rbac" / "cluster" / "clusterrole.yaml"
     cluster = list(yaml.safe_load_all(cluster_role.read_text(encoding="utf-8")))
-    wanted = needs(Deployed.model_validate({**DEPLOYED, "workload": workload, "service": "web"}), WORKLOAD_CHANGES)
+    wanted = needs(Deployed.model_validate({**DEPLOYED, "workload": workload, "service": "web"}), tuple(WorkloadChange))
     for need in wanted:
         resource = f"{need.resource}/{need.subresource}" if need.subresource else need.resource
         assert _allows(role["rules"], need.verb, resource, need.group), f"the Role does not grant {need}"
@@ -122,7 +122,7 @@ def test_the_shipped_role_grants_every_verb_a_run_checks_for_and_no_more(workloa
     asked = {(n.verb, f"{n.resource}/{n.subresource}" if n.subresource else n.resource)
              for w in ("deployment/web", "statefulset/web") for config in (DEPLOYED["config"], secret)
              for n in needs(Deployed.model_validate({**DEPLOYED, "workload": w, "service": "web", "config": config}),
-                            WORKLOAD_CHANGES)}
+                            tuple(WorkloadChange))}
     assert granted == asked, "the Role grants exactly what runs check for"
     assert _allows(cluster[0]["rules"], "get", "namespaces", ""), "the opt-in label check reads the namespace"
 

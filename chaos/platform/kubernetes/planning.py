@@ -71,9 +71,7 @@ class KubernetesKind(PlatformKind):
                      "run and reverts every fault")
         if spec.workload_changes:
             lines.append(f"    changes (faults): {deployed.shown}'s " + " and ".join(
-                {"pods": "pods (deleted; the workload replaces them)", "env": "container env (a rollout, rolled back)",
-                 "resize": "running pod's CPU/memory limits (resized in place, resized back)"}
-                [change] for change in spec.workload_changes))
+                change.shown for change in spec.workload_changes))
         lines.append("    checks first (SelfSubjectAccessReview): " + ", ".join(
             str(need) for need in needs(deployed, spec.workload_changes, port_forward=not inside)))
         return lines

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaos.build import Binaries
-from chaos.chaosagent import TOKEN_ENV
 from chaos.errors import PlatformError, TargetError, UsageError
 from chaos.platform.base import Platform
 from chaos.platform.etcd import ClientTls
@@ -43,7 +42,7 @@ from chaos.platform.kubernetes.workloads.hog import KubeHog
 from chaos.platform.kubernetes.workloads.load_workers import WorkerPods
 from chaos.platform.kubernetes.workloads.target import KubeTarget, own_workload
 from chaos.readiness import http_ok, passes, wait_until
-from chaos.targets import ConfigDelivery, TargetSpec, fill_config_text
+from chaos.targets import ConfigDelivery, TargetSpec, chaosagent_env, fill_config_text
 from chaos.timeline import EventKind, Timeline
 
 if TYPE_CHECKING:
@@ -287,4 +286,4 @@ def _agent_token(name: str, variable: str | None) -> dict[str, str]:
         raise UsageError(f"target {name}: `deployed.agent_token_env` names {variable}, which this run's environment "
                          "does not set: export it with the token the service's chaosagent expects (in the "
                          "cluster: an env entry from the same Secret in the runner's CronJob)")
-    return {TOKEN_ENV: token}
+    return chaosagent_env(token)

@@ -26,13 +26,10 @@ from chaos.platform.kubernetes.cluster.rights import Need
 from chaos.platform.kubernetes.cluster.tunnel import Tunnel
 from chaos.platform.kubernetes.deployed import deployed_reclaim
 from chaos.platform.kubernetes.pod_target import PodTarget, Workload, rolled_out
-from chaos.targets import Deployed, TargetSpec
-
-#: What faults may change of a deployed workload besides its ConfigMap, and the verbs each takes.
-WORKLOAD_CHANGES = ("pods", "env", "resize")
+from chaos.targets import Deployed, TargetSpec, WorkloadChange
 
 
-def needs(deployed: Deployed, changes: Iterable[str] = (), *, port_forward: bool = True) -> list[Need]:
+def needs(deployed: Deployed, changes: Iterable[WorkloadChange] = (), *, port_forward: bool = True) -> list[Need]:
     """Every verb a run on this service uses, for the up-front access review.
 
     `changes` are what its faults change (`TargetSpec.workload_changes`): pods deleted (pod_delete),
@@ -51,12 +48,13 @@ def needs(deployed: Deployed, changes: Iterable[str] = (), *, port_forward: bool
         wanted += [Need("get", objects, ns), Need("patch", objects, ns)]
     if deployed.service is not None:
         wanted.append(Need("get", "services", ns))
-    if "pods" in changes:
-        wanted.append(Need("delete", "pods", ns))
-    if "env" in changes and deployed.workload:
-        wanted.append(Need("patch", f"{deployed.kind}s", ns, group="apps"))
-    if "resize" in changes:
-        wanted.append(Need("patch", "pods", ns, subresource="resize"))
+    for change in changes:
+        verb, resource, group, subresource = change.rbac
+        if resource == "{workload}":
+            if not deployed.workload:
+                continue  # pods named by a selector alone: no workload to change (the plan refuses the fault)
+            resource = f"{deployed.kind}s"
+        wanted.append(Need(verb, resource, ns, group=group, subresource=subresource))
     return wanted
 
 

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
 
-from chaos import __version__, cleanup, repeat, run_dirs, state
+from chaos import __version__, cleanup, run_dirs, state
 from chaos.errors import ChaosError, ExitCode, Interrupted, UsageError
 from chaos.os_support import require_linux
 from chaos.platform.factory import PLATFORMS, platform_kind, reclaim_dead_runs
+from chaos.report import repeat
 from chaos.verdict import Status
 
 if TYPE_CHECKING:
@@ -335,8 +336,7 @@ def _history(args: argparse.Namespace, console: Console, err: Console) -> int:
     """`gochaos history`: runs of the report dir as tables (or JSON, or an HTML page of trends)."""
     import json
 
-    from chaos import history
-    from chaos.report import trends
+    from chaos.report import history, trends
     from chaos.report.history_table import tables
 
     folder: Path = args.dir or args.report_dir or Path("reports")

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaos import repeat
-from chaos.history import point
-from chaos.report import overall_status
+from chaos.report import overall_status, repeat
 from chaos.report.coverage import of_document
+from chaos.report.history import point
 from chaos.report.json_report import to_dict
 from chaos.report.replay import replay_command
 from chaos.verdict import Finding, Status

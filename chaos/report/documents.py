@@ -1,7 +1,7 @@
 """The shape of report.json, declared once: its writer is type-checked against it, its readers validate with it.
 
 `chaos.report.json_report` builds these documents and mypy holds it to every key below;
-`chaos.history` reads old reports through the same declarations (pydantic validates a TypedDict), so
+`chaos.report.history` reads old reports through the same declarations (pydantic validates a TypedDict), so
 a renamed field breaks the build, not a history table months later. Fields added after schema 1 was
 first written are `NotRequired`: reports of older runs still read.
 """

@@ -10,8 +10,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from chaos.history import RunPoint, by_series
 from chaos.report.coverage import accumulate, lines
+from chaos.report.history import RunPoint, by_series
 from chaos.verdict import Status
 
 MARK = "▲"

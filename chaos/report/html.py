@@ -16,8 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaos import repeat
-from chaos.report import coverage, overall_status
+from chaos.report import coverage, overall_status, repeat
 from chaos.report.replay import replay_command
 from chaos.report.sanitize import printable
 from chaos.verdict import Finding, Status

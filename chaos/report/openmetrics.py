@@ -2,7 +2,7 @@
 
 Built from the report.json documents (`chaos.report.json_report.to_dict`) with prometheus_client,
 so every value here is the one report.json holds, and recovery and fault landing are reduced the way
-`gochaos history` reduces them (`chaos.history.point`). One series per run of a scenario: every
+`gochaos history` reduces them (`chaos.report.history.point`). One series per run of a scenario: every
 sample carries the labels `scenario`, `build` (fixed|buggy) and `run` (its 1-based place in the
 report: a gate or `--repeat` holds several runs of one scenario). The seed is a value
 (`gochaos_seed`), not a label: scheduled runs draw a fresh one each time, and a label would start a
@@ -22,8 +22,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.openmetrics.exposition import generate_latest
 
-from chaos.history import LANDING_FIGURES, point
 from chaos.report.documents import BASELINE, FAULTS, OBSERVE, RunDocument
+from chaos.report.history import LANDING_FIGURES, point
 from chaos.verdict import Status
 
 FILENAME = "metrics.prom"

@@ -3,7 +3,7 @@
 Drawn with the report's own primitives (`chaos.report.svg`, and the gap-keeping `plots.curve`).
 x is a run's position in its series, not its time (a weekend without runs is no gap); y starts at
 0, so a doubling looks like one. Every point carries a ``<title>`` naming its run and value; a
-regression (see `chaos.history`) is ringed in red and listed under the plots. `for_run` gives
+regression (see `chaos.report.history`) is ringed in red and listed under the plots. `for_run` gives
 report.html its History section; `page` is the standalone page of `gochaos history --html`.
 """
 
@@ -16,8 +16,9 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaos import history, run_dirs
-from chaos.history import RunPoint
+from chaos import run_dirs
+from chaos.report import history
+from chaos.report.history import RunPoint
 from chaos.report.plots import AXIS, FONT, GRID, curve
 from chaos.report.svg import INK, MUTED, Canvas, nice_ticks
 from chaos.verdict import Status
@@ -37,7 +38,7 @@ STATUS_COLOUR = {Status.PASS: "#1A7F37", Status.FAIL: "#CF222E", Status.INCONCLU
 
 @dataclass(frozen=True, slots=True)
 class Trend:
-    """One plotted figure of a run; `metric` names the `chaos.history` regression marked on it."""
+    """One plotted figure of a run; `metric` names the `chaos.report.history` regression marked on it."""
 
     key: str
     title: str

@@ -12,11 +12,10 @@ import pytest
 from report_samples import sample_result
 from test_history import HOUR_NS, keep
 
-from chaos import history, repeat
 from chaos.cli import main
 from chaos.errors import ExitCode
 from chaos.injectors.base import FaultOutcome, FaultReport
-from chaos.report import html, markdown
+from chaos.report import history, html, markdown, repeat
 from chaos.report.coverage import Coverage, StormSites, accumulate, lines, of_result, storm_sites
 from chaos.run_result import RunResult
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from report_samples import T0, sample_result
 
-from chaos import history, run_dirs
+from chaos import run_dirs
 from chaos.injectors.base import FaultOutcome, FaultReport
 from chaos.injectors.etcd_leader import NEW_LEADER_AFTER_MS
 from chaos.injectors.live_watch import LIVE_AFTER_MS
 from chaos.oracles import recovery
-from chaos.report import json_report
+from chaos.report import history, json_report
 from chaos.run_result import RunResult
 from chaos.verdict import Finding, Status
 

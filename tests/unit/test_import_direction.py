@@ -36,6 +36,10 @@ FORBIDDEN = [
     ("chaos.", "chaos.jobs", "only the CLI runs members side by side"),
     ("chaos.state", "chaos.platform", "the ledger names no platform: platforms register their kinds with it"),
     ("chaos.load", "chaos.platform", "the load reaches its ports through chaos.ports, below both"),
+    ("chaos.platform.kubernetes.workloads", "chaos.platform.kubernetes.deployed",
+     "what the suite deploys and what a team deployed never import each other"),
+    ("chaos.platform.kubernetes.deployed", "chaos.platform.kubernetes.workloads",
+     "what the suite deploys and what a team deployed never import each other"),
 ]
 #: Importers a rule allows: the entry point above everything.
 ALLOWED = {"chaos.jobs": ("chaos.cli",)}

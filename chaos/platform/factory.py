@@ -65,22 +65,5 @@ def open_platform(kind: PlatformKind, *, timeline: Timeline, binaries: Binaries,
     platform is Kubernetes); without one, a cluster is opened (a kind cluster created) from `kube`
     for this run alone.
     """
-    if kind is LOCAL:
-        from chaos.platform.local.platform import LocalPlatform
-
-        local = LocalPlatform(timeline=timeline, binaries=binaries, run_dir=run_dir, keep=keep)
-        stack.callback(local.close)
-        return local
-    # kubernetes, the only other one
-    from chaos.platform.kubernetes.cluster.cluster import KubernetesOptions, connect
-    from chaos.platform.kubernetes.platform import KubernetesPlatform
-
-    if callable(cluster):
-        cluster = cluster()
-    if cluster is None:
-        cluster = connect(kube or KubernetesOptions())
-        stack.callback(cluster.close)
-    kube_platform = KubernetesPlatform(timeline=timeline, cluster=cluster, binaries=binaries,
-                                       run_dir=run_dir, keep=keep)
-    stack.callback(kube_platform.close)
-    return kube_platform
+    return kind.open(timeline=timeline, binaries=binaries, run_dir=run_dir, stack=stack, keep=keep, kube=kube,
+                     cluster=cluster)

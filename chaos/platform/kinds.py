@@ -12,10 +12,18 @@ factory's table.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chaos.configfiles import WriteMode
 from chaos.targets import TargetSpec
+
+if TYPE_CHECKING:
+    from chaos.build import Binaries
+    from chaos.platform.base import Platform
+    from chaos.timeline import Timeline
 
 
 class PlatformKind(ABC):
@@ -25,6 +33,14 @@ class PlatformKind(ABC):
     #: Does a run here work on a Kubernetes cluster (one is opened first), so it can delete a team etcd's
     #: leader pod and read TLS files from a Secret?
     on_cluster: ClassVar[bool]
+    #: Can a run here route links (etcd client and peer traffic, the load, a target's upstreams) through
+    #: chaosproxy from the start, so `network` faults can be put on them?
+    routes_links: ClassVar[bool] = False
+
+    @abstractmethod
+    def open(self, *, timeline: Timeline, binaries: Binaries, run_dir: Path | None, stack: ExitStack, keep: bool,
+             kube: Any = None, cluster: Any | Callable[[], Any] | None = None) -> Platform:
+        """A Platform of this kind for one run, closed (with whatever it opened) when `stack` closes."""
 
     @abstractmethod
     def refusal(self, spec: TargetSpec) -> str | None:

@@ -7,15 +7,43 @@ cluster (the rights a deployed service needs are checked when the run starts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 from chaos.configfiles import API_MODES, FILE_MODES, WriteMode
 from chaos.platform.kinds import PlatformKind
 from chaos.platform.kubernetes.workloads.manifests import config_map_name, pod_placeholders, pod_refusal
 from chaos.targets import ConfigDelivery, TargetSpec
 
+if TYPE_CHECKING:
+    from chaos.build import Binaries
+    from chaos.platform.base import Platform
+    from chaos.timeline import Timeline
+
 
 class KubernetesKind(PlatformKind):
     name = "kubernetes"
     on_cluster = True
+    routes_links = False  # network faults need chaosproxy beside the pods (sidecars): not yet
+
+    def open(self, *, timeline: Timeline, binaries: Binaries, run_dir: Path | None, stack: ExitStack, keep: bool,
+             kube: Any = None, cluster: Any | Callable[[], Any] | None = None) -> Platform:
+        """On `cluster` (a cluster the caller opened for several runs, or a function giving one), else on a
+        cluster opened (a kind cluster created) from `kube` for this run alone."""
+        # deferred: the kubernetes client is heavy to import
+        from chaos.platform.kubernetes.cluster.cluster import KubernetesOptions, connect
+        from chaos.platform.kubernetes.platform import KubernetesPlatform
+
+        access = cluster() if callable(cluster) else cluster
+        if access is None:
+            access = connect(kube or KubernetesOptions())
+            stack.callback(access.close)
+        platform = KubernetesPlatform(timeline=timeline, cluster=access, binaries=binaries, run_dir=run_dir,
+                                      keep=keep)
+        stack.callback(platform.close)
+        return platform
 
     def refusal(self, spec: TargetSpec) -> str | None:
         return None if spec.deployed is not None else pod_refusal(spec)

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from chaos.configfiles import FILE_MODES, WriteMode
 from chaos.platform.kinds import PlatformKind
 from chaos.targets import TargetSpec, named_port_values
 
+if TYPE_CHECKING:
+    from chaos.build import Binaries
+    from chaos.platform.base import Platform
+    from chaos.timeline import Timeline
+
 
 class LocalKind(PlatformKind):
     name = "local"
     on_cluster = False
+    routes_links = True
+
+    def open(self, *, timeline: Timeline, binaries: Binaries, run_dir: Path | None, stack: ExitStack, keep: bool,
+             kube: Any = None, cluster: Any | Callable[[], Any] | None = None) -> Platform:
+        from chaos.platform.local.platform import LocalPlatform  # the run-time platform: processes, cgroups
+
+        local = LocalPlatform(timeline=timeline, binaries=binaries, run_dir=run_dir, keep=keep)
+        stack.callback(local.close)
+        return local
 
     def refusal(self, spec: TargetSpec) -> str | None:
         if spec.deployed is not None:

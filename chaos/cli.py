@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
                               "file's seed, or a drawn one: S, S+1, ...) and report the detection rate of a "
                               "failure, with its 95%% interval and the first failing seed")
         sub.add_argument("--until-fail", action="store_true", help="with --repeat: stop at the first failing run")
+        sub.add_argument("--shrink", action="store_true",
+                         help="when a run fails, shrink its storm's writes to the fewest that still fail and write "
+                              "them as NAME-shrunk.chaos.yaml beside the scenario (as `gochaos shrink`; needs "
+                              "--report-dir; with --repeat, the first failing run, --trials as --repeat)")
         sub.add_argument("--jobs", type=_positive, default=os.environ.get("GOCHAOS_JOBS") or None, metavar="N",
                          help="run up to N scenarios of a suite at once, each with its own ports, dirs and state "
                               "(default: the suite's `jobs`, else 1; env GOCHAOS_JOBS)")
@@ -284,21 +288,29 @@ def _explain(kind: str, name: str | None) -> int:
 
 def _shrink(args: argparse.Namespace, console: Console) -> int:
     """`gochaos shrink RUN_DIR`: ddmin over the failed storm's writes, each candidate a real run."""
+    return _shrink_run(args.run_dir, args.trials, args.out, console)
+
+
+def _shrink_run(run_dir: Path, trials: int, out_file: Path | None, console: Console) -> int:
+    """Shrink the failed run in `run_dir`, each candidate judged by `trials` real runs; the shrunk writes as a
+    scenario file; with several trials, the shrunk scenario's own detection rate and its 95% interval."""
     import yaml
 
     from chaos.runner import run_scenario
     from chaos.scenario import parse_scenario
-    from chaos.shrink import failed_run, render, shrink
+    from chaos.shrink import candidate, failed_run, render, shrink
 
-    run = failed_run(args.run_dir)
-    out: Path = args.out or run.scenario_file.with_name(f"{run.scenario['name']}-shrunk.chaos.yaml")
+    run = failed_run(run_dir)
+    out: Path = out_file or run.scenario_file.with_name(f"{run.scenario['name']}-shrunk.chaos.yaml")
     if out.resolve().parent != run.scenario_file.resolve().parent:
         raise UsageError(f"--out {out}: write it beside {run.scenario_file}, whose paths (config_file, ./binary) "
                          "are relative to its directory")
 
-    def still_fails(data: dict[str, object]) -> bool:
+    def failures(data: dict[str, object], runs: int, *, stop_at_first: bool) -> int:
+        """How many of `runs` runs of the candidate fail the way the run did."""
         scenario = parse_scenario(yaml.safe_dump(data, sort_keys=False), str(run.scenario_file))
-        for _ in range(args.trials):
+        failed = 0
+        for _ in range(runs):
             try:
                 result = run_scenario(scenario, base_dir=run.scenario_file.parent, buggy=run.buggy, seed=run.seed)
             except (ChaosError, OSError) as e:
@@ -306,20 +318,30 @@ def _shrink(args: argparse.Namespace, console: Console) -> int:
                     raise
                 console.print(f"  a trial could not run ({e}): counted as not failing", highlight=False,
                               markup=False, soft_wrap=True)
-                return False
+                continue
             if {f.check for f in result.verdict.failures} & run.failing_checks:
-                return True
-        return False
+                failed += 1
+                if stop_at_first:
+                    break
+        return failed
+
+    def still_fails(data: dict[str, object]) -> bool:
+        return failures(data, trials, stop_at_first=True) > 0
 
     console.print(f"shrinking {len(run.writes)} writes to {run.target} of {run.scenario_file} (failed: "
-                  f"{', '.join(sorted(run.failing_checks))}; {args.trials} run(s) per candidate)", highlight=False,
+                  f"{', '.join(sorted(run.failing_checks))}; {trials} run(s) per candidate)", highlight=False,
                   markup=False, soft_wrap=True)
     shrunk = shrink(run, still_fails, progress=lambda line: console.print(f"  {line}", highlight=False,
                                                                            markup=False))
     if not shrunk.kept:
         console.print("it fails with none of the writes: the storm's configs are not what breaks it", highlight=False)
-    out.write_text(render(run, shrunk, args.run_dir), encoding="utf-8")
-    console.print(f"{shrunk.describe()}; wrote {out} (gochaos {'reproduce' if run.buggy else 'run'} {out} "
+    confidence = ""
+    if trials > 1 and shrunk.kept:  # a racy failure: how often the shrunk writes alone fail, and how sure that is
+        failed = failures(candidate(run, shrunk.kept), trials, stop_at_first=False)
+        found = repeat.detection([(run.seed, Status.FAIL if i < failed else Status.PASS) for i in range(trials)])
+        confidence = "; " + repeat.rate_text("the shrunk scenario alone", found)
+    out.write_text(render(run, shrunk, run_dir), encoding="utf-8")
+    console.print(f"{shrunk.describe()}{confidence}; wrote {out} (gochaos {'reproduce' if run.buggy else 'run'} {out} "
                   f"--seed {run.seed})", highlight=False, markup=False, soft_wrap=True)
     return ExitCode.PASS
 
@@ -379,6 +401,8 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
     from chaos.report import overall_status
     from chaos.scenario import load_plan, resolve
 
+    if args.shrink and args.report_dir is None:
+        raise UsageError("--shrink shrinks a failed run's kept writes: give --report-dir too")
     if args.until_fail and args.repeat == 1:
         raise UsageError("--until-fail stops a series of runs at the first failure: give --repeat N too")
     name, members, suite_jobs = load_plan(resolve(args.scenario))
@@ -426,6 +450,11 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
     if report_dir is not None and run_root is not None:
         code = _write_reports(console, results, report_dir, run_root, status.exit_code, keep=args.keep)
     _deliver(args, console, results, run_root)
+    if args.shrink and status is Status.FAIL and run_root is not None:
+        try:  # the verdict stands whatever the shrink finds
+            _shrink_run(run_root, args.repeat, None, console)
+        except UsageError as e:
+            console.print(f"--shrink: {e}", highlight=False, markup=False, soft_wrap=True)
     return code
 
 

@@ -96,3 +96,12 @@ def test_shrink_finds_the_one_write_that_breaks_it_and_writes_a_scenario_that_fa
     assert code == 1, output
     assert findings(tmp_path / "again")["panics"]["summary"].startswith(
         "hunted: panic: runtime error: integer divide by zero")
+
+
+def test_run_with_shrink_keeps_the_verdict_and_writes_the_shrunk_scenario(tmp_path: Path, hunted: Path) -> None:
+    code, output = gochaos("run", scenario(tmp_path, hunted, "negative-make"), "--report-dir", tmp_path / "r",
+                           "--shrink")
+    assert code == 1, output  # the run's FAIL, whatever the shrink found
+    shrunk = tmp_path / "hunted-explore-shrunk.chaos.yaml"
+    assert "writes -> 1 write, " in output and f"wrote {shrunk}" in output, output
+    assert "# It fails the build it ran with: hunted: panic: runtime error: makeslice" in shrunk.read_text()

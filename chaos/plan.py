@@ -8,9 +8,10 @@ Building and describing a plan touch nothing: no build, no process, no file writ
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ from chaos.external_etcd import ExternalEtcd
 from chaos.injectors import create
 from chaos.injectors.base import Injector
 from chaos.injectors.reload import ReloadStorm
+from chaos.network import links as network
+from chaos.network.links import LinkKind, LinkPlan, LinkRequest, NeedsLinks
 from chaos.oracles import ORACLES
 from chaos.platform.factory import platform_kind
 from chaos.platform.kinds import PlatformKind
@@ -75,6 +78,8 @@ class LoadPlan:
     limit_s: float
     #: Locust workers as pods beside an in-cluster run (0: the load runs in the run's own processes).
     worker_pods: int = 0
+    #: The load reaches its target through a chaosproxy link (a network fault on link `load` needs it).
+    routed: bool = False
 
     def spec(self, host: str) -> LoadSpec:
         """The LoadSpec against `host`, the started target's URL (known only once it runs)."""
@@ -111,6 +116,8 @@ class Plan:
     loads: tuple[LoadPlan, ...]
     #: What each fault of `schedule` will do to its target beyond its params (e.g. every variant's diff).
     fault_details: tuple[tuple[str, ...], ...] = ()
+    #: The links routed through chaosproxy from the start, for the network faults (empty: no proxy).
+    links: LinkPlan = dataclasses.field(default_factory=LinkPlan)
 
 
 def resolve_seed(scenario: Scenario, seed: int | None) -> int:
@@ -184,11 +191,11 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     by_name = {spec.name: spec for spec in targets}
     details = tuple(tuple(f.injector.describe_target(by_name[f.injector.target_name]))
                     if f.injector.target_name in by_name else () for f in schedule)
+    loads = tuple(_load_plan(entry, scenario, targets, budget, base_dir) for entry in scenario.load_entries())
+    links = _plan_links(scenario, targets, etcd, loads, kind)
+    loads = tuple(replace(load, routed=True) if links.load(load.target, load.port) else load for load in loads)
     return Plan(scenario=scenario, platform=kind, buggy=buggy, seed=seed, schedule=schedule, targets=targets,
-                etcd=etcd, fault_budget_s=budget,
-                loads=tuple(_load_plan(entry, scenario, targets, budget, base_dir)
-                            for entry in scenario.load_entries()),
-                fault_details=details)
+                etcd=etcd, fault_budget_s=budget, loads=loads, fault_details=details, links=links)
 
 
 def _in_file(scenario: Scenario, message: str, fault: int | None = None) -> str:
@@ -249,6 +256,36 @@ def _external(external: ExternalEtcd, targets: tuple[TargetSpec, ...], kind: Pla
     if (refused := kind.external_etcd_refusal(targets, tls=external.tls is not None)) is not None:
         raise UsageError(refused)
     return external.checked_for(kind, base_dir)
+
+
+def _plan_links(scenario: Scenario, targets: tuple[TargetSpec, ...], etcd: EtcdEntry | None,
+                loads: tuple[LoadPlan, ...], kind: PlatformKind) -> LinkPlan:
+    """The links the network faults need routed from the start; refused (with the fault's line) where the run could
+    not route one: a platform without chaosproxy, a target with no etcd, an upstream named nowhere, no load."""
+    shape = None if etcd is None else network.EtcdShape(etcd.members, etcd.external is not None)
+    loaded = [(load.target, load.port) for load in loads]
+    requests: list[LinkRequest] = []
+    for number, fault in enumerate(scenario.faults):
+        injector = create(fault.injector, fault.params, fault.target)
+        if not isinstance(injector, NeedsLinks):
+            continue
+        if not kind.routes_links:
+            raise UsageError(_in_file(scenario, f"{fault.injector}: network faults run on the local platform so far "
+                                                f"(the {kind.name} platform routes no links through chaosproxy); "
+                                                "run this scenario with --platform local", number))
+        member = injector.link_member()
+        for request in injector.link_requests():
+            problem = network.link_problem(request, member, targets, shape, loaded)
+            if problem is None and request.kind is LinkKind.LOAD:
+                user = next(load.user for load in loads if (load.target, load.port) == (request.target, request.port))
+                if user == "dns":
+                    problem = ("the load link carries TCP (HTTP, gRPC), and this load is DNS over UDP: fault the "
+                               "DNS service's own upstream (link upstream, protocol udp) instead")
+            if problem is not None:
+                raise ScenarioError(_in_file(scenario, f"{fault.injector} on {fault.target or 'etcd'}: {problem}",
+                                             number))
+            requests.append(request)
+    return LinkPlan.of(requests)
 
 
 def _shaped(spec: TargetSpec, schedule: tuple[ScheduledFault, ...]) -> TargetSpec:
@@ -322,6 +359,8 @@ def describe(plan: Plan) -> list[str]:
                      f"election {etcd.election_ms} ms")
     else:
         lines.append("etcd: none")
+    etcd_shape = None if plan.etcd is None else network.EtcdShape(plan.etcd.members, plan.etcd.external is not None)
+    lines += network.describe(plan.links, plan.targets, etcd_shape)
     if not plan.loads:
         lines.append("load: none")
     for load in plan.loads:
@@ -329,7 +368,8 @@ def describe(plan: Plan) -> list[str]:
         workers = (f", run by {load.worker_pods} worker pods beside this run (it must run in the cluster) against "
                    "the target's Service" if load.worker_pods else "")
         port = f" (port {load.port})" if load.port else ""
-        lines.append(f"load: {load.users} {load.user} users on {load.target}{port}, spawn rate "
+        routed = f" through link {network.load_link(load.target, load.port)}" if load.routed else ""
+        lines.append(f"load: {load.users} {load.user} users on {load.target}{port}{routed}, spawn rate "
                      f"{load.spawn_rate:g}/s{options}{workers}; stopped after at most {load.limit_s:g}s")
     windows = scenario.windows
     lines.append(f"windows: baseline {windows.baseline_s:g}s, faults, then observe {windows.observe_s:g}s")

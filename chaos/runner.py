@@ -28,12 +28,14 @@ from chaos import state
 from chaos.build import Binaries
 from chaos.errors import ChaosError, InfrastructureError, Interrupted, UsageError
 from chaos.injectors.base import FaultReport, InjectionContext, run_fault
+from chaos.network.routing import LinkRouting
 from chaos.oracles import baseline as baseline_oracle
 from chaos.oracles import bind
 from chaos.oracles import panics as panics_oracle
 from chaos.oracles import steady_state as steady_state_oracle
 from chaos.oracles.context import OracleContext, Phases
 from chaos.plan import LoadPlan, Plan, ScheduledFault, build_plan
+from chaos.platform.abilities import require
 from chaos.platform.base import Platform, RunningTarget
 from chaos.platform.etcd import EtcdLeadership
 from chaos.platform.factory import open_platform
@@ -170,6 +172,8 @@ def _run(plan: Plan, *, run_dir: Path | None, show: Progress, binaries: Binaries
         show.phase("setup")
         runs_on = open_platform(plan.platform, timeline=timeline, binaries=binaries, run_dir=run_dir, stack=stack,
                                 kube=kube, cluster=cluster)
+        if plan.links:  # before etcd and the targets start: the addresses they are given are the links'
+            require(runs_on, LinkRouting).route_links(plan.links)
         etcd = _start_etcd(plan.etcd, runs_on, stack, show) if plan.etcd is not None else None
         stack.callback(runs_on.stop_all)  # targets go first: one stopping after etcd waits on it
         targets = seen.targets
@@ -254,7 +258,9 @@ def _start_load(plan: LoadPlan, targets: list[RunningTarget], runs_on: Platform,
     from chaos.load import LoadRun
 
     target = next(t for t in targets if t.spec.name == plan.target)
-    spec = plan.spec(target.endpoint_for(plan.port).url)
+    host = (require(runs_on, LinkRouting).routed_load_url(plan.target, plan.port) if plan.routed
+            else target.endpoint_for(plan.port).url)
+    spec = plan.spec(host)
     if plan.worker_pods:
         spec = _with_worker_pods(plan, spec, runs_on, stack, show)
     else:

@@ -40,6 +40,7 @@ class EventFamily(enum.StrEnum):
     ETCD = "etcd"
     LOAD = "load"
     RUNTIME = "runtime"
+    NETWORK = "network"
 
 
 class EventKind(enum.StrEnum):
@@ -153,6 +154,22 @@ class EventKind(enum.StrEnum):
     #: A periodic runtime reading during the run (source: the target). details: as RUNTIME_IDLE,
     #: without creators.
     RUNTIME_SAMPLE = "runtime.sample"
+
+    #: A link was routed through chaosproxy as the run started (source: the link's name, e.g.
+    #: ``etcd-peer.m0``). details: link (etcd-client, etcd-peer, load or upstream), target (None for
+    #: etcd-peer), member (etcd links), listen (the proxy's address the link is reached at), upstream
+    #: (where it forwards), protocol (tcp or udp), proxy_pid.
+    NETWORK_LINK = "network.link"
+    #: The `network` injector put its fault on its links (source: the injector). details: link (the
+    #: kind), links (their names), target, member (etcd links: the member named, or the leader's name
+    #: when `leader` was asked for), fault (as the proxy took it: kind, direction, latency_ms, ...),
+    #: applied_ns (when the proxy applied it, on the run's clock).
+    NETWORK_FAULT_APPLIED = "network.fault_applied"
+    #: The `network` injector took its fault off its links again, in its revert (source: the injector).
+    #: details: link, links, target, member, removed (the faults the proxy took off), removed_ns, and
+    #: the figures of what the fault did: configured and observed (added latency, shares discarded or
+    #: dropped, connections reset or refused, throughput), counts (the proxy's counters over the fault).
+    NETWORK_FAULT_REMOVED = "network.fault_removed"
 
     @property
     def family(self) -> EventFamily:

@@ -10,11 +10,12 @@ from chaos.client_budget import ClientBudget
 from chaos.injectors.base import Injector, create_from
 from chaos.injectors.etcd_leader import LeaderLoss
 from chaos.injectors.gc_pressure import GCPressure
+from chaos.injectors.network import NetworkFault
 from chaos.injectors.pod_delete import PodDelete
 from chaos.injectors.reload import ReloadStorm
 
 INJECTORS: Mapping[str, type[Injector[Any]]] = {
-    cls.name: cls for cls in (ReloadStorm, LeaderLoss, GCPressure, PodDelete)
+    cls.name: cls for cls in (ReloadStorm, LeaderLoss, GCPressure, PodDelete, NetworkFault)
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.repeat import describe, detection, wilson
+from chaos.report.repeat import describe, detection, wilson
 from chaos.verdict import Status
 
 

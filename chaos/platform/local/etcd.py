@@ -9,6 +9,7 @@ module adds how local members are started, killed, paused and isolated.
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -61,6 +62,9 @@ class EtcdMember:
     isolation: PortIsolation | None = None
     paused: bool = False
     scheme: str = "http"
+    #: host:port the other members reach this one at, when not its own peer port: a chaosproxy link
+    #: (`peer_address` of EtcdCluster); it listens on its own peer port either way.
+    advertised_peer: str | None = None
 
     @property
     def client_url(self) -> str:
@@ -69,6 +73,11 @@ class EtcdMember:
     @property
     def peer_url(self) -> str:
         return f"{self.scheme}://{LOOPBACK}:{self.peer_port}"
+
+    @property
+    def advertised_peer_url(self) -> str:
+        """The peer URL the other members dial (its member ID derives from it): a link, or its own."""
+        return f"{self.scheme}://{self.advertised_peer}" if self.advertised_peer else self.peer_url
 
     @property
     def running(self) -> bool:
@@ -83,7 +92,11 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
     """N real etcd members on loopback, tuned for fast elections; a context manager.
 
     With `server_tls` every member serves TLS on both ports and requires certificates; `client_tls` is
-    then what this host (and the targets) present.
+    then what this host (and the targets) present. With `peer_address`, each member advertises the
+    host:port it returns for (member name, own peer port) as its peer URL, and listens on its own: how
+    peer traffic is routed through chaosproxy links (chaos.network). The members are created with those
+    URLs, so their IDs (a hash of the advertised peer URLs and the cluster token) derive from them from
+    the start.
     """
 
     platform: ClassVar[PlatformKind] = LOCAL
@@ -100,6 +113,7 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
         log_level: str = "warn",
         server_tls: ServerTls | None = None,
         client_tls: ClientTls | None = None,
+        peer_address: Callable[[str, int], str] | None = None,
     ) -> None:
         check_shape(size, heartbeat_ms, election_ms)
         if (server_tls is None) != (client_tls is None):
@@ -112,6 +126,7 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
         self.heartbeat_ms = heartbeat_ms
         self.election_ms = election_ms
         self.log_level = log_level
+        self.peer_address = peer_address
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout_s: float = 30.0) -> None:
@@ -121,9 +136,10 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
         flat = free_ports(2 * self.size)
         ports = list(zip(flat[::2], flat[1::2], strict=True))
         scheme = "http" if self.server_tls is None else "https"
-        initial = ",".join(
-            f"m{i}={scheme}://{LOOPBACK}:{peer}" for i, (_, peer) in enumerate(ports)
-        )
+        advertised = [self.peer_address(f"m{i}", peer) if self.peer_address is not None else None
+                      for i, (_, peer) in enumerate(ports)]
+        peers = [f"{scheme}://{advertised[i] or f'{LOOPBACK}:{peer}'}" for i, (_, peer) in enumerate(ports)]
+        initial = ",".join(f"m{i}={url}" for i, url in enumerate(peers))
         token = f"gochaos-{now_ns()}"
         for i, (client, peer) in enumerate(ports):
             name = f"m{i}"
@@ -136,7 +152,7 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
                 f"--listen-client-urls={scheme}://{LOOPBACK}:{client}",
                 f"--advertise-client-urls={scheme}://{LOOPBACK}:{client}",
                 f"--listen-peer-urls={scheme}://{LOOPBACK}:{peer}",
-                f"--initial-advertise-peer-urls={scheme}://{LOOPBACK}:{peer}",
+                f"--initial-advertise-peer-urls={peers[i]}",
                 f"--initial-cluster={initial}",
                 "--initial-cluster-state=new",
                 f"--initial-cluster-token={token}",
@@ -150,7 +166,8 @@ class EtcdCluster(EtcdLeadership[EtcdMember]):
                 f"etcd-{name}", argv, log_path=self.base_dir / f"{name}.log",
                 restart=RestartPolicy.NEVER, gid=_GID_BASE + peer,
             )
-            self.members.append(EtcdMember(name, client, peer, data_dir, process, scheme=scheme))
+            self.members.append(EtcdMember(name, client, peer, data_dir, process, scheme=scheme,
+                                           advertised_peer=advertised[i]))
         for member in self.members:
             member.process.start()
         self.timeline.record(EventKind.ETCD_START, "etcd", members=[m.name for m in self.members])

@@ -3,7 +3,8 @@
 Every target gets a work dir under the run dir (its config file and log live there), its own
 process group, and a restart policy applied like a kubelet would. Starts, exits and restarts go on
 the Timeline as they happen. `close()` stops everything and removes the run dir unless asked to
-keep it.
+keep it. Links a run's network faults need (chaos.network) are routed through the run's chaosproxy,
+started at the first one: etcd members' peer URLs, targets' etcd endpoints and upstreams, the load.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from chaos.build import Binaries
 from chaos.configs.placeholders import spaced
 from chaos.errors import InjectionFailed, PlatformError, TargetError
+from chaos.network.links import LinkPlan
+from chaos.network.proxy import ChaosProxy
+from chaos.network.routing import RunLinks
 from chaos.platform.base import Endpoint, Platform, StartedTarget, etcd_tls_args
 from chaos.platform.etcd import ClientTls
 from chaos.platform.local.cgroups import CgroupLimit
@@ -87,7 +91,8 @@ class LocalHog:
 class LocalPlatform(Platform[LocalTarget]):
     """Runs targets as local processes on loopback; the suite's default platform.
 
-    Beyond the core contract it has the `ResourceLimits` (cgroups) and `HogPlacement` abilities.
+    Beyond the core contract it has the `ResourceLimits` (cgroups), `HogPlacement` and `LinkRouting`
+    (chaosproxy) abilities.
     """
 
     kind = LOCAL
@@ -97,6 +102,9 @@ class LocalPlatform(Platform[LocalTarget]):
         super().__init__(timeline=timeline, run_dir=run_dir, keep=keep)
         self.binaries = binaries
         self._etcd_clusters = 0
+        self._links: RunLinks | None = None
+        #: Client URL -> member name of the etcd this run started (its targets' etcd-client links name them).
+        self._etcd_members: dict[str, str] = {}
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
@@ -106,6 +114,9 @@ class LocalPlatform(Platform[LocalTarget]):
         workdir = self.run_dir / spec.name
         workdir.mkdir(parents=True, exist_ok=True)
         config_path = workdir / spec.config.file_name if spec.config is not None else None
+        links = self._links
+        if links is not None and links.plan.etcd_client(spec.name):
+            etcd_endpoints = links.etcd_endpoints(spec.name, etcd_endpoints, self._etcd_members)
         port, *extra_ports = free_ports(1 + len(spec.ports))
         named = dict(zip(spec.ports, extra_ports, strict=True))
         values = {
@@ -122,12 +133,13 @@ class LocalPlatform(Platform[LocalTarget]):
             values["scenario_dir"] = spec.scenario_dir
         for name, number in named.items():
             values.update(named_port_values(name, LOOPBACK, number))
+        routed = self._upstreams_of(spec.name)
         if spec.config is not None and config_path is not None:
-            config_path.write_text(fill_config_text(spec, values), encoding="utf-8")
-        argv = [_fill(arg, values, spec.name) for arg in spec.command] + etcd_tls_args(spec, etcd_tls)
+            config_path.write_text(routed(fill_config_text(spec, values)), encoding="utf-8")
+        argv = [routed(_fill(arg, values, spec.name)) for arg in spec.command] + etcd_tls_args(spec, etcd_tls)
         _check_executable(argv[0], spec.name)
         env = {**os.environ, **GO_OBSERVABILITY_ENV}
-        env.update({k: _fill(v, values, spec.name) for k, v in spec.env.items()})
+        env.update({k: routed(_fill(v, values, spec.name)) for k, v in spec.env.items()})
         env.update(extra_env or {})
         process = SupervisedProcess(
             spec.name, argv, log_path=workdir / "output.log", env=env, cwd=workdir,
@@ -177,9 +189,46 @@ class LocalPlatform(Platform[LocalTarget]):
         """`size` etcd processes on loopback (data under the run dir), started and with a leader."""
         self._etcd_clusters += 1  # each cluster of the run gets its own data: etcd, etcd2, ...
         base_dir = self.run_dir / ("etcd" if self._etcd_clusters == 1 else f"etcd{self._etcd_clusters}")
-        return EtcdCluster(etcd_binary=self._binary_named("etcd"), base_dir=base_dir,
-                           timeline=self.timeline, size=size, heartbeat_ms=heartbeat_ms,
-                           election_ms=election_ms).started()
+        links = self._links if self._etcd_clusters == 1 else None  # the links are the run's etcd's
+        cluster = EtcdCluster(etcd_binary=self._binary_named("etcd"), base_dir=base_dir,
+                              timeline=self.timeline, size=size, heartbeat_ms=heartbeat_ms, election_ms=election_ms,
+                              peer_address=links.peer_address if links is not None and links.plan.etcd_peer
+                              else None).started()
+        if self._etcd_clusters == 1:
+            self._etcd_members = {m.client_url: m.name for m in cluster.members}
+        return cluster
+
+    # -- LinkRouting -------------------------------------------------------------------------
+    def route_links(self, plan: LinkPlan) -> None:
+        """Route `plan`'s links through this run's chaosproxy (started when the first link is made)."""
+        if self._links is not None:
+            raise PlatformError("this platform's links are routed already: route_links is called once per run")
+        self._links = RunLinks(plan, start_proxy=self._start_proxy, timeline=self.timeline)
+
+    def routed_load_url(self, target: str, port: str | None) -> str:
+        url = self.target(target).endpoint_for(port).url
+        if self._links is None or not self._links.plan.load(target, port):
+            raise PlatformError(f"no load link to {target} was planned; the plan routes the links its faults name")
+        return self._links.load_url(target, port, url)
+
+    @property
+    def network_links(self) -> RunLinks | None:
+        return self._links
+
+    def _start_proxy(self) -> ChaosProxy:
+        return ChaosProxy(self._binary_named("chaosproxy"), log_path=self.run_dir / "chaosproxy.log").start()
+
+    def _upstreams_of(self, target: str) -> Callable[[str], str]:
+        """What rewrites target `target`'s upstream addresses to their links (nothing without links)."""
+        links = self._links
+        if links is None or not links.plan.upstreams(target):
+            return lambda text: text
+        return lambda text: links.rewrite_upstreams(target, text)
+
+    def _release(self) -> None:
+        links, self._links = self._links, None
+        if links is not None:
+            links.close()
 
     def resource_limit(self, name: str, *, memory_bytes: int | None = None,
                        cpu_millicores: int | None = None) -> CgroupLimit:

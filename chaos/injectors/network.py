@@ -1,0 +1,260 @@
+"""network: a fault on a link routed through chaosproxy, measured while it lasts, taken off in revert.
+
+The links and faults a scenario may name are in chaos.injectors.network_params. The links are
+routed from the start (the plan asks for them: `link_requests`), so the fault itself only puts a
+fault on them through the proxy's API and takes it off again in `revert`. Proof it landed is
+measured (chaos.network.proof): the proxy's counters over the fault, and for a delay the added
+latency on requests crossing the link (the load's median for link load, probes timed through etcd
+links). On etcd-peer the leadership is watched: a new leader is recorded on the timeline.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chaos.client_budget import DISRUPTIVE, ClientBudget
+from chaos.errors import InjectionFailed, RevertFailed, ScenarioError
+from chaos.injectors.base import FaultOutcome, InjectionContext, Injector
+from chaos.injectors.network_params import (
+    AnyLinkFault,
+    EtcdClientFault,
+    EtcdPeerFault,
+    LoadFault,
+    NetFault,
+    NetworkParams,
+    UpstreamFault,
+)
+from chaos.network import proof
+from chaos.network.links import LEADER, LinkKind, LinkRequest, load_link, upstream_link
+from chaos.network.proxy import LinkStats, ProxyClient, ProxyError
+from chaos.network.routing import LinkRouting, RoutedLink, RunLinks
+from chaos.platform.abilities import missing
+from chaos.timeline import EventKind, now_ns
+
+#: Time to let requests already in flight pass before the requests timed during a fault count.
+SETTLE_S = 0.05
+#: Latency probes through an etcd link, before and during a delay.
+PROBES = 6
+
+
+
+class NetworkFault(Injector[AnyLinkFault]):
+    name = "network"
+    description = ("a fault on a link routed through chaosproxy (no root): delay, loss, blackhole, reset or bandwidth "
+                   "on a target's etcd traffic, etcd's peer traffic, the load, or a target's upstream")
+    Params = NetworkParams
+    needs_target = False  # etcd-peer is the cluster's; the others check for one below
+    client_budget = DISRUPTIVE  # clients feel a network fault by design; `recovery` bounds what follows
+
+    def __init__(self, params: AnyLinkFault, target: str | None = None, *,
+                 steady_state: ClientBudget | None = None) -> None:
+        if isinstance(params, EtcdPeerFault) and target is not None:
+            raise ScenarioError("injector network: link etcd-peer is the etcd cluster's own traffic: remove `target`")
+        if not isinstance(params, EtcdPeerFault) and not target:
+            raise ScenarioError(f"injector network: link {params.link} is a target's: give the fault a `target`")
+        super().__init__(params, target, steady_state=steady_state)
+        self._applied: list[str] = []
+        self._client: ProxyClient | None = None
+        self._event: dict[str, Any] = {}
+        self._figures: dict[str, Any] = {}
+
+    # -- plan time ---------------------------------------------------------------------------
+    def link_requests(self) -> tuple[LinkRequest, ...]:
+        p = self.params
+        if isinstance(p, EtcdPeerFault):
+            return (LinkRequest(LinkKind.ETCD_PEER),)
+        if isinstance(p, EtcdClientFault):
+            return (LinkRequest(LinkKind.ETCD_CLIENT, self.target_name),)
+        if isinstance(p, LoadFault):
+            return (LinkRequest(LinkKind.LOAD, self.target_name, port=p.port),)
+        return (LinkRequest(LinkKind.UPSTREAM, self.target_name, upstream=p.upstream, protocol=p.protocol),)
+
+    def link_member(self) -> str | None:
+        return self.params.member if isinstance(self.params, EtcdClientFault | EtcdPeerFault) else None
+
+    def expected_duration_s(self) -> float:
+        return self.params.duration_s + 20.0  # + finding the leader, latency probes, the load's results arriving
+
+    # -- run time ----------------------------------------------------------------------------
+    def available(self, ctx: InjectionContext) -> str | None:
+        why = missing(ctx.platform, LinkRouting)
+        if why is not None:
+            return why
+        if self.link_member() is not None and ctx.etcd is None:
+            return "the scenario has no etcd cluster the suite starts"
+        return None
+
+    def inject(self, ctx: InjectionContext) -> FaultOutcome:
+        links = self._run_links(ctx)
+        p = self.params
+        kind = LinkKind(p.link)
+        member = self._member(ctx)
+        routed = links.routed(kind, target=self.target_name, member=member)
+        if isinstance(p, LoadFault):  # one link of the target's: the one of that port
+            routed = [link for link in routed if link.name == load_link(str(self.target_name), p.port)]
+        elif isinstance(p, UpstreamFault):  # or of that address
+            routed = [link for link in routed
+                      if link.name == upstream_link(str(self.target_name), p.upstream, p.protocol)]
+        if not routed:
+            raise InjectionFailed(f"no {kind} link of {self.target_name or 'etcd'} was routed in this run")
+        names = [link.name for link in routed]
+        client = self._client = links.client
+        old_leader = ctx.etcd.leader() if kind is LinkKind.ETCD_PEER and ctx.etcd is not None else None
+        before_ms = self._latency_before(ctx, routed) if p.fault is NetFault.DELAY else None
+        self._event = {"link": p.link, "links": names, "target": self.target_name, "member": member}
+        if old_leader is not None and old_leader[0].name == member and p.fault is NetFault.BLACKHOLE:
+            ctx.timeline.record(EventKind.ETCD_LEADER_LOST, "etcd", operation="network-blackhole-leader",
+                                leader=member)
+        try:
+            before = self._stats(client, names)
+            applied = [self._apply(client, name) for name in names]
+            under = self._stats(client, names)
+        except ProxyError as e:
+            raise InjectionFailed(f"chaosproxy: {e}") from e
+        applied_ns = max(applied)
+        ctx.timeline.record(EventKind.NETWORK_FAULT_APPLIED, self.name, fault=p.spec().body(), applied_ns=applied_ns,
+                            **self._event)
+        end = time.monotonic() + p.duration_s
+        during_ms = self._latency_during(ctx, routed, applied_ns, end) if p.fault is NetFault.DELAY else None
+        new_leader = self._watch_leader(ctx, old_leader, applied_ns, end) if old_leader is not None else None
+        ctx.sleep_until(end)
+        try:
+            delta = proof.under_fault(before, under, self._stats(client, names))
+        except ProxyError as e:
+            raise InjectionFailed(f"chaosproxy: {e}") from e
+        seconds = (now_ns() - applied_ns) / 1e9
+        found = self._judge(routed, delta, before_ms, during_ms, seconds)
+        figures = {"link": p.link, "links": names, "fault": p.fault.value, **found.figures}
+        if new_leader is not None:
+            figures.update(new_leader)
+        self._figures = figures
+        where = f"{p.link} of {self.target_name}" if self.target_name else f"etcd-peer of {member}"
+        summary = f"{p.fault} on {where} ({len(names)} link{'s' if len(names) > 1 else ''}): {found.summary}"
+        if new_leader is not None:
+            summary += f"; {new_leader['new_leader']} leads after {new_leader['new_leader_after_ms']:.0f} ms"
+        return FaultOutcome(found.landed, summary, figures)
+
+    def revert(self, ctx: InjectionContext) -> None:
+        """Take the fault off every link it was put on; on etcd-peer, wait until a member leads again."""
+        applied, self._applied = self._applied, []
+        if not applied or self._client is None:
+            return
+        removed: list[Any] = []
+        try:
+            for name in applied:  # its own kind only: another fault may hold the link too
+                removed += self._client.clear_fault(name, self.params.fault.value)
+        except ProxyError as e:
+            links = ctx.platform.network_links if isinstance(ctx.platform, LinkRouting) else None
+            if links is not None and not links.proxy_running:  # the proxy is gone, and its faults with it
+                removed.append({"note": f"chaosproxy exited: {e}"})
+            else:
+                raise RevertFailed(f"network fault still on {', '.join(applied)}: {e}; stop the run (its chaosproxy, "
+                                   "and every fault on it, goes with it)") from e
+        finally:
+            details = {**self._event, **self._figures, "removed": removed, "removed_ns": now_ns()}
+            ctx.timeline.record(EventKind.NETWORK_FAULT_REMOVED, self.name, **details)
+        if isinstance(self.params, EtcdPeerFault) and ctx.etcd is not None:
+            ctx.etcd.wait_for_leader(timeout_s=10.0)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _run_links(self, ctx: InjectionContext) -> RunLinks:
+        links = ctx.platform.network_links if isinstance(ctx.platform, LinkRouting) else None
+        if links is None:
+            raise InjectionFailed("no link was routed in this run: the plan routes the links its network faults "
+                                  "name (build the run with chaos.plan.build_plan)")
+        return links
+
+    def _member(self, ctx: InjectionContext) -> str | None:
+        """The member named, with `leader` resolved to whoever leads now."""
+        member = self.link_member()
+        if member != LEADER:
+            return member
+        assert ctx.etcd is not None  # available() said so
+        found = ctx.etcd.leader()
+        if found is None:
+            raise InjectionFailed("no etcd member leads right now, so there is no leader's link to fault")
+        return str(found[0].name)
+
+    def _apply(self, client: ProxyClient, name: str) -> int:
+        applied = client.set_fault(name, self.params.spec())
+        self._applied.append(name)
+        return applied
+
+    @staticmethod
+    def _stats(client: ProxyClient, names: list[str]) -> LinkStats:
+        total = LinkStats()
+        for name in names:
+            total = total + client.stats(name)
+        return total
+
+    def _latency_before(self, ctx: InjectionContext, routed: list[RoutedLink]) -> float | None:
+        """The median round trip crossing the link before the delay: the load's, or timed probes (etcd links)."""
+        if isinstance(self.params, LoadFault):
+            start = now_ns()
+            window = int(min(10.0, max(2.0, self.params.duration_s)) * 1e9)
+            return proof.load_p50(ctx.timeline, start - window, start)
+        if isinstance(self.params, EtcdClientFault | EtcdPeerFault):
+            return proof.median(proof.probe(proof.version_urls(routed), PROBES, timeout_s=2.0))
+        return None
+
+    def _latency_during(self, ctx: InjectionContext, routed: list[RoutedLink], applied_ns: int,
+                        end: float) -> float | None:
+        if isinstance(self.params, EtcdClientFault | EtcdPeerFault):
+            ctx.sleep_until(time.monotonic() + SETTLE_S)
+            expected_s = self._expected_added_ms() / 1000
+            room = max(1, min(PROBES, int((end - time.monotonic()) / (expected_s + 0.01))))
+            return proof.median(proof.probe(proof.version_urls(routed), room, timeout_s=2 * expected_s + 2.0))
+        if isinstance(self.params, LoadFault):  # results stream in every 25 ms: those of the fault are in at its end
+            ctx.sleep_until(end)
+            return proof.load_p50(ctx.timeline, applied_ns + int(SETTLE_S * 1e9), now_ns())
+        return None
+
+    def _expected_added_ms(self) -> float:
+        return (self.params.latency_ms or 0.0) * proof.round_trip_factor(self.params.direction.value)
+
+    def _watch_leader(self, ctx: InjectionContext, old: Any, applied_ns: int, end: float) -> dict[str, Any] | None:
+        """Until the fault ends: a member leading in a later term than before, recorded on the timeline."""
+        etcd = ctx.etcd
+        assert etcd is not None
+        old_member, old_status = old
+        while time.monotonic() < end and not ctx.stop.is_set():
+            found = etcd.leader(newer_than=old_status.raft_term)
+            if found is not None:
+                seen = now_ns()
+                ctx.timeline.record(EventKind.ETCD_LEADER, "etcd", t_ns=seen, leader=found[0].name,
+                                    previous=old_member.name, operation=f"network-{self.params.fault}",
+                                    term=found[1].raft_term)
+                return {"old_leader": old_member.name, "new_leader": found[0].name,
+                        "new_leader_after_ms": round((seen - applied_ns) / 1e6, 1),
+                        "term": [old_status.raft_term, found[1].raft_term]}
+            time.sleep(0.1)
+        return None
+
+    def _judge(self, routed: list[RoutedLink], delta: LinkStats, before_ms: float | None, during_ms: float | None,
+               seconds: float) -> proof.Proof:
+        p = self.params
+        protocol = routed[0].protocol
+        direction = p.direction.value
+        idle = proof.no_traffic(delta, protocol, direction, [link.name for link in routed])
+        if p.fault is NetFault.DELAY:
+            if isinstance(p, UpstreamFault):  # the service's own protocol: no request of ours can time it
+                if idle is not None:
+                    return idle
+                crossed = f"{proof.carried(delta, protocol, direction)} {'datagrams' if protocol == 'udp' else 'bytes'}"
+                return proof.Proof(True, f"traffic crossed the delayed link ({crossed}); the added latency is not "
+                                         "measured on an upstream link (the service's own protocol)",
+                                   {"configured_latency_ms": p.latency_ms, "direction": direction,
+                                    "counts": proof.counts(delta)})
+            via = "the load's requests" if isinstance(p, LoadFault) else "GET /version probes through the link"
+            found = proof.delay(p.latency_ms or 0.0, direction, before_ms, during_ms, via)
+            return proof.Proof(found.landed, found.summary, {**found.figures, "counts": proof.counts(delta)})
+        if idle is not None:
+            return idle
+        if p.fault is NetFault.BLACKHOLE:
+            return proof.blackhole(delta, protocol, direction)
+        if p.fault is NetFault.LOSS:
+            return proof.loss(delta, protocol, direction, p.probability or 0.0)
+        if p.fault is NetFault.RESET:
+            return proof.reset(delta)
+        return proof.bandwidth(delta, protocol, direction, p.bytes_per_s or 1, seconds)

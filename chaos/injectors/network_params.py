@@ -1,0 +1,120 @@
+"""The network injector's params: one model per link (`link`), the fault's own fields checked together.
+
+Links (chaos.network): `etcd-client` (a target's connections to each etcd member the suite starts;
+`member` narrows it to one, or to `leader`), `etcd-peer` (traffic *into* a member's peer port from
+the other members: the raft messages it streams to them and the messages they post to it; `member`
+is a name or `leader`, whoever leads when the fault starts), `load` (the load's traffic to a target)
+and `upstream` (a host:port the target's command, env or config names, TCP or UDP). Faults, per
+direction (`upstream`: toward what the link leads to, i.e. requests; `downstream`: back; `both`):
+delay (+ jitter), loss, blackhole, reset, bandwidth.
+
+Kept apart from the injector (chaos.injectors.network) so each stays one concept: what a scenario may
+write, and what the fault does with it.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from chaos.injectors.base import InjectorParams, by_mode
+from chaos.network.links import ADDRESS, LEADER, Transport
+from chaos.network.proxy import FaultSpec
+
+
+class NetFault(enum.StrEnum):
+    DELAY = "delay"
+    LOSS = "loss"
+    BLACKHOLE = "blackhole"
+    RESET = "reset"
+    BANDWIDTH = "bandwidth"
+
+
+class Direction(enum.StrEnum):
+    UPSTREAM = "upstream"
+    DOWNSTREAM = "downstream"
+    BOTH = "both"
+
+
+#: The fields each fault takes (besides direction and duration_s).
+FAULT_FIELDS: dict[NetFault, tuple[str, ...]] = {
+    NetFault.DELAY: ("latency_ms", "jitter_ms"), NetFault.LOSS: ("probability",), NetFault.BLACKHOLE: (),
+    NetFault.RESET: (), NetFault.BANDWIDTH: ("bytes_per_s",),
+}
+
+
+class _LinkFault(InjectorParams):
+    fault: NetFault = Field(description="delay (latency_ms, jitter_ms), loss (probability: of new TCP connections, "
+                                        "or of UDP datagrams), blackhole (bytes discarded, never answered), reset "
+                                        "(every connection closed with an RST), bandwidth (bytes_per_s)")
+    direction: Direction = Field(Direction.BOTH, description="upstream: toward what the link leads to (requests); "
+                                                             "downstream: back (responses); both: each way (a delay "
+                                                             "on both adds its latency twice to a round trip)")
+    latency_ms: float | None = Field(None, ge=0, le=600_000, description="delay: added to every chunk (datagram)")
+    jitter_ms: float | None = Field(None, ge=0, le=600_000, description="delay: uniform in +-jitter_ms, never "
+                                                                        "reordering bytes")
+    probability: float | None = Field(None, gt=0, le=1, description="loss: share of new TCP connections refused "
+                                                                    "with an RST, or of UDP datagrams dropped")
+    bytes_per_s: int | None = Field(None, ge=1, description="bandwidth: the rate each faulted direction is paced to")
+    duration_s: float = Field(5.0, gt=0, le=3600, description="How long the fault stays on the link")
+
+    def transport(self) -> Transport:
+        return Transport.TCP
+
+    @model_validator(mode="after")
+    def _fields_of_the_fault(self) -> _LinkFault:
+        takes = FAULT_FIELDS[self.fault]
+        for name in ("latency_ms", "jitter_ms", "probability", "bytes_per_s"):
+            if getattr(self, name) is not None and name not in takes:
+                owner = next(kind for kind, fields in FAULT_FIELDS.items() if name in fields)
+                raise ValueError(f"{name}: fault {self.fault} does not take {name} (it is for fault {owner}); remove "
+                                 "it or change fault")
+        if self.fault is NetFault.DELAY and not (self.latency_ms or self.jitter_ms):
+            raise ValueError("fault delay needs latency_ms (or jitter_ms) above 0")
+        if self.fault is NetFault.LOSS and self.probability is None:
+            raise ValueError("fault loss needs probability (0 < p <= 1)")
+        if self.fault is NetFault.BANDWIDTH and self.bytes_per_s is None:
+            raise ValueError("fault bandwidth needs bytes_per_s")
+        tcp = self.transport() is Transport.TCP
+        if self.fault is NetFault.RESET and not tcp:
+            raise ValueError("fault reset closes TCP connections; a UDP link has none: use loss or blackhole")
+        if self.fault in (NetFault.RESET, NetFault.LOSS) and tcp and self.direction is not Direction.BOTH:
+            raise ValueError(f"fault {self.fault} on TCP acts on whole connections, both ways: direction must be both")
+        return self
+
+    def spec(self) -> FaultSpec:
+        return FaultSpec(self.fault.value, self.direction.value, latency_ms=self.latency_ms, jitter_ms=self.jitter_ms,
+                         probability=self.probability, bytes_per_s=self.bytes_per_s)
+
+
+class EtcdClientFault(_LinkFault):
+    link: Literal["etcd-client"] = Field("etcd-client", description="The fault's target's connections to etcd")
+    member: str | None = Field(None, description="Only its link to this member (m0, m1, ...), or `leader` (whoever "
+                                                 "leads when the fault starts); default: to every member")
+
+
+class EtcdPeerFault(_LinkFault):
+    link: Literal["etcd-peer"] = Field("etcd-peer", description="Traffic into a member's peer port (no `target`)")
+    member: str = Field(LEADER, description="The member (m0, m1, ...), or `leader`: whoever leads when the fault "
+                                            "starts (a blackhole then mutes it: the others elect a new leader)")
+
+
+class LoadFault(_LinkFault):
+    link: Literal["load"] = Field("load", description="The load's traffic to the fault's target")
+    port: str | None = Field(None, description="The target's named port the load runs on (as the load's `port`)")
+
+
+class UpstreamFault(_LinkFault):
+    link: Literal["upstream"] = Field("upstream", description="The fault's target's traffic to an address it names")
+    upstream: str = Field(pattern=ADDRESS, description="host:port exactly as the target's command, env or config "
+                                                       "names it (rewritten to a proxy link at start)")
+    protocol: Transport = Field(Transport.TCP, description="tcp or udp")
+
+    def transport(self) -> Transport:
+        return self.protocol
+
+
+NetworkParams = Annotated[EtcdClientFault | EtcdPeerFault | LoadFault | UpstreamFault, *by_mode("link", "load")]
+AnyLinkFault = EtcdClientFault | EtcdPeerFault | LoadFault | UpstreamFault

@@ -29,7 +29,7 @@ from pydantic_core import ErrorDetails
 
 from chaos.client_budget import STRICT, ClientBudget
 from chaos.errors import InjectionFailed, ScenarioError, TargetDown
-from chaos.injectors.punctual import Punctual, prompt_thread_switches
+from chaos.injectors.punctual import Punctual, punctual_faults
 from chaos.platform.base import Platform, RunningTarget
 from chaos.platform.etcd import EtcdLeadership
 from chaos.readiness import passes
@@ -268,7 +268,7 @@ def run_fault(injector: Injector[Any], ctx: InjectionContext, fault_id: int) -> 
     outcome = FaultOutcome(False, "the injector did not finish")
     down: list[str] = []  # a target that died under the fault: its crash is the verdict, not this run's error
     try:
-        with prompt_thread_switches():
+        with punctual_faults():
             outcome = injector.inject(ctx)
     except InjectionFailed as e:
         outcome = FaultOutcome(False, str(e))

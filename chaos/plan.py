@@ -15,12 +15,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaos.configfiles import unreachable
 from chaos.errors import ScenarioError, UsageError
 from chaos.external_etcd import ExternalEtcd
 from chaos.injectors import create
 from chaos.injectors.base import Injector
-from chaos.injectors.reload import ReloadStorm
+from chaos.injectors.reload import ReloadStorm, write_mode_refusal
 from chaos.network import links as network
 from chaos.network.links import LinkKind, LinkPlan, LinkRequest, NeedsLinks
 from chaos.oracles import ORACLES
@@ -243,11 +242,9 @@ def _check_reload_targets(scenario: Scenario, targets: tuple[TargetSpec, ...], k
                        "unchanged, trigger_only: true) needs one too, as the storm reads the config the service "
                        "runs with")
             raise ScenarioError(_in_file(scenario, f"reload_storm on {name}: no config to reload: {fix}", number))
-        params = ReloadStorm.Params.model_validate(fault.params)
-        modes = kind.write_modes(spec)
-        if "write_mode" in params.model_fields_set and params.write_mode not in modes and spec.deployed is not None:
-            why = unreachable(name, params.write_mode, modes)
-            raise ScenarioError(_in_file(scenario, f"reload_storm on {name}: {why}; or drop write_mode", number))
+        why = write_mode_refusal(ReloadStorm.Params.model_validate(fault.params), spec, kind.write_modes(spec))
+        if why is not None:
+            raise ScenarioError(_in_file(scenario, f"reload_storm on {name}: {why}", number))
 
 
 def _external(external: ExternalEtcd, targets: tuple[TargetSpec, ...], kind: PlatformKind,

@@ -174,6 +174,14 @@ class ReloadStormParams(InjectorParams):
         return self
 
 
+def write_mode_refusal(params: ReloadStormParams, spec: TargetSpec, modes: frozenset[WriteMode]) -> str | None:
+    """Why the storm's own `write_mode` cannot change a deployed service's config, given the `modes` that reach it
+    (None: it can). The plan refuses it up front with this, and `available()` says the same at run time."""
+    if spec.deployed is not None and "write_mode" in params.model_fields_set and params.write_mode not in modes:
+        return unreachable(spec.name, params.write_mode, modes) + "; or drop write_mode"
+    return None
+
+
 class ReloadStorm(Injector[ReloadStormParams]):
     name = "reload_storm"
     description = "Rapid config reloads: value and structural changes written like sed -i does"
@@ -310,10 +318,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
         modes = ctx.platform.kind.write_modes(target.spec)
         if self._mode(target.spec) not in modes:
             return NEEDS_KUBERNETES  # configmap-api asked of a config that is a plain file
-        if (target.spec.deployed is not None and "write_mode" in self.params.model_fields_set
-                and self.params.write_mode not in modes):
-            return unreachable(self.target_name, self.params.write_mode, modes) + "; or drop write_mode"
-        return None
+        return write_mode_refusal(self.params, target.spec, modes)
 
     def _mode(self, spec: TargetSpec) -> WriteMode:
         """How writes reach the target: a config mounted from its ConfigMap changes only through the API."""

@@ -1,8 +1,8 @@
 """The one place a platform name is checked and turned into a started Platform.
 
 The CLI's choices, the runner, the plan and the pytest plugin all go through here, so a platform
-is added (or refused) in one spot. Importing this module is cheap: the platforms themselves are
-imported only when one is opened.
+is added (or refused) in one spot. Importing this module is cheap: a platform's kind is imported when a
+run plans on it, its Platform only when one is opened.
 """
 
 from __future__ import annotations
@@ -15,19 +15,21 @@ from typing import TYPE_CHECKING
 
 from chaos import state
 from chaos.errors import UsageError
-from chaos.platform.kinds import PlatformKind
-from chaos.platform.kubernetes.planning import KUBERNETES
-from chaos.platform.local.planning import LOCAL
 
 if TYPE_CHECKING:
     from chaos.build import Binaries
     from chaos.platform.base import Platform
+    from chaos.platform.kinds import PlatformKind
     from chaos.platform.kubernetes.cluster.cluster import ClusterAccess, KubernetesOptions
     from chaos.timeline import Timeline
 
-#: Every platform by name, as the plan sees it (chaos.platform.kinds); the CLI's choices.
-KINDS: dict[str, PlatformKind] = {kind.name: kind for kind in (LOCAL, KUBERNETES)}
-PLATFORMS = tuple(KINDS)
+#: Every platform by name, with the module whose `KIND` is the platform as the plan sees it
+#: (chaos.platform.kinds). Loaded by name when a run plans on it: a kind brings the target models, which
+#: `gochaos version`, `--help` or `list` need not import.
+KIND_MODULES: dict[str, str] = {"local": "chaos.platform.local.planning",
+                                "kubernetes": "chaos.platform.kubernetes.planning"}
+#: The CLI's choices.
+PLATFORMS = tuple(KIND_MODULES)
 #: Per platform, the modules that register with the state ledger the kinds of resource its runs hold
 #: (and, for Kubernetes, how to judge a run in another pod). Loaded by name, as the Kubernetes ones
 #: bring the cluster client: only a reclaim needs them all.
@@ -41,9 +43,10 @@ RECLAIMERS: dict[str, tuple[str, ...]] = {
 
 def platform_kind(name: str) -> PlatformKind:
     """The platform called `name`; a UsageError listing the choices otherwise."""
-    if name not in KINDS:
+    if name not in KIND_MODULES:
         raise UsageError(f"unknown platform {name!r}; choose from {', '.join(PLATFORMS)}")
-    return KINDS[name]
+    kind: PlatformKind = importlib.import_module(KIND_MODULES[name]).KIND
+    return kind
 
 
 def reclaim_dead_runs(*, dry_run: bool = False,

@@ -113,3 +113,5 @@ class KubernetesKind(PlatformKind):
 
 
 KUBERNETES = KubernetesKind()
+#: This platform, for chaos.platform.factory's table.
+KIND = KUBERNETES

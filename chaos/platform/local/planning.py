@@ -75,3 +75,5 @@ def _shown_dir(directory: str, scenario_dir: str | None) -> str:
 
 
 LOCAL = LocalKind()
+#: This platform, for chaos.platform.factory's table.
+KIND = LOCAL

@@ -39,9 +39,10 @@ class AgentClient:
         reply = self._call("POST", "revert")
         return list(reply.get("reverted", []))
 
-    def runtime(self) -> dict[str, Any]:
-        """The runtime/metrics snapshot: goroutines, heap, GC cycles and pauses, ..."""
-        return self._call("GET", "runtime")
+    def runtime(self, *, creators: bool = False) -> dict[str, Any]:
+        """The runtime/metrics snapshot: goroutines, heap, GC cycles and pauses, ...; with `creators`, also
+        the live goroutines by the function that started them (a full dump: only for the idle samples)."""
+        return self._call("GET", "runtime", params={"creators": "1"} if creators else None)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:

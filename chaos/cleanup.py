@@ -18,11 +18,11 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 
 from chaos import state
 from chaos.errors import Interrupted
+from chaos.procfs import group_members
 
 log = logging.getLogger("gochaos")
 
@@ -97,37 +97,28 @@ def _group_is_the_recorded_one(pgid: int, start: int | None) -> bool:
     leader_start = state.process_start(pgid)
     if leader_start is not None:
         return leader_start == start
-    return bool(_group_members(pgid))
+    return bool(group_members(pgid))
 
 
-def _group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                stat = Path(f"/proc/{entry.name}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[2]) == pgid:
-                members.append(int(entry.name))
-    return members
+def _recorded_group_present(holding: state.Holding) -> bool:
+    """Is the process group a holding recorded still there (for a dry run's report)?"""
+    return _group_is_the_recorded_one(int(holding.data["pid"]), holding.data.get("start"))
 
 
-@state.kind("stopped", order=10)
+@state.kind("stopped", order=10, present=_recorded_group_present)
 def _reclaim_stopped(holding: state.Holding) -> str:
     pgid = int(holding.data["pid"])
     if not _group_is_the_recorded_one(pgid, holding.data.get("start")):
-        return "already gone"
+        return state.ALREADY_GONE
     os.killpg(pgid, signal.SIGCONT)
     return "resumed (SIGCONT)"
 
 
-@state.kind("process_group", order=20)
+@state.kind("process_group", order=20, present=_recorded_group_present)
 def _reclaim_group(holding: state.Holding) -> str:
     pgid = int(holding.data["pid"])
     if not _group_is_the_recorded_one(pgid, holding.data.get("start")):
-        return "already gone"
+        return state.ALREADY_GONE
     for sig in (signal.SIGCONT, signal.SIGKILL):
         os.killpg(pgid, sig)
     return "killed"

@@ -1,5 +1,6 @@
-"""The `gochaos` command: list, run and reproduce scenarios, compare kept runs, clean up after dead runs,
-explain injectors and oracles, print the scenario files' JSON Schema.
+"""The `gochaos` command: list, show, run and reproduce scenarios, compare kept runs, clean up after dead runs,
+explain what a scenario may say (injectors, oracles, targets, probes, load, variants), print the scenario
+files' JSON Schema.
 
 `run` and `reproduce` first undo what dead runs left behind (see `chaos.state`); `--dry-run`
 prints the plan and touches nothing; `cleanup` only cleans up (`--dry-run`: only reports).
@@ -28,6 +29,7 @@ from chaos.errors import ChaosError, ExitCode, Interrupted, UsageError
 from chaos.os_support import require_linux
 from chaos.platform.factory import PLATFORMS, platform_kind, reclaim_dead_runs
 from chaos.report import repeat
+from chaos.report.terminal import make_console
 from chaos.verdict import Status
 
 if TYPE_CHECKING:
@@ -52,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gochaos {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("list", help="list the bundled scenarios")
+    commands.add_parser("list", help="list the bundled scenarios (and the directory they are in)")
+    show = commands.add_parser("show", help="print a bundled scenario file as it is, to copy and edit")
+    show.add_argument("name", metavar="NAME", help="bundled scenario name (see `gochaos list`)")
     commands.add_parser("version", help="print the gochaos version")
     tidy = commands.add_parser("cleanup", help="find and undo what dead gochaos runs left behind "
                                                "(processes, iptables rules, cgroups, temp dirs)")
@@ -65,13 +69,18 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--platform", choices=PLATFORMS,
                          default=os.environ.get("GOCHAOS_PLATFORM", "local"),
                          help="where targets run (default: local; env GOCHAOS_PLATFORM)")
-        sub.add_argument("--report-dir", type=Path,
-                         default=_env_path("GOCHAOS_REPORT_DIR"),
-                         help="each run gets its own directory here (<time>-<name>-<seed>: report.json, "
-                              "junit.xml, report.html, target logs); `latest` links the newest "
-                              "(env GOCHAOS_REPORT_DIR)")
+        reports = sub.add_mutually_exclusive_group()
+        reports.add_argument("--report-dir", type=Path,
+                             default=_env_path("GOCHAOS_REPORT_DIR") or run_dirs.DEFAULT_REPORT_DIR,
+                             help="each run gets its own directory here (<time>-<name>-<seed>: summary.md, "
+                                  "report.html, report.json, junit.xml, target logs); `latest` links the newest "
+                                  f"(default: ./{run_dirs.DEFAULT_REPORT_DIR}, where `gochaos history` looks; "
+                                  "env GOCHAOS_REPORT_DIR)")
+        reports.add_argument("--no-report", action="store_true",
+                             help="write no reports and no run directory (a read-only checkout, a quick try); "
+                                  "the verdict is printed all the same")
         sub.add_argument("--keep", type=_keep, default=os.environ.get("GOCHAOS_KEEP") or None, metavar="N",
-                         help="keep only the newest N runs in --report-dir (default: all; env GOCHAOS_KEEP)")
+                         help="keep only the newest N runs in the report dir (default: all; env GOCHAOS_KEEP)")
         sub.add_argument("--seed", type=_seed, default=os.environ.get("GOCHAOS_SEED"),
                          help="seed for jitter and generated names, to replay a run (env GOCHAOS_SEED)")
         sub.add_argument("--repeat", type=_positive, default=1, metavar="N",
@@ -82,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--shrink", action="store_true",
                          help="when a run fails, shrink its storm's writes to the fewest that still fail and write "
                               "them as NAME-shrunk.chaos.yaml beside the scenario (as `gochaos shrink`; needs "
-                              "--report-dir; with --repeat, the first failing run, --trials as --repeat)")
+                              "the reports, not --no-report; with --repeat, the first failing run, --trials as "
+                              "--repeat)")
         sub.add_argument("--jobs", type=_positive, default=os.environ.get("GOCHAOS_JOBS") or None, metavar="N",
                          help="run up to N scenarios of a suite at once, each with its own ports, dirs and state "
                               "(default: the suite's `jobs`, else 1; env GOCHAOS_JOBS)")
@@ -99,11 +109,19 @@ def _parser() -> argparse.ArgumentParser:
                         help="runs per candidate; it fails when any of them fails (for a racy bug: 5 or more)")
     shrink.add_argument("--out", type=Path, metavar="FILE",
                         help="where to write it (default: NAME-shrunk.chaos.yaml beside the scenario file)")
-    explain = commands.add_parser("explain", help="the parameters of each injector or oracle: types, defaults, "
-                                                   "bounds")
-    explain.add_argument("kind", metavar="injectors|oracles", help="what to explain")
-    explain.add_argument("name", nargs="?", metavar="NAME", help="only this injector or oracle")
+    explain = commands.add_parser("explain", help="what a scenario may say, read from its models: injectors' and "
+                                                   "oracles' parameters, mutation operators, target kinds, probes, "
+                                                   "load users and their options, variants; types, defaults, bounds")
+    explain.add_argument("kind", metavar="injectors|oracles|operators|targets|probes|load|variants",
+                         help="what to explain")
+    explain.add_argument("name", nargs="?", metavar="NAME",
+                         help="only this one (an unknown NAME lists the names there are)")
     commands.add_parser("schema", help="print the JSON Schema of scenario files (for editors and CI checks)")
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
+    from chaos.init.command import add_arguments as add_init_arguments
+
+    add_init_arguments(commands.add_parser("init", help="run a service once, probe it and write a scenario that "
+                                                       "runs as written (ports, reload, live probes, load)"))
     _add_history_options(commands.add_parser(
         "history", help="compare the runs kept in a report dir: verdicts, recovery, availability, p99, "
                         "fault landing; regressions flagged"))
@@ -112,7 +130,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_history_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("dir", nargs="?", type=Path, metavar="DIR",
-                     help="the report dir (default: --report-dir, GOCHAOS_REPORT_DIR, else ./reports)")
+                     help="the report dir (default: --report-dir, GOCHAOS_REPORT_DIR, else "
+                          f"./{run_dirs.DEFAULT_REPORT_DIR}, where `gochaos run` keeps its runs)")
     sub.add_argument("--report-dir", type=Path, default=_env_path("GOCHAOS_REPORT_DIR"), help=argparse.SUPPRESS)
     sub.add_argument("--scenario", metavar="NAME", help="only this scenario's runs")
     sub.add_argument("--last", type=_run_count, metavar="N", help="only the newest N runs of each scenario")
@@ -127,6 +146,7 @@ def _add_history_options(sub: argparse.ArgumentParser) -> None:
 
 def _add_publish_options(sub: argparse.ArgumentParser) -> None:
     """Reports beyond the run directory: a Pushgateway, a webhook (the step summary needs no flag)."""
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.report.webhook import FORMATS
 
     group = sub.add_argument_group("publishing (besides --report-dir; $GITHUB_STEP_SUMMARY gets summary.md)")
@@ -144,6 +164,7 @@ def _add_publish_options(sub: argparse.ArgumentParser) -> None:
 
 def _url(flag: str, env: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
+        # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
         from chaos.report.publish import http_url
 
         try:
@@ -174,8 +195,10 @@ def _open_cluster(args: argparse.Namespace, console: Console, stack: ExitStack) 
     """One cluster for every scenario of the plan (a gate creates kind once, not per scenario)."""
     if not platform_kind(args.platform).on_cluster:
         return None
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     import time
 
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.platform.kubernetes.cluster.cluster import KubernetesOptions, connect
 
     options = KubernetesOptions(kubeconfig=args.kubeconfig, context=args.context,
@@ -233,8 +256,8 @@ def _keep(value: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console()
-    err = Console(stderr=True)
+    console = make_console()
+    err = make_console(stderr=True)
     try:
         with cleanup.interrupts_raise():
             if args.command == "version":
@@ -243,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             require_linux()
             if args.command == "list":
                 return _list(console)
+            if args.command == "show":
+                return _show(args.name)
             if args.command == "cleanup":
                 return _cleanup(console, err, dry_run=args.dry_run)
             if args.command == "history":
@@ -251,6 +276,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _explain(args.kind, args.name)
             if args.command == "schema":
                 return _schema()
+            if args.command == "init":
+                # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
+                from chaos.init.command import run as run_init
+
+                return run_init(args)
             if args.command == "shrink":
                 return _shrink(args, console)
             return _run(args, console, buggy=args.command == "reproduce")
@@ -266,20 +296,48 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _list(console: Console) -> int:
+    """`gochaos list`: each bundled scenario with its first sentence, then the directory they are in."""
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.scenario import bundled_scenarios, load_plan
 
-    for name, path in bundled_scenarios().items():
+    found = bundled_scenarios()
+    width = max((len(name) for name in found), default=0)
+    for name, path in found.items():
         plan = load_plan(path).members
         if len(plan) > 1 or plan[0][0].name != name:
             summary = "suite: " + ", ".join(scenario.name for scenario, _ in plan)
         else:
             summary = " ".join(plan[0][0].description.split()).split(". ")[0].rstrip(".")
-        console.print(f"{name:<18} {summary}", highlight=False, soft_wrap=True)
+        console.print(f"{name:<{width}}  {summary}", highlight=False, markup=False, soft_wrap=True)
+    folders = sorted({str(path.parent) for path in found.values()})
+    console.print(f"bundled scenario files: {', '.join(folders)} (`gochaos show NAME` prints one to copy)",
+                  highlight=False, markup=False, soft_wrap=True)
+    return ExitCode.PASS
+
+
+def _show(name: str) -> int:
+    """`gochaos show NAME`: a bundled scenario file byte for byte, to copy (`gochaos show NAME > mine.chaos.yaml`)."""
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
+    from chaos.scenario import bundled_scenarios
+    from chaos.suggest import did_you_mean
+
+    found = bundled_scenarios()
+    if name not in found:
+        raise UsageError(f"no bundled scenario {name!r}{did_you_mean(name, found)}; `gochaos list` describes them")
+    data = found[name].read_bytes()
+    binary = getattr(sys.stdout, "buffer", None)  # bytes as they are: no re-encoding, no newline translation
+    if binary is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return ExitCode.PASS
+    sys.stdout.flush()
+    binary.write(data)
+    binary.flush()
     return ExitCode.PASS
 
 
 def _explain(kind: str, name: str | None) -> int:
-    """`gochaos explain injectors|oracles [NAME]`: parameters from the params models' JSON Schema."""
+    """`gochaos explain KIND [NAME]`: fields, types and defaults from the models' JSON Schema (chaos.explain)."""
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.explain import explain
 
     sys.stdout.write("\n".join(explain(kind, name)) + "\n")
@@ -294,8 +352,10 @@ def _shrink(args: argparse.Namespace, console: Console) -> int:
 def _shrink_run(run_dir: Path, trials: int, out_file: Path | None, console: Console) -> int:
     """Shrink the failed run in `run_dir`, each candidate judged by `trials` real runs; the shrunk writes as a
     scenario file; with several trials, the shrunk scenario's own detection rate and its 95% interval."""
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     import yaml
 
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.runner import run_scenario
     from chaos.scenario import parse_scenario
     from chaos.shrink import candidate, failed_run, render, shrink
@@ -348,6 +408,7 @@ def _shrink_run(run_dir: Path, trials: int, out_file: Path | None, console: Cons
 
 def _schema() -> int:
     """`gochaos schema`: the scenario files' JSON Schema (schema/gochaos-scenario.schema.json is this output)."""
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.schema import render, scenario_schema
 
     sys.stdout.write(render(scenario_schema()))
@@ -356,12 +417,14 @@ def _schema() -> int:
 
 def _history(args: argparse.Namespace, console: Console, err: Console) -> int:
     """`gochaos history`: runs of the report dir as tables (or JSON, or an HTML page of trends)."""
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     import json
 
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.report import history, trends
     from chaos.report.history_table import tables
 
-    folder: Path = args.dir or args.report_dir or Path("reports")
+    folder: Path = args.dir or args.report_dir or run_dirs.DEFAULT_REPORT_DIR
     found = history.load(folder)
     for skipped in found.skipped:
         err.print(f"gochaos: skipped {skipped.path}: {skipped.reason}", highlight=False, markup=False, soft_wrap=True)
@@ -383,8 +446,6 @@ def _history(args: argparse.Namespace, console: Console, err: Console) -> int:
         sys.stdout.write(json.dumps(history.document(folder, points, found.skipped, window=args.window),
                                     indent=2) + "\n")
     else:
-        if not console.is_terminal:  # a CI log: wide rows beat cells wrapped to 80 columns
-            console.width = max(console.width, 132)
         for table in tables(points):
             console.print(table)
         if args.html:
@@ -397,12 +458,14 @@ def _history(args: argparse.Namespace, console: Console, err: Console) -> int:
 
 
 def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.plan import build_plan
     from chaos.report import overall_status
     from chaos.scenario import load_plan, resolve
 
-    if args.shrink and args.report_dir is None:
-        raise UsageError("--shrink shrinks a failed run's kept writes: give --report-dir too")
+    if args.shrink and args.no_report:
+        raise UsageError("--shrink shrinks a failed run's kept writes, which --no-report does not keep: "
+                         "drop --no-report (or pass --report-dir DIR)")
     if args.until_fail and args.repeat == 1:
         raise UsageError("--until-fail stops a series of runs at the first failure: give --repeat N too")
     name, members, suite_jobs = load_plan(resolve(args.scenario))
@@ -412,7 +475,7 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
              for scenario, base_dir in members]
     if args.dry_run:
         return _dry_run(console, plans)
-    report_dir: Path | None = args.report_dir
+    report_dir: Path | None = None if args.no_report else args.report_dir
     run_root: Path | None = None
     if report_dir is not None:
         _check_writable(report_dir)
@@ -427,9 +490,12 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
         # the unfinished run is in `results` (verdict error or aborted): its reports are written all the same
         if report_dir is not None and run_root is not None and results:
             status = overall_status(r.verdict.status for r in results)
-            _write_reports(console, results, report_dir, run_root, status.exit_code, keep=args.keep)
+            _, written = _write_reports(console, results, report_dir, run_root, status.exit_code, keep=args.keep)
+            console.print(run_dirs.describe(run_root, (p.name for p in written)), highlight=False,
+                          markup=False, soft_wrap=True)
         raise
     if args.repeat > 1:
+        # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
         from chaos.report.coverage import of_result
         from chaos.report.replay import command_for
 
@@ -443,18 +509,25 @@ def _run(args: argparse.Namespace, console: Console, *, buggy: bool) -> int:
                 console.print(line, highlight=False, soft_wrap=True)
     status = overall_status(r.verdict.status for r in results)
     if len(results) > 1:
+        # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
+        from chaos.report.console import print_replays
+
         console.print(f"{name}: {len(results)} scenarios, " + ", ".join(
             f"{r.scenario.name} {r.verdict.status.value}" for r in results) + f" -> {status.value.upper()}",
             highlight=False, soft_wrap=True)
+        print_replays(console, results)
     code = int(status.exit_code)
+    where = "reports: none (--no-report)"
     if report_dir is not None and run_root is not None:
-        code = _write_reports(console, results, report_dir, run_root, status.exit_code, keep=args.keep)
+        code, written = _write_reports(console, results, report_dir, run_root, status.exit_code, keep=args.keep)
+        where = run_dirs.describe(run_root, (p.name for p in written))
     _deliver(args, console, results, run_root)
     if args.shrink and status is Status.FAIL and run_root is not None:
         try:  # the verdict stands whatever the shrink finds
             _shrink_run(run_root, args.repeat, None, console)
         except UsageError as e:
             console.print(f"--shrink: {e}", highlight=False, markup=False, soft_wrap=True)
+    console.print(where, highlight=False, markup=False, soft_wrap=True)  # the last word: where to look
     return code
 
 
@@ -462,6 +535,7 @@ def _run_all(args: argparse.Namespace, console: Console, name: str, members: lis
              plans: list[Plan], results: list[RunResult], run_root: Path | None, *, buggy: bool) -> None:
     """Every member of the plan, `--repeat` times, into `results`; a run that cannot finish adds its
     unfinished result (error or aborted) before the error goes on up."""
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.plan import build_plan
     from chaos.report.console import ConsoleProgress, print_verdict
     from chaos.runner import run_scenario
@@ -513,6 +587,7 @@ def _run_side_by_side(console: Console, titled: list[tuple[Plan, str]], jobs: in
                       run_root: Path | None, cluster: ClusterAccess | None, repeat: int, repetition: int) -> None:
     """The members of one repetition, up to `jobs` at once (chaos.jobs); their results into `results` in the
     suite's order, an unfinished member's too, before an error or interrupt goes on up."""
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.jobs import CancellableProgress, Cancellation, run_side_by_side
     from chaos.report.console import ConsoleProgress, print_verdict
     from chaos.runner import run_scenario
@@ -540,27 +615,28 @@ def _run_side_by_side(console: Console, titled: list[tuple[Plan, str]], jobs: in
 
 
 def _write_reports(console: Console, results: list[RunResult], report_dir: Path, run_root: Path,
-                   code: ExitCode, *, keep: int | None) -> int:
-    """Reports into the run's directory, `latest` and the fixed paths pointed at it, then retention."""
+                   code: ExitCode, *, keep: int | None) -> tuple[int, list[Path]]:
+    """Reports into the run's directory, `latest` and the fixed paths pointed at it, then retention:
+    (the exit code, the reports written)."""
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.report.publish import write_files
 
     written, missing = write_files(results, run_root, lambda line: console.print(
         f"gochaos: {line}", highlight=False, markup=False, style="bold red", soft_wrap=True))
     run_dirs.publish_latest(report_dir, run_root)
-    for path in written:
-        console.print(f"report: {report_dir / path.name}", highlight=False, soft_wrap=True)
     if code == ExitCode.PASS:  # a passing run needs no post-mortem: etcd's WAL files go
         run_dirs.drop_etcd_data(run_root)
     if keep is not None:
         for gone in run_dirs.retire(report_dir, keep):
             console.print(f"removed old run {gone.name} (--keep {keep})", highlight=False, soft_wrap=True)
     if missing and code == ExitCode.PASS:
-        return ExitCode.INFRASTRUCTURE  # a gate must not pass without the reports CI reads
-    return code
+        return ExitCode.INFRASTRUCTURE, written  # a gate must not pass without the reports CI reads
+    return code, written
 
 
 def _deliver(args: argparse.Namespace, console: Console, results: list[RunResult], run_dir: Path | None) -> None:
     """The step summary, Pushgateway and webhook: a failure there is a warning, never the verdict."""
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.report.publish import Destinations, deliver
 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -571,6 +647,7 @@ def _deliver(args: argparse.Namespace, console: Console, results: list[RunResult
 
 
 def _dry_run(console: Console, plans: list[Plan]) -> int:
+    # deferred: a command imports only what it runs (`gochaos --help` imports none of it)
     from chaos.plan import describe
 
     for plan in plans:
@@ -585,7 +662,7 @@ def _check_writable(folder: Path) -> None:
         state.prove_writable(folder)
     except OSError as e:
         raise UsageError(f"--report-dir {folder} is not a writable directory ({e.strerror or e}); "
-                         "pass a directory you can write to") from e
+                         "pass a directory you can write to, or --no-report") from e
 
 
 def _reclaim_dead_runs(console: Console) -> None:
@@ -596,16 +673,28 @@ def _reclaim_dead_runs(console: Console) -> None:
 
 
 def _cleanup(console: Console, err: Console, *, dry_run: bool) -> int:
+    """`gochaos cleanup`: one line per ledger entry of a dead run, then the counts: what was still there and
+    undone (or would be, with --dry-run), apart from the entries whose process or dir had already gone."""
     found = reclaim_dead_runs(dry_run=dry_run, report=lambda line: console.print(
         line, highlight=False, markup=False, soft_wrap=True))
-    failed = [item for item in found if not item.ok]
-    if not found:
-        console.print("nothing left behind by dead gochaos runs", highlight=False)
-    elif not failed:
-        verb = "would be cleaned up (dry run)" if dry_run else "cleaned up"
-        console.print(f"{len(found)} leftover(s) of dead gochaos runs {verb}", highlight=False)
+    gone = [item for item in found if item.gone]
+    left = [item for item in found if not item.gone]
+    failed = [item for item in left if not item.ok]
+    head = ("nothing left behind by dead gochaos runs" if not left else None if failed else
+            f"{len(left)} leftover(s) of dead gochaos runs " + ("would be cleaned up (dry run)" if dry_run
+                                                                else "cleaned up"))
+    tail = None
+    if gone:
+        ledger = ("the ledger is left as it is (dry run)" if dry_run else
+                  "ledger kept for the retry" if failed else "ledger cleared")
+        one = len(gone) == 1
+        tail = (f"{len(gone)} entr{'y' if one else 'ies'} of dead runs "
+                f"{('is' if one else 'are') if dry_run else ('was' if one else 'were')} already gone; {ledger}")
+    shown = f"{head}{': ' if not left else '; '}{tail}" if head and tail else head or tail
+    if shown:
+        console.print(shown, highlight=False, markup=False, soft_wrap=True)
     if failed:
-        err.print(f"gochaos: {len(failed)} of {len(found)} leftover(s) could not be cleaned up (see above); "
+        err.print(f"gochaos: {len(failed)} of {len(left)} leftover(s) could not be cleaned up (see above); "
                   "fix the cause (often: run as root) and run `gochaos cleanup` again",
                   highlight=False, markup=False, soft_wrap=True)
         return ExitCode.INFRASTRUCTURE

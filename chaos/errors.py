@@ -5,6 +5,7 @@ Hierarchy::
     ChaosError                      anything gochaos raises on purpose
     +-- UsageError                  bad command line or option value          (exit 2)
     |   +-- ExternalEtcdError       the team's etcd (etcd.external) refused, unreachable or its TLS missing
+    |   +-- MissingExtra            the run needs an optional part not installed (gochaos[kubernetes], [grpc])
     +-- ScenarioError               scenario file malformed or invalid        (exit 2)
     |   +-- ConfigError             a target's config text cannot be filled, parsed or mutated
     +-- InfrastructureError         the suite could not set the stage         (exit 3)
@@ -56,6 +57,19 @@ class ExternalEtcdError(UsageError):
     """The team's etcd a scenario names cannot be used as given: an endpoint refuses the client certificate,
     is not signed by the CA, does not answer, or its TLS material (files, Secret, key) is missing. Checked
     before any fault; the message names the endpoint or the file and the fix."""
+
+
+class MissingExtra(UsageError):
+    """The scenario needs an optional part of gochaos that is not installed (a Kubernetes platform run needs
+    gochaos[kubernetes], the grpc load user or a gRPC readiness check gochaos[grpc]).
+
+    Raised when the run is planned, before anything starts; the one-line message names the extra to install.
+    """
+
+    def __init__(self, extra: str, needed_for: str) -> None:
+        super().__init__(f"{needed_for}: install gochaos[{extra}] (pip install 'gochaos[{extra}]')")
+        self.extra = extra
+        self.needed_for = needed_for
 
 
 class ScenarioError(ChaosError):

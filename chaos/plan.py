@@ -15,11 +15,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from chaos import extras
 from chaos.errors import ScenarioError, UsageError
 from chaos.external_etcd import ExternalEtcd
 from chaos.injectors import create
 from chaos.injectors.base import Injector
 from chaos.injectors.reload import ReloadStorm, write_mode_refusal
+from chaos.load import LoadSpec
+from chaos.load.grpc_spec import anchor_paths
+from chaos.load.options import option_problems
+from chaos.load.spec import BUILTIN_USERS
 from chaos.network import links as network
 from chaos.network.links import LinkKind, LinkPlan, LinkRequest, NeedsLinks
 from chaos.oracles import ORACLES
@@ -79,16 +86,16 @@ class LoadPlan:
     worker_pods: int = 0
     #: The load reaches its target through a chaosproxy link (a network fault on link `load` needs it).
     routed: bool = False
+    #: Requests per second in total, held constant (`load.rate`); None: as fast as `users` go.
+    rate: float | None = None
 
     def spec(self, host: str) -> LoadSpec:
         """The LoadSpec against `host`, the started target's URL (known only once it runs)."""
-        from pydantic import ValidationError
 
-        from chaos.load import LoadSpec
 
         try:
             return LoadSpec(host=host, user=self.user, users=self.users, spawn_rate=self.spawn_rate,
-                            duration_s=self.limit_s, **self.options)
+                            duration_s=self.limit_s, rate=self.rate, **self.options)
         except ValidationError as e:  # the plan checked the options: what is left is e.g. the target's host
             problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'load'}: "
                                  f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())
@@ -157,7 +164,7 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     """Everything the run will do, decided up front: the dry run prints it, `run_scenario` follows it.
 
     Raises what the run would raise before starting anything: an unknown platform, a config file
-    that cannot be read, load with no user that fits its target.
+    that cannot be read, load with no user that fits its target, an extra the run needs not installed.
     """
     kind = platform_kind(platform)
     if buggy:
@@ -181,6 +188,8 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     for spec in targets:
         if (refused := kind.refusal(spec)) is not None:
             raise UsageError(refused)
+        if spec.readiness.grpc_health is not None:
+            extras.require("grpc", f"target {spec.name} is ready by the gRPC health check (ready_grpc)")
     etcd = scenario.etcd
     if etcd is None and any(spec.needs_etcd for spec in targets):
         etcd = EtcdEntry()
@@ -190,7 +199,8 @@ def build_plan(scenario: Scenario, base_dir: Path, *, platform: str, buggy: bool
     by_name = {spec.name: spec for spec in targets}
     details = tuple(tuple(f.injector.describe_target(by_name[f.injector.target_name]))
                     if f.injector.target_name in by_name else () for f in schedule)
-    loads = tuple(_load_plan(entry, scenario, targets, budget, base_dir) for entry in scenario.load_entries())
+    loads = tuple(_load_plan(entry, number, scenario, targets, budget, base_dir)
+                  for number, entry in enumerate(scenario.load_entries()))
     links = _plan_links(scenario, targets, etcd, loads, kind)
     loads = tuple(replace(load, routed=True) if links.load(load.target, load.port) else load for load in loads)
     return Plan(scenario=scenario, platform=kind, buggy=buggy, seed=seed, schedule=schedule, targets=targets,
@@ -293,16 +303,15 @@ def _shaped(spec: TargetSpec, schedule: tuple[ScheduledFault, ...]) -> TargetSpe
     return spec
 
 
-def _load_plan(entry: LoadEntry, scenario: Scenario, targets: tuple[TargetSpec, ...], fault_budget_s: float,
-               base_dir: Path) -> LoadPlan:
+def _load_plan(entry: LoadEntry, number: int, scenario: Scenario, targets: tuple[TargetSpec, ...],
+               fault_budget_s: float, base_dir: Path) -> LoadPlan:
     target = next(spec for spec in targets if entry.target in (None, spec.name))
     user = entry.user or target.load_user
     if user is None:
-        raise UsageError(f"load on {target.name}: no built-in user fits it; set load.user")
+        raise UsageError(_load_in_file(scenario, number, _no_user_fits(target.name)))
     windows = scenario.windows
     options = dict(entry.options)
     if isinstance(options.get("grpc"), dict):  # its .proto files are relative to the scenario
-        from chaos.load.grpc_spec import anchor_paths
 
         options["grpc"] = anchor_paths(options["grpc"], base_dir)
     _check_load_options(user, options)
@@ -313,14 +322,33 @@ def _load_plan(entry: LoadEntry, scenario: Scenario, targets: tuple[TargetSpec, 
         raise UsageError(f"load on {target.name}: port {entry.port!r} is not one of its `ports`"
                          f"{did_you_mean(entry.port, target.ports)}")
     return LoadPlan(target=target.name, user=user, users=entry.users, spawn_rate=entry.spawn_rate,
-                    options=options, port=entry.port, worker_pods=entry.worker_pods,
+                    options=options, port=entry.port, worker_pods=entry.worker_pods, rate=entry.rate,
                     limit_s=windows.baseline_s + windows.observe_s + fault_budget_s + LOAD_SLACK_S)
+
+
+def _no_user_fits(target: str) -> str:
+    """Why a load on `target`, a service of the team's own, has no user, and the users it could be given."""
+    return (f"load on {target}: no built-in user fits it; set load.user to one of: {', '.join(BUILTIN_USERS)} "
+            "(`http` sends the weighted requests of load.options.http.requests, `GET /` by default), or to your "
+            "own Locust user: path/to/locustfile.py[:Class] or module:Class")
+
+
+def _load_in_file(scenario: Scenario, number: int, message: str) -> str:
+    """`message` prefixed with the scenario's file and the line of its load entry `number` (a file without
+    `load:` runs the default load: the message then says where to add it)."""
+    source = scenario.source
+    if source is None:
+        return message
+    line = source.load_lines[number] if number < len(source.load_lines) else None
+    if line is None:
+        return (f"{source.path}: {message} (the file has no `load:` section, so the default load runs; add one, "
+                "e.g. `load: {user: http}`, or `load: null` for none)")
+    return f"{source.path}:{line}: {message}"
 
 
 def _check_load_options(user: str, options: Mapping[str, Any]) -> None:
     """UsageError naming the field when the load's options do not validate. Checked without
     touching anything (.proto files are compiled when the load starts), as a dry run must."""
-    from chaos.load.options import option_problems
 
     problems = option_problems(user, options)
     if problems:
@@ -366,7 +394,8 @@ def describe(plan: Plan) -> list[str]:
                    "the target's Service" if load.worker_pods else "")
         port = f" (port {load.port})" if load.port else ""
         routed = f" through link {network.load_link(load.target, load.port)}" if load.routed else ""
-        lines.append(f"load: {load.users} {load.user} users on {load.target}{port}{routed}, spawn rate "
+        rate = f" at {load.rate:g} requests/s" if load.rate is not None else ""
+        lines.append(f"load: {load.users} {load.user} users{rate} on {load.target}{port}{routed}, spawn rate "
                      f"{load.spawn_rate:g}/s{options}{workers}; stopped after at most {load.limit_s:g}s")
     windows = scenario.windows
     lines.append(f"windows: baseline {windows.baseline_s:g}s, faults, then observe {windows.observe_s:g}s")

@@ -6,6 +6,9 @@ and etcd's data under `artefacts/`). `latest` points at the newest run, and the 
 `artefacts` at the top of the report dir are links through `latest`, so CI reads fixed paths.
 A passing run drops etcd's data directories (hundreds of MB of preallocated WAL); a run that did
 not pass keeps everything for the post-mortem. `retire` removes the oldest runs beyond `--keep`.
+
+`gochaos run` keeps its runs in `DEFAULT_REPORT_DIR` unless told otherwise, and `gochaos history` reads
+the same place: a run nobody configured still leaves its reports where the next command looks.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+#: The report dir of `run` and `reproduce` without --report-dir (or GOCHAOS_REPORT_DIR), read by `history`.
+DEFAULT_REPORT_DIR = Path("reports")
 #: The link to the newest run, and the names linked through it at the top of the report dir.
 LATEST = "latest"
 STABLE_NAMES = ("report.json", "junit.xml", "report.html", "summary.md", "metrics.prom", "artefacts")
@@ -55,6 +60,18 @@ def publish_latest(report_dir: Path, run_dir: Path, names: Iterable[str] = STABL
             _link(top, f"{LATEST}/{name}")
         else:
             top.unlink(missing_ok=True)
+
+
+def describe(run_dir: Path, files: Iterable[str]) -> str:
+    """`reports: <run dir>/ (summary.md, report.html, ...)`: where a run's reports went, the pages people
+    open first; the directory relative to the working directory when inside it."""
+    try:
+        shown = str(run_dir.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        shown = str(run_dir)
+    first = ("summary.md", "report.html")
+    names = sorted(dict.fromkeys(files), key=lambda n: first.index(n) if n in first else len(first))
+    return f"reports: {shown}/ ({', '.join(names) or 'none could be written'})"
 
 
 def runs(report_dir: Path) -> list[Path]:

@@ -28,19 +28,22 @@ from chaos import state
 from chaos.build import Binaries
 from chaos.errors import ChaosError, InfrastructureError, Interrupted, UsageError
 from chaos.injectors.base import FaultReport, InjectionContext, run_fault
+from chaos.load import LoadRun
+from chaos.load.run import worker_args
 from chaos.network.routing import LinkRouting
+from chaos.observe.sampling import RuntimeSampler
 from chaos.oracles import baseline as baseline_oracle
 from chaos.oracles import bind
 from chaos.oracles import panics as panics_oracle
 from chaos.oracles import steady_state as steady_state_oracle
 from chaos.oracles.context import OracleContext, Phases
 from chaos.plan import LoadPlan, Plan, ScheduledFault, build_plan
-from chaos.platform.abilities import require
+from chaos.platform.abilities import LoadWorkerPlacement, missing, require
 from chaos.platform.base import Platform, RunningTarget
 from chaos.platform.etcd import EtcdLeadership
 from chaos.platform.factory import open_platform
+from chaos.ports import free_port
 from chaos.run_result import RunResult
-from chaos.sampling import RuntimeSampler
 from chaos.scenario import EtcdEntry, Scenario
 from chaos.targets import chaosagent_env
 from chaos.timeline import Timeline, WindowStats, now_ns
@@ -255,7 +258,6 @@ def _start_loads(plans: tuple[LoadPlan, ...], targets: list[RunningTarget], runs
 
 def _start_load(plan: LoadPlan, targets: list[RunningTarget], runs_on: Platform, timeline: Timeline,
                 stack: ExitStack, show: Progress) -> LoadRun:
-    from chaos.load import LoadRun
 
     target = next(t for t in targets if t.spec.name == plan.target)
     host = (require(runs_on, LinkRouting).routed_load_url(plan.target, plan.port) if plan.routed
@@ -274,9 +276,6 @@ def _start_load(plan: LoadPlan, targets: list[RunningTarget], runs_on: Platform,
 def _with_worker_pods(plan: LoadPlan, spec: LoadSpec, runs_on: Platform, stack: ExitStack,
                       show: Progress) -> LoadSpec:
     """`spec` as a master this run holds for `plan.worker_pods` worker pods it starts beside itself."""
-    from chaos.load.run import worker_args
-    from chaos.platform.abilities import LoadWorkerPlacement, missing
-    from chaos.ports import free_port
 
     why = missing(runs_on, LoadWorkerPlacement)
     if why is not None:

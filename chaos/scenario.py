@@ -15,18 +15,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from chaos.client_budget import ClientBudget
 from chaos.errors import BuildError, ConfigError, ScenarioError
 from chaos.external_etcd import ExternalEtcd
 from chaos.injectors import INJECTORS, create
 from chaos.injectors.base import Injector
-from chaos.live_probes import LiveProbe
 from chaos.load.options import option_problems
+from chaos.load.rate import rate_problem
+from chaos.load.spec import BUILTIN_USERS, with_users_for_rate
+from chaos.observe.live_probes import LiveProbe
 from chaos.oracles import bind
 from chaos.published import parse_ref
 from chaos.source_build import locate
@@ -206,6 +218,12 @@ class TargetEntry(_Model):
                           readiness=self._readiness(), config=config, version=version, load_user=self.load_user,
                           live=self.live, ports=self.ports, scenario_dir=str(scenario_dir))
 
+    @property
+    def fitting_user(self) -> str | None:
+        """The built-in load user a load on this target gets when it names none (the plan's TargetSpec.load_user
+        says the same): a bundled target's own user, else the target's `load_user`."""
+        return self.bundled or self.load_user
+
     def _package(self, scenario_dir: Path, buggy: bool) -> str | None:
         """The absolute directory of the main package to build (the buggy one when `buggy` and given), checked
         to be one now, so the dry run refuses what the build would."""
@@ -268,15 +286,62 @@ class EtcdEntry(_Model):
 
 
 class LoadEntry(_Model):
+    """One load: which user (a built-in one, e.g. `http` with its weighted requests, or a locustfile), how many
+    of them, or at what constant rate (`rate`, as k6's constant-arrival-rate)."""
+
     target: str | None = Field(None, description="Target to load; defaults to the first one")
     port: str | None = Field(None, description="One of the target's named `ports` to load (e.g. its DNS or admin "
                                                "port) instead of its main one")
-    user: str | None = Field(None, description="Locust user; defaults to the target's built-in user")
-    users: int = Field(10, ge=1, le=10_000)
+    user: str | None = Field(None, description="Locust user: a built-in one (" + ", ".join(BUILTIN_USERS) + "; "
+                                               "`http` for a service of your own), path/to/locustfile.py[:Class] "
+                                               "or module:Class; defaults to a bundled target's own user")
+    users: int = Field(10, ge=1, le=10_000, description="Concurrent users (with `rate` and no `users`: "
+                                                        "ceil(rate * 0.2), 200 ms per request and user)")
+    rate: float | None = Field(None, gt=0, le=1_000_000,
+                               description="Requests per second in total, held constant (k6's constant-arrival-"
+                                           "rate): each built-in user is paced at rate/users (Locust "
+                                           "constant_throughput); replaces options.rps_per_user and wait_s")
     spawn_rate: float = Field(50.0, gt=0)
     worker_pods: int = Field(0, ge=0, le=64, description="Locust workers as pods beside an in-cluster run, "
                                                          "loading the target's `deployed.service`")
     options: dict[str, Any] = Field(default_factory=dict, description="More LoadSpec fields")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _users_for_rate(cls, data: Any) -> Any:
+        return with_users_for_rate(data)
+
+    @model_validator(mode="after")
+    def _rate_reachable(self) -> LoadEntry:
+        if self.rate is not None:
+            builtin = self.user is None or self.user.strip() in BUILTIN_USERS  # None: the target's own, built in
+            problem = rate_problem(self.rate, self.users, builtin=builtin, pacing=self.options)
+            if problem is not None:
+                raise ValueError(problem)
+        return self
+
+
+#: The shapes `load:` takes (tags of LoadSection), which validation errors name after `load`.
+LOAD_SHAPES = ("one", "many", "none")
+
+
+def _load_shape(value: Any) -> str | None:
+    """`one` entry (a mapping), `many` (a list) or `none`: so a bad entry is reported once, as an entry, not
+    also as "not a list" and "not null"."""
+    if value is None:
+        return "none"
+    if isinstance(value, dict | LoadEntry):
+        return "one"
+    return "many" if isinstance(value, list | tuple) else None
+
+
+#: `load:` as a scenario gives it: one entry, a list of entries run at once, or null for none.
+LoadSection = Annotated[
+    Annotated[LoadEntry, Tag("one")] | Annotated[tuple[LoadEntry, ...], Tag("many")] | Annotated[None, Tag("none")],
+    Discriminator(_load_shape, custom_error_type="load_shape",
+                  custom_error_message="expected one entry (a mapping such as {user: http, users: 10}), a list of "
+                                       "them, or null for none"),
+]
 
 
 class Windows(_Model):
@@ -311,11 +376,13 @@ class FaultEntry(_Model):
 
 @dataclass(frozen=True, slots=True)
 class ScenarioSource:
-    """Where a scenario was read from: its file as given, the 1-based lines of `name:` and of each fault."""
+    """Where a scenario was read from: its file as given, the 1-based lines of `name:`, of each fault and of
+    each load entry (None: the file has no `load:`, so the default load runs)."""
 
     path: str
     line: int | None
     fault_lines: tuple[int | None, ...] = ()
+    load_lines: tuple[int | None, ...] = ()
 
 
 class Scenario(_Model):
@@ -325,7 +392,7 @@ class Scenario(_Model):
     description: str = ""
     targets: tuple[TargetEntry, ...] = Field(min_length=1)
     etcd: EtcdEntry | None = None
-    load: LoadEntry | tuple[LoadEntry, ...] | None = Field(
+    load: LoadSection = Field(
         default_factory=LoadEntry, description="The load: one entry, or a list of them run at once (e.g. DNS and "
                                                "HTTP against one service); null: none")
     windows: Windows = Field(default_factory=Windows)
@@ -487,7 +554,7 @@ def _cross_check(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             problems.append(((*where, "port"), f"{load.port!r} is not one of target {loaded.name or loaded.bundled}'s "
                                                f"`ports`{did_you_mean(load.port, loaded.ports)}"))
         if load.options:
-            user = load.user or loaded.bundled or loaded.load_user
+            user = load.user or loaded.fitting_user
             if user is not None:  # else the plan says that no built-in user fits the target
                 problems += [((*where, "options", *loc), message)
                              for loc, message in option_problems(user, load.options)]
@@ -665,8 +732,17 @@ def _validated(data: dict[str, Any], node: yaml.Node | None, source: str, base_d
     if problems:
         raise ScenarioError("\n".join(_located(source, node, loc, message) for loc, message in problems))
     scenario._source = ScenarioSource(source, _line_of(node, ("name",)),
-                                      tuple(_line_of(node, ("faults", i)) for i in range(len(scenario.faults))))
+                                      tuple(_line_of(node, ("faults", i)) for i in range(len(scenario.faults))),
+                                      _load_lines(scenario, node, given="load" in data))
     return scenario
+
+
+def _load_lines(scenario: Scenario, node: yaml.Node | None, *, given: bool) -> tuple[int | None, ...]:
+    """The line of each load entry: of `load:` for the one entry, of each item of a list; None when the file
+    has no `load:` (the default load) or was given as data."""
+    if not given or node is None:
+        return tuple(None for _ in scenario.load_entries())
+    return tuple(_line_of(node, where) for where, _ in _load_places(scenario))
 
 
 def _duplicate(error: DuplicateKey, source: str) -> str:
@@ -715,7 +791,8 @@ def _describe(error: ValidationError, root: yaml.Node | None, source: str) -> st
             for other in errors
         ):
             continue  # a list emptied by its own invalid items: the items' errors say it all
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        loc = [p for i, p in enumerate(err["loc"]) if not (isinstance(p, str) and p.startswith("function-"))
+               and not (i == 1 and err["loc"][0] == "load" and p in LOAD_SHAPES)]  # `load.one.users` is load.users
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing" and loc:
             message = f"required field {loc[-1]!r} is missing; add it"

@@ -160,10 +160,14 @@ class Holding:
     data: dict[str, Any]
 
 
-#: Undo a holding from its data alone; return what was done ("removed", "already gone").
+#: What a reclaimer returns when there was nothing left to undo (the process group exited, the dir is gone).
+ALREADY_GONE = "already gone"
+#: Undo a holding from its data alone; return what was done ("removed", or ALREADY_GONE).
 Reclaimer = Callable[[Holding], str]
 #: Find holdings by owner tag: (owner tag, holding) for each one found.
 Scanner = Callable[[], Iterable[tuple[str, Holding]]]
+#: Is the holding still there to undo? Asked by a dry run, which must not undo it to find out.
+Presence = Callable[[Holding], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,28 +176,31 @@ class Kind:
     order: int  # lower first: resume before kill, kill before rmdir
     reclaim: Reclaimer
     scan: Scanner | None = None
+    #: Without it a dry run cannot tell what is gone, and says each holding would be cleaned up.
+    present: Presence | None = None
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def kind(name: str, *, order: int, scan: Scanner | None = None) -> Callable[[Reclaimer], Reclaimer]:
-    """Register the reclaimer (and optional scanner) of a resource kind."""
+def kind(name: str, *, order: int, scan: Scanner | None = None,
+         present: Presence | None = None) -> Callable[[Reclaimer], Reclaimer]:
+    """Register the reclaimer (and optional scanner and presence check) of a resource kind."""
 
     def register(reclaim: Reclaimer) -> Reclaimer:
-        KINDS[name] = Kind(name, order, reclaim, scan)
+        KINDS[name] = Kind(name, order, reclaim, scan, present)
         return reclaim
 
     return register
 
 
-@kind("dir", order=50)
+@kind("dir", order=50, present=lambda holding: Path(holding.key).exists())
 def _reclaim_dir(holding: Holding) -> str:
     path = Path(holding.key)
     if not path.is_absolute() or not path.name.startswith("gochaos-"):
         raise PlatformError(f"refusing to remove {path}: not a gochaos temp dir")
     if not path.exists():
-        return "already gone"
+        return ALREADY_GONE
     shutil.rmtree(path)
     return "removed"
 
@@ -348,6 +355,11 @@ class Reclaimed:
     outcome: str
     ok: bool
 
+    @property
+    def gone(self) -> bool:
+        """Nothing was left to undo: the ledger entry outlived what it recorded (not a leftover)."""
+        return self.ok and self.outcome == ALREADY_GONE
+
     def describe(self) -> str:
         return f"{self.holding.what} (left by dead gochaos pid {self.owner_pid}): {self.outcome}"
 
@@ -384,9 +396,13 @@ def _read(path: Path) -> tuple[Owner, list[Holding]] | None:
 
 
 def _undo(holding: Holding, owner_pid: int, dry_run: bool) -> Reclaimed:
-    if dry_run:
-        return Reclaimed(holding, owner_pid, "would be cleaned up", True)
     spec = KINDS.get(holding.kind)
+    if dry_run:
+        try:
+            there = spec is None or spec.present is None or spec.present(holding)
+        except (OSError, ChaosError):
+            there = True  # cannot tell: the real run will say
+        return Reclaimed(holding, owner_pid, "would be cleaned up" if there else ALREADY_GONE, True)
     if spec is None:
         return Reclaimed(holding, owner_pid, f"unknown kind {holding.kind!r}: remove it by hand", False)
     try:
@@ -396,7 +412,8 @@ def _undo(holding: Holding, owner_pid: int, dry_run: bool) -> Reclaimed:
 
 
 def reclaim(*, dry_run: bool = False, report: Callable[[str], None] | None = None) -> list[Reclaimed]:
-    """Undo everything dead gochaos processes left behind; `report` gets one line per item.
+    """Undo everything dead gochaos processes left behind; `report` gets one line per item, which says
+    when what an entry recorded was already gone (`Reclaimed.gone`: not a leftover, and not counted as one).
 
     State files of dead owners are worked through (and deleted once everything in them is undone),
     then the scanners' findings whose owner is dead and that no state file named. With `dry_run`

@@ -19,7 +19,7 @@ from chaos.build import go_targets_dir
 from chaos.configs.placeholders import NAMES, completed, unknown, uses
 from chaos.configs.placeholders import fill as fill_text
 from chaos.errors import ScenarioError, TargetError
-from chaos.live_probes import HeaderProbe, JsonProbe, LiveProbe
+from chaos.observe.live_probes import HeaderProbe, JsonProbe, LiveProbe
 from chaos.suggest import did_you_mean
 
 #: Placeholders the platform substitutes in `command`, `env` values and config text (plus

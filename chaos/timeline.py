@@ -143,7 +143,8 @@ class EventKind(enum.StrEnum):
     #: ``load``). details: user (the user class reference), users, workers, host.
     LOAD_START = "load.start"
     #: Locust's processes ended and their results were drained (source: ``load``). details:
-    #: records (request results received), complete (Locust's own totals arrived).
+    #: records (request results received), complete (Locust's own totals arrived), requests and
+    #: failures (results received, and failed ones, by request name such as ``GET /hello``).
     LOAD_STOP = "load.stop"
 
     #: A runtime reading once goroutine counts settled (or the wait ran out), before the load and

@@ -30,9 +30,9 @@ from pydantic_core import ErrorDetails
 from chaos.client_budget import STRICT, ClientBudget
 from chaos.errors import InjectionFailed, ScenarioError, TargetDown
 from chaos.injectors.punctual import Punctual, punctual_faults
+from chaos.observe.readiness import passes
 from chaos.platform.base import Platform, RunningTarget
 from chaos.platform.etcd import EtcdLeadership
-from chaos.readiness import passes
 from chaos.suggest import did_you_mean
 from chaos.targets import TargetSpec
 from chaos.timeline import EventKind, Timeline

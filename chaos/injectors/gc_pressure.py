@@ -24,11 +24,11 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from chaos import gctrace
 from chaos.chaosagent import AgentClient, agent_for
 from chaos.client_budget import DISRUPTIVE, ClientBudget
 from chaos.errors import InjectionFailed
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams, by_mode
+from chaos.observe import gctrace
 from chaos.platform.abilities import Hog, HogPlacement, ResourceLimit, ResourceLimits, missing, require
 from chaos.targets import TargetSpec, WorkloadChange, with_workload_change
 from chaos.timeline import EventKind, now_ns

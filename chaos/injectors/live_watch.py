@@ -18,9 +18,9 @@ import requests
 
 from chaos.configs.identity import content_hash, matches_name
 from chaos.injectors.base import FaultOutcome, InjectionContext
-from chaos.live_probes import ConfigProbe, LiveProbe, LogProbe
+from chaos.observe.live_probes import ConfigProbe, LiveProbe, LogProbe
+from chaos.observe.probes import Seen, log_outcomes, read, why_silent
 from chaos.platform.base import RunningTarget
-from chaos.probes import Seen, log_outcomes, read, why_silent
 from chaos.timeline import EventKind, now_ns
 
 #: Poll period of the metric, endpoint and header probes (the issue's 25 ms bound on seeing a change).

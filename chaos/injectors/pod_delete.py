@@ -16,8 +16,8 @@ from pydantic import Field
 from chaos.client_budget import DISRUPTIVE
 from chaos.errors import InjectionFailed, PlatformError
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector, InjectorParams
+from chaos.observe.readiness import passes, wait_until
 from chaos.platform.abilities import PodDeleting, missing, require
-from chaos.readiness import passes, wait_until
 from chaos.targets import TargetSpec, WorkloadChange, with_workload_change
 
 #: Outcome figure: ms from the delete to a new ready pod serving the readiness check.

@@ -67,8 +67,8 @@ from chaos.injectors.reload_sources import (
     planned_site_count,
     sample_values,
 )
+from chaos.observe.readiness import wait_until
 from chaos.platform.base import RunningTarget
-from chaos.readiness import wait_until
 from chaos.targets import ConfigDelivery, ConfigSpec, ReloadTrigger, TargetSpec, fill_config_text, with_scenario_dir
 from chaos.timeline import EventKind, now_ns
 
@@ -362,13 +362,17 @@ class ReloadStorm(Injector[ReloadStormParams]):
             expected = expected_live(book, watcher)
             live = self._wait_for(watcher, expected)
             last_taken = max(watcher.live_writes, default=None)  # the newest write the target was seen to take
-            if disagreement(watcher.reported):  # a reload may be landing between two probes' reads: look again
+            serving = watcher.current  # read together with last_taken: the watcher thread goes on recording
+            if disagreement(watcher.reported) or serving != last_taken:
+                # a reload may be landing between two probes' reads, or the watcher recording the last write's
+                # reload right now (a fast service takes it within a poll): look again once it is recorded
                 ctx.sleep_until(time.monotonic() + DISAGREEMENT_RECHECK_S)
+                last_taken, serving = max(watcher.live_writes, default=None), watcher.current
             fates = write_fates(book, watcher)
             if guide is not None:
                 guide.update(final=True)
             ctx.timeline.record(EventKind.RELOAD_SETTLED, self.name, target=target.spec.name, live=live,
-                                write=watcher.current, expected=last_taken, awaited=expected.index,
+                                write=serving, expected=last_taken, awaited=expected.index,
                                 probe_failures=sorted(watcher.silent), reported=dict(watcher.reported),
                                 disagreement=disagreement(watcher.reported), fates=fates,
                                 watched=watcher.identifying)

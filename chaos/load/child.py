@@ -9,8 +9,8 @@ hand (see the README). Before anything else it makes sure it cannot outlive its 
 - ``--time-limit-s`` arms a real-time interval timer whose SIGALRM (default action: terminate)
   ends the process even if the gevent loop is stuck.
 
-Only then does it import Locust, which monkey-patches this process with gevent (and grpcio,
-through `grpc.experimental.gevent.init_gevent()`).
+Only then does it import Locust, which monkey-patches this process with gevent (and grpcio, when
+installed, through `grpc.experimental.gevent.init_gevent()`).
 Exit codes: 0 done, 2 the user reference or options are unusable, 3 anything else.
 """
 
@@ -28,6 +28,11 @@ if TYPE_CHECKING:  # the real import waits until gevent has patched the process
     from chaos.load.recorder import PipeWriter
 
 PR_SET_PDEATHSIG = 1
+#: How much lower the load's CPU priority is than the services it loads. Here the load shares the
+#: machine's cores with its targets (a real load generator runs elsewhere): when both want a core, the
+#: service under test goes first, so its latency is its own and not the load generator's appetite,
+#: also beside a gate's other member under --jobs.
+LOAD_NICENESS = 5
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                                 description="A gochaos Locust process (local, master or worker).")
     p.add_argument("--role", choices=("local", "master", "worker"), required=True)
     p.add_argument("--user", required=True,
-                   help="built-in user (configd, kvd, allocd, dns, grpc), path/to/locustfile.py[:Class], "
+                   help="built-in user (http, configd, kvd, allocd, dns, grpc), path/to/locustfile.py[:Class], "
                         "or module:Class; workers must name the same classes as the master")
     p.add_argument("--host", help="target base URL (local, master)")
     p.add_argument("--users", type=int, default=1)
@@ -74,22 +79,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.parent_pid is not None:
         _die_with_parent(args.parent_pid)
     _arm_deadline(args.time_limit_s)
+    os.nice(LOAD_NICENESS)
 
+    # deferred: gevent patches the whole process: only the load child imports it, first of all
     from gevent import monkey
 
     monkey.patch_all()
     # grpcio does its I/O in C: make it yield to gevent before any channel exists (the built-in
-    # grpc user's, or one a user's own locustfile opens).
-    import grpc.experimental.gevent
+    # grpc user's, or one a user's own locustfile opens). grpcio is an extra (gochaos[grpc]): without
+    # it no channel can exist here, and the plan refused the grpc user already.
+    try:
+        # deferred: grpcio (gochaos[grpc]) is optional and slow to import
+        import grpc.experimental.gevent
+    except ModuleNotFoundError as e:
+        if e.name != "grpc":
+            raise
+    else:
+        grpc.experimental.gevent.init_gevent()
 
-    grpc.experimental.gevent.init_gevent()
-
+    # after gevent's patching, so these see the patched modules
     import logging
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format=f"%(asctime)s {args.role}[%(process)d] %(levelname)s "
                                "%(name)s: %(message)s")
 
+    # after gevent's patching, so these see the patched modules
     from chaos.errors import LoadError
     from chaos.load import roles
     from chaos.load.recorder import PipeWriter

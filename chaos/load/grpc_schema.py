@@ -59,6 +59,7 @@ def compile_protos(files: Sequence[str], import_paths: Iterable[str] = (), *,
         args = [*(f"-I{d}" for d in includes), f"--descriptor_set_out={out}", "--include_imports",
                 *(str(Path(f).resolve()) for f in files)]
         if in_process:
+            # deferred: grpcio (gochaos[grpc]) is optional and slow to import
             from grpc_tools import protoc
 
             if protoc.main(["protoc", *args]) != 0:
@@ -86,6 +87,7 @@ def _run_protoc(args: list[str], files: Sequence[str]) -> None:
 def reflected_pool(channel: grpc.Channel) -> tuple[descriptor_pool.DescriptorPool, list[str]]:
     """A pool that asks the server's reflection for each type it is asked for, and the services
     the server lists (grpc.RpcError if the server cannot be asked, e.g. UNIMPLEMENTED: no reflection)."""
+    # deferred: grpcio (gochaos[grpc]) is optional and slow to import
     from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
     database = ProtoReflectionDescriptorDatabase(channel)

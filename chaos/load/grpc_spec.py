@@ -5,6 +5,9 @@ shape and the status codes always; with `proto_files`, also that every method ex
 request is a valid message of its input type (the .proto files are compiled here). Without
 `proto_files` the types come from the server's reflection, which only the running service can
 answer: the load child resolves them on its first call.
+
+Every scenario's load options are checked against this model, so it imports no grpcio (an extra,
+gochaos[grpc]): options for the grpc user are refused at plan time when the extra is missing.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import grpc
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+from chaos import extras
 
 _Frozen = ConfigDict(frozen=True, extra="forbid")
 
@@ -25,8 +29,13 @@ NO_COMPILE = {"compile_protos": False}
 _METHOD = re.compile(r"^/?(?P<service>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)/"
                      r"(?P<method>[A-Za-z_][A-Za-z0-9_]*)$")
 
-#: Every gRPC status code name (OK, CANCELLED, ..., UNAUTHENTICATED).
-STATUS_NAMES: tuple[str, ...] = tuple(code.name for code in grpc.StatusCode)
+#: Every gRPC status code name (OK, CANCELLED, ..., UNAUTHENTICATED), in code order (OK = 0): fixed by the gRPC
+#: protocol and written out, as importing grpcio to list `grpc.StatusCode` would cost every plan its import.
+STATUS_NAMES: tuple[str, ...] = (
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+)
 
 
 def _method(value: str) -> str:
@@ -98,6 +107,12 @@ class GrpcOptions(BaseModel):
     timeout_s: float | None = Field(
         None, gt=0, description="Deadline of each call; None = the run's request_timeout_s.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _grpc_installed(cls, data: Any) -> Any:
+        extras.require("grpc", "this scenario's load uses the grpc user")
+        return data
+
     @model_validator(mode="after")
     def _some_weight(self) -> GrpcOptions:
         if not any(call.weight for call in self.calls):
@@ -113,6 +128,7 @@ class GrpcOptions(BaseModel):
     @model_validator(mode="after")
     def _protos_describe_the_calls(self, info: ValidationInfo) -> GrpcOptions:
         if self.proto_files and (info.context or {}).get("compile_protos", True):
+            # deferred: grpc_schema imports grpcio (gochaos[grpc])
             from chaos.load.grpc_schema import check_calls, compile_protos
 
             check_calls(compile_protos(self.proto_files, self.import_paths), self.calls)

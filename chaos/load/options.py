@@ -20,6 +20,7 @@ PLAN_OWNED: Mapping[str, str] = {
     "host": "the target's address, filled in when it runs",
     "user": "set `load.user` instead",
     "users": "set `load.users` instead",
+    "rate": "set `load.rate` instead",
     "spawn_rate": "set `load.spawn_rate` instead",
     "duration_s": "the run's windows and faults decide it",
 }
@@ -36,7 +37,12 @@ def option_problems(user: str, options: Mapping[str, Any]) -> list[Problem]:
     try:
         LoadSpec.model_validate({"host": "http://127.0.0.1:1", "user": user, **options}, context=NO_COMPILE)
     except ValidationError as e:
-        for err in e.errors():
+        errors = e.errors()
+        for err in errors:
+            if err["type"] == "too_short" and any(len(other["loc"]) > len(err["loc"])
+                                                  and other["loc"][:len(err["loc"])] == err["loc"]
+                                                  for other in errors):
+                continue  # a list emptied by its own invalid items: the items' errors say it all
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden" and loc:

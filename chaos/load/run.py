@@ -78,6 +78,9 @@ class LoadRun:
         self.timeline = timeline
         self.totals: LoadTotals | None = None
         self.records_received = 0
+        #: Results received per request name ("GET /hello"), and how many of them failed.
+        self.requests_by_name: collections.Counter[str] = collections.Counter()
+        self.failures_by_name: collections.Counter[str] = collections.Counter()
         self._keep_logs = log_dir is not None
         self._log_dir = log_dir
         self._temp_log_dir = False
@@ -272,6 +275,8 @@ class LoadRun:
             cutoff = now_ns() - int(LIVE_HORIZON_S * 1e9)
             with self._lock:
                 self.records_received += len(plain)
+                self.requests_by_name.update(r.name for r in plain)
+                self.failures_by_name.update(r.name for r in plain if not r.ok)
                 self._recent.extend(plain)
                 while self._recent and self._recent[0].t_ns < cutoff:
                     self._recent.popleft()
@@ -310,7 +315,8 @@ class LoadRun:
         if self._stream is not None:
             self._stream.close()
         self.timeline.record(EventKind.LOAD_STOP, "load", records=self.records_received,
-                             complete=bool(self.totals and self.totals.complete))
+                             complete=bool(self.totals and self.totals.complete),
+                             requests=dict(self.requests_by_name), failures=dict(self.failures_by_name))
         problem = self._problem() if graceful else None
         if self._log_dir is not None and not self._keep_logs and problem is None:
             shutil.rmtree(self._log_dir, ignore_errors=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import dns.exception
@@ -20,22 +20,27 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from chaos.errors import LoadError
 from chaos.load.grpc_spec import GrpcOptions
+from chaos.load.http_spec import HttpOptions
+from chaos.load.rate import rate_problem, users_for_rate
 
 
 @dataclass(frozen=True)
 class BuiltinUser:
     """A built-in Locust user: its name in scenarios (also its options' field of UserOptions), the class in
-    chaos.load.users (imported only where Locust runs) and the protocol it speaks."""
+    chaos.load.users (imported only where Locust runs), the protocol it speaks and how many requests one
+    run of its task sends (what `rate` divides by to pace it)."""
 
     name: str
     class_name: str
     speaks: Literal["http", "dns", "grpc"]
+    requests_per_task: int = 1
 
 
 #: Every built-in user, the one table: names, classes, protocols (a new user: one row, its class, its options).
 BUILTIN: tuple[BuiltinUser, ...] = (
+    BuiltinUser("http", "HttpUser", "http"),
     BuiltinUser("configd", "ConfigdUser", "http"),
-    BuiltinUser("kvd", "KvdUser", "http"),
+    BuiltinUser("kvd", "KvdUser", "http", requests_per_task=2),
     BuiltinUser("allocd", "AllocdUser", "http"),
     BuiltinUser("dns", "DnsUser", "dns"),
     BuiltinUser("grpc", "GrpcUser", "grpc"),
@@ -212,9 +217,10 @@ def host_port(url: str, default_port: int = DNS_DEFAULT_PORT) -> tuple[str, int]
 class LoadSpec(BaseModel):
     """One load run: who sends what, how hard, for how long, from how many processes.
 
-    Keyword-only, frozen, validated. `user` is a built-in name (`configd`, `kvd`, `allocd`,
-    `dns`, `grpc`), a locustfile path (`path/to/locustfile.py`, every User class in it; or `file.py:Class`), or an
-    importable `module:Class`.
+    Keyword-only, frozen, validated. `user` is a built-in name (`http` for any HTTP service, `configd`,
+    `kvd`, `allocd`, `dns`, `grpc`), a locustfile path (`path/to/locustfile.py`, every User class in it; or
+    `file.py:Class`), or an importable `module:Class`. With `rate`, the built-in users send that many
+    requests per second in total (see chaos.load.rate); without `users`, the rate picks them.
     """
 
     model_config = _Frozen
@@ -225,7 +231,13 @@ class LoadSpec(BaseModel):
         "take host and port from any of these schemes).",
     )
     user: str = Field("configd", description="Built-in user, locustfile path, or module:Class.")
-    users: int = Field(10, ge=1, le=100_000, description="Concurrent simulated users in total.")
+    users: int = Field(10, ge=1, le=100_000, description="Concurrent simulated users in total (with `rate` "
+                       "and no `users`: ceil(rate * 0.2), i.e. 200 ms per request and user).")
+    rate: float | None = Field(
+        None, gt=0, le=1_000_000,
+        description="Built-in users: requests per second in total, held constant (as k6's constant-arrival-"
+        "rate): each user is paced at rate/users (Locust constant_throughput). None: no fixed rate.",
+    )
     spawn_rate: float = Field(10.0, gt=0, description="Users started per second while ramping.")
     duration_s: float = Field(
         10.0, gt=0, le=24 * 3600, description="Run length from the first spawn; then it stops."
@@ -244,7 +256,7 @@ class LoadSpec(BaseModel):
     rps_per_user: float | None = Field(
         None, gt=0,
         description="Built-in users: pace each user at this many task runs per second "
-        "(Locust constant_throughput); None = no pacing (see `wait_s`).",
+        "(Locust constant_throughput); None = no pacing (see `wait_s`). `rate` sets it for you.",
     )
     wait_s: tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]] = Field(
         (0.0, 0.0), description="Built-in users: random wait between tasks, (min, max) seconds."
@@ -263,11 +275,18 @@ class LoadSpec(BaseModel):
     stop_grace_s: float = Field(
         5.0, gt=0, description="After a stop request: time to drain and report before SIGKILL."
     )
+    http: HttpOptions = Field(default_factory=HttpOptions, description="http requests (GET / by default).")
     configd: ConfigdOptions = Field(default_factory=ConfigdOptions, description="configd mix.")
     kvd: KvdOptions = Field(default_factory=KvdOptions, description="kvd mix.")
     allocd: AllocdOptions = Field(default_factory=AllocdOptions, description="allocd bodies.")
     dns: DnsOptions = Field(default_factory=DnsOptions, description="dns queries.")
     grpc: GrpcOptions | None = Field(None, description="grpc calls (the `grpc` user needs them).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _users_for_rate(cls, data: Any) -> Any:
+        """A rate without `users`: the users that hold it (chaos.load.rate.users_for_rate)."""
+        return with_users_for_rate(data)
 
     @field_validator("host")
     @classmethod
@@ -282,6 +301,15 @@ class LoadSpec(BaseModel):
     def _wait_order(self) -> LoadSpec:
         if self.wait_s[0] > self.wait_s[1]:
             raise ValueError(f"wait_s min {self.wait_s[0]} > max {self.wait_s[1]}")
+        return self
+
+    @model_validator(mode="after")
+    def _rate_reachable(self) -> LoadSpec:
+        if self.rate is not None:
+            problem = rate_problem(self.rate, self.users, builtin=self.user.strip() in BUILTIN_USERS,
+                                   pacing=self.model_fields_set, prefix="")
+            if problem is not None:
+                raise ValueError(problem)
         return self
 
     @model_validator(mode="after")
@@ -300,8 +328,13 @@ class LoadSpec(BaseModel):
         return self.start_timeout_s + self.duration_s + self.stop_grace_s
 
     def user_options(self) -> UserOptions:
-        """What the processes that run users need (workers get it from the master)."""
-        return UserOptions.model_validate(self.model_dump(include=set(UserOptions.model_fields)))
+        """What the processes that run users need (workers get it from the master); with `rate`, each user's
+        pace: rate / users task runs per second, divided by the requests one task run sends."""
+        options = self.model_dump(include=set(UserOptions.model_fields))
+        if self.rate is not None:
+            row = next(user for user in BUILTIN if user.name == self.user.strip())
+            options["rps_per_user"] = self.rate / self.users / row.requests_per_task
+        return UserOptions.model_validate(options)
 
 
 class UserOptions(BaseModel):
@@ -314,6 +347,7 @@ class UserOptions(BaseModel):
     wait_s: tuple[float, float] = Field((0.0, 0.0), description="See LoadSpec.wait_s.")
     request_timeout_s: float = Field(5.0, gt=0, description="See LoadSpec.request_timeout_s.")
     version_header: str | None = Field("X-Config-Version", description="See LoadSpec.")
+    http: HttpOptions = Field(default_factory=HttpOptions, description="http requests.")
     configd: ConfigdOptions = Field(default_factory=ConfigdOptions, description="configd mix.")
     kvd: KvdOptions = Field(default_factory=KvdOptions, description="kvd mix.")
     allocd: AllocdOptions = Field(default_factory=AllocdOptions, description="allocd bodies.")
@@ -322,6 +356,16 @@ class UserOptions(BaseModel):
 
 
 UserRef = tuple[Literal["builtin", "file", "module"], str, str | None]
+
+
+def with_users_for_rate(data: Any) -> Any:
+    """Raw load fields (a LoadSpec's, a scenario's `load` entry) with `users` picked for their `rate` when a
+    rate is given without users; anything else unchanged (validation then says what is wrong with it)."""
+    if isinstance(data, dict) and "users" not in data:
+        rate = data.get("rate")
+        if isinstance(rate, int | float) and not isinstance(rate, bool) and 0 < rate < float("inf"):
+            return {**data, "users": users_for_rate(rate)}
+    return data
 
 
 def parse_user_ref(ref: str) -> UserRef:

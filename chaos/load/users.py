@@ -1,11 +1,13 @@
-"""Built-in Locust users for the bundled targets, and loading of users' own user classes.
+"""Built-in Locust users (`http` for any HTTP service, one per bundled target, `dns`, `grpc`), and loading
+of users' own user classes.
 
 Imported only inside the load child: importing Locust monkey-patches the process with gevent.
 Each built-in user runs one task that picks a weighted action, so the mix comes from the
 `LoadSpec` options at run time rather than from decorators fixed at import time.
 The HTTP users are FastHttpUsers; `DnsUser` sends DNS queries with dnspython and `GrpcUser`
 (chaos.load.grpc_user) unary gRPC calls with grpcio, each firing Locust's request event itself, so
-their results land on the timeline like any HTTP request's.
+their results land on the timeline like any HTTP request's. `GrpcUser` is imported only when a run names
+it (or a user's locustfile imports it): grpcio is an extra, gochaos[grpc].
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import dns.rdatatype
 from locust import FastHttpUser, User, between, constant_throughput, task
 
 from chaos.errors import LoadError
-from chaos.load.grpc_user import GrpcUser
+from chaos.load.http_spec import HttpOptions, HttpRequest
 from chaos.load.spec import (
     BUILTIN,
     AllocdOptions,
@@ -52,6 +54,52 @@ class OwnOptions:
     @classmethod
     def apply(cls, options: Any, request_timeout_s: float) -> None:
         cls.options = options
+
+
+class UnexpectedStatus(Exception):
+    """An HTTP answer whose status is not one the request expects (`expect_status`): the service
+    answered, but not as it should, so the request failed."""
+
+
+class HttpUser(OwnOptions, FastHttpUser):
+    """http: one weighted request per task from `HttpOptions.requests`, counted as "METHOD name"; with
+    `expect_status`, any other status is a failure (UnexpectedStatus), else Locust's rule (below 400)."""
+
+    options: ClassVar[HttpOptions] = HttpOptions()
+
+    def on_start(self) -> None:
+        common = self.options.headers
+        self._requests: list[tuple[HttpRequest, dict[str, str], frozenset[int] | None]] = [
+            (request, _merged_headers(common, request.headers), request.expected) for request in self.options.requests]
+        self._weights = [request.weight for request in self.options.requests]
+
+    @task
+    def send(self) -> None:
+        request, headers, expected = random.choices(self._requests, self._weights)[0]
+        body: dict[str, Any] = {}
+        if isinstance(request.body, str):
+            body["data"] = request.body
+        elif request.body is not None:
+            body["json"] = request.body
+        with self.client.request(request.method, request.path, name=request.label, headers=headers or None,
+                                 catch_response=True, **body) as reply:
+            status = reply.status_code or 0
+            if expected is None or status == 0:
+                return  # Locust's own rule; status 0: no answer, the connection error is the failure
+            if status in expected:
+                reply.success()
+            else:
+                reply.failure(UnexpectedStatus(f"status {status}, expected {_codes(expected)}"))
+
+
+def _merged_headers(common: dict[str, str], own: dict[str, str]) -> dict[str, str]:
+    """Common headers overridden by a request's own; header names are case-insensitive."""
+    mine = {name.lower() for name in own}
+    return {**{name: value for name, value in common.items() if name.lower() not in mine}, **own}
+
+
+def _codes(codes: frozenset[int]) -> str:
+    return " or ".join(str(code) for code in sorted(codes))
 
 
 class ConfigdUser(OwnOptions, FastHttpUser):
@@ -221,18 +269,35 @@ class DnsUser(OwnOptions, User):
         return self._server
 
 
-#: The class of each built-in user (chaos.load.spec.BUILTIN names them), by class name.
+#: The class of each built-in user (chaos.load.spec.BUILTIN names them), by class name; a user whose module
+#: needs an extra (LAZY_BUILTIN) joins when a run names it.
 BUILTIN_CLASSES: dict[str, type[User]] = {
-    cls.__name__: cls for cls in (ConfigdUser, KvdUser, AllocdUser, DnsUser, GrpcUser)
+    cls.__name__: cls for cls in (HttpUser, ConfigdUser, KvdUser, AllocdUser, DnsUser)
 }
-assert set(BUILTIN_CLASSES) == {user.class_name for user in BUILTIN}, "chaos.load.spec.BUILTIN and these classes differ"
+#: Built-in users whose module imports an extra (`grpc`: grpcio, gochaos[grpc]), by class name: the module.
+LAZY_BUILTIN: dict[str, str] = {"GrpcUser": "chaos.load.grpc_user"}
+assert set(BUILTIN_CLASSES) | set(LAZY_BUILTIN) == {user.class_name for user in BUILTIN}, \
+    "chaos.load.spec.BUILTIN and these classes differ"
+
+
+def builtin_class(class_name: str, *, imported_only: bool = False) -> type[User] | None:
+    """The built-in user class `class_name`, importing its module if it is a lazy one; with `imported_only`,
+    None for a lazy one whose module nothing imported (no user of this process is of it)."""
+    if class_name not in BUILTIN_CLASSES:
+        module = LAZY_BUILTIN[class_name]
+        if imported_only and module not in sys.modules:
+            return None
+        BUILTIN_CLASSES[class_name] = getattr(importlib.import_module(module), class_name)
+    return BUILTIN_CLASSES[class_name]
 
 
 def configure_builtin(options: UserOptions) -> None:
     """Apply the run's options (mix, pacing, timeouts) to the built-in classes: each gets its own options
     (UserOptions' field of its name) and the run's request timeout."""
     for user in BUILTIN:
-        cls = BUILTIN_CLASSES[user.class_name]
+        cls = builtin_class(user.class_name, imported_only=True)
+        if cls is None:
+            continue
         cast("type[OwnOptions]", cls).apply(getattr(options, user.name), options.request_timeout_s)
         if options.rps_per_user is not None:
             cls.wait_time = constant_throughput(options.rps_per_user)
@@ -248,7 +313,9 @@ def resolve_user_classes(ref: str) -> list[type[User]]:
     kind, target, class_name = parse_user_ref(ref)
     if kind == "builtin":
         assert class_name is not None
-        return [BUILTIN_CLASSES[class_name]]
+        cls = builtin_class(class_name)
+        assert cls is not None
+        return [cls]
     if kind == "file":
         module = _import_file(Path(target))
     else:

@@ -1,6 +1,6 @@
 """No leaks: goroutines and live heap return to their baseline after the faults.
 
-Two checks, from whatever the service exposes (`chaos.runtime_sources`: chaosagent, Prometheus
+Two checks, from whatever the service exposes (`chaos.observe.runtime_sources`: chaosagent, Prometheus
 `go_goroutines`, pprof's goroutine dump) or, for the heap alone, its gctrace lines:
 - idle: goroutines with no load at all, before the load started and after it stopped and drained
   (`runtime.idle` events). Every goroutine still alive after is one that never exits: the most
@@ -18,7 +18,7 @@ import statistics
 
 from pydantic import Field
 
-from chaos import gctrace
+from chaos.observe import gctrace
 from chaos.oracles.base import Oracle, OracleParams
 from chaos.oracles.context import OracleContext
 from chaos.timeline import EventKind

@@ -26,10 +26,10 @@ from typing import Any
 from pydantic import Field
 
 from chaos.configs.identity import matches_name
+from chaos.observe.probes import initial_version, live_version
+from chaos.observe.readiness import wait_until
 from chaos.oracles.base import Oracle, OracleParams
 from chaos.oracles.context import OracleContext
-from chaos.probes import initial_version, live_version
-from chaos.readiness import wait_until
 from chaos.timeline import Event, EventKind
 from chaos.verdict import Evidence, Finding, Status
 

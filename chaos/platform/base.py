@@ -27,6 +27,7 @@ from chaos.cleanup import stop_concurrently
 from chaos.configfiles import WriteMode
 from chaos.errors import PlatformError
 from chaos.platform.etcd import ClientTls, EtcdLeadership
+from chaos.platform.external_etcd import ExternalEtcdCluster, tls_files
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.suggest import did_you_mean
 from chaos.targets import TargetSpec
@@ -229,7 +230,6 @@ class Platform(ABC, Generic[T]):
     def open_external_etcd(self, external: ExternalEtcd) -> EtcdLeadership[Any]:
         """The team's etcd, checked before any fault (ExternalEtcdError, exit 2, naming the endpoint and the
         fix); nothing is started. TLS from files here; Kubernetes adds Secrets, pods and its own checks."""
-        from chaos.platform.external_etcd import ExternalEtcdCluster, tls_files
 
         return ExternalEtcdCluster(external, timeline=self.timeline, tls=tls_files(external.tls)).started()
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVa
 import requests
 
 from chaos.errors import EtcdError
-from chaos.readiness import wait_until
+from chaos.observe.readiness import wait_until
 from chaos.timeline import EventKind, Timeline, now_ns
 
 if TYPE_CHECKING:

@@ -2,7 +2,8 @@
 
 The CLI's choices, the runner, the plan and the pytest plugin all go through here, so a platform
 is added (or refused) in one spot. Importing this module is cheap: a platform's kind is imported when a
-run plans on it, its Platform only when one is opened.
+run plans on it, its Platform only when one is opened. A platform that needs an optional part of gochaos
+(chaos.extras) is refused here, at plan time, when that part is not installed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaos import state
+from chaos import extras, state
 from chaos.errors import UsageError
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 #: `gochaos version`, `--help` or `list` need not import.
 KIND_MODULES: dict[str, str] = {"local": "chaos.platform.local.planning",
                                 "kubernetes": "chaos.platform.kubernetes.planning"}
+#: Platforms that need an extra (chaos.extras), and why, as the one-line refusal says it.
+KIND_EXTRAS: dict[str, tuple[str, str]] = {"kubernetes": ("kubernetes", "this scenario runs on kubernetes")}
 #: The CLI's choices.
 PLATFORMS = tuple(KIND_MODULES)
 #: Per platform, the modules that register with the state ledger the kinds of resource its runs hold
@@ -42,16 +45,23 @@ RECLAIMERS: dict[str, tuple[str, ...]] = {
 
 
 def platform_kind(name: str) -> PlatformKind:
-    """The platform called `name`; a UsageError listing the choices otherwise."""
+    """The platform called `name`; a UsageError listing the choices otherwise, MissingExtra naming the extra
+    to install when the platform needs one that is not."""
     if name not in KIND_MODULES:
         raise UsageError(f"unknown platform {name!r}; choose from {', '.join(PLATFORMS)}")
+    if name in KIND_EXTRAS:
+        extras.require(*KIND_EXTRAS[name])
     kind: PlatformKind = importlib.import_module(KIND_MODULES[name]).KIND
     return kind
 
 
 def reclaim_dead_runs(*, dry_run: bool = False,
                       report: Callable[[str], None] | None = None) -> list[state.Reclaimed]:
-    """Undo what dead gochaos runs left behind on every platform (state.reclaim, with every kind registered)."""
+    """Undo what dead gochaos runs left behind on every platform (state.reclaim, with every kind registered).
+
+    Registering needs no extra; undoing does: without it, what a run left there is reported as not cleaned up
+    (naming the extra) and stays in the ledger for an install that has it.
+    """
     for modules in RECLAIMERS.values():
         for module in modules:
             importlib.import_module(module)

@@ -1,8 +1,11 @@
 """pytest plugin: options, ini keys, markers and fixtures that bring Go targets and etcd up for a test.
 
 Registered through the `pytest11` entry point, so installing gochaos is enough; a session that uses
-none of its fixtures and no `*.chaos.yaml` item is left untouched (chaos.pytest_plugin.session). Heavy
-imports (locust, kubernetes) happen inside fixtures, never when pytest loads the plugin.
+none of its fixtures and no `*.chaos.yaml` item is left untouched (chaos.pytest_plugin.session).
+Which files are collected as scenarios, and how a look-alike (a Chaos Mesh manifest) is skipped:
+chaos.pytest_plugin.collection. Every item it collects, and every test using its fixtures, carries
+the `gochaos` marker. Heavy imports (locust, kubernetes) happen inside fixtures, never when pytest
+loads the plugin.
 Session-scoped fixtures build the binaries once; function-scoped ones give each test its own
 timeline, platform and etcd cluster, all torn down even when the test fails. Every fixture name
 starts with `gochaos_`, so none clashes with another plugin's (pytest-kind's `kind_cluster`).
@@ -24,13 +27,13 @@ Fixtures:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chaos.pytest_plugin import session
+from chaos.pytest_plugin import collection, session
 from chaos.pytest_plugin.scenario_fixtures import (  # noqa: F401  (fixtures: pytest finds them in this module)
     gochaos_fault,
     gochaos_load,
@@ -51,10 +54,13 @@ if TYPE_CHECKING:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     session.add_options(parser)
+    collection.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "gochaos: a chaos test using gochaos fixtures")
+    collection.configure(config)
+    config.addinivalue_line("markers", "gochaos: a scenario file's item or a test using gochaos fixtures (set by "
+                                       "gochaos; -m 'not gochaos' deselects them)")
     config.addinivalue_line("markers", "kubernetes: needs a Kubernetes (kind) cluster; skipped with the reason "
                                        "when none can be created")
 
@@ -68,6 +74,7 @@ def gochaos_session(request: pytest.FixtureRequest) -> None:
 @pytest.fixture(scope="session")
 def gochaos_binaries(gochaos_session: None) -> Binaries:
     """The bundled Go targets and etcd, each built on first use (reused from the build cache)."""
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     from chaos.build import Binaries
 
     return Binaries()
@@ -75,6 +82,7 @@ def gochaos_binaries(gochaos_session: None) -> Binaries:
 
 @pytest.fixture
 def gochaos_timeline(gochaos_session: None) -> Timeline:
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     from chaos.timeline import Timeline
 
     return Timeline()
@@ -83,6 +91,7 @@ def gochaos_timeline(gochaos_session: None) -> Timeline:
 @pytest.fixture(scope="session")
 def gochaos_kind_cluster(request: pytest.FixtureRequest, gochaos_session: None) -> Iterator[Any]:
     """A kind cluster for the session (created, deleted at the end); skips when none can be created."""
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     from chaos.errors import PlatformError
     from chaos.platform.kubernetes.cluster.kind import KindCluster
 
@@ -101,8 +110,10 @@ def gochaos_kind_cluster(request: pytest.FixtureRequest, gochaos_session: None) 
 @pytest.fixture(scope="session")
 def gochaos_cluster(request: pytest.FixtureRequest, gochaos_session: None) -> Iterator[ClusterAccess]:
     """The cluster Kubernetes tests run on: the named kubeconfig/context, else `gochaos_kind_cluster` (reused)."""
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     import dataclasses
 
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     from chaos.platform.kubernetes.cluster.cluster import connect
 
     options = session.kube_options(request.config)
@@ -123,8 +134,10 @@ def gochaos_platform(
     gochaos_timeline: Timeline,
 ) -> Iterator[Platform]:
     """The test's platform; every target started on it is stopped when the test ends."""
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     from contextlib import ExitStack
 
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     from chaos.platform.factory import open_platform, platform_kind
 
     run_dir, keep = session.artefact_dir(request, tmp_path_factory, "targets")
@@ -170,6 +183,7 @@ def gochaos_make_target(
 
     A target that needs etcd gets a fresh 3-member cluster unless `etcd=` passes one.
     """
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     from chaos.targets import TargetSpec, bundled
 
     def make(what: str | TargetSpec, *, etcd: EtcdLeadership[Any] | None = None,
@@ -184,10 +198,31 @@ def gochaos_make_target(
     return make
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A test using any gochaos fixture (they all need `gochaos_session`) carries the `gochaos` marker."""
+    if "gochaos_session" in getattr(item, "fixturenames", ()) and item.get_closest_marker("gochaos") is None:
+        item.add_marker("gochaos")
+
+
 # -- *.chaos.yaml files as test items --------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, pytest.CollectReport,
+                                                                          pytest.CollectReport]:
+    """A scenario file's skip (not a gochaos scenario) is reported at that file (items.skipped_here)."""
+    report = yield
+    if report.skipped:
+        # deferred: the plugin imports the suite only once a gochaos item or fixture is used
+        from chaos.pytest_plugin.items import skipped_here
+
+        skipped_here(collector, report)
+    return report
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """`pytest scenarios/` gates a release: every `*.chaos.yaml` (scenario or suite) is collected."""
-    if file_path.name.endswith(".chaos.yaml"):
+    """`pytest scenarios/` gates a release: every file gochaos_scenarios matches (default `*.chaos.yaml`,
+    scenario or suite) is collected, unless gochaos_collect is false (chaos.pytest_plugin.collection)."""
+    if collection.scope(parent.config).wants(file_path, named=parent.session.isinitpath(file_path)):
+        # deferred: the plugin imports the suite only once a gochaos item or fixture is used
         from chaos.pytest_plugin.items import ScenarioFile
 
         return ScenarioFile.from_parent(parent, path=file_path)

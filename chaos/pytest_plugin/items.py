@@ -26,18 +26,40 @@ def node_dir_name(nodeid: str) -> str:
 
 
 class ScenarioFile(pytest.File):
-    """A scenario file: one item, or one per member when the file is a suite."""
+    """A scenario file: one item, or one per member when the file is a suite.
+
+    A matching file that is no gochaos scenario (a Chaos Mesh manifest) is skipped with the reason; an
+    invalid scenario fails collection, with the keys that made it one (chaos.pytest_plugin.collection).
+    """
 
     def collect(self) -> Iterator[pytest.Item]:
+        # deferred: the plugin imports the suite only once a gochaos item or fixture is used
         from chaos.errors import ScenarioError
+        from chaos.pytest_plugin.collection import sniff
         from chaos.scenario import load_plan
 
         try:
+            sniffed = sniff(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            sniffed = None  # load_plan says what is wrong with it, with the file and line
+        if sniffed is not None and (why := sniffed.not_a_scenario()) is not None:
+            pytest.skip(f"not a gochaos scenario: {why}")  # shown at this file: see `skipped_here`
+        try:
             plan = load_plan(self.path).members
         except ScenarioError as e:
-            raise self.CollectError(str(e)) from e
+            hint = (f"\n(collected as a gochaos scenario for its top-level {', '.join(sniffed.gochaos_keys)}; if it is "
+                    "not one: rename it, narrow ini gochaos_scenarios or set gochaos_collect = false)"
+                    if sniffed is not None else "")
+            raise self.CollectError(f"{e}{hint}") from e
         for scenario, base_dir in plan:
             yield ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario, base_dir=base_dir)
+
+
+def skipped_here(collector: pytest.Collector, report: pytest.CollectReport) -> None:
+    """A skipped scenario file's report points at the file, not at the plugin line that skipped it."""
+    if isinstance(collector, ScenarioFile) and report.skipped and isinstance(report.longrepr, tuple):
+        # No line: pytest shows it as `path: reason` (terminal._folded_skips), though its annotation wants one.
+        report.longrepr = (str(collector.path), None, report.longrepr[2])  # type: ignore[assignment]
 
 
 class ScenarioItem(pytest.Item):
@@ -47,8 +69,10 @@ class ScenarioItem(pytest.Item):
         super().__init__(**kwargs)
         self.scenario = scenario
         self.base_dir = base_dir
+        self.add_marker("gochaos")  # `-m "not gochaos"` deselects it
 
     def runtest(self) -> None:
+        # deferred: the plugin imports the suite only once a gochaos item or fixture is used
         from chaos.report import json_report
         from chaos.runner import run_scenario
         from chaos.verdict import Status
@@ -65,6 +89,7 @@ class ScenarioItem(pytest.Item):
             raise ScenarioVerdict(result, self.nodeid)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        # deferred: the plugin imports the suite only once a gochaos item or fixture is used
         from chaos.errors import ChaosError
 
         if isinstance(excinfo.value, ScenarioVerdict):

@@ -55,8 +55,9 @@ class ScenarioDraft:
         return str(name or bundled or "")
 
     def load(self, target: str | None, /, *, users: int = 10, spawn_rate: float | None = None,
-             user: str | None = None, **options: Any) -> None:
-        """Load on `target` (None: no load at all); other keywords are LoadSpec options, as `load.options`."""
+             user: str | None = None, rate: float | None = None, **options: Any) -> None:
+        """Load on `target` (None: no load at all), `rate` requests/s in total if given (as `load.rate`); other
+        keywords are LoadSpec options, as `load.options`."""
         if target is None and (user, options) == (None, {}):
             self.data["load"] = None
             return
@@ -65,6 +66,8 @@ class ScenarioDraft:
             entry["spawn_rate"] = spawn_rate
         if user is not None:
             entry["user"] = user
+        if rate is not None:
+            entry["rate"] = rate
         self.data["load"] = entry
 
     def fault(self, injector: str, target: str | None = None, /, *, at_s: float = 0.0, repeat: int = 1,
@@ -81,6 +84,7 @@ class ScenarioDraft:
     def scenario(self, *, baseline_s: float | None, observe_s: float | None,
                  etcd: dict[str, Any] | None) -> Scenario:
         """The declared scenario, validated exactly as a YAML file is."""
+        # deferred: the plugin imports the suite only once a gochaos item or fixture is used
         from chaos.scenario import scenario_from_data
 
         data = {"name": self.name, **self.data}
@@ -101,6 +105,7 @@ class ChaosRun:
 
     @property
     def passed(self) -> bool:
+        # deferred: the plugin imports the suite only once a gochaos item or fixture is used
         from chaos.verdict import Status
 
         return self.result.verdict.status is Status.PASS
@@ -129,6 +134,7 @@ class ChaosRun:
 
     def explain(self) -> str:
         """The verdict, every finding, the evidence of those that did not pass, and the replay command."""
+        # deferred: the plugin imports the suite only once a gochaos item or fixture is used
         from chaos.pytest_plugin.items import describe
 
         return describe(self.result, self.nodeid)
@@ -159,7 +165,8 @@ def gochaos_target(gochaos_scenario: ScenarioDraft) -> Callable[..., str]:
 
 @pytest.fixture
 def gochaos_load(gochaos_scenario: ScenarioDraft) -> Callable[..., None]:
-    """`gochaos_load(target, users=10, spawn_rate=100)`: the scenario's load (default, as in a file: 10 users)."""
+    """`gochaos_load(target, users=10, spawn_rate=100, rate=None)`: the scenario's load (default, as in a file:
+    10 users)."""
     return gochaos_scenario.load
 
 
@@ -182,10 +189,12 @@ def gochaos_run(request: pytest.FixtureRequest, gochaos_scenario: ScenarioDraft)
     On the session's platform, with the session's seed (--gochaos-seed) unless `seed` is given; the
     report and artefacts go under --gochaos-report-dir when set.
     """
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     from chaos.pytest_plugin.items import node_dir_name
 
     def run(*, baseline_s: float | None = None, observe_s: float | None = None, etcd: dict[str, Any] | None = None,
             buggy: bool = False, seed: int | None = None) -> ChaosRun:
+        # deferred: the plugin imports the suite only once a gochaos item or fixture is used
         from chaos.plan import require_buggy_variant
         from chaos.report import json_report
         from chaos.runner import run_scenario

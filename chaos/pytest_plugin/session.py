@@ -102,6 +102,7 @@ def int_setting(config: pytest.Config, name: str) -> int | None:
 def check_settings(config: pytest.Config) -> None:
     """Refuse a bad setting in one line, whether it came from ini, env or option (on first use: a session
     that uses nothing of gochaos is not broken by a stray GOCHAOS_* variable)."""
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     from chaos.platform.factory import PLATFORMS
 
     platform = setting(config, "platform")
@@ -129,6 +130,7 @@ def report_dir(config: pytest.Config) -> Path | None:
 
 def kube_options(config: pytest.Config) -> KubernetesOptions:
     """KubernetesOptions from the settings (a new kind cluster when none names one)."""
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     from chaos.platform.kubernetes.cluster.cluster import KubernetesOptions
 
     kubeconfig = setting(config, "kubeconfig")
@@ -150,6 +152,7 @@ def activate(config: pytest.Config) -> None:
     this for itself: state files are locked while reclaimed and live runs are never touched, so
     workers neither race nor undo each other.
     """
+    # deferred: the plugin imports the suite only once a gochaos item or fixture is used
     from chaos.cleanup import sigint_interrupts
     from chaos.os_support import require_linux
     from chaos.platform.factory import reclaim_dead_runs

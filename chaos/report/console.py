@@ -1,19 +1,21 @@
 """The console: a live line while a run goes on, then the verdict table and the replay command.
 
 Uses rich; when stdout is not a terminal (CI logs) it prints one plain line per phase instead of
-redrawing, so logs stay readable.
+redrawing, so logs stay readable (`chaos.report.terminal` makes the Console). A suite ends with each
+member's own replay command, so the last lines of a gate's log say how to replay the one that failed.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chaos.report.replay import replay_command
+from chaos.report.replay import member_replays, replay_command
 from chaos.run_result import RunResult
 from chaos.timeline import WindowStats
 from chaos.verdict import Status
@@ -110,3 +112,15 @@ def print_verdict(console: Console, result: RunResult) -> None:
             console.print(Text(item.text))
     console.print(Text(f"verdict: {verdict.status.value.upper()}", style=_STYLE[verdict.status]))
     console.print(f"replay: {replay_command(result)}", highlight=False, markup=False, soft_wrap=True)
+
+
+def print_replays(console: Console, results: Sequence[RunResult]) -> None:
+    """For a suite: one line per member, replaying it alone with its seed (one scenario: nothing, its verdict
+    already ended with its replay)."""
+    replays = member_replays(results)
+    if len(replays) < 2:
+        return
+    width = max(len(r.scenario) for r in replays)
+    for replay in replays:
+        console.print(f"replay {replay.scenario:<{width}} ({replay.status.value}): {replay.command}",
+                      highlight=False, markup=False, soft_wrap=True)

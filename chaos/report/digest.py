@@ -1,9 +1,9 @@
 """What a reader of a CI summary or a chat message needs first, reduced once for every short report.
 
 The verdict of each run with its seed, replay command and the figures `gochaos history` compares
-(recovery, availability and p99 during the faults), the detection rate of a scenario run several
-times with the mutation sites its storms tried over those runs, and the top finding: the first
-failing one (else the first inconclusive one) with its evidence. `chaos.report.markdown` and
+(recovery, availability and p99 during the faults), each suite member's own replay, the detection
+rate of a scenario run several times with the mutation sites its storms tried over those runs, and
+the top finding: the first failing one (else the first inconclusive one) with its evidence. `chaos.report.markdown` and
 `chaos.report.webhook` render it; neither decides anything.
 """
 
@@ -18,7 +18,7 @@ from chaos.report import overall_status, repeat
 from chaos.report.coverage import of_document
 from chaos.report.history import point
 from chaos.report.json_report import to_dict
-from chaos.report.replay import replay_command
+from chaos.report.replay import MemberReplay, member_replays, replay_command
 from chaos.verdict import Finding, Status
 
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ class Digest:
     top: TopFinding | None
     #: Where the full reports are (the run directory), when they were written.
     report: Path | None
+    #: Each scenario's own replay (one for a single scenario, one per member of a suite).
+    replays: tuple[MemberReplay, ...] = ()
 
     @property
     def seeds(self) -> list[int]:
@@ -71,7 +73,7 @@ class Digest:
 
     @property
     def replay(self) -> str | None:
-        """The command to replay: the top finding's run, else the first run."""
+        """The one command to replay: the top finding's run, else the first run (`replays` has each member's)."""
         if self.top is not None:
             return self.top.run.replay
         return self.runs[0].replay if self.runs else None
@@ -101,4 +103,5 @@ def digest(results: Sequence[RunResult], *, report: Path | None = None) -> Diges
             detection.append(repeat.rate_text(name, repeat.detection(outcomes)))
             detection += repeat.coverage_lines(name, [s for s, r in zip(sites, runs, strict=True)
                                                       if r.scenario == name])
-    return Digest(overall_status(r.verdict for r in runs), tuple(runs), tuple(detection), top, report)
+    return Digest(overall_status(r.verdict for r in runs), tuple(runs), tuple(detection), top, report,
+                  tuple(member_replays(results)))

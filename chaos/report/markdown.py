@@ -1,4 +1,4 @@
-"""summary.md: the verdict table, the top finding with its evidence, the seed and the replay command.
+"""summary.md: the verdict table, the top finding with its evidence, the seed and the replay command(s).
 
 Short enough for a CI job's summary page (GitHub's `$GITHUB_STEP_SUMMARY`, which `chaos.report.publish`
 appends it to) or a merge-request comment; the HTML report holds the rest.
@@ -55,11 +55,19 @@ def render(found: Digest) -> str:
             lines += [f"{len(finding.evidence) - MAX_PIECES} more piece(s) of evidence in report.json", ""]
     seeds = ", ".join(str(s) for s in found.seeds)
     lines.append(f"**Seed:** {seeds}  ")
-    if found.replay:
-        lines.append(f"**Replay:** `{found.replay}`  ")
+    lines += _replays(found)
     if found.report is not None:
         lines.append(f"**Reports:** `{_shown(found.report)}` (report.html, report.json, junit.xml)")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _replays(found: Digest) -> list[str]:
+    """The replay: one command for one scenario; for a suite, each member alone with its own seed."""
+    if len(found.replays) > 1:
+        return ["**Replay** (each scenario alone):", "",
+                *(f"- {_inline(r.scenario)} {_ICON[r.status.value]} {r.status.value.upper()}: `{r.command}`"
+                  for r in found.replays), ""]
+    return [f"**Replay:** `{found.replay}`  "] if found.replay else []
 
 
 def _row(run: RunDigest) -> str:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from prometheus_client import push_to_gateway
+
 from chaos.report import html, json_report, junit, markdown, openmetrics, webhook
 from chaos.report.digest import digest
 from chaos.report.webhook import Format
@@ -103,7 +105,6 @@ def deliver(results: Sequence[RunResult], to: Destinations, *, run_dir: Path | N
 
 def push(url: str, results: Sequence[RunResult], warn: Warn) -> bool:
     """Push each scenario's series to the Pushgateway at `url`; stops at the first failure (one warning)."""
-    from prometheus_client import push_to_gateway
 
     documents = [json_report.to_dict(r) for r in results]
     for name, registry in openmetrics.by_scenario(documents).items():

@@ -3,12 +3,17 @@
 A bundled scenario is replayed by its name; a user's scenario file by its path (its name alone
 would answer "no bundled scenario"). A run against the buggy build is replayed with `reproduce`.
 The seed is always given, so the replay makes the same fault schedule and names.
+
+A suite (a gate of four scenarios) is replayed one member at a time: `member_replays` gives each member
+its own command with its own seed, so whoever reads the summary copies the one that failed, not the gate.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,12 +22,36 @@ from chaos.scenario import bundled_scenarios
 if TYPE_CHECKING:
     from chaos.run_result import RunResult
     from chaos.scenario import Scenario
-    from chaos.verdict import Finding
+    from chaos.verdict import Finding, Status
+
+
+@dataclass(frozen=True, slots=True)
+class MemberReplay:
+    """One suite member's own replay: that scenario alone, with the seed of its run."""
+
+    scenario: str
+    status: Status
+    seed: int
+    command: str
 
 
 def replay_command(result: RunResult) -> str:
     """`gochaos run|reproduce NAME|FILE --seed N` for `result`."""
     return command_for(result.scenario, buggy=result.buggy, seed=result.seed)
+
+
+def member_replays(results: Sequence[RunResult]) -> list[MemberReplay]:
+    """One replay per scenario of `results`, in the suite's order.
+
+    A scenario run several times (`--repeat`) is replayed by its worst run, the first of those (the first
+    failing seed): that is the run worth replaying.
+    """
+    chosen: dict[str, RunResult] = {}
+    for result in results:
+        name = result.scenario.name
+        if name not in chosen or result.verdict.status.rank < chosen[name].verdict.status.rank:
+            chosen[name] = result
+    return [MemberReplay(name, r.verdict.status, r.seed, replay_command(r)) for name, r in chosen.items()]
 
 
 def command_for(scenario: Scenario, *, buggy: bool, seed: int | None) -> str:

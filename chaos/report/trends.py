@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING
 from chaos import run_dirs
 from chaos.report import history
 from chaos.report.history import RunPoint
+from chaos.report.json_report import to_dict
 from chaos.report.plots import AXIS, FONT, GRID, curve
+from chaos.report.style import CSS
 from chaos.report.svg import INK, MUTED, Canvas, nice_ticks
 from chaos.verdict import Status
 
@@ -59,7 +61,6 @@ TRENDS = (
 def for_run(results: Sequence[RunResult], directory: Path) -> str:
     """report.html's History section: these runs after the earlier runs of their scenarios found
     beside `directory` under its report dir ("" when there are none, or `directory` is no run dir)."""
-    from chaos.report.json_report import to_dict
 
     if not any(p.name == directory.name for p in run_dirs.runs(directory.parent)):
         return ""
@@ -143,7 +144,6 @@ def trend_svg(points: Sequence[RunPoint], trend: Trend) -> str:
 
 def page(series: Mapping[str, Sequence[RunPoint]], source: Path) -> str:
     """A standalone, self-contained page of the trend plots (same styles as report.html)."""
-    from chaos.report.html import CSS
 
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     runs = len({p.run for points in series.values() for p in points})

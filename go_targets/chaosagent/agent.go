@@ -122,9 +122,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (a *Agent) handleRuntime(w http.ResponseWriter, _ *http.Request) {
+func (a *Agent) handleRuntime(w http.ResponseWriter, r *http.Request) {
 	s := ReadRuntime()
 	s.ActiveActions = a.list()
+	if r.URL.Query().Get("creators") == "1" {
+		s.Creators = GoroutineCreators()
+	}
 	writeJSON(w, http.StatusOK, s)
 }
 

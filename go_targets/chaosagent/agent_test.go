@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +205,37 @@ func TestRuntimeSnapshot(t *testing.T) {
 	}
 	if _, err := time.Parse(time.RFC3339Nano, r.Time); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// parkedForTest blocks until release is closed: a goroutine with a known creator.
+func parkedForTest(release <-chan struct{}) { <-release }
+
+func TestRuntimeCreatorsNameTheStartingFunction(t *testing.T) {
+	_, srv := newTestServer(t)
+	release := make(chan struct{})
+	defer close(release)
+	for i := 0; i < 7; i++ {
+		go parkedForTest(release)
+	}
+	var plain, named Runtime
+	call(t, srv, "GET", "/-/chaos/runtime", token, "", &plain)
+	if plain.Creators != nil {
+		t.Fatalf("creators without ?creators=1: %v", plain.Creators)
+	}
+	call(t, srv, "GET", "/-/chaos/runtime?creators=1", token, "", &named)
+	const fn = "github.com/gochaos/gochaos/go_targets/chaosagent.TestRuntimeCreatorsNameTheStartingFunction"
+	if named.Creators[fn] != 7 {
+		t.Fatalf("creators[%s] = %d, want 7; all: %v", fn, named.Creators[fn], named.Creators)
+	}
+}
+
+func TestRuntimeGoroutinesLeaveOutTheRuntimesOwn(t *testing.T) {
+	runtime.GC() // the GC's mark workers exist from the first collection on
+	all := []metrics.Sample{{Name: "/sched/goroutines:goroutines"}}
+	metrics.Read(all)
+	own := ReadRuntime().Goroutines
+	if withRuntime := all[0].Value.Uint64(); own >= withRuntime {
+		t.Fatalf("goroutines %d, with the runtime's own %d: the runtime's were counted", own, withRuntime)
 	}
 }

@@ -1,8 +1,13 @@
 package chaosagent
 
 import (
+	"bufio"
+	"bytes"
 	"math"
+	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
+	"strings"
 	"time"
 )
 
@@ -18,7 +23,11 @@ type Quantiles struct {
 
 // Runtime is the GET /-/chaos/runtime document.
 type Runtime struct {
-	Time             string    `json:"time"`
+	Time string `json:"time"`
+	// Goroutines counts the program's own goroutines (runtime.NumGoroutine, as
+	// Prometheus' go_goroutines): /sched/goroutines also counts the runtime's,
+	// such as the GC's mark workers started at the first collection, which would
+	// read as a leak between an idle sample before any GC and one after.
 	Goroutines       uint64    `json:"goroutines"`
 	GOMAXPROCS       uint64    `json:"gomaxprocs"`
 	HeapLiveBytes    uint64    `json:"heap_live_bytes"`
@@ -33,6 +42,9 @@ type Runtime struct {
 	GCPauseSeconds   Quantiles `json:"gc_pause_seconds"`
 	SchedLatency     Quantiles `json:"sched_latency_seconds"`
 	ActiveActions    []Status  `json:"active_actions"`
+	// Creators counts live goroutines by the function that started them; only
+	// with ?creators=1, as the dump behind it stops the world briefly.
+	Creators map[string]int `json:"creators,omitempty"`
 }
 
 var runtimeMetrics = []string{
@@ -78,7 +90,7 @@ func ReadRuntime() Runtime {
 	}
 	return Runtime{
 		Time:             time.Now().UTC().Format(time.RFC3339Nano),
-		Goroutines:       u(0),
+		Goroutines:       uint64(runtime.NumGoroutine()),
 		GOMAXPROCS:       u(1),
 		HeapLiveBytes:    u(2),
 		HeapGoalBytes:    u(3),
@@ -134,4 +146,27 @@ func summarise(h *metrics.Float64Histogram) Quantiles {
 		}
 	}
 	return q
+}
+
+// GoroutineCreators counts the live goroutines by the function that created
+// them (the "created by" line of each stack in a full goroutine dump), which is
+// what names a leak: the surplus after a storm grouped by where it came from.
+// Goroutines started by the runtime itself (main, with no creator) are left out.
+func GoroutineCreators() map[string]int {
+	var dump bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&dump, 2); err != nil {
+		return nil
+	}
+	creators := map[string]int{}
+	lines := bufio.NewScanner(&dump)
+	lines.Buffer(make([]byte, 64*1024), 1<<20)
+	for lines.Scan() {
+		rest, ok := strings.CutPrefix(lines.Text(), "created by ")
+		if !ok {
+			continue
+		}
+		fn, _, _ := strings.Cut(rest, " in goroutine ")
+		creators[fn]++
+	}
+	return creators
 }

@@ -46,13 +46,13 @@ from team_service import deploy_team  # noqa: E402
 
 from chaos.build import Binaries  # noqa: E402
 from chaos.load import LoadRun, LoadSpec  # noqa: E402
+from chaos.observe.readiness import wait_until  # noqa: E402
 from chaos.platform.kubernetes.cluster.cluster import ClusterAccess, KubernetesOptions, connect  # noqa: E402
 from chaos.platform.kubernetes.cluster.images import ensure_image, load_into_kind  # noqa: E402
+from chaos.platform.kubernetes.cluster.manifest_files import load_kustomization, manifests_dir  # noqa: E402
 from chaos.platform.kubernetes.cluster.rights import OPT_IN_LABEL, OPT_IN_VALUE  # noqa: E402
 from chaos.platform.kubernetes.cluster.tunnel import PortForwardDial, Tunnel  # noqa: E402
 from chaos.platform.kubernetes.pod_target import Workload, ready_pod  # noqa: E402
-from chaos.platform.kubernetes.workloads.manifests import load_kustomization, manifests_dir  # noqa: E402
-from chaos.readiness import wait_until  # noqa: E402
 from chaos.timeline import Timeline  # noqa: E402
 
 RUNNER_NAMESPACE = "gochaos"

@@ -56,8 +56,8 @@ def shrink(run: dict[str, Any]) -> dict[str, Any]:
     seconds = round(time.monotonic() - started, 1)
     summary = next((line for line in done.stdout.splitlines() if " writes -> " in line), done.stdout[-300:])
     written = Path(run["report_dir"]).parent / "hunted-explore-shrunk.chaos.yaml"
-    again = subprocess.run([sys.executable, "-m", "chaos.cli", "run", str(written)], capture_output=True, text=True,
-                           timeout=600, cwd=ROOT) if written.is_file() else None
+    again = subprocess.run([sys.executable, "-m", "chaos.cli", "run", str(written), "--no-report"],
+                           capture_output=True, text=True, timeout=600, cwd=ROOT) if written.is_file() else None
     return {"exit_code": done.returncode, "seconds": seconds, "summary": summary,
             "fails_again_on_its_own": again is not None and again.returncode == 1}
 

@@ -28,7 +28,7 @@ from machine import command_line, machine_info, quantile, write_report
 from chaos.build import Binaries, build
 from chaos.injectors import create
 from chaos.injectors.base import InjectionContext, run_fault
-from chaos.live_probes import MetricsProbe
+from chaos.observe.live_probes import MetricsProbe
 from chaos.platform.local.platform import LocalPlatform
 from chaos.targets import ConfigSpec, Readiness, TargetSpec, bundled
 from chaos.timeline import EventKind, Timeline

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from chaos.build import go_targets_dir
-from chaos.readiness import wait_until
+from chaos.observe.readiness import wait_until
 
 CONFIG = (go_targets_dir() / "configs" / "configd.yaml").read_text(encoding="utf-8")
 

@@ -26,11 +26,11 @@ import yaml
 from team_service import AGENT_TOKEN, BUILDS, CONFIG, deploy_team, scenario_doc, team_deployment, write_scenario
 
 from chaos.build import Binaries
+from chaos.observe.readiness import wait_until
 from chaos.platform.kubernetes.cluster.cluster import ClusterAccess, KubernetesOptions, connect
 from chaos.platform.kubernetes.cluster.images import ensure_image, load_into_kind
 from chaos.platform.kubernetes.cluster.kind import KindCluster
 from chaos.platform.kubernetes.cluster.rights import OPT_IN_LABEL, OPT_IN_VALUE
-from chaos.readiness import wait_until
 
 pytestmark = [pytest.mark.kubernetes]
 

@@ -32,12 +32,12 @@ from kind_offline.locations import CacheLayout
 from team_service import CONFIG, deploy_team, scenario_doc
 
 from chaos.build import Binaries
+from chaos.observe.readiness import wait_until
 from chaos.platform.kubernetes.cluster.cluster import ClusterAccess, KubernetesOptions, connect
 from chaos.platform.kubernetes.cluster.images import ensure_image, load_into_kind
 from chaos.platform.kubernetes.cluster.kind import KindCluster, KindNode
+from chaos.platform.kubernetes.cluster.manifest_files import manifests_dir
 from chaos.platform.kubernetes.cluster.rights import OPT_IN_LABEL, OPT_IN_VALUE
-from chaos.platform.kubernetes.workloads.manifests import manifests_dir
-from chaos.readiness import wait_until
 
 pytestmark = [pytest.mark.kubernetes]
 

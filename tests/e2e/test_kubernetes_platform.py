@@ -21,13 +21,13 @@ import requests
 from chaos.build import Binaries
 from chaos.injectors import create
 from chaos.injectors.base import InjectionContext, run_fault
+from chaos.observe.readiness import wait_until
 from chaos.oracles.context import OracleContext, Phases
 from chaos.oracles.panics import PanicsParams
 from chaos.oracles.panics import check as panics_check
 from chaos.platform.kubernetes.cluster.cluster import ClusterAccess, KubernetesOptions, connect
 from chaos.platform.kubernetes.cluster.kind import KindCluster
 from chaos.platform.kubernetes.platform import KubernetesPlatform
-from chaos.readiness import wait_until
 from chaos.targets import bundled, chaosagent_env
 from chaos.timeline import EventKind, Timeline, now_ns
 from chaos.verdict import Status
@@ -253,8 +253,8 @@ def test_bundled_scenarios_on_kubernetes_give_the_local_verdicts(gochaos_kind_cl
 def _signal_run_once_loaded(cluster_name: str, env: dict[str, str], sig: int) -> tuple[int, str]:
     """Start `gochaos run reload-panic` on the cluster, send `sig` once its load starts; (exit code, output)."""
     run = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", "reload-panic", "--platform", "kubernetes",
-                            "--kind-cluster", cluster_name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, env=env, cwd=REPO)
+                            "--kind-cluster", cluster_name, "--no-report"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
     output = []
     try:
         assert run.stdout is not None

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from chaos.procfs import processes
+
 collect_ignore_glob = ["user_service/*", "greeter/*", "hunted/*", "source_build/*"]
 
 
@@ -16,20 +18,9 @@ class ProcessTree:
     @staticmethod
     def descendants(pid: int) -> dict[int, str]:
         """Every live descendant of `pid` (any session or process group), pid -> command."""
-        parents: dict[int, int] = {}
-        names: dict[int, str] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if fields[0] == "Z":
-                continue
-            parents[int(entry.name)] = int(fields[1])
-            names[int(entry.name)] = stat[stat.index("(") + 1:stat.rindex(")")]
+        live = [p for p in processes() if p.state != "Z"]
+        parents = {p.pid: p.ppid for p in live}
+        names = {p.pid: p.command for p in live}
         found: dict[int, str] = {}
         frontier = [pid]
         while frontier:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from chaos.readiness import wait_until
+from chaos.observe.readiness import wait_until
 
 if TYPE_CHECKING:
     from tests.integration.conftest import ProcessTree
@@ -45,7 +45,8 @@ def test_signal_stops_everything_the_run_started(tmp_path: Path, sig: signal.Sig
     output = tmp_path / "out.txt"
     env = {**os.environ, "TMPDIR": str(tmp_path), "COLUMNS": "200", "GOCHAOS_STATE_DIR": str(tmp_path / "state")}
     with output.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", str(scenario)],
+        # --no-report: the run's dir is a temp dir, which the interrupted run must remove
+        proc = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", str(scenario), "--no-report"],
                                 stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         assert wait_until(lambda: f"long-run: {phase}" in output.read_text(), timeout_s=120), \

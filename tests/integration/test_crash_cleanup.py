@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from chaos import state
+from chaos.observe.readiness import wait_until
 from chaos.platform.local import cgroups
 from chaos.platform.local.netfilter import iptables_available, leftover_rules
-from chaos.readiness import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -79,8 +79,9 @@ def test_sigkill_mid_fault_then_cleanup_leaves_nothing(tmp_path: Path, cleaner: 
     env = {**os.environ, "GOCHAOS_STATE_DIR": str(tmp_path / "state"), "TMPDIR": str(tmp_path),
            "COLUMNS": "300", "PYTHONPATH": str(REPO)}
     with (tmp_path / "run.log").open("w") as out:
-        run = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", "holds.chaos.yaml"], cwd=tmp_path,
-                               env=env, stdout=out, stderr=subprocess.STDOUT)
+        # --no-report: the run's dir is then a temp dir recorded in the state file, what cleanup must remove
+        run = subprocess.Popen([sys.executable, "-m", "chaos.cli", "run", "holds.chaos.yaml", "--no-report"],
+                               cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
     def state_file() -> Path:
         return next((tmp_path / "state").glob(f"{run.pid}.*.json"), tmp_path / "state" / "none")
 
@@ -115,7 +116,7 @@ def test_sigkill_mid_fault_then_cleanup_leaves_nothing(tmp_path: Path, cleaner: 
         result = gochaos("cleanup", cwd=tmp_path, env=env)
         prefix = ""
     else:
-        result = gochaos("run", "quick.chaos.yaml", cwd=tmp_path, env=env)
+        result = gochaos("run", "quick.chaos.yaml", "--no-report", cwd=tmp_path, env=env)
         prefix = "gochaos: cleaned up after a dead run: "
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()

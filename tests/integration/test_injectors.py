@@ -24,12 +24,12 @@ from chaos import state
 from chaos.chaosagent import agent_for
 from chaos.injectors import create
 from chaos.injectors.base import FaultReport, InjectionContext, run_fault
+from chaos.observe.probes import live_version
 from chaos.platform.base import RunningTarget
 from chaos.platform.local import cgroups
 from chaos.platform.local.etcd import EtcdCluster
 from chaos.platform.local.netfilter import iptables_available, leftover_rules
 from chaos.platform.local.platform import LocalPlatform
-from chaos.probes import live_version
 from chaos.timeline import Event, EventKind, Timeline
 from chaos.verdict import Status
 

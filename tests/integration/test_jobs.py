@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from chaos.readiness import wait_until
+from chaos.observe.readiness import wait_until
 
 if TYPE_CHECKING:
     from tests.integration.conftest import ProcessTree

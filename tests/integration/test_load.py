@@ -238,7 +238,7 @@ def test_load_processes_die_with_their_parent(configd: str, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("user", "message"),
     [
-        ("confgd", "unknown user 'confgd': use a built-in user (configd, kvd, allocd, dns, grpc)"),
+        ("confgd", "unknown user 'confgd': use a built-in user (http, configd, kvd, allocd, dns, grpc)"),
         ("no/such/locustfile.py", "locustfile 'no/such/locustfile.py' not found"),
         ("chaos.load.users:NoSuchUser",
          "no concrete Locust User class 'NoSuchUser' in chaos.load.users"),

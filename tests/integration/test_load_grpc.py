@@ -15,8 +15,8 @@ import grpc
 import pytest
 
 from chaos.load import LoadRun, LoadSpec
+from chaos.observe.readiness import grpc_serving
 from chaos.platform.base import RunningTarget
-from chaos.readiness import grpc_serving
 from chaos.targets import Readiness, RestartPolicy, TargetSpec
 from chaos.timeline import EventKind, RequestRecord, Timeline
 

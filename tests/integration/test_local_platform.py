@@ -13,9 +13,9 @@ import requests
 
 from chaos.build import Binaries
 from chaos.errors import TargetError
+from chaos.observe.readiness import http_ok, wait_until
 from chaos.platform.base import RunningTarget
 from chaos.platform.local.platform import LocalPlatform
-from chaos.readiness import http_ok, wait_until
 from chaos.targets import Readiness, TargetSpec
 from chaos.timeline import EventFamily, EventKind, Timeline
 

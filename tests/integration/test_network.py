@@ -18,8 +18,8 @@ import pytest
 from chaos import state
 from chaos.build import Binaries
 from chaos.network.links import LinkKind, LinkPlan, LinkRequest
+from chaos.observe.readiness import wait_until
 from chaos.platform.local.platform import LocalPlatform
-from chaos.readiness import wait_until
 from chaos.runner import run_scenario
 from chaos.scenario import load_scenario, parse_scenario, resolve
 from chaos.targets import Readiness, RestartPolicy, TargetSpec

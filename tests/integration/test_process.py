@@ -12,8 +12,8 @@ import pytest
 
 from chaos import cleanup
 from chaos.errors import PlatformError
+from chaos.observe.readiness import wait_until
 from chaos.platform.local.process import Backoff, SupervisedProcess
-from chaos.readiness import wait_until
 from chaos.targets import RestartPolicy
 
 FAST = Backoff(initial_s=0.05, max_s=0.2, reset_after_s=30)

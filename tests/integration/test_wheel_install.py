@@ -37,7 +37,7 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_a_bundled_scenario(tmp_path: P
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOCHAOS_", "PYTHON", "VIRTUAL_ENV"))}
     env["GOCHAOS_STATE_DIR"] = str(tmp_path / "state")
     where = _run([str(venv / "bin" / "python"), "-c", "from chaos.build import go_targets_dir; "
-                  "from chaos.platform.kubernetes.workloads.manifests import manifests_dir; "
+                  "from chaos.platform.kubernetes.cluster.manifest_files import manifests_dir; "
                   "print(go_targets_dir()); print(manifests_dir())"], cwd=elsewhere, env=env)
     assert where.returncode == 0, where.stderr
     assert all(Path(line).is_relative_to(venv) for line in where.stdout.split()), where.stdout

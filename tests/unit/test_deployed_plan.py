@@ -10,8 +10,8 @@ import yaml
 
 from chaos.errors import ScenarioError, UsageError
 from chaos.plan import build_plan, describe
+from chaos.platform.kubernetes.cluster.manifest_files import manifests_dir
 from chaos.platform.kubernetes.deployed.deployed import needs
-from chaos.platform.kubernetes.workloads.manifests import manifests_dir
 from chaos.scenario import Scenario, load_scenario
 from chaos.targets import ConfigDelivery, Deployed, WorkloadChange
 

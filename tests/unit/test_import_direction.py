@@ -36,6 +36,10 @@ FORBIDDEN = [
     ("chaos.", "chaos.jobs", "only the CLI runs members side by side"),
     ("chaos.state", "chaos.platform", "the ledger names no platform: platforms register their kinds with it"),
     ("chaos.load", "chaos.platform", "the load reaches its ports through chaos.ports, below both"),
+    ("chaos.platform.kubernetes.cluster", "chaos.platform.kubernetes.workloads",
+     "the cluster's plumbing sits below what the suite deploys on it"),
+    ("chaos.platform.kubernetes.cluster", "chaos.platform.kubernetes.deployed",
+     "the cluster's plumbing sits below the services a team deployed"),
     ("chaos.platform.kubernetes.workloads", "chaos.platform.kubernetes.deployed",
      "what the suite deploys and what a team deployed never import each other"),
     ("chaos.platform.kubernetes.deployed", "chaos.platform.kubernetes.workloads",
@@ -106,3 +110,39 @@ def test_no_platform_name_is_compared_as_a_string_outside_its_package() -> None:
                     isinstance(side, ast.Constant) and side.value in names for side in (node.left, *node.comparators)):
                 found.append(f"{module}:{node.lineno}")
     assert not found, "platform names compared as strings: " + ", ".join(found)
+
+
+def uncommented_function_imports(source: str) -> list[int]:
+    """Lines of imports inside functions that say nothing of why: no comment on the import, nor on the line
+    above the block of imports it belongs to."""
+    lines = source.splitlines()
+    found = []
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(function):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            if any("#" in lines[i] for i in range(node.lineno - 1, node.end_lineno or node.lineno)):
+                continue
+            above = node.lineno - 2
+            while above >= 0 and (lines[above].strip().startswith(("import ", "from ")) or lines[above].strip() == ")"
+                                  or lines[above].strip().endswith(",")):
+                above -= 1
+            if above < 0 or not lines[above].strip().startswith("#"):
+                found.append(node.lineno)
+    return found
+
+
+def test_every_function_level_import_says_why() -> None:
+    """Imports belong at the top; one inside a function defers something (a slow or optional dependency, the
+    suite behind a command or the pytest plugin) and says so in a comment."""
+    found = [f"{module_name(path)}:{line}" for path in sorted(CHAOS.rglob("*.py"))
+             for line in uncommented_function_imports(path.read_text(encoding="utf-8"))]
+    assert not found, "function-level imports with no comment saying why: " + ", ".join(found)
+
+
+def test_an_uncommented_function_import_is_found() -> None:
+    source = ("def f():\n    import json\n    return json\n\n"
+              "def g():\n    # deferred: slow\n    import csv\n    from os import path\n    return csv, path\n")
+    assert uncommented_function_imports(source) == [2]

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from chaos.errors import TargetError, UsageError
+from chaos.platform.kubernetes.cluster import manifest_files as mf
 from chaos.platform.kubernetes.cluster.cluster import check_context, context_server
 from chaos.platform.kubernetes.cluster.podwatch import parse_timestamped
 from chaos.platform.kubernetes.workloads import manifests as m
@@ -26,13 +27,13 @@ def _placement(**overrides: object) -> m.TargetPlacement:
     return m.TargetPlacement(**values)  # type: ignore[arg-type]
 
 
-def _by_kind(docs: list[m.Manifest]) -> dict[str, m.Manifest]:
+def _by_kind(docs: list[mf.Manifest]) -> dict[str, mf.Manifest]:
     return {doc["kind"]: doc for doc in docs}
 
 
 def test_configd_renders_from_the_same_files_kubectl_applies() -> None:
     spec = bundled("configd", name="web", reload_strategy="unsafe")
-    docs = m.load_kustomization(m.manifests_dir() / "targets" / "configd")
+    docs = mf.load_kustomization(mf.manifests_dir() / "targets" / "configd")
     rendered = _by_kind(m.render_target(docs, spec, _placement()))
 
     deployment, service, config_map = rendered["Deployment"], rendered["Service"], rendered["ConfigMap"]
@@ -47,8 +48,8 @@ def test_configd_renders_from_the_same_files_kubectl_applies() -> None:
         {"name": "config", "hostPath": {"path": "/var/lib/gochaos/gochaos-ab12/web", "type": "Directory"}}]
     for doc in rendered.values():
         assert doc["metadata"]["namespace"] == "gochaos-ab12"
-        assert doc["metadata"]["labels"][m.MANAGED_BY] == "gochaos"
-        assert doc["metadata"]["labels"][m.RUN_LABEL] == "ab12"
+        assert doc["metadata"]["labels"][mf.MANAGED_BY] == "gochaos"
+        assert doc["metadata"]["labels"][mf.RUN_LABEL] == "ab12"
         assert doc["metadata"]["name"].startswith("web")
     assert deployment["spec"]["selector"] == {"matchLabels": {m.TARGET_LABEL: "web"}}
     assert service["spec"]["selector"] == {m.TARGET_LABEL: "web"}
@@ -58,14 +59,14 @@ def test_configd_renders_from_the_same_files_kubectl_applies() -> None:
 
 
 def test_without_a_shared_directory_the_config_comes_from_the_configmap() -> None:
-    docs = m.load_kustomization(m.manifests_dir() / "targets" / "configd")
+    docs = mf.load_kustomization(mf.manifests_dir() / "targets" / "configd")
     rendered = _by_kind(m.render_target(docs, bundled("configd"), _placement(config_host_dir=None)))
     volumes = rendered["Deployment"]["spec"]["template"]["spec"]["volumes"]
     assert volumes == [{"name": "config", "configMap": {"name": "configd-config"}}]
 
 
 def test_templates_are_left_untouched_and_none_removes_a_variable() -> None:
-    docs = m.load_kustomization(m.manifests_dir() / "targets" / "allocd")
+    docs = mf.load_kustomization(mf.manifests_dir() / "targets" / "allocd")
     before = yaml.safe_dump(docs)
     rendered = _by_kind(m.render_target(docs, bundled("allocd"), _placement(env={"GODEBUG": None})))
     assert yaml.safe_dump(docs) == before
@@ -78,7 +79,7 @@ def test_etcd_renders_the_scenarios_size_and_timing_and_a_nodeport_per_member() 
     placement = m.EtcdPlacement(namespace="gochaos-ab12", run_id="ab12", image="gochaos/etcd:9", size=5,
                                 heartbeat_ms=20, election_ms=200, node_ports=[30081, 30082, 30083, 30084, 30085],
                                 data_host_dir="/var/lib/gochaos/gochaos-ab12/etcd")
-    docs = m.render_etcd(m.load_kustomization(m.manifests_dir() / "etcd"), placement)
+    docs = m.render_etcd(mf.load_kustomization(mf.manifests_dir() / "etcd"), placement)
     statefulset = next(d for d in docs if d["kind"] == "StatefulSet")
     pod = statefulset["spec"]["template"]["spec"]
     args = pod["containers"][0]["args"]
@@ -93,13 +94,13 @@ def test_etcd_renders_the_scenarios_size_and_timing_and_a_nodeport_per_member() 
     clients = [d for d in docs if d["kind"] == "Service" and d["spec"].get("type") == "NodePort"]
     assert [(c["spec"]["selector"][m.POD_NAME_LABEL], c["spec"]["ports"][0]["nodePort"]) for c in clients] == [
         (f"etcd-{i}", 30081 + i) for i in range(5)]
-    assert all(d["metadata"]["namespace"] == "gochaos-ab12" and d["metadata"]["labels"][m.RUN_LABEL] == "ab12"
+    assert all(d["metadata"]["namespace"] == "gochaos-ab12" and d["metadata"]["labels"][mf.RUN_LABEL] == "ab12"
                for d in docs)
     assert m.etcd_client_urls(2) == "http://etcd-0.etcd:2379,http://etcd-1.etcd:2379"
 
 
 def test_the_hog_pod_goes_on_the_targets_node_with_its_bounds() -> None:
-    docs = m.render_hog(m.load_kustomization(m.manifests_dir() / "hog"), name="hog-web", namespace="gochaos-ab12",
+    docs = m.render_hog(mf.load_kustomization(mf.manifests_dir() / "hog"), name="hog-web", namespace="gochaos-ab12",
                         run_id="ab12", image="gochaos/hog:7", node="n1", args=["--mb=64", "--duration=3.000s"])
     [pod] = docs
     assert pod["metadata"]["name"] == "hog-web" and pod["spec"]["nodeName"] == "n1"
@@ -109,10 +110,10 @@ def test_the_hog_pod_goes_on_the_targets_node_with_its_bounds() -> None:
 
 
 def test_base_names_and_labels_the_namespace_and_binds_rbac_inside_it() -> None:
-    docs = m.render_base(m.load_kustomization(m.manifests_dir() / "base"), namespace="gochaos-ab12", run_id="ab12")
+    docs = mf.render_base(mf.load_kustomization(mf.manifests_dir() / "base"), namespace="gochaos-ab12", run_id="ab12")
     namespace = next(d for d in docs if d["kind"] == "Namespace")
     assert namespace["metadata"]["name"] == "gochaos-ab12"
-    assert namespace["metadata"]["labels"] == {m.MANAGED_BY: "gochaos", m.RUN_LABEL: "ab12"}
+    assert namespace["metadata"]["labels"] == {mf.MANAGED_BY: "gochaos", mf.RUN_LABEL: "ab12"}
     binding = next(d for d in docs if d["kind"] == "RoleBinding")
     assert binding["subjects"][0]["namespace"] == "gochaos-ab12"
 

@@ -11,10 +11,10 @@ import hashlib
 from typing import Any
 
 from chaos.injectors.live_watch import WriteBook, Written, identity_of, names_of
-from chaos.live_probes import MetricsProbe
+from chaos.observe.live_probes import MetricsProbe
+from chaos.observe.probes import ReloadFlags, Seen, _metrics
 from chaos.oracles import rollback
 from chaos.oracles.context import OracleContext, Phases
-from chaos.probes import ReloadFlags, Seen, _metrics
 from chaos.timeline import EventKind, Timeline
 from chaos.verdict import Status
 

@@ -72,7 +72,7 @@ def test_user_refs(tmp_path: Path) -> None:
 
 def test_unknown_builtin_user_is_a_load_error_naming_the_choices() -> None:
     with pytest.raises(LoadError, match=r"unknown user 'confgd': use a built-in user "
-                                        r"\(configd, kvd, allocd, dns, grpc\)"):
+                                        r"\(http, configd, kvd, allocd, dns, grpc\)"):
         parse_user_ref("confgd")
 
 

@@ -89,7 +89,7 @@ def test_the_load_limit_printed_is_the_one_the_load_runs_with(monkeypatch: pytes
             assert port is None
             return self.endpoint
 
-    monkeypatch.setattr(chaos.load, "LoadRun", FakeLoadRun, raising=False)
+    monkeypatch.setattr(chaos.runner, "LoadRun", FakeLoadRun)
     with ExitStack() as stack:
         runs_on: Any = type("Platform", (), {"run_dir": tmp_path})()
         chaos.runner._start_load(load, [FakeTarget()], runs_on, Timeline(),  # type: ignore[list-item]

@@ -35,9 +35,11 @@ def test_report_dir_gets_all_three_reports(tmp_path: Path, monkeypatch: pytest.M
                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(chaos.runner, "run_scenario", fake_run(sample_result()))
     assert main(["reproduce", "reload-panic", "--report-dir", str(tmp_path)]) == ExitCode.FAIL
-    out = capsys.readouterr().out
+    last = capsys.readouterr().out.splitlines()[-1]
+    run_dir = (tmp_path / "latest").resolve()
+    assert last == f"reports: {run_dir}/ (summary.md, report.html, report.json, junit.xml, metrics.prom)"
     for name in ("report.json", "junit.xml", "report.html"):
-        assert (tmp_path / name).is_file() and f"report: {tmp_path / name}" in out
+        assert (tmp_path / name).is_file()
     assert json.loads((tmp_path / "report.json").read_text())["verdict"] == "fail"
     assert ET.parse(tmp_path / "junit.xml").getroot().get("failures") == "1"
     assert '<svg class="timeline"' in (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -8,9 +8,9 @@ from typing import Any
 import yaml
 
 from chaos.platform.kubernetes.cluster.cluster import runs_in_cluster
+from chaos.platform.kubernetes.cluster.manifest_files import load_kustomization, manifests_dir
 from chaos.platform.kubernetes.deployed.deployed import needs
 from chaos.platform.kubernetes.workloads.load_workers import POD_VERBS
-from chaos.platform.kubernetes.workloads.manifests import load_kustomization, manifests_dir
 from chaos.targets import Deployed
 
 RUNNER = manifests_dir() / "runner"

@@ -5,7 +5,7 @@ services shorten them."""
 from __future__ import annotations
 
 from chaos.configs.identity import matches_name
-from chaos.runtime_sources import from_goroutine_dump, from_prometheus
+from chaos.observe.runtime_sources import from_goroutine_dump, from_prometheus
 
 PROMETHEUS = """\
 # HELP go_goroutines Number of goroutines that currently exist.

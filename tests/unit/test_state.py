@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from chaos import state
+from chaos.observe.readiness import wait_until
 from chaos.platform.factory import reclaim_dead_runs
-from chaos.readiness import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 

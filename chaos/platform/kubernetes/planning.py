@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from chaos.configfiles import API_MODES, FILE_MODES, WriteMode
 from chaos.platform.kinds import PlatformKind
+from chaos.platform.kubernetes.cluster.rights import OPT_IN_LABEL, OPT_IN_VALUE
+from chaos.platform.kubernetes.deployed.deployed import needs
 from chaos.platform.kubernetes.workloads.manifests import config_map_name, pod_placeholders, pod_refusal
 from chaos.targets import ConfigDelivery, TargetSpec
 
@@ -72,8 +74,6 @@ class KubernetesKind(PlatformKind):
     def shown_deployed(self, spec: TargetSpec) -> list[str]:
         """A deployed service: every object the run reads, changes and restores, and the verbs it checks first."""
         from chaos.platform.kubernetes.cluster.cluster import runs_in_cluster  # these bring the cluster client
-        from chaos.platform.kubernetes.cluster.rights import OPT_IN_LABEL, OPT_IN_VALUE
-        from chaos.platform.kubernetes.deployed.deployed import needs
 
         deployed = spec.deployed
         assert deployed is not None

@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING
 
 from chaos.build import Binaries
 from chaos.errors import PlatformError, TargetError, UsageError
+from chaos.observe.readiness import http_ok, passes, wait_until
 from chaos.platform.base import Platform
 from chaos.platform.etcd import ClientTls
 from chaos.platform.kubernetes.cluster import rights
 from chaos.platform.kubernetes.cluster.cluster import ClusterAccess
 from chaos.platform.kubernetes.cluster.kill_switch import KillSwitch
+from chaos.platform.kubernetes.cluster.manifest_files import load_kustomization, manifests_dir
 from chaos.platform.kubernetes.cluster.namespace import reason
 from chaos.platform.kubernetes.cluster.podwatch import PodObserver
 from chaos.platform.kubernetes.cluster.run_space import RunSpace, unwritable
@@ -41,7 +43,6 @@ from chaos.platform.kubernetes.workloads.etcd import KubeEtcdCluster
 from chaos.platform.kubernetes.workloads.hog import KubeHog
 from chaos.platform.kubernetes.workloads.load_workers import WorkerPods
 from chaos.platform.kubernetes.workloads.target import KubeTarget, own_workload
-from chaos.readiness import http_ok, passes, wait_until
 from chaos.targets import ConfigDelivery, TargetSpec, chaosagent_env, fill_config_text
 from chaos.timeline import EventKind, Timeline
 
@@ -89,7 +90,7 @@ class KubernetesPlatform(Platform[PodTarget]):
             raise PlatformError(f"target {spec.name}: named extra ports ({', '.join(spec.ports)}) are supported on the "
                                 "local platform only for now; run it with --platform local")
         self.space.ns.create()
-        docs = m.load_kustomization(m.manifests_dir() / "targets" / (spec.binary or spec.name))
+        docs = load_kustomization(manifests_dir() / "targets" / (spec.binary or spec.name))
         values = m.pod_placeholders(spec, str(m.container_port(docs)), etcd_endpoints)
         if spec.config is not None:  # the pod's addresses in its config text, as in its command
             spec = spec.model_copy(update={"config": spec.config.model_copy(

@@ -17,13 +17,13 @@ from typing import ClassVar
 
 from chaos.cleanup import stop_concurrently
 from chaos.errors import EtcdError
+from chaos.observe.readiness import wait_until
 from chaos.platform.etcd import ClientTls, EtcdLeadership, LeaderChange, MemberStatus, check_shape
 from chaos.platform.kinds import PlatformKind
 from chaos.platform.local.netfilter import PortIsolation, iptables_available
 from chaos.platform.local.planning import LOCAL
 from chaos.platform.local.process import SupervisedProcess
 from chaos.ports import LOOPBACK, free_ports
-from chaos.readiness import wait_until
 from chaos.targets import RestartPolicy
 from chaos.timeline import EventKind, Timeline, now_ns
 

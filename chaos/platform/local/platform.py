@@ -21,6 +21,7 @@ from chaos.errors import InjectionFailed, PlatformError, TargetError
 from chaos.network.links import LinkPlan
 from chaos.network.proxy import ChaosProxy
 from chaos.network.routing import RunLinks
+from chaos.observe.readiness import exited_before_ready, passes, wait_until
 from chaos.platform.base import Endpoint, Platform, StartedTarget, etcd_tls_args
 from chaos.platform.etcd import ClientTls
 from chaos.platform.local.cgroups import CgroupLimit
@@ -30,10 +31,9 @@ from chaos.platform.local.process import SupervisedProcess
 from chaos.platform.observations import ExitRecord, LogLine
 from chaos.platform.procfs import vm_rss_mb
 from chaos.ports import LOOPBACK, free_ports, port_in_use
-from chaos.readiness import passes, wait_until
 from chaos.targets import GO_OBSERVABILITY_ENV, RestartPolicy, TargetSpec, fill_config_text, named_port_values
 from chaos.targets import fill_placeholders as _fill
-from chaos.timeline import EventKind, Timeline
+from chaos.timeline import EventKind, Timeline, now_ns
 
 
 class LocalTarget(StartedTarget):
@@ -277,23 +277,23 @@ class LocalPlatform(Platform[LocalTarget]):
             answer = passes(spec.readiness, target.endpoint)
             return answer if answer is not None else port_in_use(target.endpoint.port)
 
-        gone: list[int] = []  # the incarnation seen to exit
+        first, started_ns = target.process.incarnation, now_ns()
 
-        def died() -> str | None:
-            if target.process.running:
+        def died() -> str | None:  # a restart by policy is an exit too: waiting on would hide it
+            if target.process.running and target.process.incarnation == first:
                 return None
-            gone.append(target.process.incarnation)
             return "process exited"
 
         if not wait_until(ready, timeout_s=spec.readiness.timeout_s, abort=died):
             # the supervisor records the exit (after the last output line) a moment after it is seen
-            exited = target.process.wait_for_exit(gone[0], timeout_s=2) if gone else None
+            exited = target.process.wait_for_exit(first, timeout_s=2) if died() else None
             self.stop_target(spec.name)
-            raise TargetError(_not_ready(target, exited, self.keep))
+            ran_s = max(0.0, (exited.t_ns - started_ns) / 1e9) if exited is not None else 0.0
+            raise TargetError(_not_ready(target, exited, ran_s, self.keep))
         self.timeline.record(EventKind.TARGET_READY, spec.name, pid=target.process.pid)
 
 
-def _not_ready(target: LocalTarget, exit_record: ExitRecord | None, kept: bool) -> str:
+def _not_ready(target: LocalTarget, exit_record: ExitRecord | None, ran_s: float, kept: bool) -> str:
     """One line: what happened, the telling line of its output, and what to do about it."""
     spec = target.spec
     lines = [line.text.strip() for line in target.logs() if line.text.strip()]
@@ -311,9 +311,11 @@ def _not_ready(target: LocalTarget, exit_record: ExitRecord | None, kept: bool) 
                  target.endpoint.url + spec.readiness.http_path if spec.readiness.http_path else "a TCP connect")
         fix = (f"it never answered {check} in time: make it listen on {{listen}} "
                "(or {port}), check its ready_path or ready_grpc, or raise the readiness timeout")
-    status = exit_record.describe() if exit_record is not None else "still running"
     log = f"; full output in {target.log_path}" if kept else ""
-    return (f"target {spec.name} did not become ready within {spec.readiness.timeout_s:g}s ({status}){said}; "
+    if exit_record is not None:  # it died before it was ready: no timeout ran out, so none is named
+        why = exited_before_ready(exit_record, ran_s, target.logs())
+        return f"target {spec.name} did not become ready: {why}; {fix}{log}"
+    return (f"target {spec.name} did not become ready within {spec.readiness.timeout_s:g}s (still running){said}; "
             f"{fix}{log}")
 
 

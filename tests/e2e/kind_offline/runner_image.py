@@ -29,6 +29,8 @@ from .versions import DEBIAN_SUITE, RUNNER_PACKAGES
 IMAGE_REPOSITORY = "gochaos/runner"
 RUNNER_UID = 65532
 VENV = "/opt/gochaos"
+#: The extras the runner installs (pyproject.toml): it runs on a cluster, and any scenario's load may be gRPC.
+RUNNER_EXTRAS = "kubernetes,grpc"
 #: What goes into the wheel (setup.py bundles go_targets and manifests) and so into the image.
 _WHEEL_INPUTS = ("chaos", "go_targets", "manifests", "pyproject.toml", "setup.py", "MANIFEST.in")
 
@@ -75,7 +77,8 @@ def _build(engine: DockerEngine, cache: CacheLayout, tag: str, progress: Progres
             run(["cp", "-a", rootfs.tree, work / "tree"], error=BuildFailed, what="copy of the root filesystem",
                 hint="check free disk space in the cache", timeout=600)
         with step(progress, "building gochaos's wheel and its dependencies' wheels"):
-            run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", wheels, repo_root()],
+            run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", wheels,
+                 f"{repo_root()}[{RUNNER_EXTRAS}]"],
                 error=BuildFailed, what="pip wheel of gochaos",
                 hint="check that pip can reach its configured index (pip config list)", timeout=1800,
                 progress=progress)
@@ -84,7 +87,7 @@ def _build(engine: DockerEngine, cache: CacheLayout, tag: str, progress: Progres
             run(["chroot", tree, "/usr/bin/python3", "-m", "venv", VENV], error=BuildFailed,
                 what="python3 -m venv in the runner tree", hint="check the tree has python3-venv", timeout=300)
             run(["chroot", tree, f"{VENV}/bin/pip", "install", "--quiet", "--no-index", "--no-cache-dir",
-                 "--find-links", "/tmp/wheels", "gochaos"],
+                 "--find-links", "/tmp/wheels", f"gochaos[{RUNNER_EXTRAS}]"],
                 error=BuildFailed, what="pip install gochaos in the runner tree",
                 hint="a dependency's wheel is missing from the host-built set", timeout=900, progress=progress)
             run(["chroot", tree, f"{VENV}/bin/gochaos", "--help"], error=BuildFailed,

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from chaos import extras, state
 from chaos.errors import PlatformError, UsageError
 from chaos.platform.kubernetes.cluster.kind import KindCluster, KindNode, kind_cli, run_tool
 
@@ -110,6 +111,7 @@ def runs_in_cluster() -> bool:
 
 
 def _in_cluster_client() -> Any:
+    # deferred: the kubernetes client (gochaos[kubernetes]) is optional and slow to import
     from kubernetes import client as client_module  # deferred: the kubernetes client is heavy to import
     from kubernetes import config as kube_config_module
 
@@ -124,7 +126,11 @@ def _in_cluster_client() -> Any:
 
 
 def connect(options: KubernetesOptions) -> ClusterAccess:
-    """Open the cluster the options name; with none named, the cluster this pod runs in, else a new kind cluster."""
+    """Open the cluster the options name; with none named, the cluster this pod runs in, else a new kind cluster.
+
+    MissingExtra when the official client (gochaos[kubernetes]) is not installed, before a kind cluster is made
+    for nothing (the plan refuses such a run earlier; a pytest fixture may come here first)."""
+    extras.require("kubernetes", "a Kubernetes cluster is reached with the official client")
     from kubernetes import config as kube_config_module  # deferred: the kubernetes client is heavy to import
 
     kube_config: Any = kube_config_module  # untyped package
@@ -180,7 +186,6 @@ def reopen(reach: dict[str, Any], work_dir: Path) -> Any | None:
 
 def on_recorded_cluster(reach: dict[str, Any], act: Callable[[Any], str]) -> str:
     """`act(api)` on a cluster a dead run recorded (`how_to_reach`), or "cluster gone"; for crash clean-up."""
-    from chaos import state
 
     work_dir = state.make_temp_dir("gochaos-reclaim-")
     try:

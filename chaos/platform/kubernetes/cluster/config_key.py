@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.errors import PlatformError
+from chaos.platform.kubernetes.cluster.namespace import FIELD_MANAGER, reason
 
 KINDS = ("ConfigMap", "Secret")
 
@@ -32,7 +33,6 @@ class ConfigKey:
 
     def read(self) -> str:
         """The key's text ("" when the key is absent)."""
-        from chaos.platform.kubernetes.cluster.namespace import reason
 
         read = self.core.read_namespaced_secret if self.kind == "Secret" else self.core.read_namespaced_config_map
         try:
@@ -46,7 +46,6 @@ class ConfigKey:
 
     def write(self, text: str) -> None:
         """Set the key to `text` (a patch: the object's other keys are left alone)."""
-        from chaos.platform.kubernetes.cluster.namespace import FIELD_MANAGER, reason
 
         if self.kind == "Secret":
             patch = self.core.patch_namespaced_secret

@@ -24,7 +24,7 @@ from typing import Any
 
 from chaos import state
 from chaos.errors import PlatformError
-from chaos.platform.kubernetes.workloads.manifests import manifests_dir
+from chaos.platform.kubernetes.cluster.manifest_files import manifests_dir
 
 #: Directory inside the node that pods mount as hostPath for their config files.
 NODE_DIR = "/var/lib/gochaos"

@@ -14,9 +14,9 @@ from typing import Any
 
 from chaos import state
 from chaos.errors import PlatformError
+from chaos.observe.readiness import wait_until
+from chaos.platform.kubernetes.cluster import manifest_files as m
 from chaos.platform.kubernetes.cluster.namespace_reclaim import KIND
-from chaos.platform.kubernetes.workloads import manifests as m
-from chaos.readiness import wait_until
 
 FIELD_MANAGER = "gochaos"
 DELETE_TIMEOUT_S = 60.0
@@ -27,6 +27,7 @@ class RunNamespace:
 
     def __init__(self, api: Any, *, run_id: str, discovery_cache: Path,
                  reach: dict[str, str] | None = None) -> None:
+        # deferred: the kubernetes client (gochaos[kubernetes]) is optional and slow to import
         from kubernetes import client as client_module  # deferred: the kubernetes client is heavy to import
         from kubernetes import dynamic as dynamic_module
 

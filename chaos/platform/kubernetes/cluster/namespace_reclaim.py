@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaos import state
+from chaos import extras, state
 
 KIND = "k8s_namespace"
+#: Why a crash clean-up on a cluster needs gochaos[kubernetes] (MissingExtra: the ledger keeps the holding).
+RECLAIM_NEEDS = "it is on a Kubernetes cluster, reached with the official client"
 
 
 @state.kind(KIND, order=35)
 def _reclaim_namespace(holding: state.Holding) -> str:
     """Delete the namespace a dead run left on a cluster that is still there (not waiting for it)."""
+    extras.require("kubernetes", RECLAIM_NEEDS)
     from kubernetes import client as client_module  # deferred: the kubernetes client is heavy to import
 
+    # deferred: a reclaimer registers with the ledger importing nothing of the Kubernetes wing
     from chaos.platform.kubernetes.cluster.cluster import on_recorded_cluster
     from chaos.platform.kubernetes.cluster.namespace import delete_run_namespace
 

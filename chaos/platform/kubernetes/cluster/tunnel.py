@@ -83,6 +83,7 @@ class PortForwardDial:
         self._configuration, self._namespace, self._port, self._pick_pod = configuration, namespace, port, pick_pod
 
     def __call__(self) -> Route:
+        # deferred: the kubernetes client (gochaos[kubernetes]) is optional and slow to import
         from kubernetes import client as client_module  # deferred: the kubernetes client is heavy to import
         from kubernetes.stream import portforward
 

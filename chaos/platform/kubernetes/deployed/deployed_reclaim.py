@@ -12,10 +12,13 @@ apart from the deployed service's module so that registering the kinds imports n
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from chaos import state
+from chaos import extras, state
+from chaos.errors import PlatformError
+from chaos.platform.kubernetes.cluster.namespace_reclaim import RECLAIM_NEEDS
 
 if TYPE_CHECKING:
     from chaos.platform.kubernetes.cluster.config_key import ConfigKey
@@ -45,7 +48,7 @@ def _with_cluster(holding: state.Holding, act: Callable[[Any], str]) -> str:
     """`act` on the cluster the holding's run recorded; an object deleted since is "already gone"."""
     from kubernetes.client.exceptions import ApiException  # deferred: the kubernetes client is heavy to import
 
-    from chaos.errors import PlatformError
+    # deferred: a reclaimer registers with the ledger importing nothing of the Kubernetes wing
     from chaos.platform.kubernetes.cluster.cluster import on_recorded_cluster
 
     def guarded(api: Any) -> str:
@@ -63,8 +66,10 @@ def _with_cluster(holding: state.Holding, act: Callable[[Any], str]) -> str:
 @state.kind(CONFIG_KEY, order=30)
 def _restore_config_key(holding: state.Holding) -> str:
     """Write the recorded original back into the ConfigMap key."""
+    extras.require("kubernetes", RECLAIM_NEEDS)
     from kubernetes import client as client_module  # deferred: the kubernetes client is heavy to import
 
+    # deferred: a reclaimer registers with the ledger importing nothing of the Kubernetes wing
     from chaos.platform.kubernetes.cluster.config_key import ConfigKey
 
     client: Any = client_module
@@ -81,10 +86,11 @@ def _restore_config_key(holding: state.Holding) -> str:
 @state.kind(WORKLOAD_ENV, order=30)
 def _restore_workload_env(holding: state.Holding) -> str:
     """Roll the workload back to its recorded env values (not waiting for the rollout)."""
-    import time
+    extras.require("kubernetes", RECLAIM_NEEDS)
 
     from kubernetes import client as client_module  # deferred: the kubernetes client is heavy to import
 
+    # deferred: a reclaimer registers with the ledger importing nothing of the Kubernetes wing
     from chaos.platform.kubernetes.cluster.namespace import FIELD_MANAGER
 
     client: Any = client_module
@@ -103,8 +109,10 @@ def _restore_workload_env(holding: state.Holding) -> str:
 @state.kind(POD_LIMITS, order=30)
 def _restore_pod_limits(holding: state.Holding) -> str:
     """Resize the pod's container back to its recorded limits (a pod deleted since has its workload's own)."""
+    extras.require("kubernetes", RECLAIM_NEEDS)
     from kubernetes import client as client_module  # deferred: the kubernetes client is heavy to import
 
+    # deferred: a reclaimer registers with the ledger importing nothing of the Kubernetes wing
     from chaos.platform.kubernetes.deployed.resize import resize_body
 
     client: Any = client_module

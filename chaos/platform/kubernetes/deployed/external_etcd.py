@@ -20,12 +20,12 @@ from urllib.parse import urlsplit
 from chaos import state
 from chaos.errors import EtcdError, ExternalEtcdError
 from chaos.external_etcd import ExternalEtcd, TlsSecret
+from chaos.observe.readiness import wait_until
 from chaos.platform.etcd import ClientTls
 from chaos.platform.external_etcd import ExternalEtcdCluster, ExternalMember
 from chaos.platform.kinds import PlatformKind
 from chaos.platform.kubernetes.cluster.namespace import reason
 from chaos.platform.kubernetes.planning import KUBERNETES
-from chaos.readiness import wait_until
 from chaos.timeline import EventKind, Timeline
 
 CONTROL_PLANE_NS = "kube-system"

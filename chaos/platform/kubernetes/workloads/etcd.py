@@ -22,14 +22,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from chaos.errors import EtcdError, PlatformError
+from chaos.observe.readiness import wait_until
 from chaos.platform.base import Endpoint
 from chaos.platform.etcd import EtcdLeadership, check_shape
 from chaos.platform.kinds import PlatformKind
+from chaos.platform.kubernetes.cluster.manifest_files import load_kustomization, manifests_dir
 from chaos.platform.kubernetes.cluster.namespace import reason
 from chaos.platform.kubernetes.cluster.run_space import RunSpace
 from chaos.platform.kubernetes.planning import KUBERNETES
 from chaos.platform.kubernetes.workloads import manifests as m
-from chaos.readiness import wait_until
 from chaos.timeline import EventKind
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class KubeEtcdCluster(EtcdLeadership[KubeEtcdMember]):
                                     node_ports=[port for port, _ in ports], data_host_dir=node_dir)
         self.members = [KubeEtcdMember(name, endpoint)
                         for name, (_, endpoint) in zip(m.etcd_member_names(self.size), ports, strict=True)]
-        space.ns.apply(m.render_etcd(m.load_kustomization(m.manifests_dir() / "etcd"), placement))
+        space.ns.apply(m.render_etcd(load_kustomization(manifests_dir() / "etcd"), placement))
         self.timeline.record(EventKind.ETCD_START, "etcd", members=[mb.name for mb in self.members],
                              namespace=space.namespace)
         self.await_serving(timeout_s, why_not=lambda member: self._pod_story(member.name))

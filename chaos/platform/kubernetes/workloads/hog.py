@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.errors import PlatformError
+from chaos.observe.readiness import wait_until
+from chaos.platform.kubernetes.cluster.manifest_files import load_kustomization, manifests_dir
 from chaos.platform.kubernetes.cluster.namespace import reason
 from chaos.platform.kubernetes.cluster.run_space import RunSpace
 from chaos.platform.kubernetes.workloads import manifests as m
 from chaos.platform.procfs import vm_rss_mb
-from chaos.readiness import wait_until
 
 START_TIMEOUT_S = 60.0
 
@@ -27,7 +28,7 @@ class KubeHog:
         self.name = f"hog-{near}"
         node_name = self._target_node(near)
         args = [f"--mb={mb}", f"--cpu={str(cpu).lower()}", f"--duration={duration_s:.3f}s"]
-        docs = m.render_hog(m.load_kustomization(m.manifests_dir() / "hog"), name=self.name,
+        docs = m.render_hog(load_kustomization(manifests_dir() / "hog"), name=self.name,
                             namespace=space.namespace, run_id=space.run_id, image=space.image("hog"),
                             node=node_name, args=args)
         space.ns.apply(docs)

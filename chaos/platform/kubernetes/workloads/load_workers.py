@@ -22,8 +22,8 @@ from typing import Any
 
 from chaos.errors import PlatformError, UsageError
 from chaos.platform.kubernetes.cluster import rights
+from chaos.platform.kubernetes.cluster.manifest_files import run_labels
 from chaos.platform.kubernetes.cluster.rights import Need
-from chaos.platform.kubernetes.workloads.manifests import run_labels
 from chaos.timeline import EventKind, Timeline
 
 NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")

@@ -1,84 +1,26 @@
-"""The Kubernetes objects of one run, rendered from the YAML files in manifests/.
+"""The workloads the suite deploys, rendered from the YAML files in manifests/ (read by `cluster.manifest_files`).
 
-The files under manifests/ work by hand with `kubectl apply -k`; the suite reads the very same
-files (the resources their kustomization.yaml lists) as templates and fills in what differs per
-run: namespace, labels, names, image tag, the target's args and env from its TargetSpec (with the
-placeholders resolved for the pod), the nodePort, and where the config file comes from. One
-source of truth, so what CI runs is what an engineer can apply and inspect.
+The suite fills in what differs per run: names, labels, image tag, the target's args and env from its
+TargetSpec (with the placeholders resolved for the pod), the nodePort, and where the config file comes
+from. One source of truth, so what CI runs is what an engineer can apply and inspect.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import yaml
-
-from chaos.bundled import bundled_dir
 from chaos.configs.placeholders import spaced
 from chaos.errors import PlatformError, TargetError
+from chaos.platform.kubernetes.cluster.manifest_files import Manifest, run_labels
 from chaos.targets import GO_OBSERVABILITY_ENV, TargetSpec, fill_placeholders
 
-Manifest = dict[str, Any]
-
-MANAGED_BY = "app.kubernetes.io/managed-by"
-RUN_LABEL = "gochaos.io/run"
 TARGET_LABEL = "gochaos.io/target"
 #: The container every target template names: the one the suite reads logs and states of.
 CONTAINER = "target"
 #: Where the target's config directory is mounted in its pod.
 CONFIG_DIR_IN_POD = "/config"
-
-
-def manifests_dir() -> Path:
-    """$GOCHAOS_MANIFESTS, else manifests/ of this checkout or of the installed package."""
-    override = os.environ.get("GOCHAOS_MANIFESTS")
-    path = Path(override) if override else bundled_dir("manifests", "base/kustomization.yaml")
-    if not (path / "base" / "kustomization.yaml").is_file():
-        raise PlatformError(f"Kubernetes manifests not found at {path} (no base/kustomization.yaml); "
-                            "reinstall gochaos, run from a gochaos checkout or set GOCHAOS_MANIFESTS to its "
-                            "manifests directory")
-    return path
-
-
-def load_kustomization(folder: Path) -> list[Manifest]:
-    """Every object of the resources `folder/kustomization.yaml` lists, in order (a directory: its own, nested)."""
-    try:
-        kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text(encoding="utf-8"))
-        docs: list[Manifest] = []
-        for resource in kustomization.get("resources", []):
-            if (folder / resource).is_dir():
-                docs += load_kustomization(folder / resource)
-                continue
-            with (folder / resource).open(encoding="utf-8") as handle:
-                docs += [doc for doc in yaml.safe_load_all(handle) if doc]
-    except (OSError, yaml.YAMLError, AttributeError) as e:
-        raise PlatformError(f"manifests in {folder} are unreadable: {e}") from e
-    return docs
-
-
-def run_labels(run_id: str) -> dict[str, str]:
-    return {MANAGED_BY: "gochaos", RUN_LABEL: run_id}
-
-
-def render_base(docs: list[Manifest], *, namespace: str, run_id: str) -> list[Manifest]:
-    """The namespace (named and labelled for this run) and the RBAC objects inside it."""
-    out = []
-    for doc in map(copy.deepcopy, docs):
-        meta = doc.setdefault("metadata", {})
-        meta.setdefault("labels", {}).update(run_labels(run_id))
-        if doc["kind"] == "Namespace":
-            meta["name"] = namespace
-        else:
-            meta["namespace"] = namespace
-            for subject in doc.get("subjects", []):
-                subject["namespace"] = namespace
-        out.append(doc)
-    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

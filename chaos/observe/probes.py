@@ -1,6 +1,6 @@
 """Reading a target's live config through its contract: one observation per probe, never assumed.
 
-Every probe of `chaos.live_probes` is read here: a header or a JSON field gives the identity
+Every probe of `chaos.observe.live_probes` is read here: a header or a JSON field gives the identity
 string, metrics give the identity (a label or the value) and the last reload's success flag, a
 config endpoint gives the whole tree, and log lines give accepted and rejected reloads since a time.
 A probe that does not answer gives None; the caller says which probe failed.
@@ -18,7 +18,7 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from chaos.live_probes import ConfigProbe, HeaderProbe, JsonProbe, LiveProbe, LogProbe, MetricsProbe
+from chaos.observe.live_probes import ConfigProbe, HeaderProbe, JsonProbe, LiveProbe, LogProbe, MetricsProbe
 from chaos.platform.base import RunningTarget
 
 #: Short: a watcher polls every 20 ms, and a slow answer must not hide the next change.

@@ -42,7 +42,7 @@ class RuntimeSnapshot:
 
     goroutines: int | None
     heap_bytes: int | None
-    #: Goroutines by the function that created them (pprof only; empty elsewhere).
+    #: Goroutines by the function that created them (pprof, or chaosagent when asked; else empty).
     creators: Mapping[str, int] = field(default_factory=dict)
 
 
@@ -52,7 +52,8 @@ class RuntimeSource(Protocol):
         """How it is read, for reports: chaosagent, prometheus URL or pprof URL."""
 
 
-    def read(self) -> RuntimeSnapshot: ...
+    def read(self, *, creators: bool = False) -> RuntimeSnapshot:
+        """One reading; `creators` asks for goroutines by creating function where that costs extra."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +61,16 @@ class AgentSource:
     target: RunningTarget
     via: str = "chaosagent"
 
-    def read(self) -> RuntimeSnapshot:
+    def read(self, *, creators: bool = False) -> RuntimeSnapshot:
         agent = agent_for(self.target)
         if agent is None:
             raise SourceUnreadable("chaosagent is off")
         try:
-            snap = agent.runtime()
+            snap = agent.runtime(creators=creators)
         except InjectionFailed as e:
             raise SourceUnreadable(str(e)) from e
-        return RuntimeSnapshot(int(snap.get("goroutines", 0)), int(snap.get("heap_live_bytes", 0)))
+        return RuntimeSnapshot(int(snap.get("goroutines", 0)), int(snap.get("heap_live_bytes", 0)),
+                               {str(fn): int(n) for fn, n in (snap.get("creators") or {}).items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +85,8 @@ class HttpSource:
     def via(self) -> str:
         return f"{self.kind} {self.url}"
 
-    def read(self) -> RuntimeSnapshot:
-        snapshot = self.parse(_get(self.url))
+    def read(self, *, creators: bool = False) -> RuntimeSnapshot:
+        snapshot = self.parse(_get(self.url))  # a pprof page holds the creators anyway
         if snapshot is None:
             raise SourceUnreadable(f"{self.url} shows no goroutine count")
         return snapshot

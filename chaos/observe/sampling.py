@@ -1,6 +1,6 @@
 """Runtime samples of every target that shows its runtime, on the run's timeline, for the leak oracle.
 
-Each target is read from what it exposes (`chaos.runtime_sources`: chaosagent, Prometheus
+Each target is read from what it exposes (`chaos.observe.runtime_sources`: chaosagent, Prometheus
 `go_goroutines`, or pprof's goroutine dump). A background thread reads each every `interval_s` and
 records a `runtime.sample` event. Failures are recorded as gaps, never raised: an observer must not
 break the run (the target may be crashing on purpose).
@@ -13,8 +13,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from chaos.observe.runtime_sources import RuntimeSource, SourceUnreadable, find_source
 from chaos.platform.base import RunningTarget
-from chaos.runtime_sources import RuntimeSource, SourceUnreadable, find_source
 from chaos.timeline import EventKind, Timeline
 
 
@@ -71,7 +71,7 @@ class RuntimeSampler:
         """Record one reading of every source now (`runtime.idle` for the before/after-load pair)."""
         for name, source in self._sources:
             try:
-                snap = source.read()
+                snap = source.read(creators=kind is EventKind.RUNTIME_IDLE)
             except SourceUnreadable:
                 continue
             details: dict[str, Any] = {"via": source.via}

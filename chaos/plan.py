@@ -91,8 +91,6 @@ class LoadPlan:
 
     def spec(self, host: str) -> LoadSpec:
         """The LoadSpec against `host`, the started target's URL (known only once it runs)."""
-
-
         try:
             return LoadSpec(host=host, user=self.user, users=self.users, spawn_rate=self.spawn_rate,
                             duration_s=self.limit_s, rate=self.rate, **self.options)
@@ -312,7 +310,6 @@ def _load_plan(entry: LoadEntry, number: int, scenario: Scenario, targets: tuple
     windows = scenario.windows
     options = dict(entry.options)
     if isinstance(options.get("grpc"), dict):  # its .proto files are relative to the scenario
-
         options["grpc"] = anchor_paths(options["grpc"], base_dir)
     _check_load_options(user, options)
     if entry.worker_pods and (target.deployed is None or target.deployed.service is None):
@@ -349,7 +346,6 @@ def _load_in_file(scenario: Scenario, number: int, message: str) -> str:
 def _check_load_options(user: str, options: Mapping[str, Any]) -> None:
     """UsageError naming the field when the load's options do not validate. Checked without
     touching anything (.proto files are compiled when the load starts), as a dry run must."""
-
     problems = option_problems(user, options)
     if problems:
         raise UsageError("; ".join(f"load.options.{'.'.join(str(p) for p in loc)}: {message}"

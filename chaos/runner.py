@@ -258,7 +258,6 @@ def _start_loads(plans: tuple[LoadPlan, ...], targets: list[RunningTarget], runs
 
 def _start_load(plan: LoadPlan, targets: list[RunningTarget], runs_on: Platform, timeline: Timeline,
                 stack: ExitStack, show: Progress) -> LoadRun:
-
     target = next(t for t in targets if t.spec.name == plan.target)
     host = (require(runs_on, LinkRouting).routed_load_url(plan.target, plan.port) if plan.routed
             else target.endpoint_for(plan.port).url)
@@ -276,7 +275,6 @@ def _start_load(plan: LoadPlan, targets: list[RunningTarget], runs_on: Platform,
 def _with_worker_pods(plan: LoadPlan, spec: LoadSpec, runs_on: Platform, stack: ExitStack,
                       show: Progress) -> LoadSpec:
     """`spec` as a master this run holds for `plan.worker_pods` worker pods it starts beside itself."""
-
     why = missing(runs_on, LoadWorkerPlacement)
     if why is not None:
         raise UsageError(f"load.worker_pods: {why}")

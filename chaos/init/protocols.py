@@ -13,7 +13,6 @@ import socket
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import dns.exception
@@ -22,6 +21,8 @@ import dns.query
 import dns.rcode
 import requests
 
+from chaos.errors import MissingExtra
+from chaos.observe.readiness import grpc_address, grpc_health
 from chaos.ports import LOOPBACK
 
 #: Paths that usually answer when a service is healthy, best first (the readiness check).
@@ -206,19 +207,9 @@ def _unsafe(path: str) -> bool:
 def _grpc_health(host: str, port: int) -> str:
     """The grpc.health.v1 Check status, the gRPC error code, or why it was not asked."""
     try:
-        # deferred: gRPC is an optional extra (gochaos[grpc])
-        import grpc
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
-    except ModuleNotFoundError:
+        return grpc_health(grpc_address(host, port), timeout_s=TIMEOUT_S)
+    except MissingExtra:
         return "not asked (gochaos[grpc] is not installed)"
-    with grpc.insecure_channel(f"{host}:{port}") as channel:
-        stub: Any = health_pb2_grpc.HealthStub(channel)  # its typing stub omits the methods
-        try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=TIMEOUT_S)
-        except grpc.RpcError as e:
-            code = e.code() if hasattr(e, "code") else None
-            return code.name if code is not None else "no answer"
-    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
 
 def _dns(report: PortReport, host: str) -> None:

@@ -70,6 +70,5 @@ _HOMES = {
 def __getattr__(name: str) -> Any:
     if name not in __all__:
         raise AttributeError(f"module 'chaos.load' has no attribute {name!r}")
-
     module = importlib.import_module(_HOMES.get(name, "chaos.load.spec"))
     return getattr(module, name)

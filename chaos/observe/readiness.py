@@ -59,6 +59,13 @@ def grpc_serving(address: str, service: str = "", timeout_s: float = 0.5) -> boo
     Check for `service` ("" = the server as a whole) with SERVING; NOT_SERVING, an unknown
     service, no health service or no answer count as not ready. Needs gochaos[grpc] (a plan with a gRPC
     readiness check refuses to run without it; this says the same to a caller that planned none)."""
+    return grpc_health(address, service, timeout_s) == "SERVING"
+
+
+def grpc_health(address: str, service: str = "", timeout_s: float = 0.5) -> str:
+    """What the grpc.health.v1 Check for `service` at `address` answered: the serving status (SERVING,
+    NOT_SERVING, ...), else the gRPC error's code name (UNIMPLEMENTED: no health service), or "no answer".
+    MissingExtra without gochaos[grpc]."""
     try:
         # deferred: grpcio (gochaos[grpc]) is optional and slow to import
         import grpc
@@ -71,9 +78,10 @@ def grpc_serving(address: str, service: str = "", timeout_s: float = 0.5) -> boo
         try:
             reply = stub.Check(
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout_s)
-        except grpc.RpcError:
-            return False
-    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+        except grpc.RpcError as e:
+            code = e.code() if hasattr(e, "code") else None
+            return code.name if code is not None else "no answer"
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
 
 def grpc_address(host: str, port: int) -> str:

@@ -230,7 +230,6 @@ class Platform(ABC, Generic[T]):
     def open_external_etcd(self, external: ExternalEtcd) -> EtcdLeadership[Any]:
         """The team's etcd, checked before any fault (ExternalEtcdError, exit 2, naming the endpoint and the
         fix); nothing is started. TLS from files here; Kubernetes adds Secrets, pods and its own checks."""
-
         return ExternalEtcdCluster(external, timeline=self.timeline, tls=tls_files(external.tls)).started()
 
     def target(self, name: str) -> T:

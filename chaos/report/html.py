@@ -64,7 +64,6 @@ def _history(results: Sequence[RunResult], directory: Path) -> str:
 
 def render(results: Sequence[RunResult], *, history: str = "") -> str:
     """The whole page as a string; `history` is the markup of the History section, if any."""
-
     status = overall_status(r.verdict.status for r in results)
     names = ", ".join(dict.fromkeys(r.scenario.name for r in results)) or "no runs"
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -196,7 +195,6 @@ def _faults(result: RunResult) -> str:
 
 
 def _events(result: RunResult) -> str:
-
     events = result.timeline.events()
     t0 = result.phases.baseline_start
     rows = "".join(

@@ -105,7 +105,6 @@ def deliver(results: Sequence[RunResult], to: Destinations, *, run_dir: Path | N
 
 def push(url: str, results: Sequence[RunResult], warn: Warn) -> bool:
     """Push each scenario's series to the Pushgateway at `url`; stops at the first failure (one warning)."""
-
     documents = [json_report.to_dict(r) for r in results]
     for name, registry in openmetrics.by_scenario(documents).items():
         try:

@@ -61,7 +61,6 @@ TRENDS = (
 def for_run(results: Sequence[RunResult], directory: Path) -> str:
     """report.html's History section: these runs after the earlier runs of their scenarios found
     beside `directory` under its report dir ("" when there are none, or `directory` is no run dir)."""
-
     if not any(p.name == directory.name for p in run_dirs.runs(directory.parent)):
         return ""
     current = [history.point(to_dict(r), directory.name) for r in results]
@@ -144,7 +143,6 @@ def trend_svg(points: Sequence[RunPoint], trend: Trend) -> str:
 
 def page(series: Mapping[str, Sequence[RunPoint]], source: Path) -> str:
     """A standalone, self-contained page of the trend plots (same styles as report.html)."""
-
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     runs = len({p.run for points in series.values() for p in points})
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-import requests
-
 from chaos.report.sanitize import printable
 from chaos.verdict import Status
 
@@ -95,6 +93,8 @@ def document(found: Digest, form: Format) -> dict[str, Any]:
 
 def send(url: str, payload: dict[str, Any], *, timeout_s: float = TIMEOUT_S) -> None:
     """POST `payload` as JSON once; DeliveryFailed (one line) when it did not get a 2xx answer."""
+    # deferred: requests is slow to import, and the CLI reads this module's FORMATS for every --help
+    import requests
 
     try:
         answer = requests.post(url, json=payload, timeout=timeout_s, allow_redirects=False)

@@ -186,7 +186,6 @@ def reopen(reach: dict[str, Any], work_dir: Path) -> Any | None:
 
 def on_recorded_cluster(reach: dict[str, Any], act: Callable[[Any], str]) -> str:
     """`act(api)` on a cluster a dead run recorded (`how_to_reach`), or "cluster gone"; for crash clean-up."""
-
     work_dir = state.make_temp_dir("gochaos-reclaim-")
     try:
         api = reopen(reach, work_dir)

@@ -33,7 +33,6 @@ class ConfigKey:
 
     def read(self) -> str:
         """The key's text ("" when the key is absent)."""
-
         read = self.core.read_namespaced_secret if self.kind == "Secret" else self.core.read_namespaced_config_map
         try:
             found = read(self.name, self.namespace)
@@ -46,7 +45,6 @@ class ConfigKey:
 
     def write(self, text: str) -> None:
         """Set the key to `text` (a patch: the object's other keys are left alone)."""
-
         if self.kind == "Secret":
             patch = self.core.patch_namespaced_secret
             value = base64.b64encode(text.encode("utf-8")).decode("ascii")

@@ -37,6 +37,7 @@ from chaos.suggest import did_you_mean
 from chaos.targets import (
     GO_OBSERVABILITY_ENV,
     PLACEHOLDERS,
+    ReloadTrigger,
     TargetSpec,
     WorkloadChange,
     chaosagent_env,
@@ -281,11 +282,12 @@ def _plan_links(scenario: Scenario, targets: tuple[TargetSpec, ...], etcd: EtcdE
         member = injector.link_member()
         for request in injector.link_requests():
             problem = network.link_problem(request, member, targets, shape, loaded)
-            if problem is None and request.kind is LinkKind.LOAD:
-                user = next(load.user for load in loads if (load.target, load.port) == (request.target, request.port))
-                if user == "dns":
-                    problem = ("the load link carries TCP (HTTP, gRPC), and this load is DNS over UDP: fault the "
-                               "DNS service's own upstream (link upstream, protocol udp) instead")
+            if problem is None and request.kind is LinkKind.LOAD:  # its transport follows the load's
+                load = next(load for load in loads if (load.target, load.port) == (request.target, request.port))
+                request = replace(request, protocol=network.load_transport(load.user, load.options))
+                problem = injector.transport_problem(request.protocol)
+                if problem is not None:
+                    problem = f"the load link carries {request.protocol} ({load.user} load): {problem}"
             if problem is not None:
                 raise ScenarioError(_in_file(scenario, f"{fault.injector} on {fault.target or 'etcd'}: {problem}",
                                              number))
@@ -427,7 +429,12 @@ def _shown_config(spec: TargetSpec, kind: PlatformKind) -> str:
     """The config file and how it reaches the target on this platform (a ConfigMap, the node's directory)."""
     if spec.config is None:
         return ""
-    return f"; config {spec.config.file_name}{kind.shown_config_source(spec)} (reload by {spec.config.trigger.value})"
+    trigger = spec.config.trigger.value
+    if spec.config.trigger is ReloadTrigger.HTTP:
+        request = spec.config.http_reload
+        port = f" on port {request.port}" if request.port else ""
+        trigger += f": POST {request.path}{port}" + (", the config as its body" if request.body == "config" else "")
+    return f"; config {spec.config.file_name}{kind.shown_config_source(spec)} (reload by {trigger})"
 
 
 def _shown_tls_args(spec: TargetSpec, etcd: EtcdEntry | None) -> list[str]:

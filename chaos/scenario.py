@@ -49,6 +49,7 @@ from chaos.targets import (
     ConfigDelivery,
     ConfigSpec,
     Deployed,
+    HttpReload,
     Readiness,
     ReloadTrigger,
     RestartPolicy,
@@ -113,6 +114,9 @@ class TargetEntry(_Model):
     live: tuple[LiveProbe, ...] = Field((), description="How to read which config is live: header, json, metrics, "
                                                        "config, log probes")
     reload: ReloadTrigger = Field(ReloadTrigger.WATCH, description="How the service reloads config")
+    reload_request: HttpReload | None = Field(None, description="reload: http: the POST that makes it reload (path, "
+                                                                "port, body: config, headers); default POST "
+                                                                "/-/reload on the main port")
     version_header: str | None = Field(None, description="Response header with the live config version")
     version_endpoint: str | None = Field(None, description="GET path returning JSON with the version")
     ready_path: str | None = Field("/-/readyz", description="GET path answering 2xx when ready")
@@ -169,6 +173,12 @@ class TargetEntry(_Model):
         if self.deployed is not None and self.reload is ReloadTrigger.SIGHUP:
             raise ValueError("a `deployed` service is reached through the API only, which cannot signal its process: "
                              "use `reload: watch` (the kubelet updates the mounted ConfigMap) or `reload: http`")
+        if self.reload_request is not None and self.reload is not ReloadTrigger.HTTP:
+            raise ValueError(f"`reload_request` is the POST of `reload: http`, and this target reloads by "
+                             f"{self.reload}: set `reload: http` or remove `reload_request`")
+        if self.reload_request is not None and self.reload_request.port not in (None, *self.ports):
+            raise ValueError(f"reload_request.port: {self.reload_request.port!r} is not one of the target's named "
+                             f"`ports` ({', '.join(self.ports) or 'none'}); declare it there")
         if self.bundled is not None and self.bundled not in BUNDLED:
             raise ValueError(f"unknown bundled target {self.bundled!r}{did_you_mean(self.bundled, BUNDLED)}")
         if self.command is not None and self.name is None:
@@ -200,7 +210,8 @@ class TargetEntry(_Model):
             path = (base_dir / self.config_file).resolve()
             try:
                 config = ConfigSpec(initial=path.read_text(encoding="utf-8"), trigger=self.reload,
-                                    file_name=path.name, format=self.format, version_key=self.version_key,
+                                    http_reload=self.reload_request or HttpReload(), file_name=path.name,
+                                    format=self.format, version_key=self.version_key,
                                     mutator=self.mutations)
             except OSError as e:
                 raise ScenarioError(f"target {self.name}: config_file {path}: {e.strerror}; the path is "
@@ -250,7 +261,8 @@ class TargetEntry(_Model):
                     initial = path.read_text(encoding="utf-8")
                 except OSError as e:
                     raise ScenarioError(f"target {self.name}: config_file {path}: {e.strerror}") from e
-            config = ConfigSpec(initial=initial, trigger=self.reload, file_name=self.deployed.config.key,
+            config = ConfigSpec(initial=initial, trigger=self.reload, http_reload=self.reload_request or HttpReload(),
+                                file_name=self.deployed.config.key,
                                 format=self.format, version_key=self.version_key, mutator=self.mutations,
                                 delivery=ConfigDelivery.CONFIGMAP)
         version = None

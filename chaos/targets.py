@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -72,13 +72,37 @@ class Readiness(_Frozen):
     timeout_s: float = Field(15.0, gt=0, description="Give up (TargetError) after this long")
 
 
+class HttpReload(_Frozen):
+    """The request that makes a service reload (`reload: http`): a reload endpoint that rereads the file, or an
+    admin API that loads the config it is sent (Caddy's `POST /load`), maybe on an admin port of its own."""
+
+    path: str = Field("/-/reload", pattern=r"^/", description="POST path")
+    port: str | None = Field(None, pattern=r"^[a-z][a-z0-9_-]{0,30}$",
+                             description="Named extra port that serves it (None: the main one)")
+    body: Literal["none", "config"] = Field("none", description="none; or config: the config as written is the "
+                                                                "request body (an API that loads what it is sent)")
+    headers: dict[str, str] = Field(default_factory=dict, description="Request headers, e.g. {Content-Type: "
+                                                                      "text/caddyfile}")
+
+
 class ConfigSpec(_Frozen):
     """Where the service's config file lives and how a reload is triggered."""
 
     file_name: str = Field("config.yaml", description="File name inside the target's work dir, passed as {config}")
     initial: str = Field(description="Text of the first config written before start")
     trigger: ReloadTrigger = Field(ReloadTrigger.WATCH, description="How a reload is made to happen")
-    http_reload_path: str = Field("/-/reload", description="POST path used when trigger is http")
+    http_reload: HttpReload = Field(default_factory=lambda: HttpReload(),
+                                    description="The POST that makes it reload when trigger is http")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recorded_reload_path(cls, data: Any) -> Any:
+        """Reports recorded before `http_reload` held the POST's path alone, as `http_reload_path`: still read."""
+        if isinstance(data, dict) and "http_reload_path" in data:
+            data = dict(data)
+            path = data.pop("http_reload_path")
+            data.setdefault("http_reload", {"path": path})
+        return data
     delivery: ConfigDelivery = Field(ConfigDelivery.FILE, description="How the file reaches the target: file, "
                                                                       "or configmap (Kubernetes only)")
     format: str | None = Field(None, pattern=r"^(yaml|json|toml|text)$",

@@ -9,6 +9,7 @@ trigger-only storms, never a mutation the suite could not write back faithfully.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -47,3 +48,21 @@ def detect(name: str, text: str) -> Format:
                                            "byte for byte, so storms mutate its tree")
     return Format("text", False, f"{suffix or 'no extension'}: not JSON, YAML or TOML the suite can write back as it "
                                  "is, so the suite does not parse it (whole-file variants, or pattern: unchanged)")
+
+
+#: The media type of each format the suite parses (what an admin API that loads a config is sent).
+MEDIA_TYPES = {ConfigFormat.JSON: "application/json", ConfigFormat.YAML: "application/yaml",
+               ConfigFormat.TOML: "application/toml"}
+
+
+def media_type(fmt: Format, name: str, argv: Sequence[str]) -> str:
+    """The Content-Type a config `name` in `fmt` is sent with: its format's, or for a text format `text/<adapter>`,
+    the adapter the command names (`--adapter caddyfile`) or else the file's own name (`Caddyfile`)."""
+    if fmt.parsed:
+        return MEDIA_TYPES[ConfigFormat(fmt.declared) if fmt.declared else EXTENSIONS[PurePath(name).suffix.lower()]]
+    for i, word in enumerate(argv):
+        if word == "--adapter" and i + 1 < len(argv):
+            return f"text/{argv[i + 1]}"
+        if word.startswith("--adapter="):
+            return f"text/{word.removeprefix('--adapter=')}"
+    return f"text/{PurePath(name).stem.lower()}"

@@ -33,7 +33,7 @@ from chaos.init.config_addresses import (
     user_ports,
     uses_main_port,
 )
-from chaos.init.config_format import Format, detect
+from chaos.init.config_format import Format, detect, media_type
 from chaos.init.findings import Findings, PortFinding
 from chaos.init.launch import Launched, Progress, resolve_binary, scratch_dir
 from chaos.init.listeners import Listener
@@ -41,7 +41,7 @@ from chaos.init.live_evidence import HttpPort, Observer
 from chaos.init.metrics_probe import families
 from chaos.init.metrics_probe import read as read_metrics
 from chaos.init.protocols import PortReport, probe_port
-from chaos.init.reload_probe import find_reload
+from chaos.init.reload_probe import find_reload, http_requests
 from chaos.init.request import (
     InitRequest,
     argv_config_words,
@@ -186,10 +186,15 @@ def _second_run(findings: Findings, template: Template, request: InitRequest, co
             observer = Observer(service, http_ports)
             try:
                 main_http = next((by_slot[i] for i, r in reports.items() if i == main and r.protocol == "http"), None)
-                findings.reload = find_reload(service, observer, filled_config, http_port=main_http, revive=revive,
+                sent_as = media_type(findings.config_format, str(request.config), request.argv)
+                posts = http_requests(main_http, [port.port for port in http_ports], sent_as)
+                findings.reload = find_reload(service, observer, filled_config, http=posts, revive=revive,
                                               progress=progress)
             finally:
                 observer.close()
+            if findings.reload.http is not None:
+                port, posted = findings.reload.http
+                findings.reload_request = posted.model_copy(update={"port": by_port.get(port) or None})
             findings.live = live_choice.choose(findings.reload, by_port)
             trigger = findings.reload.trigger.value if findings.reload.trigger else "none found"
             progress(f"reload: {trigger}; live probes: "
@@ -197,15 +202,17 @@ def _second_run(findings: Findings, template: Template, request: InitRequest, co
 
 
 def _main_slot(slots: list[Slot], reports: Mapping[int, PortReport]) -> int | None:
-    """The main port: the user's own `{port}`, else HTTP with routes to load, gRPC, DNS, HTTP, the first."""
+    """The main port: the user's own `{port}`, else HTTP with routes to load (one serving `/` first: an admin API
+    answers its own paths only, as Caddy's), gRPC, DNS, HTTP, the first."""
     given = next((slot.index for slot in slots if slot.given == ""), None)
     if given is not None:
         return None
-    def rank(slot: Slot) -> tuple[int, int]:  # an HTTP port with only /metrics is an admin port: DNS goes first
+    def rank(slot: Slot) -> tuple[int, int, int]:  # an HTTP port with only /metrics is an admin port: DNS goes first
         report = reports[slot.index]
         order = (0 if report.protocol == "http" and report.load_routes() else 1 if report.protocol == "grpc"
                  else 2 if report.protocol == "dns" else 3 if report.protocol == "http" else 4)
-        return order, slot.index
+        serves_root = any(route.ok and route.path == "/" for route in report.routes)
+        return order, 0 if serves_root else 1, slot.index
     return min((slot for slot in slots if slot.given is None), key=rank).index
 
 

@@ -11,6 +11,7 @@ from chaos.init.listeners import Listener
 from chaos.init.live_choice import LiveChoice
 from chaos.init.protocols import PortReport
 from chaos.init.reload_probe import ReloadFindings
+from chaos.targets import HttpReload
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Findings:
     config_name: str | None = None
     config_format: Format | None = None
     reload: ReloadFindings | None = None
+    #: reload http: the POST that made it reload, its port named as the scenario names it (None: main).
+    reload_request: HttpReload | None = None
     live: LiveChoice | None = None
     #: Config-ish metric names seen on each HTTP port (port name -> names).
     metric_names: dict[str, list[str]] = field(default_factory=dict)

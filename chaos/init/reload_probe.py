@@ -8,7 +8,10 @@ at the first that shows something (a log line, a metric or JSON field that moved
    watches its file says it refused it. The original goes back either way;
 2. SIGHUP: sent to its process group. A Go service that does not handle it dies of it (then it is
    started again and SIGHUP is ruled out); one that survives and shows nothing may reload silently;
-3. HTTP: `POST /-/reload` on the main HTTP port (the path a scenario's `reload: http` uses).
+3. HTTP: `POST /-/reload` on the main HTTP port (a reload endpoint that rereads the file), then on
+   each HTTP port `POST /load` with the config as its body (an admin API that loads what it is sent,
+   as Caddy's; its Content-Type names the format, `Cache-Control: must-revalidate` asks it to reload
+   even an unchanged config, as the storm's unchanged writes need).
 Then, with the method found, an unparseable config is triggered (unless step 1 already did) — to
 see how the service refuses a config (its failure line, a failure counter) or whether it crashes
 on it — and the original config is put back and triggered once more. Every attempt and what it
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import requests
@@ -28,12 +31,13 @@ from chaos.init.launch import Launched, Progress
 from chaos.init.live_evidence import Observation, Observer
 from chaos.init.metrics_probe import FAILURES
 from chaos.ports import LOOPBACK
-from chaos.targets import ReloadTrigger
+from chaos.targets import HttpReload, ReloadTrigger
 
 #: How long a file watcher may take to notice a write (CoreDNS's reload plugin looks every 2 s +- 1 s).
 WATCH_WAIT_S = 4.0
 SIGNAL_WAIT_S = 2.5
-HTTP_RELOAD_PATH = "/-/reload"
+#: An admin API that loads the config it is sent (Caddy's): asked on every HTTP port, after `POST /-/reload`.
+LOAD_PATH = "/load"
 #: Appended to the config: no YAML, JSON, TOML, Corefile or NATS parser takes a stray `}` then an unclosed quote
 #: and brackets (a Corefile takes the quoted line alone as one more server block).
 UNPARSEABLE = '\n}\n"gochaos-init-unparseable: [{\n'
@@ -53,6 +57,8 @@ class ReloadFindings:
     rejected: Observation | None = None
     #: How the unparseable config ended the service, with its last words (None: it survived).
     crashed: str | None = None
+    #: reload http: the port that answered the POST and the request (its `port` is named by the writer).
+    http: tuple[int, HttpReload] | None = None
 
     @property
     def refused(self) -> bool:
@@ -69,10 +75,20 @@ class ReloadFindings:
         return max(seen, default=0.0)
 
 
-def find_reload(service: Launched, observer: Observer, config: str, *, http_port: int | None,
+def http_requests(main_port: int | None, http_ports: Sequence[int], content_type: str
+                  ) -> list[tuple[int, HttpReload]]:
+    """The reload POSTs init tries, in order: a reload endpoint on the main port, then an admin API's load of the
+    config (sent as `content_type`) on each HTTP port."""
+    tried = [(main_port, HttpReload())] if main_port is not None else []
+    load = HttpReload(path=LOAD_PATH, body="config",
+                      headers={"Content-Type": content_type, "Cache-Control": "must-revalidate"})
+    return tried + [(port, load) for port in http_ports]
+
+
+def find_reload(service: Launched, observer: Observer, config: str, *, http: Sequence[tuple[int, HttpReload]],
                 revive: Callable[[], None], progress: Progress) -> ReloadFindings:
-    """Try every reload method on `service`, whose config file holds `config`; `revive` starts it again after
-    an attempt ended it."""
+    """Try every reload method on `service`, whose config file holds `config` (`http`: the POSTs to try, from
+    `http_requests`); `revive` starts it again after an attempt ended it."""
     found = ReloadFindings()
     noisy = observer.learn_noise()
     if noisy:
@@ -90,19 +106,18 @@ def find_reload(service: Launched, observer: Observer, config: str, *, http_port
             found.accepted.append(seen)
     else:
         found.tried.append("sighup: not tried (it reloads when its file changes)")
-    if found.trigger is None and http_port is not None:
-        progress(f"reload: POST {HTTP_RELOAD_PATH}")
-        url = f"http://{LOOPBACK}:{http_port}{HTTP_RELOAD_PATH}"
-        answer: list[str] = []
-        seen = observer.watch(f"POST {HTTP_RELOAD_PATH}", lambda: answer.append(_post(url)), written=config,
-                              wait_s=SIGNAL_WAIT_S)
-        ok = _alive_after(seen, revive) and answer[:1] == ["2xx"]
-        found.tried.append(f"http (POST {HTTP_RELOAD_PATH} on :{http_port}): answered {answer[0]}; {seen.summary()}")
+    for port, request in http if found.trigger is None else ():
+        what = f"POST {request.path}" + (" with the config" if request.body == "config" else "")
+        progress(f"reload: {what} on :{port}")
+        answer, seen = _watch_post(observer, port, request, config)
+        ok = _alive_after(seen, revive) and answer == "2xx"
+        found.tried.append(f"http ({what} on :{port}): answered {answer}; {seen.summary()}")
         if ok and seen.showed:
-            found.trigger = ReloadTrigger.HTTP
+            found.trigger, found.http = ReloadTrigger.HTTP, (port, request)
             found.accepted.append(seen)
-    elif found.trigger is not None:
-        found.tried.append(f"http (POST {HTTP_RELOAD_PATH}): not tried (a reload was already seen)")
+            break
+    if found.trigger is not None and found.trigger is not ReloadTrigger.HTTP:
+        found.tried.append("http (POST /-/reload, POST /load): not tried (a reload was already seen)")
     if found.trigger is None and survived_hup:
         found.trigger, found.assumed = ReloadTrigger.SIGHUP, True
     if found.trigger is None:
@@ -112,11 +127,11 @@ def find_reload(service: Launched, observer: Observer, config: str, *, http_port
         progress("reload: an unparseable config (how does it refuse one?)")
         broken = config + UNPARSEABLE
         seen = observer.watch(f"unparseable config + {found.trigger.value}",
-                              _trigger(service, found.trigger, broken, http_port), written=broken, wait_s=wait_s)
+                              _trigger(service, found, broken), written=broken, wait_s=wait_s)
         _rejected(found, seen, service, revive)
     progress("reload: the original config back")
-    seen = observer.watch(f"original config + {found.trigger.value}", _trigger(service, found.trigger, config,
-                                                                              http_port), written=config, wait_s=wait_s)
+    seen = observer.watch(f"original config + {found.trigger.value}", _trigger(service, found, config),
+                          written=config, wait_s=wait_s)
     if _alive_after(seen, revive) and seen.showed:
         found.accepted.append(seen)
     found.tried.append(f"the original config back: {seen.summary()}")
@@ -156,14 +171,23 @@ def _rejected(found: ReloadFindings, seen: Observation, service: Launched, reviv
     found.tried.append(f"an unparseable config ({seen.action}): {seen.summary()}")
 
 
-def _trigger(service: Launched, trigger: ReloadTrigger, text: str, http_port: int | None) -> Callable[[], None]:
+def _trigger(service: Launched, found: ReloadFindings, text: str) -> Callable[[], None]:
     def act() -> None:
         service.write_config(text)
-        if trigger is ReloadTrigger.SIGHUP:
+        if found.trigger is ReloadTrigger.SIGHUP:
             service.process.send_signal(signal.SIGHUP)
-        elif trigger is ReloadTrigger.HTTP and http_port is not None:
-            _post(f"http://{LOOPBACK}:{http_port}{HTTP_RELOAD_PATH}")
+        elif found.trigger is ReloadTrigger.HTTP and found.http is not None:
+            _post(*found.http, text)
     return act
+
+
+def _watch_post(observer: Observer, port: int, request: HttpReload, config: str) -> tuple[str, Observation]:
+    """POST `request` (carrying `config` if it takes it) to `port`, watched: what it answered and what showed."""
+    answer: list[str] = []
+    what = f"POST {request.path}" + (" with the config" if request.body == "config" else "")
+    seen = observer.watch(what, lambda: answer.append(_post(port, request, config)), written=config,
+                          wait_s=SIGNAL_WAIT_S)
+    return answer[0], seen
 
 
 def _alive_after(seen: Observation, revive: Callable[[], None]) -> bool:
@@ -174,9 +198,12 @@ def _alive_after(seen: Observation, revive: Callable[[], None]) -> bool:
     return False
 
 
-def _post(url: str) -> str:
+def _post(port: int, request: HttpReload, config: str) -> str:
+    """POST `request` to `port` (with `config` as the body when it takes one): 2xx, or what it answered."""
+    url = f"http://{LOOPBACK}:{port}{request.path}"
+    body = config.encode() if request.body == "config" else None
     try:
-        status = requests.post(url, timeout=2.0).status_code
+        status = requests.post(url, data=body, headers=request.headers, timeout=2.0).status_code
     except requests.RequestException as e:
         return f"no answer ({type(e).__name__})"
     return "2xx" if 200 <= status < 300 else f"HTTP {status}"

@@ -18,12 +18,14 @@ import yaml
 
 from chaos.init import load_choice
 from chaos.init.findings import Findings
-from chaos.init.live_evidence import POLL_S
+from chaos.init.live_evidence import POLL_S, SETTLE_S
 from chaos.init.reload_probe import UNPARSEABLE
-from chaos.targets import ReloadTrigger
+from chaos.targets import HttpReload, ReloadTrigger
 
 #: The storm's fastest pace, and how long a first scenario's storm may last at most (rounds are cut to fit).
 INTERVAL_MS = 250
+#: A watcher that showed a write this late (past init's own polling) looks on a timer of its own.
+POLLING_MS = 300
 MAX_STORM_S = 60
 SEED = 1
 
@@ -148,6 +150,9 @@ def _reload(f: Findings, say: Any) -> None:
         return
     note = "TODO: assumed, it survives SIGHUP but showed no reload" if found.assumed else "seen, see above"
     say(f"    reload: {found.trigger.value}                      # {note}")
+    request = f.reload_request
+    if request is not None and request != HttpReload():
+        say(f"    reload_request: {flow(request.model_dump(exclude_defaults=True))}")
     if found.crashed is not None:
         say(f"    # NOTE: the unparseable config ended it: {_one_line(found.crashed)}")
         say("    #   a config it cannot parse crashes it on reload: the storm below will fail `panics` on this")
@@ -183,9 +188,14 @@ def _pace(f: Findings) -> tuple[int, int]:
     # a signal or a POST is answered at once: what init measured is its own polling; a watcher looks when it will
     latency_ms = max(0.0, f.reload.latency_s - POLL_S) * 1000 if f.reload is not None and watching else 0.0
     # one look of a polling watcher (CoreDNS's `reload 2s 1s`) came after latency L: its period, jitter included,
-    # may be well over 2L, and a write overtaken before the next look goes unseen; 4L keeps one write per look
-    interval = max(INTERVAL_MS, math.ceil(latency_ms * 4 / 250) * 250)
-    return interval, max(3000, math.ceil(latency_ms * 5 / 500) * 500)
+    # may be well over 2L, and a write overtaken before the next look goes unseen; 4L keeps one write per look.
+    # Init's later writes came SETTLE_S (+ a poll) after a look it saw, so such a watcher's period is at least
+    # L + SETTLE_S + POLL_S, and a watcher that draws its period anew at each reload may draw up to twice that
+    period_ms = (f.reload.latency_s + SETTLE_S + POLL_S) * 1000 if f.reload is not None else 0.0
+    polling = latency_ms >= POLLING_MS
+    wanted = max(latency_ms * 4, 2 * period_ms if polling else 0.0)
+    interval = max(INTERVAL_MS, math.ceil(wanted / 250) * 250)
+    return interval, max(3000, math.ceil(max(latency_ms * 5, period_ms * 2 if polling else 0.0) / 500) * 500)
 
 
 def _variants(f: Findings) -> bool:

@@ -484,9 +484,11 @@ class ReloadStorm(Injector[ReloadStormParams]):
                 ctx.timeline.record(EventKind.RELOAD_TRIGGER_FAILED, self.name, target=target.spec.name,
                                     error=str(e), target_down=True)
         elif config.trigger is ReloadTrigger.HTTP:
+            request = config.http_reload
             try:
-                requests.post(target.endpoint.url + config.http_reload_path, timeout=2)
-            except requests.RequestException as e:
+                requests.post(target.endpoint_for(request.port).url + request.path, timeout=2,
+                              data=text.encode() if request.body == "config" else None, headers=request.headers)
+            except (requests.RequestException, PlatformError) as e:
                 ctx.timeline.record(EventKind.RELOAD_TRIGGER_FAILED, self.name, target=target.spec.name,
                                     error=str(e), target_down=False)
         return t_ns

@@ -108,3 +108,21 @@ def test_values_survive_the_yaml_round_trip(value: str) -> None:
     from chaos.init.writer import flow
 
     assert yaml.safe_load(f"k: {flow(value)}") == {"k": value}
+
+
+def test_a_polling_watcher_seen_early_still_gets_one_write_per_look(tmp_path: Path) -> None:
+    """A look 0.7 s after init's write, which came 0.6 s after a look it saw: the period is 1.5 s or more, and
+    redrawn at each reload it may be twice that; 4x the latency alone (2 s) would let a write go unseen."""
+    (tmp_path / "Corefile-init").write_text(".:{port} {\n    whoami\n}\n", encoding="utf-8")
+    refused = Observation("unparseable", "x", [], lines=["[ERROR] Restart failed: parse error"], latency_s=0.4)
+    taken = Observation("original back", "y", [], lines=["[INFO] Reloading complete"], latency_s=0.7)
+    findings = Findings(name="coredns", binary=Binary(Path("/bin/true"), go_install=REF),
+                        command=["{binary}", "-conf", "{config}"], invocation="gochaos init ...",
+                        ports=[PortFinding("", ["config line 1"], PortReport(53, "udp", "dns", dns_rcode="NOERROR"))],
+                        config_source=Path("Corefile"), config_text=".:{port} {\n    whoami\n}\n",
+                        config_name="Corefile-init", config_format=Format("text", False, "not parsed"),
+                        reload=ReloadFindings(trigger=ReloadTrigger.WATCH, accepted=[taken], rejected=refused),
+                        live=LiveChoice(missing=["log: none"]))
+
+    storm = written(tmp_path, findings)["faults"][0]["params"]  # type: ignore[index]
+    assert storm["interval_ms"] == 3000 and "settle_ms" not in storm  # the default, 3000, is enough

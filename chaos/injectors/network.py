@@ -5,7 +5,8 @@ routed from the start (the plan asks for them: `link_requests`), so the fault it
 fault on them through the proxy's API and takes it off again in `revert`. Proof it landed is
 measured (chaos.network.proof): the proxy's counters over the fault, and for a delay the added
 latency on requests crossing the link (the load's median for link load, probes timed through etcd
-links). On etcd-peer the leadership is watched: a new leader is recorded on the timeline.
+links), or else the proxy's own turnaround on the link (upstream links, or too few requests). On
+etcd-peer the leadership is watched: a new leader is recorded on the timeline.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from chaos.injectors.network_params import (
     NetworkParams,
     UpstreamFault,
 )
-from chaos.network import proof
-from chaos.network.links import LEADER, LinkKind, LinkRequest, load_link, upstream_link
-from chaos.network.proxy import LinkStats, ProxyClient, ProxyError
+from chaos.network import partition, proof
+from chaos.network.links import LEADER, LinkKind, LinkRequest, Transport, load_link, upstream_link
+from chaos.network.proxy import FaultSpec, LinkStats, ProxyClient, ProxyError, Turnarounds
 from chaos.network.routing import LinkRouting, RoutedLink, RunLinks
 from chaos.platform.abilities import missing
 from chaos.timeline import EventKind, now_ns
@@ -36,7 +37,8 @@ from chaos.timeline import EventKind, now_ns
 SETTLE_S = 0.05
 #: Latency probes through an etcd link, before and during a delay.
 PROBES = 6
-
+#: How far back the proxy's turnarounds before a delay count (never before the link's faults last changed).
+TURNAROUND_BEFORE_S = 30.0
 
 
 class NetworkFault(Injector[AnyLinkFault]):
@@ -71,7 +73,16 @@ class NetworkFault(Injector[AnyLinkFault]):
         return (LinkRequest(LinkKind.UPSTREAM, self.target_name, upstream=p.upstream, protocol=p.protocol),)
 
     def link_member(self) -> str | None:
+        if self._partition:  # every member's peer link
+            return None
         return self.params.member if isinstance(self.params, EtcdClientFault | EtcdPeerFault) else None
+
+    @property
+    def _partition(self) -> bool:
+        return self.params.fault is NetFault.PARTITION
+
+    def transport_problem(self, transport: Transport) -> str | None:
+        return self.params.transport_problem(transport)
 
     def expected_duration_s(self) -> float:
         return self.params.duration_s + 20.0  # + finding the leader, latency probes, the load's results arriving
@@ -81,7 +92,7 @@ class NetworkFault(Injector[AnyLinkFault]):
         why = missing(ctx.platform, LinkRouting)
         if why is not None:
             return why
-        if self.link_member() is not None and ctx.etcd is None:
+        if (self.link_member() is not None or isinstance(self.params, EtcdPeerFault)) and ctx.etcd is None:
             return "the scenario has no etcd cluster the suite starts"
         return None
 
@@ -103,12 +114,19 @@ class NetworkFault(Injector[AnyLinkFault]):
         old_leader = ctx.etcd.leader() if kind is LinkKind.ETCD_PEER and ctx.etcd is not None else None
         before_ms = self._latency_before(ctx, routed) if p.fault is NetFault.DELAY else None
         self._event = {"link": p.link, "links": names, "target": self.target_name, "member": member}
-        if old_leader is not None and old_leader[0].name == member and p.fault is NetFault.BLACKHOLE:
+        specs = {name: p.spec() for name in names}
+        groups: list[list[str]] = []
+        if self._partition:
+            groups, specs = self._partition_specs(ctx, routed, old_leader)
+            names = sorted(specs)
+            self._event["groups"] = groups
+        if old_leader is not None and p.fault is NetFault.BLACKHOLE and old_leader[0].name == member:
             ctx.timeline.record(EventKind.ETCD_LEADER_LOST, "etcd", operation="network-blackhole-leader",
                                 leader=member)
         try:
+            turn_before = self._turnarounds_before(client, names) if p.fault is NetFault.DELAY else None
             before = self._stats(client, names)
-            applied = [self._apply(client, name) for name in names]
+            applied = [self._apply(client, name, specs[name]) for name in names]
             under = self._stats(client, names)
         except ProxyError as e:
             raise InjectionFailed(f"chaosproxy: {e}") from e
@@ -121,18 +139,24 @@ class NetworkFault(Injector[AnyLinkFault]):
         ctx.sleep_until(end)
         try:
             delta = proof.under_fault(before, under, self._stats(client, names))
+            turn = None if turn_before is None else \
+                (turn_before, self._turnarounds(client, names, applied_ns + int(SETTLE_S * 1e9)))
         except ProxyError as e:
             raise InjectionFailed(f"chaosproxy: {e}") from e
         seconds = (now_ns() - applied_ns) / 1e9
-        found = self._judge(routed, delta, before_ms, during_ms, seconds)
+        found = partition.proof(delta, groups) if self._partition else \
+            self._judge(routed, delta, before_ms, during_ms, seconds, turn)
         figures = {"link": p.link, "links": names, "fault": p.fault.value, **found.figures}
         if new_leader is not None:
             figures.update(new_leader)
         self._figures = figures
-        where = f"{p.link} of {self.target_name}" if self.target_name else f"etcd-peer of {member}"
+        where = f"{p.link} of {self.target_name}" if self.target_name else f"etcd-peer of {member or 'every member'}"
         summary = f"{p.fault} on {where} ({len(names)} link{'s' if len(names) > 1 else ''}): {found.summary}"
-        if new_leader is not None:
+        if new_leader is not None and "new_leader" in new_leader:
             summary += f"; {new_leader['new_leader']} leads after {new_leader['new_leader_after_ms']:.0f} ms"
+        if new_leader is not None and "old_leader_stepped_down_after_ms" in new_leader:
+            summary += (f"; {new_leader['old_leader']} stepped down after "
+                        f"{new_leader['old_leader_stepped_down_after_ms']:.0f} ms")
         return FaultOutcome(found.landed, summary, figures)
 
     def revert(self, ctx: InjectionContext) -> None:
@@ -176,16 +200,55 @@ class NetworkFault(Injector[AnyLinkFault]):
             raise InjectionFailed("no etcd member leads right now, so there is no leader's link to fault")
         return str(found[0].name)
 
-    def _apply(self, client: ProxyClient, name: str) -> int:
-        applied = client.set_fault(name, self.params.spec())
+    def _apply(self, client: ProxyClient, name: str, spec: FaultSpec) -> int:
+        applied = client.set_fault(name, spec)
         self._applied.append(name)
         return applied
+
+    def _partition_specs(self, ctx: InjectionContext, routed: list[RoutedLink],
+                         leader: Any) -> tuple[list[list[str]], dict[str, FaultSpec]]:
+        """The groups as member names, and each peer link's partition: the PIDs of the members outside its group."""
+        assert isinstance(self.params, EtcdPeerFault) and self.params.groups is not None and ctx.etcd is not None
+        members = [m.name for m in ctx.etcd.members]
+        try:
+            groups = partition.resolve_groups(self.params.groups, members, leader[0].name if leader else None)
+        except partition.GroupsError as e:
+            raise InjectionFailed(f"partition: {e}") from e
+        pids = partition.member_pids(ctx.etcd.members)
+        if set(pids) != set(members):
+            raise InjectionFailed(f"partition: the etcd members' processes are not all known here (PIDs of "
+                                  f"{', '.join(sorted(pids)) or 'none'} of {', '.join(members)}): a partition "
+                                  "needs the etcd the suite starts on the local platform, every member running")
+        by_member = {link.member: link.name for link in routed}
+        specs = {by_member[member]: self.params.partition_spec(sources)
+                 for member, sources in partition.cut_sources(groups, pids).items()
+                 if sources and member in by_member}
+        return groups, specs
 
     @staticmethod
     def _stats(client: ProxyClient, names: list[str]) -> LinkStats:
         total = LinkStats()
         for name in names:
             total = total + client.stats(name)
+        return total
+
+    @staticmethod
+    def _turnarounds(client: ProxyClient, names: list[str], since_ns: int) -> Turnarounds:
+        """The proxy's turnarounds on the links from `since_ns` to now."""
+        total = Turnarounds()
+        for name in names:
+            total = total + client.turnarounds(name, since_ns)
+        return total
+
+    @staticmethod
+    def _turnarounds_before(client: ProxyClient, names: list[str]) -> Turnarounds:
+        """The proxy's turnarounds just before the fault: the last TURNAROUND_BEFORE_S, since each link's faults
+        last changed (an earlier fault's delay is not this one's baseline)."""
+        now = now_ns()
+        total = Turnarounds()
+        for name in names:
+            since = max(now - int(TURNAROUND_BEFORE_S * 1e9), client.stats(name).faults_changed_at_unix_ns)
+            total = total + client.turnarounds(name, since, now)
         return total
 
     def _latency_before(self, ctx: InjectionContext, routed: list[RoutedLink]) -> float | None:
@@ -210,44 +273,60 @@ class NetworkFault(Injector[AnyLinkFault]):
             return proof.load_p50(ctx.timeline, applied_ns + int(SETTLE_S * 1e9), now_ns())
         return None
 
+    def _judge_delay(self, before_ms: float | None, during_ms: float | None,
+                     turn: tuple[Turnarounds, Turnarounds] | None) -> proof.Proof:
+        """From the requests crossing the link (the load's, or probes), or where there are none or too few (an
+        upstream link: the service's own protocol), from the proxy's turnarounds."""
+        p = self.params
+        latency, direction = p.latency_ms or 0.0, p.direction.value
+        requests = not isinstance(p, UpstreamFault) and before_ms is not None and during_ms is not None
+        if requests or turn is None:
+            via = "the load's requests" if isinstance(p, LoadFault) else "GET /version probes through the link"
+            return proof.delay(latency, direction, before_ms, during_ms, via)
+        return proof.delay_by_turnaround(latency, direction, *turn)
+
     def _expected_added_ms(self) -> float:
         return (self.params.latency_ms or 0.0) * proof.round_trip_factor(self.params.direction.value)
 
     def _watch_leader(self, ctx: InjectionContext, old: Any, applied_ns: int, end: float) -> dict[str, Any] | None:
-        """Until the fault ends: a member leading in a later term than before, recorded on the timeline."""
+        """Until the fault ends: a member leading in a later term than before, recorded on the timeline; under a
+        partition, also the moment the old leader says it no longer leads (it steps down when cut off from a
+        majority)."""
         etcd = ctx.etcd
         assert etcd is not None
         old_member, old_status = old
-        while time.monotonic() < end and not ctx.stop.is_set():
-            found = etcd.leader(newer_than=old_status.raft_term)
-            if found is not None:
+        found: dict[str, Any] = {}
+        elected, step_down = False, self._partition
+        while time.monotonic() < end and not ctx.stop.is_set() and (not elected or step_down):
+            if not elected and (leads := etcd.leader(newer_than=old_status.raft_term)) is not None:
+                elected = True
                 seen = now_ns()
-                ctx.timeline.record(EventKind.ETCD_LEADER, "etcd", t_ns=seen, leader=found[0].name,
+                ctx.timeline.record(EventKind.ETCD_LEADER, "etcd", t_ns=seen, leader=leads[0].name,
                                     previous=old_member.name, operation=f"network-{self.params.fault}",
-                                    term=found[1].raft_term)
-                return {"old_leader": old_member.name, "new_leader": found[0].name,
-                        "new_leader_after_ms": round((seen - applied_ns) / 1e6, 1),
-                        "term": [old_status.raft_term, found[1].raft_term]}
-            time.sleep(0.1)
-        return None
+                                    term=leads[1].raft_term)
+                found.update(old_leader=old_member.name, new_leader=leads[0].name,
+                             new_leader_after_ms=round((seen - applied_ns) / 1e6, 1),
+                             term=[old_status.raft_term, leads[1].raft_term])
+            if step_down and (status := etcd.status(old_member)) is not None and not status.is_leader:
+                seen = now_ns()
+                ctx.timeline.record(EventKind.ETCD_LEADER_LOST, "etcd", t_ns=seen, leader=old_member.name,
+                                    operation="network-partition-step-down", term=status.raft_term)
+                found.update(old_leader=old_member.name,
+                             old_leader_stepped_down_after_ms=round((seen - applied_ns) / 1e6, 1))
+                step_down = False
+            time.sleep(0.05)
+        return found or None
 
     def _judge(self, routed: list[RoutedLink], delta: LinkStats, before_ms: float | None, during_ms: float | None,
-               seconds: float) -> proof.Proof:
+               seconds: float, turn: tuple[Turnarounds, Turnarounds] | None = None) -> proof.Proof:
         p = self.params
         protocol = routed[0].protocol
         direction = p.direction.value
         idle = proof.no_traffic(delta, protocol, direction, [link.name for link in routed])
         if p.fault is NetFault.DELAY:
-            if isinstance(p, UpstreamFault):  # the service's own protocol: no request of ours can time it
-                if idle is not None:
-                    return idle
-                crossed = f"{proof.carried(delta, protocol, direction)} {'datagrams' if protocol == 'udp' else 'bytes'}"
-                return proof.Proof(True, f"traffic crossed the delayed link ({crossed}); the added latency is not "
-                                         "measured on an upstream link (the service's own protocol)",
-                                   {"configured_latency_ms": p.latency_ms, "direction": direction,
-                                    "counts": proof.counts(delta)})
-            via = "the load's requests" if isinstance(p, LoadFault) else "GET /version probes through the link"
-            found = proof.delay(p.latency_ms or 0.0, direction, before_ms, during_ms, via)
+            found = self._judge_delay(before_ms, during_ms, turn)
+            if not found.landed and idle is not None:
+                return idle
             return proof.Proof(found.landed, found.summary, {**found.figures, "counts": proof.counts(delta)})
         if idle is not None:
             return idle

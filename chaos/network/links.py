@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from chaos.targets import TargetSpec
 
@@ -48,6 +48,7 @@ class LinkRequest:
     port: str | None = None
     #: upstream: the host:port the target names.
     upstream: str | None = None
+    #: What the link carries: an upstream's as the fault names it; a load link's follows the load (`load_transport`).
     protocol: Transport = Transport.TCP
 
 
@@ -61,6 +62,10 @@ class NeedsLinks(Protocol):
 
     def link_member(self) -> str | None:
         """The etcd member whose links the fault acts on (a name, or `leader`); None: every member's, or no etcd."""
+        ...
+
+    def transport_problem(self, transport: Transport) -> str | None:
+        """Why this fault cannot act on a link carrying `transport` (a load link's is known once planned), else None."""
         ...
 
 
@@ -87,6 +92,11 @@ class LinkPlan:
     def load(self, target: str, port: str | None) -> bool:
         return any(r.kind is LinkKind.LOAD and r.target == target and r.port == port for r in self.requests)
 
+    def load_protocol(self, target: str, port: str | None) -> Transport:
+        """What the load link to `target` (its `port`) carries: TCP unless the load is DNS over UDP."""
+        return next((r.protocol for r in self.requests
+                     if r.kind is LinkKind.LOAD and r.target == target and r.port == port), Transport.TCP)
+
     def upstreams(self, target: str) -> tuple[LinkRequest, ...]:
         return tuple(r for r in self.requests if r.kind is LinkKind.UPSTREAM and r.target == target)
 
@@ -106,6 +116,16 @@ def load_link(target: str, port: str | None) -> str:
 
 def upstream_link(target: str, upstream: str, protocol: Transport | str) -> str:
     return f"upstream.{target}.{re.sub(r'[^A-Za-z0-9.]', '-', upstream)}.{protocol}"
+
+
+def load_transport(user: str, options: Mapping[str, Any]) -> Transport:
+    """What a load's link carries: UDP for the `dns` user over UDP (its default), TCP for every other load
+    (HTTP, gRPC, DNS over TCP, a user's own Locust user)."""
+    if user != "dns":
+        return Transport.TCP
+    dns = options.get("dns") or {}
+    protocol = dns.get("protocol", "udp") if isinstance(dns, Mapping) else getattr(dns, "protocol", "udp")
+    return Transport.UDP if protocol == "udp" else Transport.TCP
 
 
 # -- upstream addresses in a target's text --------------------------------------------------------
@@ -192,7 +212,7 @@ def describe(plan: LinkPlan, targets: Sequence[TargetSpec], etcd: EtcdShape | No
         elif request.kind is LinkKind.LOAD:
             port = f" port {request.port}" if request.port else ""
             lines.append(f"  load: the load's host is a link ({load_link(str(request.target), request.port)} -> "
-                         f"{request.target}{port})")
+                         f"{request.target}{port}, {request.protocol})")
         else:
             target, upstream = str(request.target), str(request.upstream)
             spec = by_name.get(target)

@@ -2,7 +2,10 @@
 
 Every judgement reads the proxy's counters over the fault (`LinkStats` after minus before, summed
 over the fault's links) and, for a delay, the added latency seen on requests crossing the link (the
-load's median against its own just before, or timed probes through the link). Below the stated share
+load's median against its own just before, or timed probes through the link); where there are no
+such requests (an upstream link: the service's own protocol) or too few, the proxy's own turnaround
+(`Turnarounds`: from a read from a client to the next write back to it), median before against
+during. Below the stated share
 of the configured effect a fault did not land (the run is inconclusive, as for every fault):
 
     delay      the added round-trip latency observed >= DELAY_SHARE of the configured one
@@ -26,7 +29,7 @@ from typing import Any
 
 import requests
 
-from chaos.network.proxy import LinkStats
+from chaos.network.proxy import LinkStats, Turnarounds
 from chaos.network.routing import RoutedLink
 from chaos.timeline import Timeline
 
@@ -36,6 +39,10 @@ BLACKHOLE_SHARE = 0.9
 BANDWIDTH_RANGE = (0.5, 1.25)
 #: Fewer requests than this in a window is no latency reading.
 MIN_REQUESTS = 10
+#: Fewer turnarounds than this in a window is no reading (an upstream the service calls seldom).
+MIN_TURNAROUNDS = 5
+#: How a delay measured from the proxy's turnarounds says so.
+BY_TURNAROUND = "chaosproxy turnaround"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +55,8 @@ class Proof:
 
 
 #: Counters only a fault moves: what it dropped, refused or reset.
-_DROPS = ("connections_refused", "connections_reset", "bytes_discarded_upstream", "bytes_discarded_downstream",
-          "datagrams_dropped_upstream", "datagrams_dropped_downstream")
+_DROPS = ("connections_refused", "connections_reset", "connections_cut", "bytes_discarded_upstream",
+          "bytes_discarded_downstream", "datagrams_dropped_upstream", "datagrams_dropped_downstream")
 
 
 def under_fault(before: LinkStats, applied: LinkStats, end: LinkStats) -> LinkStats:
@@ -121,6 +128,25 @@ def delay(configured_ms: float, direction: str, before_ms: float | None, during_
     verdict = "" if landed else f", below {DELAY_SHARE:.0%} of it"
     return Proof(landed, f"round trips {added:+.1f} ms (p50 {before_ms:.1f} -> {during_ms:.1f} ms, {via}) against "
                          f"{expected:g} ms configured ({configured_ms:g} ms {direction}){verdict}", figures)
+
+
+def delay_by_turnaround(configured_ms: float, direction: str, before: Turnarounds, during: Turnarounds) -> Proof:
+    """A delay, from the proxy's median turnaround on the link before and during it (MIN_TURNAROUNDS each)."""
+    found = delay(configured_ms, direction, turnaround_p50(before), turnaround_p50(during), BY_TURNAROUND)
+    figures = {**found.figures, "turnarounds_before": len(before.samples_ms),
+               "turnarounds_during": len(during.samples_ms)}
+    if turnaround_p50(before) is None or turnaround_p50(during) is None:
+        return Proof(False, f"no latency reading ({BY_TURNAROUND}): {len(before.samples_ms)} answered reads on the "
+                            f"link before the fault and {len(during.samples_ms)} during it, {MIN_TURNAROUNDS} needed "
+                            "each; make the service use the link before and while the fault lasts (load, a longer "
+                            "duration_s)", figures)
+    return Proof(found.landed, found.summary, figures)
+
+
+def turnaround_p50(turnarounds: Turnarounds) -> float | None:
+    """The median turnaround (None: fewer than MIN_TURNAROUNDS to say)."""
+    samples = turnarounds.samples_ms
+    return statistics.median(samples) if len(samples) >= MIN_TURNAROUNDS else None
 
 
 def blackhole(delta: LinkStats, protocol: str, direction: str) -> Proof:

@@ -78,9 +78,14 @@ class FaultSpec:
     jitter_ms: float | None = None
     probability: float | None = None
     bytes_per_s: int | None = None
+    #: partition: the PIDs whose connections the link cuts off, both ways.
+    sources: tuple[int, ...] | None = None
 
     def body(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        body = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        if self.sources is not None:
+            body["sources"] = list(self.sources)
+        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,7 @@ class LinkStats:
     connections_refused: int = 0
     connections_reset: int = 0
     dial_errors: int = 0
+    connections_cut: int = 0
     bytes_upstream: int = 0
     bytes_downstream: int = 0
     bytes_discarded_upstream: int = 0
@@ -115,6 +121,29 @@ class LinkStats:
 
     def __add__(self, other: LinkStats) -> LinkStats:
         return LinkStats(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+
+@dataclass(frozen=True, slots=True)
+class Turnarounds:
+    """What chaosproxy timed on a link in a window (`GET /links/NAME/turnaround`): each the time from a read from
+    a client not yet answered to the next write back to it (TCP: on that connection; UDP: to that client address).
+
+    The proxy's own view of a round trip, so a delay is measured on any protocol, with no request of the suite's.
+    """
+
+    samples_ms: tuple[float, ...] = ()
+    #: Samples the link ever recorded; the proxy keeps the last `ring_size` of them.
+    total: int = 0
+    ring_size: int = 0
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Turnarounds:
+        return cls(tuple(float(x) for x in body.get("samples_ms") or ()), int(body.get("total", 0) or 0),
+                   int(body.get("ring_size", 0) or 0))
+
+    def __add__(self, other: Turnarounds) -> Turnarounds:
+        return Turnarounds(self.samples_ms + other.samples_ms, self.total + other.total,
+                           max(self.ring_size, other.ring_size))
 
 
 class ProxyClient:
@@ -172,6 +201,11 @@ class ProxyClient:
 
     def stats(self, link: str) -> LinkStats:
         return LinkStats.from_json(self._call("GET", f"/links/{link}/stats"))
+
+    def turnarounds(self, link: str, since_ns: int, until_ns: int = 0) -> Turnarounds:
+        """The turnarounds `link` completed between `since_ns` and `until_ns` (unix ns; 0: now)."""
+        query = f"?since_unix_ns={max(0, since_ns)}&until_unix_ns={max(0, until_ns)}"
+        return Turnarounds.from_json(self._call("GET", f"/links/{link}/turnaround{query}"))
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         url = f"{self.base_url}{path}"

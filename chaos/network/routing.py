@@ -123,9 +123,11 @@ class RunLinks:
         return text
 
     def load_url(self, target: str, port: str | None, url: str) -> str:
-        """The URL the load reaches target `target` at: `url` (the target's own) through its load link."""
+        """The URL the load reaches target `target` at: `url` (the target's own) through its load link (UDP when the
+        load is DNS over UDP: the same host:port, the link listening on a UDP port)."""
         parts = urlsplit(url)
-        link = self.route(load_link(target, port), LinkKind.LOAD, parts.netloc, target=target)
+        link = self.route(load_link(target, port), LinkKind.LOAD, parts.netloc, target=target,
+                          protocol=self.plan.load_protocol(target, port))
         return parts._replace(netloc=link.listen).geturl()
 
     def close(self) -> None:

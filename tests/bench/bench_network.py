@@ -13,6 +13,8 @@ run, alternated, because the machine is shared and noisy:
   HTTP GET on a new connection, UDP echo 64 B); target: at most 100 us added at p50.
 - delay: `delay` of D ms (10, 50, 200) per direction; the added latency per request (its time through
   the link minus the median direct time) against D x directions; target: within +-5 % or +-1 ms.
+  Beside it, the proxy's own turnaround on the link over the same requests (what the `network` injector
+  judges an upstream delay by), minus the same direct median.
 - onset: traffic runs in a thread while the fault is put on and taken off; when the first request
   showing it started, relative to the PUT returning, and when the first request without it started,
   relative to the DELETE returning (a delay, on HTTP keep-alive; a loss of 1.0, on new connections);
@@ -244,10 +246,11 @@ def overhead(direct: Callable[[], float], proxied: Callable[[], float], pairs: i
 
 def delay_accuracy(client: ProxyClient, link: str, latency_ms: float, direction: Direction, count: int,
                    direct: Callable[[], float], proxied: Callable[[], float]) -> dict[str, Any]:
-    """Per request through the delayed link: its time minus the median direct time, against the configured delay."""
+    """Per request through the delayed link: its time minus the median direct time, against the configured delay; and
+    the proxy's own turnaround (what the `network` injector judges an upstream delay by) minus the same median."""
     factor = 2 if direction == "both" else 1
     expected = latency_ms * factor
-    client.set_fault(link, FaultSpec("delay", direction, latency_ms=latency_ms))
+    applied = client.set_fault(link, FaultSpec("delay", direction, latency_ms=latency_ms))
     d: list[float] = []
     p: list[float] = []
     deadline = time.monotonic() + LOOP_LIMIT_S
@@ -259,7 +262,9 @@ def delay_accuracy(client: ProxyClient, link: str, latency_ms: float, direction:
                 break
     finally:
         client.clear_fault(link, "delay")
+        cleared = time.time_ns()
     base = statistics.median(d)
+    turned = client.turnarounds(link, applied, cleared).samples_ms
     added = [(x - base) * 1000 for x in p]
     tolerance = max(0.05 * expected, 1.0)
     err50, err99 = q(added, 0.5) - expected, q(added, 0.99) - expected
@@ -268,7 +273,9 @@ def delay_accuracy(client: ProxyClient, link: str, latency_ms: float, direction:
             "added_p50_ms": q(added, 0.5), "added_p99_ms": q(added, 0.99),
             "added_min_ms": round(min(added), 3), "added_max_ms": round(max(added), 3),
             "error_p50_ms": round(err50, 3), "error_p99_ms": round(err99, 3), "tolerance_ms": round(tolerance, 3),
-            "p50_within_target": abs(err50) <= tolerance, "p99_within_target": abs(err99) <= tolerance}
+            "p50_within_target": abs(err50) <= tolerance, "p99_within_target": abs(err99) <= tolerance,
+            "turnarounds": len(turned),
+            "turnaround_added_p50_ms": round(statistics.median(turned) - base * 1000, 3) if turned else None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -665,7 +672,8 @@ def print_summary(figures: dict[str, Any]) -> None:
         print(f"overhead in one Go process, {name}: {row}")
     for name, row in figures["delay"].items():
         print(f"delay {name}: added p50 {row['added_p50_ms']} ms, p99 {row['added_p99_ms']} ms against "
-              f"{row['expected_added_ms']} ms (error p50 {row['error_p50_ms']:+}, p99 {row['error_p99_ms']:+})")
+              f"{row['expected_added_ms']} ms (error p50 {row['error_p50_ms']:+}, p99 {row['error_p99_ms']:+}); the "
+              f"proxy's turnaround added p50 {row['turnaround_added_p50_ms']} ms ({row['turnarounds']} samples)")
     for name, row in figures["onset"].items():
         print(f"onset {name}: first request showing it started {row['first_showing_start_after_put_ms']} ms after "
               f"the PUT returned ({row['missed_after_put']} of {row['requests_after_put']} later ones missed it); "

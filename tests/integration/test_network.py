@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -49,6 +50,16 @@ faults:
   - {injector: network, params: {link: etcd-peer, member: leader, fault: blackhole, duration_s: 2}}
 oracles: [panics]
 """
+PARTITION = """
+name: leader-partitioned
+targets: [{bundled: kvd}]
+etcd: {members: 3}
+load: null
+windows: {baseline_s: 0, observe_s: 0}
+faults:
+  - {injector: network, params: {link: etcd-peer, fault: partition, groups: [[leader], [others]], duration_s: 3}}
+oracles: [panics]
+"""
 HOLDING = """
 name: holds-a-proxy
 targets: [{bundled: configd}]
@@ -56,6 +67,64 @@ load: {users: 2, spawn_rate: 10}
 windows: {baseline_s: 1, observe_s: 300}
 faults:
   - {injector: network, target: configd, params: {link: load, fault: delay, latency_ms: 5, duration_s: 300}}
+"""
+
+#: A service that asks a UDP upstream (argv[2]) every 20 ms (its own protocol: nothing the suite could time), and
+#: answers HTTP on argv[1] for its readiness.
+PINGER = """
+import http.server, socket, sys, threading, time
+port, upstream = int(sys.argv[1]), sys.argv[2]
+host, _, uport = upstream.rpartition(":")
+def ping():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1.0)
+    for _ in range(3000):  # a minute at most
+        try:
+            s.sendto(b"ping", (host, int(uport)))
+            s.recv(64)
+        except OSError:
+            pass
+        time.sleep(0.02)
+threading.Thread(target=ping, daemon=True).start()
+http.server.ThreadingHTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler).serve_forever()
+"""
+UPSTREAM_DELAY = """
+name: upstream-delay
+targets: [{{name: pinger, command: [python3, "{script}", "{{port}}", "{upstream}"], ready_path: /, restart: never}}]
+load: null
+windows: {{baseline_s: 1, observe_s: 0}}
+faults:
+  - {{injector: network, target: pinger, params: {{link: upstream, upstream: "{upstream}", protocol: udp, fault: delay,
+                                                 latency_ms: 30, direction: upstream, duration_s: 1.5}}}}
+oracles: [panics]
+"""
+
+#: A DNS service (dnspython) on UDP argv[1] answering A 127.0.0.1 for every name; TCP on the same port for readiness.
+TINY_DNS = """
+import socket, sys, threading, time
+import dns.message, dns.rrset
+port = int(sys.argv[1])
+tcp = socket.create_server(("127.0.0.1", port))
+threading.Thread(target=lambda: [tcp.accept()[0].close() for _ in range(100)], daemon=True).start()
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind(("127.0.0.1", port))
+for _ in range(1_000_000):  # a minute or so at most
+    wire, peer = udp.recvfrom(512)
+    query = dns.message.from_wire(wire)
+    reply = dns.message.make_response(query)
+    reply.answer.append(dns.rrset.from_text(query.question[0].name, 30, "IN", "A", "127.0.0.1"))
+    udp.sendto(reply.to_wire(), peer)
+"""
+DNS_LOAD_LOSS = """
+name: dns-load-loss
+targets: [{{name: dns, command: ["{python}", "{script}", "{{port}}"], ready_path: null, restart: never}}]
+load: {{target: dns, user: dns, users: 4, spawn_rate: 40, rate: 100,
+        options: {{dns: {{timeout_s: 0.2, queries: [{{name: ok.test}}]}}}}}}
+windows: {{baseline_s: 1, observe_s: 0}}
+faults:
+  - {{injector: network, target: dns, params: {{link: load, fault: loss, probability: 0.5, direction: upstream,
+                                              duration_s: 2}}}}
+oracles: [panics]
 """
 
 
@@ -101,6 +170,29 @@ def test_blackholing_the_leaders_peer_link_elects_another_leader(tmp_path: Path)
     assert elected.details["previous"] == old and elected.details["leader"] != old
     assert elected.t_ns < timeline.events(EventKind.NETWORK_FAULT_REMOVED)[0].t_ns
     assert fault.outcome.details["discarded_share"] >= 0.9 and fault.outcome.details["new_leader_after_ms"] < 2000
+
+
+def test_a_partition_leaves_the_leader_alone_and_the_others_elect_one_of_them(tmp_path: Path) -> None:
+    """[[leader], [others]] over a real 3-member etcd: the proxy traces each peer connection to its member's process
+    and cuts those crossing the groups; the old leader steps down, the majority elects a new leader among itself."""
+    timeline = Timeline()
+    result = run_scenario(parse_scenario(PARTITION, str(tmp_path / "s.chaos.yaml")), base_dir=tmp_path,
+                          timeline=timeline)
+    (fault,) = result.faults
+    figures = fault.outcome.details
+    assert fault.outcome.landed, fault.outcome.summary
+    (applied,) = timeline.events(EventKind.NETWORK_FAULT_APPLIED)
+    (old,), others = applied.details["groups"]
+    assert sorted([old, *others]) == ["m0", "m1", "m2"] and len(applied.details["links"]) == 3
+    (elected,) = timeline.events(EventKind.ETCD_LEADER, since_ns=applied.t_ns)
+    assert elected.details["previous"] == old and elected.details["leader"] in others
+    (stepped,) = timeline.events(EventKind.ETCD_LEADER_LOST, since_ns=applied.t_ns)
+    assert stepped.details == {"leader": old, "operation": "network-partition-step-down",
+                               "term": stepped.details["term"]}
+    assert max(elected.t_ns, stepped.t_ns) < timeline.events(EventKind.NETWORK_FAULT_REMOVED)[0].t_ns
+    # every member's peer link cut the connections from the other group: the old leader's both ways
+    assert figures["connections_cut"] >= 4 and figures["bytes_discarded"] > 0, figures
+    assert figures["new_leader"] in others and figures["old_leader_stepped_down_after_ms"] < 3000, figures
 
 
 def test_a_sigkilled_run_leaves_no_chaosproxy_after_cleanup(tmp_path: Path) -> None:
@@ -159,6 +251,64 @@ def test_an_upstream_named_in_the_command_is_reached_through_its_link(tmp_path: 
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_delay_on_a_udp_upstream_is_measured_by_the_proxys_turnaround(tmp_path: Path) -> None:
+    """The service's own protocol to its upstream: the added latency is what chaosproxy timed between each datagram
+    from the service and the answer it delivered back."""
+    echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    echo.bind(("127.0.0.1", 0))
+    echo.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer() -> None:
+        for _ in range(1000):  # 200 s at most
+            if stop.is_set():
+                return
+            try:
+                data, sender = echo.recvfrom(64)
+                echo.sendto(data, sender)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    (tmp_path / "pinger.py").write_text(PINGER)
+    upstream = f"127.0.0.1:{echo.getsockname()[1]}"
+    scenario = UPSTREAM_DELAY.format(script=tmp_path / "pinger.py", upstream=upstream)
+    try:
+        result = run_scenario(parse_scenario(scenario, str(tmp_path / "s.chaos.yaml")), base_dir=tmp_path)
+    finally:
+        stop.set()
+        thread.join(2)
+        echo.close()
+    (fault,) = result.faults
+    figures = fault.outcome.details
+    assert fault.outcome.landed and figures["measured_by"] == "chaosproxy turnaround", fault.outcome.summary
+    assert abs(figures["observed_added_ms"] - 30) <= 5, fault.outcome.summary
+    assert figures["turnarounds_before"] >= 5 and figures["turnarounds_during"] >= 5, figures
+
+
+def test_a_dns_load_over_udp_crosses_a_udp_load_link_and_loses_its_datagrams(tmp_path: Path) -> None:
+    """The dns user over UDP against a real DNS service: its load link is UDP, and a loss on it drops that share of
+    the queries, judged on the proxy's datagram counts and felt by the load as timeouts."""
+    (tmp_path / "tiny_dns.py").write_text(TINY_DNS)
+    timeline = Timeline()
+    scenario = DNS_LOAD_LOSS.format(python=sys.executable, script=tmp_path / "tiny_dns.py")
+    result = run_scenario(parse_scenario(scenario, str(tmp_path / "s.chaos.yaml")), base_dir=tmp_path,
+                          timeline=timeline)
+    (link,) = timeline.events(EventKind.NETWORK_LINK)
+    assert link.source == "load.dns" and link.details["protocol"] == "udp", link
+    (fault,) = result.faults
+    figures = fault.outcome.details
+    assert fault.outcome.landed and "datagrams dropped" in fault.outcome.summary, fault.outcome.summary
+    assert 0.3 <= figures["observed_share"] <= 0.7 and figures["seen"] >= 40, figures
+    (applied,) = timeline.events(EventKind.NETWORK_FAULT_APPLIED)
+    (removed,) = timeline.events(EventKind.NETWORK_FAULT_REMOVED)
+    before = timeline.window(applied.t_ns - 10**9, applied.t_ns)
+    during = timeline.window(applied.t_ns, removed.t_ns)
+    assert before.count >= 20 and before.error_rate < 0.05, before
+    assert 0.25 <= during.error_rate <= 0.75, during  # the queries lost: timeouts
 
 
 @pytest.mark.parametrize(("buggy", "status"), [(True, Status.FAIL), (False, Status.PASS)])

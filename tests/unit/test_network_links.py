@@ -30,6 +30,10 @@ API = {"name": "api", "command": ["/bin/api", "--listen={listen}", "--backend=ht
                                   "--metrics=127.0.0.1:90010"],
        "env": {"DNS": "127.0.0.1:5353"}}
 
+DNS = {"name": "dns", "command": ["/bin/dns", "--listen={listen}"], "ready_path": None}
+DNS_QUERIES = {"queries": [{"name": "ok.test"}]}
+DNS_LOAD = {"target": "dns", "user": "dns", "options": {"dns": DNS_QUERIES}}
+
 
 def scenario(targets: list[dict[str, Any]], faults: list[dict[str, Any]], **fields: Any) -> Scenario:
     return Scenario.model_validate({"name": "net", "targets": targets, "faults": faults, **fields})
@@ -57,7 +61,7 @@ def test_the_plan_routes_what_the_faults_name_and_nothing_else() -> None:
     assert lines[network + 1].startswith("  etcd-client: kvd's {etcd_endpoints} are links (etcd-client.kvd.m<i>")
     assert lines[network + 2].startswith("  etcd-peer: each member advertises a link as its peer URL "
                                          "(etcd-peer.m<i> -> its own peer port, for m0, m1, m2)")
-    assert lines[network + 3] == "  load: the load's host is a link (load.configd -> configd)"
+    assert lines[network + 3] == "  load: the load's host is a link (load.configd -> configd, tcp)"
     assert any(line.startswith("load: 10 configd users on configd through link load.configd") for line in lines)
 
 
@@ -100,6 +104,11 @@ def test_an_upstream_is_found_where_the_target_names_it(tmp_path: Path) -> None:
      "no load runs against target configd"),
     ([{"bundled": "configd"}], net({"fault": "blackhole", "port": "admin"}, "configd"), {}, ScenarioError,
      "no load runs against target configd on port admin"),
+    ([{"bundled": "configd"}], net({"fault": "loss", "probability": 0.5, "direction": "upstream"}, "configd"), {},
+     ScenarioError, "network on configd: the load link carries tcp (configd load): fault loss on TCP acts on whole "
+                    "connections, both ways: direction must be both"),
+    ([DNS], net({"fault": "reset"}, "dns"), {"load": DNS_LOAD}, ScenarioError,
+     "the load link carries udp (dns load): fault reset closes TCP connections; a UDP link has none"),
 ])
 def test_what_the_run_could_not_route_is_refused_before_anything_starts(
         targets: list[dict[str, Any]], fault: dict[str, Any], fields: dict[str, Any], error: type[Exception],
@@ -107,6 +116,21 @@ def test_what_the_run_could_not_route_is_refused_before_anything_starts(
     with pytest.raises(error) as caught:
         build_plan(scenario(targets, [fault], **fields), HERE, platform="local", seed=1)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(("options", "transport"), [({}, Transport.UDP), ({"protocol": "udp"}, Transport.UDP),
+                                                    ({"protocol": "tcp"}, Transport.TCP)])
+def test_a_load_link_carries_what_the_load_speaks(options: dict[str, Any], transport: Transport) -> None:
+    load = {**DNS_LOAD, "options": {"dns": {**DNS_QUERIES, **options}}}
+    fault = net({"fault": "loss", "probability": 0.5, "direction": "upstream"}, "dns")
+    if transport is Transport.TCP:  # loss on TCP refuses whole connections: both ways only
+        with pytest.raises(ScenarioError, match="the load link carries tcp"):
+            build_plan(scenario([DNS], [fault], load=load), HERE, platform="local", seed=1)
+        fault = net({"fault": "loss", "probability": 0.5}, "dns")
+    plan = build_plan(scenario([DNS], [fault], load=load), HERE, platform="local", seed=1)
+    assert plan.links.requests == (LinkRequest(LinkKind.LOAD, "dns", protocol=transport),)
+    assert plan.links.load_protocol("dns", None) is transport and plan.loads[0].routed
+    assert f"  load: the load's host is a link (load.dns -> dns, {transport})" in describe(plan)
 
 
 def test_kubernetes_refuses_network_faults_through_its_platform_kind() -> None:

@@ -37,7 +37,7 @@ def test_each_link_takes_its_own_fields(params: dict[str, Any], target: str | No
     ({"fault": "delay", "latency_ms": 0}, "c", "fault delay needs latency_ms"),
     ({"fault": "loss"}, "c", "fault loss needs probability"),
     ({"fault": "bandwidth"}, "c", "fault bandwidth needs bytes_per_s"),
-    ({"fault": "loss", "probability": 0.2, "direction": "upstream"}, "c",
+    ({"link": "etcd-client", "fault": "loss", "probability": 0.2, "direction": "upstream"}, "c",
      "fault loss on TCP acts on whole connections, both ways: direction must be both"),
     ({"link": "upstream", "upstream": "127.0.0.1:53", "protocol": "udp", "fault": "reset"}, "c",
      "fault reset closes TCP connections; a UDP link has none"),
@@ -46,7 +46,8 @@ def test_each_link_takes_its_own_fields(params: dict[str, Any], target: str | No
      "member: link load does not take member (it is for link etcd-client or etcd-peer)"),
     ({"link": "etcd-pear", "fault": "reset"}, "c", "link: 'etcd-pear' is not a network link; did you mean "
                                                    "'etcd-peer'?"),
-    ({"fault": "slow"}, "c", "fault: Input should be 'delay', 'loss', 'blackhole', 'reset' or 'bandwidth'"),
+    ({"fault": "slow"}, "c",
+     "fault: Input should be 'delay', 'loss', 'blackhole', 'reset', 'bandwidth' or 'partition'"),
     ({"fault": "delay", "latency_ms": 700_000}, "c", "latency_ms: Input should be less than or equal to 600000"),
     ({"link": "etcd-peer", "fault": "blackhole"}, "kvd", "link etcd-peer is the etcd cluster's own traffic: remove "
                                                          "`target`"),

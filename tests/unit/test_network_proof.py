@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from chaos.injectors import create
+from chaos.injectors.network import NetworkFault
 from chaos.network import proof
-from chaos.network.proxy import LinkStats
+from chaos.network.links import LinkKind
+from chaos.network.proxy import LinkStats, Turnarounds
+from chaos.network.routing import RoutedLink
 
 
 def test_a_delay_lands_when_half_of_the_configured_round_trip_is_seen() -> None:
@@ -70,3 +74,40 @@ def test_what_a_fault_dropped_counts_from_before_it_and_what_passed_from_after_i
     assert delta.bytes_discarded_upstream == 90 and delta.bytes_upstream == 0  # none of the 200 passed under it
     assert delta.connections_refused == 5 and delta.connections_accepted == 9  # 8 after, + the one refused between
     assert proof.blackhole(delta, "tcp", "upstream").figures["discarded_share"] == 1.0
+
+
+def turnarounds(*ms: float) -> Turnarounds:
+    return Turnarounds(tuple(ms), total=len(ms), ring_size=4096)
+
+
+def test_a_delay_without_requests_of_ours_is_judged_on_the_proxys_turnaround() -> None:
+    found = proof.delay_by_turnaround(20, "upstream", turnarounds(0.4, 0.5, 0.6, 0.5, 9.0),
+                                      turnarounds(20.5, 20.4, 20.6, 20.7, 20.5, 0.5))
+    assert found.landed and found.figures["measured_by"] == "chaosproxy turnaround"
+    assert found.figures["observed_added_ms"] == 20.0 and found.figures["turnarounds_during"] == 6
+    assert found.summary.startswith("round trips +20.0 ms (p50 0.5 -> 20.5 ms, chaosproxy turnaround)")
+    both = proof.delay_by_turnaround(20, "both", turnarounds(1, 1, 1, 1, 1), turnarounds(15, 15, 15, 15, 15))
+    assert not both.landed and both.summary.endswith("against 40 ms configured (20 ms both), below 50% of it")
+    seldom = proof.delay_by_turnaround(20, "upstream", turnarounds(1, 1), turnarounds(30, 30, 30, 30, 30))
+    assert not seldom.landed and seldom.summary.startswith(
+        "no latency reading (chaosproxy turnaround): 2 answered reads on the link before the fault and 5 during it, "
+        "5 needed each")
+
+
+def test_the_injector_falls_back_to_the_turnaround_where_requests_of_ours_are_missing() -> None:
+    before, during = turnarounds(1, 1, 1, 1, 1), turnarounds(51, 51, 51, 51, 51)
+    upstream = create("network", {"link": "upstream", "upstream": "127.0.0.1:9001", "fault": "delay",
+                                  "latency_ms": 50, "direction": "upstream"}, "api")
+    load = create("network", {"link": "load", "fault": "delay", "latency_ms": 50, "direction": "upstream"}, "api")
+    assert isinstance(upstream, NetworkFault) and isinstance(load, NetworkFault)
+    routed = [RoutedLink("upstream.api", LinkKind.UPSTREAM, "api", None, "udp", "127.0.0.1:1", "127.0.0.1:9001")]
+    crossed = LinkStats(datagrams_upstream=10, datagrams_downstream=10)
+    found = upstream._judge(routed, crossed, None, None, 3.0, (before, during))
+    assert found.landed and found.figures["measured_by"] == "chaosproxy turnaround"
+    assert found.figures["counts"] == {"datagrams_upstream": 10, "datagrams_downstream": 10}
+    by_load = load._judge(routed, crossed, 2.0, 53.0, 3.0, (before, turnarounds(2, 2, 2, 2, 2)))
+    assert by_load.landed and by_load.figures["measured_by"] == "the load's requests"  # its own reading first
+    no_load = load._judge(routed, crossed, None, 53.0, 3.0, (before, during))
+    assert no_load.landed and no_load.figures["measured_by"] == "chaosproxy turnaround"
+    idle = upstream._judge(routed, LinkStats(), None, None, 3.0, (turnarounds(), turnarounds()))
+    assert not idle.landed and idle.summary.startswith("no traffic crossed upstream.api")

@@ -88,6 +88,7 @@ def test_a_link_forwards_and_a_delay_on_it_is_felt_then_gone(proxy: ChaosProxy, 
         applied = proxy.client.set_fault("web", FaultSpec("delay", "downstream", latency_ms=30))
         delayed = min(timed_get(session, url) for _ in range(5))
         removed = proxy.client.clear_faults("web")
+        removed_at = time.time_ns()
         after = min(timed_get(session, url) for _ in range(5))
     # felt one way only (both ways would add 60 ms), and gone once removed; the precision is a benchmark's
     assert 29 <= delayed - plain < 58 and after < delayed - 20, (plain, delayed, after)
@@ -96,6 +97,10 @@ def test_a_link_forwards_and_a_delay_on_it_is_felt_then_gone(proxy: ChaosProxy, 
     stats = proxy.client.stats("web")
     assert stats.connections_accepted == 1 and stats.bytes_upstream > 0 and stats.bytes_downstream > 0
     assert stats.faults_changed_at_unix_ns >= applied and isinstance(stats - LinkStats(), LinkStats)
+    # the proxy timed the same requests itself: the five under the delay each answered ~30 ms after it was read
+    turned = proxy.client.turnarounds("web", applied, removed_at)
+    assert len(turned.samples_ms) == 5 and all(30 <= ms < 58 for ms in turned.samples_ms), turned
+    assert turned.total == 15 and len(proxy.client.turnarounds("web", removed_at).samples_ms) == 5
 
 
 def test_refusals_are_typed_and_say_what_the_proxy_said(proxy: ChaosProxy, upstream: str) -> None:

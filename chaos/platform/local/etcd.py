@@ -84,6 +84,11 @@ class EtcdMember:
         return self.process.running
 
     @property
+    def pid(self) -> int | None:
+        """Its process's PID (a network partition tells the proxy whose connections to cut by it)."""
+        return self.process.pid
+
+    @property
     def isolated(self) -> bool:
         return self.isolation is not None
 

@@ -1,8 +1,10 @@
 // Command chaosproxy is gochaos's userspace network-fault proxy: one process
 // serves many links (a TCP or UDP listen address forwarded to one upstream
 // host:port) and injects faults on them per direction — delay with jitter,
-// loss, blackhole, reset, bandwidth — through an HTTP+JSON control API on a
-// loopback address, with no root. It logs JSON lines on stderr; the line
+// loss, blackhole, reset, bandwidth, and a partition that cuts the
+// connections of named processes (found through /proc) — through an HTTP+JSON
+// control API on a loopback address, with no root. It times each link's
+// turnaround itself (a read from a client to the next write back to it). It logs JSON lines on stderr; the line
 // {"msg":"ready","control":"127.0.0.1:NNNN",...} says the control API is
 // listening. SIGTERM or SIGINT (or, with --parent-pid, that process ending)
 // closes every link and connection and exits 0. See go_targets/README.md.

@@ -18,10 +18,11 @@ const (
 	KindBlackhole = "blackhole" // bytes and datagrams read and discarded, never answered
 	KindReset     = "reset"     // TCP only: every connection, existing and new, closed with an RST
 	KindBandwidth = "bandwidth" // bytes_per_s per link and direction, shared by the link's connections
+	KindPartition = "partition" // TCP only: a blackhole, both ways, of the connections from the processes in sources
 )
 
 // Kinds lists every fault kind.
-var Kinds = []string{KindDelay, KindLoss, KindBlackhole, KindReset, KindBandwidth}
+var Kinds = []string{KindDelay, KindLoss, KindBlackhole, KindReset, KindBandwidth, KindPartition}
 
 // Directions of a fault: upstream is client -> upstream, downstream is
 // upstream -> client.
@@ -43,6 +44,7 @@ var dirNames = [2]string{DirUpstream, DirDownstream}
 const (
 	maxDelayMS      = 600_000 // 10 minutes
 	maxBytesPerS    = 1 << 40
+	maxSources      = 1024
 	defaultQueueMax = 4 << 20 // bytes a delayed or paced lane holds before it stops reading (TCP) or drops (UDP)
 )
 
@@ -54,6 +56,7 @@ type FaultSpec struct {
 	JitterMS    float64 `json:"jitter_ms,omitempty"`   // delay: uniform in ±jitter_ms, never reordering
 	Probability float64 `json:"probability,omitempty"` // loss: share in (0, 1]
 	BytesPerS   int64   `json:"bytes_per_s,omitempty"` // bandwidth: ≥ 1
+	Sources     []int   `json:"sources,omitempty"`     // partition: PIDs whose connections are cut off (1..1024 of them)
 }
 
 // Fault is an active fault: its normalized spec and when it was applied.
@@ -91,6 +94,9 @@ func (s FaultSpec) Validate(proto string) (FaultSpec, error) {
 	if s.Kind != KindBandwidth {
 		errs = append(errs, unused("bytes_per_s", s.BytesPerS != 0))
 	}
+	if s.Kind != KindPartition {
+		errs = append(errs, unused("sources", s.Sources != nil))
+	}
 	for _, err := range errs {
 		if err != nil {
 			return s, err
@@ -125,6 +131,21 @@ func (s FaultSpec) Validate(proto string) (FaultSpec, error) {
 		if s.BytesPerS < 1 || s.BytesPerS > maxBytesPerS {
 			return s, invalidf("bandwidth: bytes_per_s %d: want 1..%d", s.BytesPerS, int64(maxBytesPerS))
 		}
+	case KindPartition:
+		if proto != ProtoTCP {
+			return s, invalidf("partition: applies to tcp links only (this link is %s)", proto)
+		}
+		if s.Direction != DirBoth {
+			return s, invalidf("partition: direction %q: a partition cuts both ways, so direction must be both (or omitted)", s.Direction)
+		}
+		if len(s.Sources) < 1 || len(s.Sources) > maxSources {
+			return s, invalidf("partition: sources: want 1..%d PIDs of the processes cut off (got %d)", maxSources, len(s.Sources))
+		}
+		for _, pid := range s.Sources {
+			if pid < 1 {
+				return s, invalidf("partition: sources: PID %d: want > 0", pid)
+			}
+		}
 	}
 	return s, nil
 }
@@ -148,6 +169,7 @@ type faultSet struct {
 	byKind    map[string]*applied
 	lane      [2]laneFaults
 	reset     bool    // TCP: reset every connection
+	cutFrom   []int   // TCP: the connections of these processes are blackholed both ways (nil: none)
 	connLoss  float64 // TCP: share of new connections reset at once
 	changed   chan struct{}
 	changedAt int64 // unix ns of the PUT/DELETE that made this snapshot (0: never changed)
@@ -206,6 +228,8 @@ func newFaultSet(byKind map[string]*applied, changedAt int64) *faultSet {
 			}
 		}
 		switch a.Kind {
+		case KindPartition:
+			fs.cutFrom = a.Sources
 		case KindReset:
 			fs.reset = true
 		case KindLoss:
@@ -297,6 +321,8 @@ func (s FaultSpec) String() string {
 		return fmt.Sprintf("loss %v %s", s.Probability, s.Direction)
 	case KindBandwidth:
 		return fmt.Sprintf("bandwidth %dB/s %s", s.BytesPerS, s.Direction)
+	case KindPartition:
+		return fmt.Sprintf("partition from PIDs %v", s.Sources)
 	}
 	return s.Kind + " " + s.Direction
 }

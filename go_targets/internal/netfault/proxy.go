@@ -92,6 +92,9 @@ type Stats struct {
 	ConnectionsRefused  int64 `json:"connections_refused"`
 	ConnectionsReset    int64 `json:"connections_reset"`
 	DialErrors          int64 `json:"dial_errors"`
+	// Connections found to come from a process a partition cuts off (each
+	// counted once), whose bytes are then discarded both ways.
+	ConnectionsCut int64 `json:"connections_cut"`
 	// Bytes delivered per direction (TCP and UDP payload), and bytes a
 	// blackhole read and discarded (TCP).
 	BytesUpstream            int64 `json:"bytes_upstream"`
@@ -116,6 +119,7 @@ type Stats struct {
 
 type counters struct {
 	accepted, active, refused, reset, dialErrors atomic.Int64
+	cut                                          atomic.Int64
 	bytes, discarded, datagrams, dropped         [2]atomic.Int64
 	sessCreated, sessActive, sessExpired         atomic.Int64
 }
@@ -127,6 +131,7 @@ type linkBase struct {
 	created                       time.Time
 	faults                        *faultState
 	c                             counters
+	turn                          turnarounds
 	log                           *slog.Logger
 }
 
@@ -145,7 +150,7 @@ func (b *linkBase) stats() Stats {
 	return Stats{
 		Name: b.name, Protocol: b.proto,
 		ConnectionsAccepted: c.accepted.Load(), ConnectionsActive: c.active.Load(),
-		ConnectionsRefused: c.refused.Load(), ConnectionsReset: c.reset.Load(), DialErrors: c.dialErrors.Load(),
+		ConnectionsRefused: c.refused.Load(), ConnectionsReset: c.reset.Load(), DialErrors: c.dialErrors.Load(), ConnectionsCut: c.cut.Load(),
 		BytesUpstream: c.bytes[up].Load(), BytesDownstream: c.bytes[down].Load(),
 		BytesDiscardedUpstream: c.discarded[up].Load(), BytesDiscardedDownstream: c.discarded[down].Load(),
 		DatagramsUpstream: c.datagrams[up].Load(), DatagramsDownstream: c.datagrams[down].Load(),
@@ -305,6 +310,21 @@ func (p *Proxy) Stats(name string) (Stats, error) {
 		return Stats{}, err
 	}
 	return l.base().stats(), nil
+}
+
+// Turnarounds returns a link's turnaround samples completed in [since, until]
+// (unix ns; until 0: now).
+func (p *Proxy) Turnarounds(name string, since, until int64) (Turnarounds, error) {
+	l, err := p.get(name)
+	if err != nil {
+		return Turnarounds{}, err
+	}
+	if since < 0 || until < 0 || (until != 0 && until < since) {
+		return Turnarounds{}, invalidf("link %q: window %d..%d: want 0 <= since_unix_ns <= until_unix_ns (0: now)", name, since, until)
+	}
+	t := l.base().turn.window(since, until)
+	t.Link = name
+	return t, nil
 }
 
 // Delete stops a link and closes its connections; it returns the link as it was.

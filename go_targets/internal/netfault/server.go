@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -20,6 +21,7 @@ const maxBody = 1 << 20
 //	GET    /links/{name}                 200 LinkInfo
 //	DELETE /links/{name}                 200 LinkInfo (as it was)
 //	GET    /links/{name}/stats           200 Stats
+//	GET    /links/{name}/turnaround      200 Turnarounds (?since_unix_ns=&until_unix_ns=, both optional; until 0: now)
 //	GET    /links/{name}/fault           200 {"link":name,"faults":[Fault...]}
 //	PUT    /links/{name}/fault           200 {"link":name,"fault":Fault,"replaced":Fault|null} (FaultSpec body)
 //	DELETE /links/{name}/fault           200 {"link":name,"removed":[Fault...]}
@@ -53,6 +55,21 @@ func NewServer(p *Proxy) http.Handler {
 	mux.HandleFunc("GET /links/{name}/stats", func(w http.ResponseWriter, r *http.Request) {
 		st, err := p.Stats(r.PathValue("name"))
 		reply(w, http.StatusOK, st, err)
+	})
+	mux.HandleFunc("GET /links/{name}/turnaround", func(w http.ResponseWriter, r *http.Request) {
+		var window [2]int64
+		for i, key := range []string{"since_unix_ns", "until_unix_ns"} {
+			if v := r.URL.Query().Get(key); v != "" {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					writeError(w, http.StatusBadRequest, fmt.Sprintf("%s %q: want unix nanoseconds", key, v))
+					return
+				}
+				window[i] = n
+			}
+		}
+		t, err := p.Turnarounds(r.PathValue("name"), window[0], window[1])
+		reply(w, http.StatusOK, t, err)
 	})
 	mux.HandleFunc("GET /links/{name}/fault", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")

@@ -161,6 +161,39 @@ type tcpConn struct {
 	done     chan struct{}
 	once     sync.Once
 	ends     atomic.Int32 // directions whose FIN was passed on
+	pending  pendingRequest
+
+	cutMu      sync.Mutex
+	cutFor     *faultSet // the faults cutNow was decided for
+	cutNow     bool      // its client is a process a partition cuts off
+	cutCounted bool
+}
+
+// cut reports whether fs's partition cuts this connection off: whether its
+// client socket belongs to one of the partitioned processes (found once per
+// fault snapshot; a connection that cannot be traced is not cut).
+func (c *tcpConn) cut(fs *faultSet) bool {
+	if fs.cutFrom == nil {
+		return false
+	}
+	c.cutMu.Lock()
+	defer c.cutMu.Unlock()
+	if c.cutFor == fs {
+		return c.cutNow
+	}
+	client := c.client.RemoteAddr().(*net.TCPAddr).AddrPort()
+	listen := c.client.LocalAddr().(*net.TCPAddr).AddrPort()
+	owner, err := connOwner(client, listen, fs.cutFrom)
+	if err != nil {
+		c.l.log.Warn("partition_untraced", "client", client.String(), "error", err.Error())
+	}
+	c.cutFor, c.cutNow = fs, owner != 0
+	if c.cutNow && !c.cutCounted {
+		c.cutCounted = true
+		c.l.c.cut.Add(1)
+		c.l.log.Info("partition_cut", "client", client.String(), "pid", owner)
+	}
+	return c.cutNow
 }
 
 func newTCPConn(l *tcpLink, client, upstream *net.TCPConn) *tcpConn {
@@ -192,8 +225,17 @@ func (c *tcpConn) dst(d int) *net.TCPConn {
 }
 
 func (c *tcpConn) write(d int, b []byte) error {
-	n, err := c.dst(d).Write(b)
-	c.l.c.bytes[d].Add(int64(n))
+	if d == up {
+		n, err := c.upstream.Write(b)
+		c.l.c.bytes[up].Add(int64(n))
+		return err
+	}
+	since := c.pending.answering()
+	n, err := c.client.Write(b)
+	c.l.c.bytes[down].Add(int64(n))
+	if n > 0 {
+		c.l.turn.answered(since)
+	}
 	return err
 }
 
@@ -239,9 +281,13 @@ func (c *tcpConn) pump(d int) {
 		n, err := src.Read(buf)
 		now := time.Now()
 		if n > 0 {
-			lf := &c.l.faults.load().lane[d]
+			if d == up {
+				c.pending.read(now)
+			}
+			fs := c.l.faults.load()
+			lf := &fs.lane[d]
 			switch {
-			case lf.blackhole:
+			case lf.blackhole || c.cut(fs):
 				c.l.c.discarded[d].Add(int64(n))
 			case lf.passthrough() && ln.idle():
 				if c.write(d, buf[:n]) != nil {
@@ -266,7 +312,7 @@ func (c *tcpConn) pump(d int) {
 		}
 		// A blackhole swallows the FIN or RST too, until it is lifted.
 		fs := c.l.faults.load()
-		for fs.lane[d].blackhole {
+		for fs.lane[d].blackhole || c.cut(fs) {
 			select {
 			case <-fs.changed:
 			case <-c.done:

@@ -70,6 +70,7 @@ func (l *udpLink) read() {
 			continue
 		}
 		s.last.Store(now.UnixNano())
+		s.pending.read(now)
 		l.forward(s, up, buf[:n], now)
 	}
 }
@@ -178,21 +179,24 @@ func (l *udpLink) close() {
 
 // udpSession is one client address and its upstream socket.
 type udpSession struct {
-	l      *udpLink
-	client netip.AddrPort
-	up     *net.UDPConn
-	lanes  [2]*lane
-	last   atomic.Int64 // unix ns of the last datagram either way
-	done   chan struct{}
-	once   sync.Once
+	l       *udpLink
+	client  netip.AddrPort
+	up      *net.UDPConn
+	lanes   [2]*lane
+	last    atomic.Int64 // unix ns of the last datagram either way
+	pending pendingRequest
+	done    chan struct{}
+	once    sync.Once
 }
 
 // send writes one datagram on lane d and counts it.
 func (s *udpSession) send(d int, b []byte) {
 	var err error
+	var since int64
 	if d == up {
 		_, err = s.up.Write(b)
 	} else {
+		since = s.pending.answering()
 		_, err = s.l.ln.WriteToUDPAddrPort(b, s.client)
 	}
 	if err != nil {
@@ -201,6 +205,7 @@ func (s *udpSession) send(d int, b []byte) {
 	}
 	s.l.c.datagrams[d].Add(1)
 	s.l.c.bytes[d].Add(int64(len(b)))
+	s.l.turn.answered(since)
 }
 
 func (s *udpSession) readUpstream() {

@@ -301,9 +301,8 @@ class NetworkFault(Injector[AnyLinkFault]):
             if not elected and (leads := etcd.leader(newer_than=old_status.raft_term)) is not None:
                 elected = True
                 seen = now_ns()
-                ctx.timeline.record(EventKind.ETCD_LEADER, "etcd", t_ns=seen, leader=leads[0].name,
-                                    previous=old_member.name, operation=f"network-{self.params.fault}",
-                                    term=leads[1].raft_term)
+                etcd.record_leader(leads[0].name, old_member.name, f"network-{self.params.fault}", leads[1].raft_term,
+                                   seen)
                 found.update(old_leader=old_member.name, new_leader=leads[0].name,
                              new_leader_after_ms=round((seen - applied_ns) / 1e6, 1),
                              term=[old_status.raft_term, leads[1].raft_term])

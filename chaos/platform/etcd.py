@@ -169,6 +169,19 @@ class EtcdLeadership(Generic[M]):
         #: Client TLS every call to the members uses (None: plain HTTP); targets get it too.
         self.tls = tls
         self._session = requests.Session()
+        #: The terms whose leader is on the timeline: several faults watching one election record it once.
+        self._terms_recorded: set[int] = set()
+        self._terms_lock = threading.Lock()
+
+    def record_leader(self, leader: str, previous: str, operation: str, term: int, t_ns: int) -> None:
+        """Put `leader`, elected in `term`, on the timeline, unless that term's leader is there already (a
+        leader_loss and the network faults on each peer link all watch the one election)."""
+        with self._terms_lock:
+            if term in self._terms_recorded:
+                return
+            self._terms_recorded.add(term)
+        self.timeline.record(EventKind.ETCD_LEADER, "etcd", t_ns=t_ns, leader=leader, previous=previous,
+                             operation=operation, term=term)
 
     def post(self, session: requests.Session, url: str, body: dict[str, Any], timeout_s: float) -> requests.Response:
         """POST to a member's JSON gateway with the client TLS, given on each call: a Session's own `verify` loses
@@ -404,8 +417,7 @@ class EtcdLeadership(Generic[M]):
         a second or so, and with the longest log it can be elected again.
         """
         new, status, observed = self._wait_for_leader(timeout_s, give_up, old_term)
-        self.timeline.record(EventKind.ETCD_LEADER, "etcd", t_ns=observed, leader=new.name, previous=old.name,
-                             operation=operation, term=status.raft_term)
+        self.record_leader(new.name, old.name, operation, status.raft_term, observed)
         return LeaderChange(operation, old.name, new.name, started_ns, observed, old_term, status.raft_term)
 
     def close_session(self) -> None:

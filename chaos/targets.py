@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chaos.build import go_targets_dir
-from chaos.configs.placeholders import NAMES, completed, unknown, uses
+from chaos.configs.placeholders import NAMES, PORT_NAME, completed, unknown, uses
 from chaos.configs.placeholders import fill as fill_text
 from chaos.errors import ScenarioError, TargetError
 from chaos.observe.live_probes import HeaderProbe, JsonProbe, LiveProbe
@@ -77,7 +77,7 @@ class HttpReload(_Frozen):
     admin API that loads the config it is sent (Caddy's `POST /load`), maybe on an admin port of its own."""
 
     path: str = Field("/-/reload", pattern=r"^/", description="POST path")
-    port: str | None = Field(None, pattern=r"^[a-z][a-z0-9_-]{0,30}$",
+    port: str | None = Field(None, pattern=PORT_NAME,
                              description="Named extra port that serves it (None: the main one)")
     body: Literal["none", "config"] = Field("none", description="none; or config: the config as written is the "
                                                                 "request body (an API that loads what it is sent)")
@@ -93,16 +93,6 @@ class ConfigSpec(_Frozen):
     trigger: ReloadTrigger = Field(ReloadTrigger.WATCH, description="How a reload is made to happen")
     http_reload: HttpReload = Field(default_factory=lambda: HttpReload(),
                                     description="The POST that makes it reload when trigger is http")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _recorded_reload_path(cls, data: Any) -> Any:
-        """Reports recorded before `http_reload` held the POST's path alone, as `http_reload_path`: still read."""
-        if isinstance(data, dict) and "http_reload_path" in data:
-            data = dict(data)
-            path = data.pop("http_reload_path")
-            data.setdefault("http_reload", {"path": path})
-        return data
     delivery: ConfigDelivery = Field(ConfigDelivery.FILE, description="How the file reaches the target: file, "
                                                                       "or configmap (Kubernetes only)")
     format: str | None = Field(None, pattern=r"^(yaml|json|toml|text)$",
@@ -113,6 +103,16 @@ class ConfigSpec(_Frozen):
     mutator: str = Field("auto", pattern=r"^(auto|configd)$",
                          description="Where storm writes come from when no variant is declared: auto (mutations of "
                                      "the config's own tree) or configd (the bundled configd's schema-aware edits)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recorded_reload_path(cls, data: Any) -> Any:
+        """Reports recorded before `http_reload` held the POST's path alone, as `http_reload_path`: still read."""
+        if isinstance(data, dict) and "http_reload_path" in data:
+            data = dict(data)
+            path = data.pop("http_reload_path")
+            data.setdefault("http_reload", {"path": path})
+        return data
 
 
 class VersionProbe(_Frozen):

@@ -35,7 +35,9 @@ LISTEN_PREFIX = "listen."
 _PREFIXES = (PORT_PREFIX, LISTEN_PREFIX)
 
 _CANDIDATE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)?)\}(?!\})")
-_PORT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
+#: A named extra port ({port.NAME}, a probe's or a reload request's `port`).
+PORT_NAME = r"^[a-z][a-z0-9_-]{0,30}$"
+_PORT_NAME = re.compile(PORT_NAME)
 
 
 @dataclass(frozen=True)

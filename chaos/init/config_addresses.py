@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chaos.configs.placeholders import port_names
+from chaos.configs.placeholders import PORT_NAME, port_names
 from chaos.errors import UsageError
 
 #: host:port or :port; the host an IPv6 literal in brackets, or a name/IPv4 (possibly empty).
@@ -40,7 +40,7 @@ BIND_KEYS = frozenset({"host", "bind", "addr", "address", "ip", "a", "listen-hos
 _BIND_VALUES = frozenset({"0.0.0.0", "127.0.0.1", "localhost", "::", "[::]", "::1", "*"})
 #: A provisional port name: `initport0`, `initport1`, ...
 PROVISIONAL = "initport"
-_PORT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
+_PORT_NAME = re.compile(PORT_NAME)
 
 
 @dataclass

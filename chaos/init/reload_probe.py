@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from chaos.http_reload import post_reload
 from chaos.init.launch import Launched, Progress
 from chaos.init.live_evidence import Observation, Observer
 from chaos.init.metrics_probe import FAILURES
@@ -107,9 +108,9 @@ def find_reload(service: Launched, observer: Observer, config: str, *, http: Seq
     else:
         found.tried.append("sighup: not tried (it reloads when its file changes)")
     for port, request in http if found.trigger is None else ():
-        what = f"POST {request.path}" + (" with the config" if request.body == "config" else "")
+        what = _shown(request)
         progress(f"reload: {what} on :{port}")
-        answer, seen = _watch_post(observer, port, request, config)
+        answer, seen = _watch_post(observer, what, port, request, config)
         ok = _alive_after(seen, revive) and answer == "2xx"
         found.tried.append(f"http ({what} on :{port}): answered {answer}; {seen.summary()}")
         if ok and seen.showed:
@@ -117,7 +118,8 @@ def find_reload(service: Launched, observer: Observer, config: str, *, http: Seq
             found.accepted.append(seen)
             break
     if found.trigger is not None and found.trigger is not ReloadTrigger.HTTP:
-        found.tried.append("http (POST /-/reload, POST /load): not tried (a reload was already seen)")
+        posts = ", ".join(dict.fromkeys(_shown(request) for _, request in http)) or "no HTTP port"
+        found.tried.append(f"http ({posts}): not tried (a reload was already seen)")
     if found.trigger is None and survived_hup:
         found.trigger, found.assumed = ReloadTrigger.SIGHUP, True
     if found.trigger is None:
@@ -181,10 +183,15 @@ def _trigger(service: Launched, found: ReloadFindings, text: str) -> Callable[[]
     return act
 
 
-def _watch_post(observer: Observer, port: int, request: HttpReload, config: str) -> tuple[str, Observation]:
-    """POST `request` (carrying `config` if it takes it) to `port`, watched: what it answered and what showed."""
+def _shown(request: HttpReload) -> str:
+    return f"POST {request.path}" + (" with the config" if request.body == "config" else "")
+
+
+def _watch_post(observer: Observer, what: str, port: int, request: HttpReload, config: str
+                ) -> tuple[str, Observation]:
+    """POST `request` (carrying `config` if it takes it) to `port`, watched as `what`: what it answered and what
+    showed."""
     answer: list[str] = []
-    what = f"POST {request.path}" + (" with the config" if request.body == "config" else "")
     seen = observer.watch(what, lambda: answer.append(_post(port, request, config)), written=config,
                           wait_s=SIGNAL_WAIT_S)
     return answer[0], seen
@@ -200,10 +207,8 @@ def _alive_after(seen: Observation, revive: Callable[[], None]) -> bool:
 
 def _post(port: int, request: HttpReload, config: str) -> str:
     """POST `request` to `port` (with `config` as the body when it takes one): 2xx, or what it answered."""
-    url = f"http://{LOOPBACK}:{port}{request.path}"
-    body = config.encode() if request.body == "config" else None
     try:
-        status = requests.post(url, data=body, headers=request.headers, timeout=2.0).status_code
+        status = post_reload(f"http://{LOOPBACK}:{port}", request, config).status_code
     except requests.RequestException as e:
         return f"no answer ({type(e).__name__})"
     return "2xx" if 200 <= status < 300 else f"HTTP {status}"

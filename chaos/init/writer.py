@@ -192,10 +192,9 @@ def _pace(f: Findings) -> tuple[int, int]:
     # Init's later writes came SETTLE_S (+ a poll) after a look it saw, so such a watcher's period is at least
     # L + SETTLE_S + POLL_S, and a watcher that draws its period anew at each reload may draw up to twice that
     period_ms = (f.reload.latency_s + SETTLE_S + POLL_S) * 1000 if f.reload is not None else 0.0
-    polling = latency_ms >= POLLING_MS
-    wanted = max(latency_ms * 4, 2 * period_ms if polling else 0.0)
-    interval = max(INTERVAL_MS, math.ceil(wanted / 250) * 250)
-    return interval, max(3000, math.ceil(max(latency_ms * 5, period_ms * 2 if polling else 0.0) / 500) * 500)
+    redrawn_ms = 2 * period_ms if latency_ms >= POLLING_MS else 0.0
+    interval = max(INTERVAL_MS, math.ceil(max(latency_ms * 4, redrawn_ms) / 250) * 250)
+    return interval, max(3000, math.ceil(max(latency_ms * 5, redrawn_ms) / 500) * 500)
 
 
 def _variants(f: Findings) -> bool:

@@ -227,29 +227,21 @@ class NetworkFault(Injector[AnyLinkFault]):
 
     @staticmethod
     def _stats(client: ProxyClient, names: list[str]) -> LinkStats:
-        total = LinkStats()
-        for name in names:
-            total = total + client.stats(name)
-        return total
+        return sum((client.stats(name) for name in names), LinkStats())
 
     @staticmethod
     def _turnarounds(client: ProxyClient, names: list[str], since_ns: int) -> Turnarounds:
         """The proxy's turnarounds on the links from `since_ns` to now."""
-        total = Turnarounds()
-        for name in names:
-            total = total + client.turnarounds(name, since_ns)
-        return total
+        return sum((client.turnarounds(name, since_ns) for name in names), Turnarounds())
 
     @staticmethod
     def _turnarounds_before(client: ProxyClient, names: list[str]) -> Turnarounds:
         """The proxy's turnarounds just before the fault: the last TURNAROUND_BEFORE_S, since each link's faults
         last changed (an earlier fault's delay is not this one's baseline)."""
         now = now_ns()
-        total = Turnarounds()
-        for name in names:
-            since = max(now - int(TURNAROUND_BEFORE_S * 1e9), client.stats(name).faults_changed_at_unix_ns)
-            total = total + client.turnarounds(name, since, now)
-        return total
+        window_start = now - int(TURNAROUND_BEFORE_S * 1e9)
+        return sum((client.turnarounds(name, max(window_start, client.stats(name).faults_changed_at_unix_ns), now)
+                    for name in names), Turnarounds())
 
     def _latency_before(self, ctx: InjectionContext, routed: list[RoutedLink]) -> float | None:
         """The median round trip crossing the link before the delay: the load's, or timed probes (etcd links)."""

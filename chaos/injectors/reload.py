@@ -35,6 +35,7 @@ from chaos.configs.identity import content_hash
 from chaos.configs.patch import diff
 from chaos.configs.tree import parse_path, plain
 from chaos.errors import ConfigError, InjectionFailed, PlatformError, ScenarioError, TargetDown, TargetError
+from chaos.http_reload import post_reload
 from chaos.injectors.base import (
     FaultOutcome,
     InjectionContext,
@@ -486,8 +487,7 @@ class ReloadStorm(Injector[ReloadStormParams]):
         elif config.trigger is ReloadTrigger.HTTP:
             request = config.http_reload
             try:
-                requests.post(target.endpoint_for(request.port).url + request.path, timeout=2,
-                              data=text.encode() if request.body == "config" else None, headers=request.headers)
+                post_reload(target.endpoint_for(request.port).url, request, text)
             except (requests.RequestException, PlatformError) as e:
                 ctx.timeline.record(EventKind.RELOAD_TRIGGER_FAILED, self.name, target=target.spec.name,
                                     error=str(e), target_down=False)

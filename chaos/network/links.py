@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from chaos.load.spec import DnsOptions
 from chaos.targets import TargetSpec
 
 
@@ -123,9 +124,7 @@ def load_transport(user: str, options: Mapping[str, Any]) -> Transport:
     (HTTP, gRPC, DNS over TCP, a user's own Locust user)."""
     if user != "dns":
         return Transport.TCP
-    dns = options.get("dns") or {}
-    protocol = dns.get("protocol", "udp") if isinstance(dns, Mapping) else getattr(dns, "protocol", "udp")
-    return Transport.UDP if protocol == "udp" else Transport.TCP
+    return Transport(DnsOptions.model_validate(options.get("dns") or {}).protocol)
 
 
 # -- upstream addresses in a target's text --------------------------------------------------------

@@ -14,13 +14,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-_NAME = r"^[a-z][a-z0-9_-]{0,30}$"
+from chaos.configs.placeholders import PORT_NAME
 
 
 class _Probe(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    port: str | None = Field(None, pattern=_NAME, description="Named extra port to read from (None: the main one)")
+    port: str | None = Field(None, pattern=PORT_NAME, description="Named extra port to read from (None: the main one)")
 
 
 class HeaderProbe(_Probe):

@@ -275,19 +275,24 @@ def _plan_links(scenario: Scenario, targets: tuple[TargetSpec, ...], etcd: EtcdE
         injector = create(fault.injector, fault.params, fault.target)
         if not isinstance(injector, NeedsLinks):
             continue
-        if not kind.routes_links:
-            raise UsageError(_in_file(scenario, f"{fault.injector}: network faults run on the local platform so far "
-                                                f"(the {kind.name} platform routes no links through chaosproxy); "
-                                                "run this scenario with --platform local", number))
         member = injector.link_member()
         for request in injector.link_requests():
-            problem = network.link_problem(request, member, targets, shape, loaded)
-            if problem is None and request.kind is LinkKind.LOAD:  # its transport follows the load's
-                load = next(load for load in loads if (load.target, load.port) == (request.target, request.port))
+            load = next((load for load in loads if request.kind is LinkKind.LOAD
+                         and (load.target, load.port) == (request.target, request.port)), None)
+            if load is not None:  # a load link's transport follows the load's
                 request = replace(request, protocol=network.load_transport(load.user, load.options))
+            spec = next((t for t in targets if t.name == request.target), None)
+            if (refused := kind.link_refusal(request, spec)) is not None:
+                raise UsageError(_in_file(scenario, f"{fault.injector} on {fault.target or 'etcd'}: {refused}",
+                                          number))
+            problem = network.link_problem(request, member, targets, shape, loaded)
+            if problem is None and load is not None:
                 problem = injector.transport_problem(request.protocol)
                 if problem is not None:
                     problem = f"the load link carries {request.protocol} ({load.user} load): {problem}"
+                elif load.worker_pods:
+                    problem = ("the load link carries the load this run drives itself; worker pods send theirs to "
+                               "the Service directly, past the link: drop `load.worker_pods`")
             if problem is not None:
                 raise ScenarioError(_in_file(scenario, f"{fault.injector} on {fault.target or 'etcd'}: {problem}",
                                              number))
@@ -383,7 +388,7 @@ def describe(plan: Plan) -> list[str]:
     else:
         lines.append("etcd: none")
     etcd_shape = None if plan.etcd is None else network.EtcdShape(plan.etcd.members, plan.etcd.external is not None)
-    lines += network.describe(plan.links, plan.targets, etcd_shape)
+    lines += network.describe(plan.links, plan.targets, etcd_shape, kind.link_placement())
     if not plan.loads:
         lines.append("load: none")
     for load in plan.loads:

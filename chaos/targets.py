@@ -195,12 +195,13 @@ class Deployed(_Frozen):
 
 
 class WorkloadChange(enum.StrEnum):
-    """What a fault changes of a deployed workload besides its ConfigMap: the dry run names it and the access
-    review asks for its verb before anything is touched."""
+    """What a fault changes of a deployed workload besides its ConfigMap, or adds beside it in its namespace: the dry
+    run names it and the access review asks for its verbs before anything is touched."""
 
     PODS = "pods"
     ENV = "env"
     RESIZE = "resize"
+    FRONT_PROXY = "front-proxy"
 
     @property
     def shown(self) -> str:
@@ -208,18 +209,22 @@ class WorkloadChange(enum.StrEnum):
         return _CHANGE_SHOWN[self]
 
     @property
-    def rbac(self) -> tuple[str, str, str, str]:
-        """The verb it needs, as (verb, resource, API group, subresource); resource `{workload}` is the workload's
-        own kind (deployments, statefulsets, ...), and a change of the workload needs one named."""
+    def rbac(self) -> tuple[tuple[str, str, str, str], ...]:
+        """The verbs it needs, each as (verb, resource, API group, subresource); resource `{workload}` is the
+        workload's own kind (deployments, statefulsets, ...), and a change of the workload needs one named."""
         return _CHANGE_RBAC[self]
 
 
 _CHANGE_SHOWN = {WorkloadChange.PODS: "pods (deleted; the workload replaces them)",
                  WorkloadChange.ENV: "container env (a rollout, rolled back)",
-                 WorkloadChange.RESIZE: "running pod's CPU/memory limits (resized in place, resized back)"}
-_CHANGE_RBAC = {WorkloadChange.PODS: ("delete", "pods", "", ""),
-                WorkloadChange.ENV: ("patch", "{workload}", "apps", ""),
-                WorkloadChange.RESIZE: ("patch", "pods", "", "resize")}
+                 WorkloadChange.RESIZE: "running pod's CPU/memory limits (resized in place, resized back)",
+                 WorkloadChange.FRONT_PROXY: "load, through a chaosproxy pod of the run's in front of its Service "
+                                             "(created in its namespace, deleted at the end)"}
+_CHANGE_RBAC = {WorkloadChange.PODS: (("delete", "pods", "", ""),),
+                WorkloadChange.ENV: (("patch", "{workload}", "apps", ""),),
+                WorkloadChange.RESIZE: (("patch", "pods", "", "resize"),),
+                WorkloadChange.FRONT_PROXY: (("create", "pods", "", ""), ("delete", "pods", "", ""),
+                                             ("create", "pods", "", "portforward"))}
 
 
 class TargetSpec(_Frozen):
@@ -273,7 +278,8 @@ class TargetSpec(_Frozen):
 
 
 def with_workload_change(spec: TargetSpec, change: WorkloadChange) -> TargetSpec:
-    """`spec` whose faults also change `change` (pods, env, resize) of its deployed workload; others unchanged."""
+    """`spec` whose faults also change `change` (pods, env, resize, a front proxy) of its deployed workload; others
+    unchanged."""
     if spec.deployed is None or change in spec.workload_changes:
         return spec
     return spec.model_copy(update={"workload_changes": (*spec.workload_changes, change)})

@@ -19,6 +19,7 @@ from chaos.errors import InjectionFailed, RevertFailed, ScenarioError
 from chaos.injectors.base import FaultOutcome, InjectionContext, Injector
 from chaos.injectors.network_params import (
     AnyLinkFault,
+    Direction,
     EtcdClientFault,
     EtcdPeerFault,
     LoadFault,
@@ -31,6 +32,7 @@ from chaos.network.links import LEADER, LinkKind, LinkRequest, Transport, load_l
 from chaos.network.proxy import FaultSpec, LinkStats, ProxyClient, ProxyError, Turnarounds
 from chaos.network.routing import LinkRouting, RoutedLink, RunLinks
 from chaos.platform.abilities import missing
+from chaos.targets import TargetSpec, WorkloadChange, with_workload_change
 from chaos.timeline import EventKind, now_ns
 
 #: Time to let requests already in flight pass before the requests timed during a fault count.
@@ -56,7 +58,7 @@ class NetworkFault(Injector[AnyLinkFault]):
         if not isinstance(params, EtcdPeerFault) and not target:
             raise ScenarioError(f"injector network: link {params.link} is a target's: give the fault a `target`")
         super().__init__(params, target, steady_state=steady_state)
-        self._applied: list[str] = []
+        self._applied: list[tuple[str, str]] = []  # (link, fault kind): a partition puts blackholes on client links
         self._client: ProxyClient | None = None
         self._event: dict[str, Any] = {}
         self._figures: dict[str, Any] = {}
@@ -64,8 +66,9 @@ class NetworkFault(Injector[AnyLinkFault]):
     # -- plan time ---------------------------------------------------------------------------
     def link_requests(self) -> tuple[LinkRequest, ...]:
         p = self.params
-        if isinstance(p, EtcdPeerFault):
-            return (LinkRequest(LinkKind.ETCD_PEER),)
+        if isinstance(p, EtcdPeerFault):  # a partition's targets: their etcd-client links, routed from the start
+            targets = partition.targets_named(p.groups) if self._partition and p.groups else []
+            return (LinkRequest(LinkKind.ETCD_PEER), *(LinkRequest(LinkKind.ETCD_CLIENT, t) for t in targets))
         if isinstance(p, EtcdClientFault):
             return (LinkRequest(LinkKind.ETCD_CLIENT, self.target_name),)
         if isinstance(p, LoadFault):
@@ -83,6 +86,11 @@ class NetworkFault(Injector[AnyLinkFault]):
 
     def transport_problem(self, transport: Transport) -> str | None:
         return self.params.transport_problem(transport)
+
+    def shape_target(self, spec: TargetSpec) -> TargetSpec:
+        """A deployed service's load link is a chaosproxy pod of the run's in front of its Service: the run must be
+        allowed to create and delete it (checked before anything changes)."""
+        return with_workload_change(spec, WorkloadChange.FRONT_PROXY) if isinstance(self.params, LoadFault) else spec
 
     def expected_duration_s(self) -> float:
         return self.params.duration_s + 20.0  # + finding the leader, latency probes, the load's results arriving
@@ -110,24 +118,25 @@ class NetworkFault(Injector[AnyLinkFault]):
         if not routed:
             raise InjectionFailed(f"no {kind} link of {self.target_name or 'etcd'} was routed in this run")
         names = [link.name for link in routed]
-        client = self._client = links.client
+        client = self._client = links.client_for(names)
         old_leader = ctx.etcd.leader() if kind is LinkKind.ETCD_PEER and ctx.etcd is not None else None
         before_ms = self._latency_before(ctx, routed) if p.fault is NetFault.DELAY else None
         self._event = {"link": p.link, "links": names, "target": self.target_name, "member": member}
         specs = {name: p.spec() for name in names}
         groups: list[list[str]] = []
+        kept: list[str] = []  # partition: the targets' client links left open, read for the figures only
         if self._partition:
-            groups, specs = self._partition_specs(ctx, routed, old_leader)
+            groups, specs, kept = self._partition_specs(ctx, links, routed, old_leader)
             names = sorted(specs)
-            self._event["groups"] = groups
+            self._event.update(links=names, groups=groups)
         if old_leader is not None and p.fault is NetFault.BLACKHOLE and old_leader[0].name == member:
             ctx.timeline.record(EventKind.ETCD_LEADER_LOST, "etcd", operation="network-blackhole-leader",
                                 leader=member)
         try:
             turn_before = self._turnarounds_before(client, names) if p.fault is NetFault.DELAY else None
-            before = self._stats(client, names)
+            before = self._each_stats(client, names + kept)
             applied = [self._apply(client, name, specs[name]) for name in names]
-            under = self._stats(client, names)
+            under = self._each_stats(client, names + kept)
         except ProxyError as e:
             raise InjectionFailed(f"chaosproxy: {e}") from e
         applied_ns = max(applied)
@@ -138,13 +147,15 @@ class NetworkFault(Injector[AnyLinkFault]):
         new_leader = self._watch_leader(ctx, old_leader, applied_ns, end) if old_leader is not None else None
         ctx.sleep_until(end)
         try:
-            delta = proof.under_fault(before, under, self._stats(client, names))
+            end_stats = self._each_stats(client, names + kept)
+            each = {name: proof.under_fault(before[name], under[name], end_stats[name]) for name in names + kept}
+            delta = sum((each[name] for name in names), LinkStats())
             turn = None if turn_before is None else \
                 (turn_before, self._turnarounds(client, names, applied_ns + int(SETTLE_S * 1e9)))
         except ProxyError as e:
             raise InjectionFailed(f"chaosproxy: {e}") from e
         seconds = (now_ns() - applied_ns) / 1e9
-        found = partition.proof(delta, groups) if self._partition else \
+        found = self._partition_proof(each, specs, kept, groups) if self._partition else \
             self._judge(routed, delta, before_ms, during_ms, seconds, turn)
         figures = {"link": p.link, "links": names, "fault": p.fault.value, **found.figures}
         if new_leader is not None:
@@ -166,15 +177,15 @@ class NetworkFault(Injector[AnyLinkFault]):
             return
         removed: list[Any] = []
         try:
-            for name in applied:  # its own kind only: another fault may hold the link too
-                removed += self._client.clear_fault(name, self.params.fault.value)
+            for name, kind in applied:  # its own kind only: another fault may hold the link too
+                removed += self._client.clear_fault(name, kind)
         except ProxyError as e:
             links = ctx.platform.network_links if isinstance(ctx.platform, LinkRouting) else None
-            if links is not None and not links.proxy_running:  # the proxy is gone, and its faults with it
+            if links is not None and not links.proxy_running(applied[0][0]):  # the proxy is gone, its faults with it
                 removed.append({"note": f"chaosproxy exited: {e}"})
             else:
-                raise RevertFailed(f"network fault still on {', '.join(applied)}: {e}; stop the run (its chaosproxy, "
-                                   "and every fault on it, goes with it)") from e
+                raise RevertFailed(f"network fault still on {', '.join(name for name, _ in applied)}: {e}; stop the "
+                                   "run (its chaosproxy, and every fault on it, goes with it)") from e
         finally:
             details = {**self._event, **self._figures, "removed": removed, "removed_ns": now_ns()}
             ctx.timeline.record(EventKind.NETWORK_FAULT_REMOVED, self.name, **details)
@@ -190,8 +201,13 @@ class NetworkFault(Injector[AnyLinkFault]):
         return links
 
     def _member(self, ctx: InjectionContext) -> str | None:
-        """The member named, with `leader` resolved to whoever leads now."""
+        """The member named, with `leader` resolved to whoever leads now, and `m<i>` to the i-th member as the
+        platform names it (on Kubernetes, the StatefulSet's pod `etcd-<i>`)."""
         member = self.link_member()
+        if member is not None and member != LEADER and ctx.etcd is not None:
+            index = int(member[1:]) if member[:1] == "m" and member[1:].isdigit() else None
+            if index is not None and index < len(ctx.etcd.members):
+                return str(ctx.etcd.members[index].name)
         if member != LEADER:
             return member
         assert ctx.etcd is not None  # available() said so
@@ -202,16 +218,20 @@ class NetworkFault(Injector[AnyLinkFault]):
 
     def _apply(self, client: ProxyClient, name: str, spec: FaultSpec) -> int:
         applied = client.set_fault(name, spec)
-        self._applied.append(name)
+        self._applied.append((name, spec.kind))
         return applied
 
-    def _partition_specs(self, ctx: InjectionContext, routed: list[RoutedLink],
-                         leader: Any) -> tuple[list[list[str]], dict[str, FaultSpec]]:
-        """The groups as member names, and each peer link's partition: the PIDs of the members outside its group."""
+    def _partition_specs(self, ctx: InjectionContext, links: RunLinks, routed: list[RoutedLink],
+                         leader: Any) -> tuple[list[list[str]], dict[str, FaultSpec], list[str]]:
+        """The groups (members, then targets) and each link's fault: a peer link's partition (the PIDs of the members
+        outside its group), a blackhole both ways on a target's client link to a member outside its group; and the
+        targets' client links left open (to their own group's members)."""
         assert isinstance(self.params, EtcdPeerFault) and self.params.groups is not None and ctx.etcd is not None
         members = [m.name for m in ctx.etcd.members]
+        clients = links.routed(LinkKind.ETCD_CLIENT)
         try:
-            groups = partition.resolve_groups(self.params.groups, members, leader[0].name if leader else None)
+            groups = partition.resolve_groups(self.params.groups, members, leader[0].name if leader else None,
+                                              sorted({str(link.target) for link in clients}))
         except partition.GroupsError as e:
             raise InjectionFailed(f"partition: {e}") from e
         pids = partition.member_pids(ctx.etcd.members)
@@ -223,11 +243,28 @@ class NetworkFault(Injector[AnyLinkFault]):
         specs = {by_member[member]: self.params.partition_spec(sources)
                  for member, sources in partition.cut_sources(groups, pids).items()
                  if sources and member in by_member}
-        return groups, specs
+        targets = partition.group_targets(self.params.groups)
+        cut = partition.cut_clients(groups, targets)
+        blackhole = FaultSpec(NetFault.BLACKHOLE.value, Direction.BOTH.value)
+        specs.update({link.name: blackhole for link in clients if link.member in cut.get(str(link.target), ())})
+        kept = sorted(link.name for link in clients if link.target in cut and link.name not in specs)
+        if cut:
+            self._event["clients_cut"] = cut
+        return partition.shown(groups, targets), specs, kept
 
     @staticmethod
-    def _stats(client: ProxyClient, names: list[str]) -> LinkStats:
-        return sum((client.stats(name) for name in names), LinkStats())
+    def _partition_proof(each: dict[str, LinkStats], specs: dict[str, FaultSpec], kept: list[str],
+                         groups: list[list[str]]) -> proof.Proof:
+        """The partition's proof from each link's counts: the peer links' summed, the client links' one by one."""
+        peers = [name for name, spec in specs.items() if spec.kind == NetFault.PARTITION.value]
+        return partition.proof(sum((each[name] for name in peers), LinkStats()), groups,
+                               clients={name: each[name] for name in specs if name not in peers},
+                               kept={name: each[name] for name in kept}, peers=bool(peers))
+
+    @staticmethod
+    def _each_stats(client: ProxyClient, names: list[str]) -> dict[str, LinkStats]:
+        """Each link's counters, by name (summed where one figure covers all the fault's links)."""
+        return {name: client.stats(name) for name in names}
 
     @staticmethod
     def _turnarounds(client: ProxyClient, names: list[str], since_ns: int) -> Turnarounds:

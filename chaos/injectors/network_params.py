@@ -7,7 +7,8 @@ is a name or `leader`, whoever leads when the fault starts), `load` (the load's 
 and `upstream` (a host:port the target's command, env or config names, TCP or UDP; a load link is UDP when the
 load is DNS over UDP). Faults, per
 direction (`upstream`: toward what the link leads to, i.e. requests; `downstream`: back; `both`):
-delay (+ jitter), loss, blackhole, reset, bandwidth.
+delay (+ jitter), loss, blackhole, reset, bandwidth; on etcd-peer, partition: groups of members,
+and of targets (by their etcd-client links), cut off from each other (chaos.network.partition).
 
 Kept apart from the injector (chaos.injectors.network) so each stays one concept: what a scenario may
 write, and what the fault does with it.
@@ -22,7 +23,9 @@ from pydantic import Field, model_validator
 
 from chaos.injectors.base import InjectorParams, by_mode
 from chaos.network.links import ADDRESS, LEADER, Transport
+from chaos.network.partition import MEMBER_NAME, OTHERS
 from chaos.network.proxy import FaultSpec
+from chaos.targets import TargetSpec
 
 
 class NetFault(enum.StrEnum):
@@ -40,8 +43,10 @@ class Direction(enum.StrEnum):
     BOTH = "both"
 
 
-#: A name in a partition's group: a member, `leader` or `others`.
-GROUP_NAME = r"^(m[0-9]+|leader|others)$"
+#: A target's name: TargetSpec.name's own pattern, read from the model so the two cannot drift apart.
+TARGET_NAME: str = next(m.pattern for m in TargetSpec.model_fields["name"].metadata if getattr(m, "pattern", None))
+#: A name in a partition's group: a member, `leader`, `others`, or a target of the scenario (its etcd-client links).
+GROUP_NAME = rf"^({MEMBER_NAME}|{LEADER}|{OTHERS})$|{TARGET_NAME}"
 
 #: The fields each fault takes (besides direction and duration_s).
 FAULT_FIELDS: dict[NetFault, tuple[str, ...]] = {
@@ -54,7 +59,7 @@ class _LinkFault(InjectorParams):
     fault: NetFault = Field(description="delay (latency_ms, jitter_ms), loss (probability: of new TCP connections, "
                                         "or of UDP datagrams), blackhole (bytes discarded, never answered), reset "
                                         "(every connection closed with an RST), bandwidth (bytes_per_s), partition "
-                                        "(groups; link etcd-peer)")
+                                        "(groups of members and targets; link etcd-peer)")
     direction: Direction = Field(Direction.BOTH, description="upstream: toward what the link leads to (requests); "
                                                              "downstream: back (responses); both: each way (a delay "
                                                              "on both adds its latency twice to a round trip)")
@@ -65,9 +70,12 @@ class _LinkFault(InjectorParams):
                                                                     "with an RST, or of UDP datagrams dropped")
     bytes_per_s: int | None = Field(None, ge=1, description="bandwidth: the rate each faulted direction is paced to")
     groups: tuple[tuple[Annotated[str, Field(pattern=GROUP_NAME)], ...], ...] | None = Field(
-        None, min_length=2, description="partition: the etcd members in groups cut off from each other, both ways, "
-                                        "e.g. [[leader], [others]]: member names (m0, m1, ...), `leader` (whoever "
-                                        "leads when it starts), `others` (every member no group names)")
+        None, min_length=2, description="partition: the etcd members, and targets that are their clients, in groups "
+                                        "cut off from each other, both ways, e.g. [[leader], [others]] or [[leader, "
+                                        "kvd], [others]]: member names (m0, m1, ...), `leader` (whoever leads when it "
+                                        "starts), `others` (every member no group names), target names (a target's "
+                                        "etcd-client links to the members outside its group are blackholed both "
+                                        "ways; a target no group names is untouched)")
     duration_s: float = Field(5.0, gt=0, le=3600, description="How long the fault stays on the link")
 
     def transport(self) -> Transport | None:
@@ -137,11 +145,11 @@ class EtcdPeerFault(_LinkFault):
         if self.groups is None:
             raise ValueError("fault partition needs groups, e.g. [[leader], [others]]")
         if any(not group for group in self.groups):
-            raise ValueError("groups: each group needs at least one member")
+            raise ValueError("groups: each group needs at least one member or target")
         names = [name for group in self.groups for name in group]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
-            raise ValueError(f"groups: {', '.join(twice)} named twice: a member is in one group")
+            raise ValueError(f"groups: {', '.join(twice)} named twice: a member or a target is in one group")
 
 
 class LoadFault(_LinkFault):

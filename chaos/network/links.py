@@ -177,6 +177,11 @@ def link_problem(request: LinkRequest, member: str | None, targets: Sequence[Tar
         names = member_names(etcd.members)
         if member not in (None, LEADER, *names):
             return f"member {member!r} is not one of the etcd members ({', '.join(names)}) or `{LEADER}`"
+    if request.kind is LinkKind.ETCD_CLIENT and spec is None:
+        known = ", ".join(s.name for s in targets) or "none"
+        return (f"{request.target!r} is not a target of this scenario ({known}), so it has no etcd-client link: name "
+                f"one of its targets (a partition's groups name etcd members m0, m1, ..., `{LEADER}`, `others` or "
+                "targets)")
     if request.kind is LinkKind.ETCD_CLIENT and spec is not None and not spec.needs_etcd:
         return (f"target {spec.name} has no etcd (it takes no {{etcd_endpoints}}), so it has no etcd-client link: "
                 "fault a target that uses etcd, or use link upstream for an address of its own")
@@ -192,12 +197,16 @@ def link_problem(request: LinkRequest, member: str | None, targets: Sequence[Tar
     return None
 
 
-def describe(plan: LinkPlan, targets: Sequence[TargetSpec], etcd: EtcdShape | None) -> list[str]:
-    """The dry run's lines: the proxy, and each link it would route."""
+#: Where the local platform's chaosproxy runs, as the dry run says it.
+LOCAL_PROXY = "chaosproxy (go_targets/cmd/chaosproxy) on loopback, started with the run"
+
+
+def describe(plan: LinkPlan, targets: Sequence[TargetSpec], etcd: EtcdShape | None,
+             proxy: str = LOCAL_PROXY) -> list[str]:
+    """The dry run's lines: the proxy (`proxy`: where the platform runs it), and each link it would route."""
     if not plan:
         return []
-    lines = ["network: chaosproxy (go_targets/cmd/chaosproxy) on loopback, started with the run; links routed "
-             "through it from the start:"]
+    lines = [f"network: {proxy}; links routed through it from the start:"]
     members = member_names(etcd.members) if etcd is not None else []
     by_name = {spec.name: spec for spec in targets}
     for request in plan.requests:

@@ -220,8 +220,9 @@ def median(values: Sequence[float]) -> float | None:
 
 
 def version_urls(links: Sequence[RoutedLink]) -> list[str]:
-    """etcd answers GET /version on its client and its peer port: a request that crosses each link."""
-    return [f"http://{link.listen}/version" for link in links]
+    """etcd answers GET /version on its client and its peer port: a request that crosses each link this host reaches
+    (a link it cannot reach is judged by the proxy's turnaround instead)."""
+    return [f"http://{link.probe}/version" for link in links if link.probe is not None]
 
 
 def load_p50(timeline: Timeline, start_ns: int, end_ns: int) -> float | None:
@@ -232,6 +233,8 @@ def load_p50(timeline: Timeline, start_ns: int, end_ns: int) -> float | None:
 
 def probe(urls: Sequence[str], count: int, timeout_s: float) -> list[float]:
     """Round-trip times (ms) of `count` GETs, spread over `urls` (each a keep-alive session); failures skipped."""
+    if not urls:  # no link this host reaches: nothing to time
+        return []
     sessions = {url: requests.Session() for url in urls}
     times: list[float] = []
     try:

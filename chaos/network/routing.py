@@ -1,16 +1,19 @@
-"""The platform side of links: the run's chaosproxy, started at the first link, and every link created.
+"""The platform side of links: the run's chaosproxies, and every link created on them.
 
-A platform that can route links (`LinkRouting`, the local platform) is handed the plan's `LinkPlan`
-before etcd and the targets start; it keeps a `RunLinks`, which creates each link when the address
-it stands for is first needed (an etcd member's peer URL, a target's {etcd_endpoints}, an upstream
-in its command or config, the load's host), records it on the timeline, and stops the proxy when the
-platform closes. Injectors find their links here by kind, target and member.
+A platform that can route links (`LinkRouting`) is handed the plan's `LinkPlan` before etcd and the
+targets start, and keeps a `RunLinks`. On the local platform one chaosproxy serves the run: it is
+started at the first link, and each link is created when the address it stands for is first needed
+(an etcd member's peer URL, a target's {etcd_endpoints}, an upstream in its command or config, the
+load's host). On Kubernetes each target's pod has a chaosproxy sidecar started with its links; the
+platform `adopt`s them once the pod runs. Either way every link is recorded on the timeline, its
+proxy answers the injectors (`client_for`), and every proxy is stopped when the platform closes.
+Injectors find their links here by kind, target and member.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -41,36 +44,62 @@ class RoutedLink:
     #: The etcd member it leads to (etcd links), else None.
     member: str | None
     protocol: str
-    #: Where the proxy listens for it.
+    #: Where the proxy listens for it (on Kubernetes: inside the target's pod).
     listen: str
     upstream: str
+    #: Where this host reaches the link to time requests through it: `listen` on the local platform; for a
+    #: sidecar's link (listening in the pod), a port-forward to it, or None where there is none.
+    probe: str | None = None
+
+
+class LinkProxy(Protocol):
+    """A chaosproxy holding links: the run's own process (`ChaosProxy`), or a pod's sidecar reached by a tunnel."""
+
+    @property
+    def client(self) -> ProxyClient: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def stop(self) -> None: ...
 
 
 class RunLinks:
-    """The links of one run, through one chaosproxy started by `start_proxy` when the first link is made."""
+    """The links of one run: made on one chaosproxy started by `start_proxy` when the first link is made (the local
+    platform), or adopted from the sidecars that hold them (Kubernetes)."""
 
-    def __init__(self, plan: LinkPlan, *, start_proxy: Callable[[], ChaosProxy], timeline: Timeline) -> None:
+    def __init__(self, plan: LinkPlan, *, timeline: Timeline,
+                 start_proxy: Callable[[], ChaosProxy] | None = None) -> None:
         self.plan = plan
         self._start_proxy = start_proxy
         self.timeline = timeline
         self._proxy: ChaosProxy | None = None
         self._links: dict[str, RoutedLink] = {}
+        self._holders: dict[str, LinkProxy] = {}  # link name -> the proxy it is on
         self._lock = threading.Lock()
 
     # -- for the injectors -------------------------------------------------------------------
-    @property
-    def client(self) -> ProxyClient:
-        """The proxy's control API; ProxyNotReady when no link was made (so no proxy runs)."""
-        if self._proxy is None:
-            raise ProxyNotReady("no link was routed in this run, so no chaosproxy runs")
-        return self._proxy.client
+    def client_for(self, names: Iterable[str]) -> ProxyClient:
+        """The control API of the proxy holding every link in `names`; ProxyNotReady when none holds them."""
+        with self._lock:
+            holders = {id(self._holders[n]): self._holders[n] for n in names if n in self._holders}
+        if len(holders) != 1:
+            held = "no proxy holds them" if not holders else "they are on different proxies"
+            raise ProxyNotReady(f"links {', '.join(names)}: {held}; a fault acts on the links of one proxy")
+        return next(iter(holders.values())).client
 
-    @property
-    def proxy_running(self) -> bool:
-        return self._proxy is not None and self._proxy.running
+    def proxy_running(self, name: str) -> bool:
+        """Whether the proxy holding link `name` still runs (its faults are gone with it when not)."""
+        with self._lock:
+            holder = self._holders.get(name)
+        return holder is not None and holder.running
 
     @property
     def proxy_pid(self) -> int | None:
+        """The PID of the run's own chaosproxy (None: none runs here, e.g. sidecars only)."""
         return self._proxy.pid if self._proxy is not None else None
 
     def routed(self, kind: LinkKind, *, target: str | None = None, member: str | None = None) -> list[RoutedLink]:
@@ -88,14 +117,33 @@ class RunLinks:
             if name in self._links:
                 return self._links[name]
             if self._proxy is None:
+                if self._start_proxy is None:
+                    raise ProxyNotReady(f"link {name}: this platform makes no links of its own (its proxies are "
+                                        "sidecars started with their links)")
                 self._proxy = self._start_proxy()
             made = self._proxy.client.create_link(name, upstream, protocol=str(protocol))
-            link = RoutedLink(name, kind, target, member, made.protocol, made.listen, made.upstream)
+            link = RoutedLink(name, kind, target, member, made.protocol, made.listen, made.upstream,
+                              probe=made.listen)
             self._links[name] = link
-        self.timeline.record(EventKind.NETWORK_LINK, name, link=str(kind), target=target, member=member,
-                             listen=link.listen, upstream=link.upstream, protocol=link.protocol,
-                             proxy_pid=self._proxy.pid)
+            self._holders[name] = self._proxy
+        self._record(link, self._proxy.pid)
         return link
+
+    def adopt(self, proxy: LinkProxy, links: Iterable[RoutedLink]) -> None:
+        """Take `links`, made by `proxy` itself (a sidecar started with them), as this run's; a restarted pod's
+        proxy replaces the old one for the same links."""
+        links = list(links)
+        with self._lock:
+            for link in links:
+                self._links[link.name] = link
+                self._holders[link.name] = proxy
+        for link in links:
+            self._record(link, proxy.pid)
+
+    def _record(self, link: RoutedLink, pid: int | None) -> None:
+        self.timeline.record(EventKind.NETWORK_LINK, link.name, link=str(link.kind), target=link.target,
+                             member=link.member, listen=link.listen, upstream=link.upstream, protocol=link.protocol,
+                             proxy_pid=pid)
 
     def peer_address(self, member: str, peer_port: int) -> str:
         """What etcd member `member` advertises as its peer address: its etcd-peer link."""
@@ -131,10 +179,19 @@ class RunLinks:
         return parts._replace(netloc=link.listen).geturl()
 
     def close(self) -> None:
-        """Stop the proxy (closing every link and connection)."""
-        proxy, self._proxy = self._proxy, None
-        if proxy is not None:
-            proxy.stop()
+        """Stop every proxy (the run's own closes every link and connection; a sidecar's tunnel is closed)."""
+        with self._lock:
+            proxies = list({id(p): p for p in self._holders.values()}.values())
+            self._proxy = None
+            self._holders.clear()
+        errors = []
+        for proxy in proxies:
+            try:
+                proxy.stop()
+            except Exception as e:  # every proxy is stopped, whatever one of them says
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
 
 @runtime_checkable

@@ -22,6 +22,7 @@ from chaos.targets import TargetSpec
 
 if TYPE_CHECKING:
     from chaos.build import Binaries
+    from chaos.network.links import LinkRequest
     from chaos.platform.base import Platform
     from chaos.timeline import Timeline
 
@@ -33,9 +34,6 @@ class PlatformKind(ABC):
     #: Does a run here work on a Kubernetes cluster (one is opened first), so it can delete a team etcd's
     #: leader pod and read TLS files from a Secret?
     on_cluster: ClassVar[bool]
-    #: Can a run here route links (etcd client and peer traffic, the load, a target's upstreams) through
-    #: chaosproxy from the start, so `network` faults can be put on them?
-    routes_links: ClassVar[bool] = False
 
     @abstractmethod
     def open(self, *, timeline: Timeline, binaries: Binaries, run_dir: Path | None, stack: ExitStack, keep: bool,
@@ -65,6 +63,16 @@ class PlatformKind(ABC):
     def shown_deployed(self, spec: TargetSpec) -> list[str]:
         """The dry run's lines for a service already deployed (only a cluster platform runs one)."""
         return []
+
+    def link_refusal(self, request: LinkRequest, spec: TargetSpec | None) -> str | None:
+        """Why a run here cannot route `request` (of target `spec`, None for etcd's own links) through chaosproxy
+        from the start, so a `network` fault could act on it (the plan refuses the fault with this), else None."""
+        return (f"the {self.name} platform routes no links through chaosproxy; run this scenario with "
+                "--platform local")
+
+    def link_placement(self) -> str:
+        """Where the chaosproxy holding a run's links runs here, for the dry run."""
+        return "no chaosproxy (this platform routes no links)"
 
     def external_etcd_refusal(self, targets: tuple[TargetSpec, ...], tls: bool) -> str | None:
         """Why targets here cannot reach the team's etcd (over TLS when `tls`), else None."""

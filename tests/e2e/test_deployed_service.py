@@ -249,6 +249,32 @@ def test_a_crash_of_a_deployed_service_is_seen_from_its_pods(shop: Shop, tmp_pat
     assert "concurrent map" in panics["summary"], panics["summary"]
 
 
+def test_a_delay_on_a_deployed_services_load_link_crosses_a_proxy_in_front_of_its_service(
+        shop: Shop, tmp_path: Path) -> None:
+    """The team's pods are not changed: a chaosproxy pod of the run's forwards the load to the Service, the delay put
+    on it lands in the report, and the pod is gone after the run."""
+    from kubernetes import client as client_module
+
+    client: Any = client_module
+    delay = [{"injector": "network", "target": "web", "params": {"link": "load", "fault": "delay", "latency_ms": 50,
+                                                                 "direction": "upstream", "duration_s": 3}}]
+    scenario = write_scenario(tmp_path, shop.namespace, service="web", faults=delay, oracles=["panics"],
+                              observe_s=1)
+    result = _gochaos(shop, "run", str(scenario), "--platform", "kubernetes", "--kind-cluster", shop.kind.name,
+                      "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    print(result.stdout[-3000:], result.stderr[-2000:], sep="\n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    (fault,) = report["faults"]
+    assert fault["landed"] and fault["details"]["measured_by"] == "the load's requests", fault
+    assert 0.7 <= fault["details"]["observed_share"] <= 1.3, fault["summary"]
+    (link,) = [e for e in report["events"] if e["kind"] == "network.link"]
+    assert link["source"] == "load.web" and link["details"]["upstream"].startswith(f"web.{shop.namespace}.svc:")
+    pods = client.CoreV1Api(shop.access.api).list_namespaced_pod(
+        shop.namespace, label_selector="app.kubernetes.io/name=chaosproxy").items
+    assert all(pod.metadata.deletion_timestamp for pod in pods), "the front proxy outlived its run"
+
+
 @pytest.mark.parametrize(("change", "code", "message"), [
     ({"namespace": "closed"}, 2, f"has not opted in to chaos (label {OPT_IN_LABEL}={OPT_IN_VALUE} is missing)"),
     ({"workload": "deployment/wbe"}, 2, "deployment/wbe is not in namespace"),

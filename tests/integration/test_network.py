@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from chaos.platform.local.platform import LocalPlatform
 from chaos.runner import run_scenario
 from chaos.scenario import load_scenario, parse_scenario, resolve
 from chaos.targets import Readiness, RestartPolicy, TargetSpec
-from chaos.timeline import EventKind, Timeline
+from chaos.timeline import Event, EventKind, Timeline
 from chaos.verdict import Status
 
 pytestmark = pytest.mark.integration
@@ -58,6 +59,18 @@ load: null
 windows: {baseline_s: 0, observe_s: 0}
 faults:
   - {injector: network, params: {link: etcd-peer, fault: partition, groups: [[leader], [others]], duration_s: 3}}
+oracles: [panics]
+"""
+#: "The leader and its clients vs the rest": kvd (under load, so its etcd-client links carry requests to every member)
+#: stays with the leader, cut off from the others.
+PARTITION_CLIENTS = """
+name: leader-and-kvd-partitioned
+targets: [{bundled: kvd}]
+etcd: {members: 3}
+load: {users: 4, spawn_rate: 40}
+windows: {baseline_s: 1, observe_s: 0}
+faults:
+  - {injector: network, params: {link: etcd-peer, fault: partition, groups: [[leader, kvd], [others]], duration_s: 3}}
 oracles: [panics]
 """
 HOLDING = """
@@ -172,27 +185,54 @@ def test_blackholing_the_leaders_peer_link_elects_another_leader(tmp_path: Path)
     assert fault.outcome.details["discarded_share"] >= 0.9 and fault.outcome.details["new_leader_after_ms"] < 2000
 
 
-def test_a_partition_leaves_the_leader_alone_and_the_others_elect_one_of_them(tmp_path: Path) -> None:
-    """[[leader], [others]] over a real 3-member etcd: the proxy traces each peer connection to its member's process
-    and cuts those crossing the groups; the old leader steps down, the majority elects a new leader among itself."""
+def _partitioned(tmp_path: Path, text: str) -> tuple[Mapping[str, Any], Event, Timeline]:
+    """Run a partition scenario on a real 3-member etcd; what every partition must show: it landed, the old leader
+    (the first group's first name) stepped down and the majority elected one of its own, both before it ended.
+    Returns the fault's figures, its applied event and the timeline."""
     timeline = Timeline()
-    result = run_scenario(parse_scenario(PARTITION, str(tmp_path / "s.chaos.yaml")), base_dir=tmp_path,
-                          timeline=timeline)
+    result = run_scenario(parse_scenario(text, str(tmp_path / "s.chaos.yaml")), base_dir=tmp_path, timeline=timeline)
     (fault,) = result.faults
-    figures = fault.outcome.details
     assert fault.outcome.landed, fault.outcome.summary
     (applied,) = timeline.events(EventKind.NETWORK_FAULT_APPLIED)
-    (old,), others = applied.details["groups"]
-    assert sorted([old, *others]) == ["m0", "m1", "m2"] and len(applied.details["links"]) == 3
+    (old, *_), others = applied.details["groups"]
     (elected,) = timeline.events(EventKind.ETCD_LEADER, since_ns=applied.t_ns)
     assert elected.details["previous"] == old and elected.details["leader"] in others
     (stepped,) = timeline.events(EventKind.ETCD_LEADER_LOST, since_ns=applied.t_ns)
-    assert stepped.details == {"leader": old, "operation": "network-partition-step-down",
-                               "term": stepped.details["term"]}
+    assert stepped.details["leader"] == old and stepped.details["operation"] == "network-partition-step-down"
     assert max(elected.t_ns, stepped.t_ns) < timeline.events(EventKind.NETWORK_FAULT_REMOVED)[0].t_ns
+    figures = fault.outcome.details
     # every member's peer link cut the connections from the other group: the old leader's both ways
     assert figures["connections_cut"] >= 4 and figures["bytes_discarded"] > 0, figures
+    return figures, applied, timeline
+
+
+def test_a_partition_leaves_the_leader_alone_and_the_others_elect_one_of_them(tmp_path: Path) -> None:
+    """[[leader], [others]] over a real 3-member etcd: the proxy traces each peer connection to its member's process
+    and cuts those crossing the groups; the old leader steps down, the majority elects a new leader among itself."""
+    figures, applied, timeline = _partitioned(tmp_path, PARTITION)
+    (old,), others = applied.details["groups"]
+    assert sorted([old, *others]) == ["m0", "m1", "m2"] and len(applied.details["links"]) == 3
+    (stepped,) = timeline.events(EventKind.ETCD_LEADER_LOST, since_ns=applied.t_ns)
+    assert set(stepped.details) == {"leader", "operation", "term"}
     assert figures["new_leader"] in others and figures["old_leader_stepped_down_after_ms"] < 3000, figures
+
+
+def test_a_partition_naming_a_target_blackholes_its_etcd_links_to_the_other_group(tmp_path: Path) -> None:
+    """[[leader, kvd], [others]]: the members are cut apart as above, and kvd's etcd-client links to the others discard
+    its requests while its link to the old leader is left open; revert takes off both kinds of fault."""
+    figures, applied, timeline = _partitioned(tmp_path, PARTITION_CLIENTS)
+    (old, kvd), others = applied.details["groups"]
+    assert kvd == "kvd" and sorted([old, *others]) == ["m0", "m1", "m2"]
+    assert applied.details["clients_cut"] == {"kvd": sorted(others)}
+    cut = [f"etcd-client.kvd.{member}" for member in sorted(others)]
+    kept = f"etcd-client.kvd.{old}"
+    assert figures["clients_cut"] == cut and kept not in applied.details["links"] and len(applied.details["links"]) == 5
+    for link in cut:  # kvd's requests to the other group went nowhere
+        assert figures["client_links"][link]["bytes_discarded"] > 0, figures["client_links"]
+    leader_link = figures["client_links"][kept]  # its requests to the old leader still crossed, none discarded
+    assert leader_link["bytes_discarded"] == 0 and leader_link["counts"].get("bytes_upstream", 0) > 0, leader_link
+    (removed,) = timeline.events(EventKind.NETWORK_FAULT_REMOVED)
+    assert sorted(r["kind"] for r in removed.details["removed"]) == ["blackhole"] * 2 + ["partition"] * 3
 
 
 def test_a_sigkilled_run_leaves_no_chaosproxy_after_cleanup(tmp_path: Path) -> None:
@@ -247,7 +287,7 @@ def test_an_upstream_named_in_the_command_is_reached_through_its_link(tmp_path: 
             (link,) = links.routed(LinkKind.UPSTREAM, target="client")
             assert link.upstream == upstream and link.listen != upstream
             assert any(line.text == f"fetched {link.listen}" for line in target.logs()), target.logs()
-            assert links.client.stats(link.name).connections_accepted == 1
+            assert links.client_for([link.name]).stats(link.name).connections_accepted == 1
     finally:
         server.shutdown()
         server.server_close()

@@ -143,3 +143,39 @@ def test_a_run_asks_only_for_the_verbs_its_faults_use() -> None:
     assert "delete pods in namespace shop" in checks and "patch deployments.apps in namespace shop" in checks
     assert ("    changes (faults): deployment/web's pods (deleted; the workload replaces them) and container env "
             "(a rollout, rolled back)") in lines
+
+
+def _network(params: dict[str, Any], **load: Any) -> Scenario:
+    return Scenario.model_validate({
+        "name": "shop-web", "targets": [{"name": "web", "deployed": {**DEPLOYED, "service": "web"}}],
+        "load": {"user": "configd", **load},
+        "faults": [{"injector": "network", "target": "web", "params": params}]})
+
+
+def test_a_deployed_services_load_link_is_a_proxy_pod_in_front_of_its_service() -> None:
+    plan = build_plan(_network({"fault": "delay", "latency_ms": 20}), HERE, platform="kubernetes", seed=1)
+    (web,) = plan.targets
+    assert web.workload_changes == (WorkloadChange.FRONT_PROXY,)
+    lines = describe(plan)
+    assert any("load, through a chaosproxy pod of the run's in front of its Service" in line for line in lines)
+    checks = next(line for line in lines if line.startswith("    checks first"))
+    assert "create pods in namespace shop" in checks and "delete pods in namespace shop" in checks
+
+
+@pytest.mark.parametrize(("params", "load", "message"), [
+    ({"link": "upstream", "upstream": "db:5432", "fault": "blackhole"}, {},
+     "a service already deployed, whose pods the suite does not change: its upstream link"),
+    ({"fault": "delay", "latency_ms": 20}, {"worker_pods": 2},
+     "worker pods send theirs to the Service directly, past the link: drop `load.worker_pods`"),
+])
+def test_what_a_deployed_service_cannot_route_is_refused_before_anything_changes(
+        params: dict[str, Any], load: dict[str, Any], message: str) -> None:
+    with pytest.raises((UsageError, ScenarioError), match=message):
+        build_plan(_network(params, **load), HERE, platform="kubernetes", seed=1)
+
+
+def test_without_its_service_a_deployed_service_has_no_load_link() -> None:
+    scenario = _network({"fault": "delay", "latency_ms": 20})
+    entry = scenario.targets[0].model_copy(update={"deployed": Deployed.model_validate(DEPLOYED)})
+    with pytest.raises(UsageError, match=r"a chaosproxy pod in front of its Service: name it in `deployed.service`"):
+        build_plan(scenario.model_copy(update={"targets": [entry]}), HERE, platform="kubernetes", seed=1)

@@ -133,11 +133,28 @@ def test_a_load_link_carries_what_the_load_speaks(options: dict[str, Any], trans
     assert f"  load: the load's host is a link (load.dns -> dns, {transport})" in describe(plan)
 
 
-def test_kubernetes_refuses_network_faults_through_its_platform_kind() -> None:
-    planned = scenario([{"bundled": "configd"}], [net({"fault": "delay", "latency_ms": 5}, "configd")])
-    with pytest.raises(UsageError, match=r"faults\.0: network: network faults run on the local platform so far \(the "
-                                         r"kubernetes platform routes no links through chaosproxy\); run this "
-                                         r"scenario with --platform local"):
+def test_kubernetes_routes_a_deployed_pods_links_and_says_where_the_proxy_runs() -> None:
+    planned = scenario([KVD], [net({"link": "etcd-client", "fault": "delay", "latency_ms": 5}, "kvd"),
+                               net({"fault": "loss", "probability": 0.5}, "kvd")],
+                       etcd={"members": 3}, load={"target": "kvd"})
+    plan = build_plan(planned, HERE, platform="kubernetes", seed=1)
+    assert plan.links.requests == (LinkRequest(LinkKind.ETCD_CLIENT, "kvd"), LinkRequest(LinkKind.LOAD, "kvd"))
+    assert any(line.startswith("network: chaosproxy in the cluster, started with its links: a native sidecar in the "
+                               "pod of each target the suite deploys")
+               for line in describe(plan))
+
+
+@pytest.mark.parametrize(("targets", "fault", "load", "message"), [
+    ([KVD], net({"link": "etcd-peer", "fault": "blackhole"}), None,
+     r"faults\.0: network on etcd: link etcd-peer \(traffic between etcd members\) is routed on the local platform "
+     r"only; on Kubernetes use leader_loss"),
+    ([KVD], net({"fault": "loss", "probability": 0.5}, "kvd"), {**DNS_LOAD, "target": "kvd"},
+     r"a UDP load link on Kubernetes would need a UDP NodePort.*give the dns load `protocol: tcp`"),
+])
+def test_kubernetes_refuses_the_links_it_cannot_route(targets: list[dict[str, Any]], fault: dict[str, Any],
+                                                      load: dict[str, Any] | None, message: str) -> None:
+    planned = scenario(targets, [fault], etcd={"members": 3}, **({"load": load} if load else {}))
+    with pytest.raises(UsageError, match=message):
         build_plan(planned, HERE, platform="kubernetes", seed=1)
 
 

@@ -12,6 +12,7 @@ from chaos.injectors import INJECTORS, create
 from chaos.injectors.network import NetworkFault
 from chaos.injectors.network_params import EtcdClientFault, EtcdPeerFault, LoadFault, UpstreamFault
 from chaos.network.links import LinkKind, LinkRequest, Transport
+from chaos.targets import TargetSpec
 
 
 @pytest.mark.parametrize(("params", "target", "model"), [
@@ -83,3 +84,28 @@ def test_it_is_registered_and_explained_from_its_params() -> None:
     for link in ("etcd-client", "etcd-peer", "load", "upstream"):
         assert link in text
     assert "max_error_rate=None" in text or "not judged" in text  # a network fault is disruptive by design
+
+
+@pytest.mark.parametrize("name", ["m0", "m12", "leader", "others", "kvd", "api-2", "x", "a" * 41, "Kvd", "2kvd", "k_v",
+                                  "a" * 42, "kvd.m0"])
+def test_a_group_names_what_a_target_may_be_named_besides_members_leader_and_others(name: str) -> None:
+    """The groups take a target's name exactly as TargetSpec.name does: one pattern, not a look-alike."""
+    try:
+        TargetSpec(name=name, command=("x",))
+        as_target = True
+    except ValueError:
+        as_target = False
+    params = {"link": "etcd-peer", "fault": "partition", "groups": [["m99"], [name]]}
+    try:
+        injector = create("network", params, None)
+    except ScenarioError as e:
+        assert not as_target and "groups.1.0: String should match pattern" in str(e), e
+        return
+    assert as_target or name in ("m0", "m12", "leader", "others"), name
+    assert isinstance(injector.params, EtcdPeerFault) and injector.params.groups == (("m99",), (name,))
+
+
+def test_the_groups_field_says_it_takes_targets() -> None:
+    description = EtcdPeerFault.model_fields["groups"].description or ""
+    assert "[[leader, kvd], [others]]" in description and "target names" in description
+    assert "blackholed both ways" in description and "no group names is untouched" in description

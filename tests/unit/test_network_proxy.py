@@ -17,8 +17,16 @@ from chaos import state
 from chaos.build import Binaries
 from chaos.errors import BuildError, PlatformError
 from chaos.network.links import LinkKind, LinkPlan, LinkRequest
-from chaos.network.proxy import ChaosProxy, FaultSpec, LinkStats, ProxyNotReady, ProxyRefused, ProxyUnreachable
-from chaos.network.routing import RunLinks
+from chaos.network.proxy import (
+    ChaosProxy,
+    FaultSpec,
+    LinkStats,
+    ProxyClient,
+    ProxyNotReady,
+    ProxyRefused,
+    ProxyUnreachable,
+)
+from chaos.network.routing import RoutedLink, RunLinks
 from chaos.timeline import EventKind, Timeline
 
 
@@ -147,8 +155,8 @@ def test_run_links_start_the_proxy_at_the_first_link_and_record_each(binary: Pat
 
     links = RunLinks(plan, start_proxy=start, timeline=timeline)
     try:
-        with pytest.raises(ProxyNotReady, match="no link was routed"):
-            _ = links.client
+        with pytest.raises(ProxyNotReady, match="no proxy holds them"):
+            links.client_for(["etcd-peer.m0"])
         peer = links.peer_address("m0", 2380)
         assert peer != "127.0.0.1:2380" and links.peer_address("m0", 2380) == peer and starts == [1]
         endpoints = links.etcd_endpoints("kvd", "http://127.0.0.1:2379,http://127.0.0.1:2381",
@@ -166,6 +174,41 @@ def test_run_links_start_the_proxy_at_the_first_link_and_record_each(binary: Pat
         assert [e.source for e in recorded] == ["etcd-peer.m0", "etcd-client.kvd.m0", "etcd-client.kvd.m1",
                                                 f"upstream.api.{upstream.replace(':', '-')}.tcp"]
         assert recorded[0].details["listen"] == peer and recorded[0].details["proxy_pid"] == links.proxy_pid
+        assert links.client_for([api.name, "etcd-peer.m0"]).stats(api.name).connections_accepted == 1
+        assert links.proxy_running(api.name)
     finally:
         links.close()
-    assert not links.proxy_running
+    assert not links.proxy_running(api.name) and links.proxy_pid is None
+
+
+class _HeldElsewhere:
+    """A proxy the run does not start (a pod's sidecar): only what RunLinks asks of one."""
+
+    def __init__(self, url: str) -> None:
+        self.client = ProxyClient(url)
+        self.running = True
+        self.pid = None
+        self.stopped = 0
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+
+def test_links_adopted_from_two_sidecars_answer_through_their_own_proxy() -> None:
+    timeline = Timeline()
+    links = RunLinks(LinkPlan.of([LinkRequest(LinkKind.LOAD, "a"), LinkRequest(LinkKind.LOAD, "b")]),
+                     timeline=timeline)
+    first, second = _HeldElsewhere("http://127.0.0.1:1"), _HeldElsewhere("http://127.0.0.1:2")
+    a = RoutedLink("load.a", LinkKind.LOAD, "a", None, "tcp", "0.0.0.0:15000", "127.0.0.1:8080")
+    b = RoutedLink("load.b", LinkKind.LOAD, "b", None, "tcp", "0.0.0.0:15000", "127.0.0.1:8081")
+    links.adopt(first, [a])
+    links.adopt(second, [b])
+    assert links.client_for(["load.a"]) is first.client and links.client_for(["load.b"]) is second.client
+    with pytest.raises(ProxyNotReady, match="they are on different proxies"):
+        links.client_for(["load.a", "load.b"])
+    with pytest.raises(ProxyNotReady, match="this platform makes no links of its own"):
+        links.route("load.c", LinkKind.LOAD, "127.0.0.1:9")
+    assert links.routed(LinkKind.LOAD, target="b") == [b] and links.proxy_running("load.a")
+    assert [e.details["proxy_pid"] for e in timeline.events(EventKind.NETWORK_LINK)] == [None, None]
+    links.close()
+    assert (first.stopped, second.stopped) == (1, 1) and not links.proxy_running("load.a")

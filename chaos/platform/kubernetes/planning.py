@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.configfiles import API_MODES, FILE_MODES, WriteMode
+from chaos.network.links import LinkKind, LinkRequest, Transport
 from chaos.platform.kinds import PlatformKind
 from chaos.platform.kubernetes.cluster.rights import OPT_IN_LABEL, OPT_IN_VALUE
 from chaos.platform.kubernetes.deployed.deployed import needs
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 class KubernetesKind(PlatformKind):
     name = "kubernetes"
     on_cluster = True
-    routes_links = False  # network faults need chaosproxy beside the pods (sidecars): not yet
 
     def open(self, *, timeline: Timeline, binaries: Binaries, run_dir: Path | None, stack: ExitStack, keep: bool,
              kube: Any = None, cluster: Any | Callable[[], Any] | None = None) -> Platform:
@@ -46,6 +46,34 @@ class KubernetesKind(PlatformKind):
                                       keep=keep)
         stack.callback(platform.close)
         return platform
+
+    def link_refusal(self, request: LinkRequest, spec: TargetSpec | None) -> str | None:
+        """A pod the suite deploys gets chaosproxy as a sidecar holding its links, and a service already deployed its
+        load link through a chaosproxy pod in front of its Service; etcd's peer traffic and a UDP load are not routed
+        here."""
+        if request.kind is LinkKind.ETCD_PEER:
+            return ("link etcd-peer (traffic between etcd members) is routed on the local platform only; on Kubernetes "
+                    "use leader_loss (mode isolate or pause) on the StatefulSet's members, or run with --platform "
+                    "local")
+        if request.kind is LinkKind.LOAD and request.protocol is Transport.UDP:
+            return ("a UDP load link on Kubernetes would need a UDP NodePort, which the kind cluster does not publish; "
+                    "give the dns load `protocol: tcp`, or run with --platform local")
+        deployed = spec.deployed if spec is not None else None
+        if deployed is None:
+            return None
+        if request.kind is not LinkKind.LOAD:
+            return (f"target {spec.name if spec else ''} is a service already deployed, whose pods the suite does not "
+                    f"change: its {request.kind} link would need chaosproxy inside them; only its load link is routed "
+                    "(through a chaosproxy pod in front of its Service)")
+        if deployed.service is None:
+            return (f"target {spec.name if spec else ''}: a load link on a service already deployed goes through a "
+                    "chaosproxy pod in front of its Service: name it in `deployed.service`")
+        return None
+
+    def link_placement(self) -> str:
+        return ("chaosproxy in the cluster, started with its links: a native sidecar in the pod of each target the "
+                "suite deploys, a pod in front of the Service of a deployed one (its control API on the pod's "
+                "loopback, reached through port-forward)")
 
     def refusal(self, spec: TargetSpec) -> str | None:
         return None if spec.deployed is not None else pod_refusal(spec)

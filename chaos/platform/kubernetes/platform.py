@@ -7,7 +7,9 @@ NodePort kind publishes there; its config file lives in a directory shared by th
 node (a hostPath in the pod), so every file write mode of the reload injector reaches the pod as
 fast as a local file; a target whose faults write through the ConfigMap API mounts its ConfigMap
 instead. etcd (`start_etcd`) and the hog (`start_hog`) run in the same namespace.
-`close()` deletes the namespace and waits for it, bounded.
+`close()` deletes the namespace and waits for it, bounded. A target whose links a network fault
+needs gets chaosproxy as a sidecar holding them (`workloads.sidecar`): the platform routes links
+(`LinkRouting`) for the pods it deploys.
 
 A team's service already deployed is found and reached instead (`deployed/`). Both kinds of target
 are a `PodTarget` (`pod_target`), and everything after the start goes through that one interface.
@@ -19,22 +21,27 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from chaos.build import Binaries
 from chaos.errors import PlatformError, TargetError, UsageError
+from chaos.network.links import LinkPlan
+from chaos.network.routing import RunLinks
 from chaos.observe.readiness import http_ok, passes, wait_until
-from chaos.platform.base import Platform
+from chaos.platform.base import Endpoint, Platform
 from chaos.platform.etcd import ClientTls
+from chaos.platform.kubernetes.chaosproxy import PodLinks, open_pod_proxy
 from chaos.platform.kubernetes.cluster import rights
 from chaos.platform.kubernetes.cluster.cluster import ClusterAccess
 from chaos.platform.kubernetes.cluster.kill_switch import KillSwitch
-from chaos.platform.kubernetes.cluster.manifest_files import load_kustomization, manifests_dir
+from chaos.platform.kubernetes.cluster.manifest_files import Manifest, load_kustomization, manifests_dir
 from chaos.platform.kubernetes.cluster.namespace import reason
 from chaos.platform.kubernetes.cluster.podwatch import PodObserver
 from chaos.platform.kubernetes.cluster.run_space import RunSpace, unwritable
 from chaos.platform.kubernetes.cluster.tunnel import Dial, DirectDial, PortForwardDial, Tunnel
 from chaos.platform.kubernetes.deployed import deployed as deployed_service
 from chaos.platform.kubernetes.deployed.deployed import DeployedTarget
+from chaos.platform.kubernetes.deployed.front_proxy import FrontProxy, front_links, front_pod_address
 from chaos.platform.kubernetes.deployed.resize import PodResize
 from chaos.platform.kubernetes.planning import KUBERNETES
 from chaos.platform.kubernetes.pod_target import PodTarget, Workload, ready_pod, ready_pod_address, ready_pods
@@ -42,14 +49,17 @@ from chaos.platform.kubernetes.workloads import manifests as m
 from chaos.platform.kubernetes.workloads.etcd import KubeEtcdCluster
 from chaos.platform.kubernetes.workloads.hog import KubeHog
 from chaos.platform.kubernetes.workloads.load_workers import WorkerPods
+from chaos.platform.kubernetes.workloads.sidecar import add_load_port, add_sidecar, plan_sidecar
 from chaos.platform.kubernetes.workloads.target import KubeTarget, own_workload
-from chaos.targets import ConfigDelivery, TargetSpec, chaosagent_env, fill_config_text
+from chaos.targets import ConfigDelivery, Deployed, TargetSpec, chaosagent_env, fill_config_text
 from chaos.timeline import EventKind, Timeline
 
 if TYPE_CHECKING:
     from chaos.external_etcd import ExternalEtcd
     from chaos.platform.kubernetes.deployed.external_etcd import KubeExternalEtcd
 
+#: An image of chaosproxy the cluster can pull, for a cluster the suite cannot load one into (not kind).
+CHAOSPROXY_IMAGE_ENV = "GOCHAOS_CHAOSPROXY_IMAGE"
 ROLLOUT_SLACK_S = 60.0  # scheduling, image unpacking and probes on top of the target's own readiness bound
 
 
@@ -70,6 +80,10 @@ class KubernetesPlatform(Platform[PodTarget]):
         self.cluster, self.binaries = cluster, binaries
         self.run_id, self.namespace = self.space.run_id, self.space.namespace
         self._kill_switches: dict[str, KillSwitch] = {}  # by namespace of a deployed service
+        self._links: RunLinks | None = None
+        self._load_links: dict[str, Endpoint] = {}  # target -> where this host reaches its load link
+        self._fronts: list[FrontProxy] = []  # chaosproxy pods in front of deployed services' Services
+        self._front_tunnels: list[Tunnel] = []
 
     # -- Platform ----------------------------------------------------------------------------
     def start_target(self, spec: TargetSpec, *, extra_env: Mapping[str, str] | None = None,
@@ -91,12 +105,17 @@ class KubernetesPlatform(Platform[PodTarget]):
                                 "local platform only for now; run it with --platform local")
         self.space.ns.create()
         docs = load_kustomization(manifests_dir() / "targets" / (spec.binary or spec.name))
-        values = m.pod_placeholders(spec, str(m.container_port(docs)), etcd_endpoints)
+        port = m.container_port(docs)
+        sidecar = self._sidecar(spec, etcd_endpoints, port)
+        if sidecar is not None:  # its upstreams and etcd endpoints are its links' addresses in the pod
+            spec, etcd_endpoints = sidecar.rewritten(spec), sidecar.etcd_endpoints or etcd_endpoints
+        values = m.pod_placeholders(spec, str(port), etcd_endpoints)
         if spec.config is not None:  # the pod's addresses in its config text, as in its command
             spec = spec.model_copy(update={"config": spec.config.model_copy(
                 update={"initial": fill_config_text(spec, values)})})
         config_path, host_dir = self._write_config(spec)
-        [(node_port, endpoint)] = self.space.pick_node_ports(1)
+        load_link = sidecar is not None and sidecar.load is not None
+        [(node_port, endpoint), *load_port] = self.space.pick_node_ports(2 if load_link else 1)
         placement = m.TargetPlacement(namespace=self.namespace, run_id=self.run_id,
                                       image=self.space.image(spec.binary or spec.name, race=spec.race),
                                       node_port=node_port, env=dict(extra_env or {}), etcd_endpoints=etcd_endpoints,
@@ -107,9 +126,16 @@ class KubernetesPlatform(Platform[PodTarget]):
                             space=self.space, placeholders=values)
         self._targets[spec.name] = target
         observer.start()
-        self.space.ns.apply(m.render_target(docs, spec, placement))
+        rendered = m.render_target(docs, spec, placement)
+        if sidecar is not None:
+            self._with_sidecar(rendered, sidecar, load_port[0][0] if load_port else None)
+        self.space.ns.apply(rendered)
         self.timeline.record(EventKind.TARGET_START, spec.name, pid=None, port=endpoint.port, namespace=self.namespace)
         self._await_rollout(target, {})
+        if sidecar is not None:
+            self._adopt(sidecar, workload)
+            if load_port:
+                self._load_links[spec.name] = load_port[0][1]
         return target
 
     def stop_target(self, name: str) -> None:
@@ -146,11 +172,97 @@ class KubernetesPlatform(Platform[PodTarget]):
         self._targets.clear()
 
     def _release(self) -> None:
+        links, self._links = self._links, None
         try:
-            for switch in self._kill_switches.values():
-                switch.disarm()
+            if links is not None:
+                links.close()
+            for tunnel in self._front_tunnels:
+                tunnel.close()
+            for front in self._fronts:
+                front.stop()
         finally:
-            self.space.release()
+            try:
+                for switch in self._kill_switches.values():
+                    switch.disarm()
+            finally:
+                self.space.release()
+
+    # -- LinkRouting: a chaosproxy sidecar in each pod with links -------------------------------
+    def route_links(self, plan: LinkPlan) -> None:
+        """Give each target the plan routes links of a chaosproxy sidecar holding them (made as its pod starts)."""
+        if self._links is not None:
+            raise PlatformError("this platform's links are routed already: route_links is called once per run")
+        self._links = RunLinks(plan, timeline=self.timeline)
+
+    def routed_load_url(self, target: str, port: str | None) -> str:
+        """The target's URL with its Service's load-link port (a node port on 127.0.0.1) as host and port."""
+        reached = self._load_links.get(target)
+        if reached is None or port is not None:
+            raise PlatformError(f"no load link to {target} was planned; the plan routes the links its faults name")
+        parts = urlsplit(self.target(target).endpoint_for(port).url)
+        return parts._replace(netloc=f"{reached.host}:{reached.port}").geturl()
+
+    @property
+    def network_links(self) -> RunLinks | None:
+        return self._links
+
+    def _front(self, spec: TargetSpec, deployed: Deployed) -> None:
+        """A chaosproxy pod in front of the deployed service's Service, holding its load link (the load reaches it
+        through a tunnel), adopted as the run's."""
+        assert self._links is not None
+        image = os.environ.get(CHAOSPROXY_IMAGE_ENV) or (self.space.image("chaosproxy") if self.cluster.node else "")
+        if not image:
+            raise PlatformError(f"target {spec.name}: its load link needs a chaosproxy image in the cluster: on kind "
+                                "the suite loads it; elsewhere push go_targets' chaosproxy image and name it in "
+                                f"{CHAOSPROXY_IMAGE_ENV}")
+        links = front_links(spec.name, deployed_service.service_url(self.space.core, spec.name, deployed))
+        front = FrontProxy(self.space.core, namespace=deployed.namespace, run_id=self.run_id, links=links,
+                           image=image, reach=self.cluster.how_to_reach()).start()
+        self._fronts.append(front)
+        pick = lambda: front.name  # noqa: E731 - the one pod every connection goes to
+
+        def forward(port: int, name: str) -> Tunnel:
+            return Tunnel(PortForwardDial(self.cluster.api.configuration, deployed.namespace, port, pick), name)
+
+        proxy = open_pod_proxy(links, forward, f"kubectl -n {deployed.namespace} logs {front.name}")
+        self._links.adopt(proxy, links.links)
+        load_port = links.load_port
+        assert load_port is not None
+        load = (Tunnel(DirectDial(load_port, lambda: front_pod_address(self.space.core, deployed.namespace,
+                                                                        front.name)), front.name)
+                if self.cluster.in_cluster else forward(load_port, front.name))
+        self._front_tunnels.append(load)
+        self._load_links[spec.name] = load.endpoint
+
+    def _sidecar(self, spec: TargetSpec, etcd_endpoints: str, port: int) -> PodLinks | None:
+        """The chaosproxy sidecar target `spec` gets (None: no link of it is planned)."""
+        if self._links is None:
+            return None
+        urls = [url for url in etcd_endpoints.split(",") if url]
+        return plan_sidecar(self._links.plan, spec, etcd_endpoints=etcd_endpoints,
+                            members=m.etcd_member_names(len(urls)), container_port=port)
+
+    def _with_sidecar(self, rendered: list[Manifest], sidecar: PodLinks, load_node_port: int | None) -> None:
+        """Add the sidecar to the rendered Deployment, and the load link's port to its Service."""
+        image = self.space.image("chaosproxy")
+        for doc in rendered:
+            if doc["kind"] == "Deployment":
+                add_sidecar(doc, sidecar, image)
+            elif doc["kind"] == "Service" and load_node_port is not None:
+                add_load_port(doc, sidecar, load_node_port)
+
+    def _adopt(self, links: PodLinks, workload: Workload) -> None:
+        """Reach the running sidecar's control API (and the links the suite times requests through) by port-forward,
+        and take its links as the run's."""
+        assert self._links is not None
+
+        def forward(port: int, name: str) -> Tunnel:
+            return Tunnel(PortForwardDial(self.cluster.api.configuration, workload.namespace, port,
+                                          lambda: ready_pod(self.space.core, workload)), name)
+
+        proxy = open_pod_proxy(links, forward, f"kubectl -n {workload.namespace} logs -l {workload.selector} "
+                                               "-c chaosproxy")
+        self._links.adopt(proxy, [proxy.probed(link) for link in links.links])
 
     # -- internals ---------------------------------------------------------------------------
     def delete_pods(self, name: str, *, count: int, grace_s: int) -> list[str]:
@@ -192,6 +304,8 @@ class KubernetesPlatform(Platform[PodTarget]):
                       PortForwardDial(self.cluster.api.configuration, workload.namespace, deployed.port,
                                       lambda: ready_pod(self.space.core, workload)))
         tunnel = Tunnel(dial, f"{workload.namespace}-{deployed.port}")
+        if self._links is not None and self._links.plan.load(spec.name, None):
+            self._front(spec, deployed)
         target = DeployedTarget(spec, workload, tunnel, observer, self.space.core, self.space.apps,
                                 self.cluster.how_to_reach(), agent_env)
         self._targets[spec.name] = target

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.configfiles import FILE_MODES, WriteMode
+from chaos.network.links import LOCAL_PROXY
 from chaos.platform.kinds import PlatformKind
 from chaos.targets import TargetSpec, named_port_values
 
 if TYPE_CHECKING:
     from chaos.build import Binaries
+    from chaos.network.links import LinkRequest
     from chaos.platform.base import Platform
     from chaos.timeline import Timeline
 
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
 class LocalKind(PlatformKind):
     name = "local"
     on_cluster = False
-    routes_links = True
 
     def open(self, *, timeline: Timeline, binaries: Binaries, run_dir: Path | None, stack: ExitStack, keep: bool,
              kube: Any = None, cluster: Any | Callable[[], Any] | None = None) -> Platform:
@@ -29,6 +30,12 @@ class LocalKind(PlatformKind):
         local = LocalPlatform(timeline=timeline, binaries=binaries, run_dir=run_dir, keep=keep)
         stack.callback(local.close)
         return local
+
+    def link_refusal(self, request: LinkRequest, spec: TargetSpec | None) -> str | None:
+        return None  # one chaosproxy of the run's own routes every kind of link
+
+    def link_placement(self) -> str:
+        return LOCAL_PROXY
 
     def refusal(self, spec: TargetSpec) -> str | None:
         if spec.deployed is not None:

@@ -6,7 +6,9 @@
 // control API on a loopback address, with no root. It times each link's
 // turnaround itself (a read from a client to the next write back to it). It logs JSON lines on stderr; the line
 // {"msg":"ready","control":"127.0.0.1:NNNN",...} says the control API is
-// listening. SIGTERM or SIGINT (or, with --parent-pid, that process ending)
+// listening. Links given with --link (repeatable) exist before that line: a
+// sidecar in a pod is started with its links, so the service beside it finds
+// them listening from its first dial. SIGTERM or SIGINT (or, with --parent-pid, that process ending)
 // closes every link and connection and exits 0. See go_targets/README.md.
 package main
 
@@ -21,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,7 +36,27 @@ var (
 	parentPoll  = flag.Duration("parent-poll", 250*time.Millisecond, "how often --parent-pid is checked")
 	dialTimeout = flag.Duration("dial-timeout", netfault.DefaultDialTimeout, "TCP upstream connect timeout")
 	logLevel    = flag.String("log-level", "info", "debug, info, warn or error")
+	startLinks  linkFlags
 )
+
+func init() {
+	flag.Var(&startLinks, "link", "a link created at startup, before the ready line: NAME,PROTOCOL,LISTEN,UPSTREAM (e.g. etcd-client.kvd.m0,tcp,127.0.0.1:15001,etcd-0.etcd:2379); repeatable")
+}
+
+// linkFlags collects --link values as link specs.
+type linkFlags []netfault.LinkSpec
+
+func (l *linkFlags) String() string { return fmt.Sprint(len(*l), " links") }
+
+// Set parses NAME,PROTOCOL,LISTEN,UPSTREAM (the proxy checks each field when it creates the link).
+func (l *linkFlags) Set(value string) error {
+	parts := strings.Split(value, ",")
+	if len(parts) != 4 {
+		return fmt.Errorf("want NAME,PROTOCOL,LISTEN,UPSTREAM (4 fields), got %d in %q", len(parts), value)
+	}
+	*l = append(*l, netfault.LinkSpec{Name: parts[0], Protocol: parts[1], Listen: parts[2], Upstream: parts[3]})
+	return nil
+}
 
 // shutdownGrace bounds the control API's graceful shutdown.
 const shutdownGrace = 2 * time.Second
@@ -87,6 +110,14 @@ func run() int {
 		return 1
 	}
 	proxy := netfault.New(netfault.Options{Log: log, DialTimeout: *dialTimeout})
+	for _, spec := range startLinks {
+		if _, err := proxy.Create(spec); err != nil {
+			proxy.Close()
+			_ = ln.Close()
+			log.Error("startup_failed", "error", "--link: "+err.Error())
+			return 1
+		}
+	}
 	srv := &http.Server{
 		Handler:           netfault.NewServer(proxy),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -187,6 +187,42 @@ func TestReadyLineAndForwarding(t *testing.T) {
 	}
 }
 
+// TestLinksFromFlags: links named with --link listen before the ready line;
+// one that cannot be created stops the start with a startup_failed line.
+func TestLinksFromFlags(t *testing.T) {
+	upstream := echo(t)
+	p := start(t, "--link", "first,tcp,127.0.0.1:0,"+upstream, "--link", "second,udp,127.0.0.1:0,"+upstream)
+	_, body := p.api(t, "GET", "/links", "")
+	links, _ := body["links"].([]any)
+	if len(links) != 2 {
+		t.Fatalf("links at ready: %v", body)
+	}
+	first := links[0].(map[string]any)
+	if first["name"] != "first" || first["protocol"] != "tcp" || first["upstream"] != upstream {
+		t.Fatalf("first link: %v", first)
+	}
+	roundTrip(t, first["listen"].(string), "from a flag")
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	out, err := exec.Command(bin, "--link", "taken,tcp,"+busy.Addr().String()+","+upstream).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("a link on a busy port: %v, want exit 1: %s", err, out)
+	}
+	if lines := logLines(string(out), "startup_failed"); len(lines) != 1 ||
+		!strings.Contains(fmt.Sprint(lines[0]["error"]), "address already in use") {
+		t.Fatalf("want a startup_failed line naming the busy address: %s", out)
+	}
+	out, err = exec.Command(bin, "--link", "too,few,fields").CombinedOutput()
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "NAME,PROTOCOL,LISTEN,UPSTREAM") {
+		t.Fatalf("a malformed --link: %v, want exit 2 saying the form: %s", err, out)
+	}
+}
+
 // TestSignalClosesEverything: SIGTERM and SIGINT close every link and
 // connection and exit 0; nothing listens afterwards.
 func TestSignalClosesEverything(t *testing.T) {

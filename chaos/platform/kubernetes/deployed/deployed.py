@@ -33,7 +33,8 @@ def needs(deployed: Deployed, changes: Iterable[WorkloadChange] = (), *, port_fo
     """Every verb a run on this service uses, for the up-front access review.
 
     `changes` are what its faults change (`TargetSpec.workload_changes`): pods deleted (pod_delete),
-    env rolled out (gc_pressure env), pods' limits resized in place (gc_pressure cgroup). Nothing else
+    env rolled out (gc_pressure env), pods' limits resized in place (gc_pressure cgroup), a chaosproxy pod in
+    front of its Service (network on its load link). Nothing else
     is asked for, so a read-mostly Role suffices.
     A run inside the cluster reaches pods over the pod network and needs no `port_forward`.
     """
@@ -48,8 +49,7 @@ def needs(deployed: Deployed, changes: Iterable[WorkloadChange] = (), *, port_fo
         wanted += [Need("get", objects, ns), Need("patch", objects, ns)]
     if deployed.service is not None:
         wanted.append(Need("get", "services", ns))
-    for change in changes:
-        verb, resource, group, subresource = change.rbac
+    for verb, resource, group, subresource in (need for change in changes for need in change.rbac):
         if resource == "{workload}":
             if not deployed.workload:
                 continue  # pods named by a selector alone: no workload to change (the plan refuses the fault)

@@ -3,7 +3,9 @@
 - "k8s_config_key": before the first write into a ConfigMap (or Secret) key, what the key held;
 - "k8s_workload_env": before the first env rollout of a Deployment/StatefulSet, its container's
   values of the variables changed (None: absent);
-- "k8s_pod_limits": before an in-place resize of a pod (gc_pressure cgroup), its container's limits.
+- "k8s_pod_limits": before an in-place resize of a pod (gc_pressure cgroup), its container's limits;
+- "k8s_proxy_pod": before it is created, the chaosproxy pod in front of the service's Service (a network fault
+  on its load link), deleted.
 
 A revert forgets the record; a run killed mid-fault leaves it, and the next run's start (or
 `gochaos cleanup`) puts the original back, reaching the cluster again from what was recorded. Kept
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 CONFIG_KEY = "k8s_config_key"
 WORKLOAD_ENV = "k8s_workload_env"
 POD_LIMITS = "k8s_pod_limits"
+PROXY_POD = "k8s_proxy_pod"
 
 
 def config_key_id(where: ConfigKey) -> str:
@@ -63,24 +66,29 @@ def _with_cluster(holding: state.Holding, act: Callable[[Any], str]) -> str:
     return on_recorded_cluster(holding.data["reach"], guarded)
 
 
-@state.kind(CONFIG_KEY, order=30)
-def _restore_config_key(holding: state.Holding) -> str:
-    """Write the recorded original back into the ConfigMap key."""
+def _with_core(holding: state.Holding, act: Callable[[Any], str]) -> str:
+    """`act` on the CoreV1Api of the cluster the holding's run recorded (see `_with_cluster`)."""
     extras.require("kubernetes", RECLAIM_NEEDS)
     from kubernetes import client as client_module  # deferred: the kubernetes client is heavy to import
 
+    client: Any = client_module
+    return _with_cluster(holding, lambda api: act(client.CoreV1Api(api)))
+
+
+@state.kind(CONFIG_KEY, order=30)
+def _restore_config_key(holding: state.Holding) -> str:
+    """Write the recorded original back into the ConfigMap key."""
     # deferred: a reclaimer registers with the ledger importing nothing of the Kubernetes wing
     from chaos.platform.kubernetes.cluster.config_key import ConfigKey
 
-    client: Any = client_module
     data = holding.data
 
-    def restore(api: Any) -> str:
-        ConfigKey(client.CoreV1Api(api), data["namespace"], data["configmap"], data["config_key"],
+    def restore(core: Any) -> str:
+        ConfigKey(core, data["namespace"], data["configmap"], data["config_key"],
                   data.get("object_kind", "ConfigMap")).write(data["original"])
         return "restored"
 
-    return _with_cluster(holding, restore)
+    return _with_core(holding, restore)
 
 
 @state.kind(WORKLOAD_ENV, order=30)
@@ -109,18 +117,26 @@ def _restore_workload_env(holding: state.Holding) -> str:
 @state.kind(POD_LIMITS, order=30)
 def _restore_pod_limits(holding: state.Holding) -> str:
     """Resize the pod's container back to its recorded limits (a pod deleted since has its workload's own)."""
-    extras.require("kubernetes", RECLAIM_NEEDS)
-    from kubernetes import client as client_module  # deferred: the kubernetes client is heavy to import
-
     # deferred: a reclaimer registers with the ledger importing nothing of the Kubernetes wing
     from chaos.platform.kubernetes.deployed.resize import resize_body
 
-    client: Any = client_module
     data = holding.data
 
-    def restore(api: Any) -> str:
-        client.CoreV1Api(api).patch_namespaced_pod_resize(data["pod"], data["namespace"],
-                                                          resize_body(data["container"], data["original"]))
+    def restore(core: Any) -> str:
+        core.patch_namespaced_pod_resize(data["pod"], data["namespace"], resize_body(data["container"],
+                                                                                    data["original"]))
         return "limits restored"
 
-    return _with_cluster(holding, restore)
+    return _with_core(holding, restore)
+
+
+@state.kind(PROXY_POD, order=30)
+def _delete_proxy_pod(holding: state.Holding) -> str:
+    """Delete the chaosproxy pod a run put in front of a deployed service's Service."""
+    data = holding.data
+
+    def delete(core: Any) -> str:
+        core.delete_namespaced_pod(data["pod"], data["namespace"], grace_period_seconds=0)
+        return "deleted"
+
+    return _with_core(holding, delete)

@@ -7,9 +7,10 @@ NodePort kind publishes there; its config file lives in a directory shared by th
 node (a hostPath in the pod), so every file write mode of the reload injector reaches the pod as
 fast as a local file; a target whose faults write through the ConfigMap API mounts its ConfigMap
 instead. etcd (`start_etcd`) and the hog (`start_hog`) run in the same namespace.
-`close()` deletes the namespace and waits for it, bounded. A target whose links a network fault
-needs gets chaosproxy as a sidecar holding them (`workloads.sidecar`): the platform routes links
-(`LinkRouting`) for the pods it deploys.
+`close()` deletes the namespace and waits for it, bounded. The platform routes links
+(`LinkRouting`): a target whose links a network fault needs gets chaosproxy as a sidecar holding
+them (`workloads.sidecar`), and a deployed service's load link goes through a chaosproxy pod in
+front of its Service (`deployed.front_proxy`).
 
 A team's service already deployed is found and reached instead (`deployed/`). Both kinds of target
 are a `PodTarget` (`pod_target`), and everything after the start goes through that one interface.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -172,20 +174,19 @@ class KubernetesPlatform(Platform[PodTarget]):
         self._targets.clear()
 
     def _release(self) -> None:
+        """Everything goes, whatever one of them raises: the namespace last, after the links, the front proxies and
+        the kill switches."""
         links, self._links = self._links, None
-        try:
-            if links is not None:
-                links.close()
-            for tunnel in self._front_tunnels:
-                tunnel.close()
+        with ExitStack() as stack:
+            stack.callback(self.space.release)
+            for switch in self._kill_switches.values():
+                stack.callback(switch.disarm)
             for front in self._fronts:
-                front.stop()
-        finally:
-            try:
-                for switch in self._kill_switches.values():
-                    switch.disarm()
-            finally:
-                self.space.release()
+                stack.callback(front.stop)
+            for tunnel in self._front_tunnels:
+                stack.callback(tunnel.close)
+            if links is not None:
+                stack.callback(links.close)
 
     # -- LinkRouting: a chaosproxy sidecar in each pod with links -------------------------------
     def route_links(self, plan: LinkPlan) -> None:
@@ -219,7 +220,9 @@ class KubernetesPlatform(Platform[PodTarget]):
         front = FrontProxy(self.space.core, namespace=deployed.namespace, run_id=self.run_id, links=links,
                            image=image, reach=self.cluster.how_to_reach()).start()
         self._fronts.append(front)
-        pick = lambda: front.name  # noqa: E731 - the one pod every connection goes to
+
+        def pick() -> str:
+            return front.name  # the one pod every connection goes to
 
         def forward(port: int, name: str) -> Tunnel:
             return Tunnel(PortForwardDial(self.cluster.api.configuration, deployed.namespace, port, pick), name)

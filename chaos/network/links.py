@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from chaos.load.spec import DnsOptions
 from chaos.targets import TargetSpec
@@ -117,6 +118,17 @@ def load_link(target: str, port: str | None) -> str:
 
 def upstream_link(target: str, upstream: str, protocol: Transport | str) -> str:
     return f"upstream.{target}.{re.sub(r'[^A-Za-z0-9.]', '-', upstream)}.{protocol}"
+
+
+def route_endpoints(endpoints: str, member_of: Callable[[int, str], str], listen: Callable[[str, str], str]) -> str:
+    """`endpoints` (comma-separated client URLs) with each URL's host:port a link's: `member_of(i, url)` names the
+    member the i-th URL leads to, and `listen(member, host_port)` makes (or finds) its link and says where it
+    listens."""
+    routed = []
+    for i, url in enumerate(u for u in endpoints.split(",") if u):
+        parts = urlsplit(url)
+        routed.append(parts._replace(netloc=listen(member_of(i, url), parts.netloc)).geturl())
+    return ",".join(routed)
 
 
 def load_transport(user: str, options: Mapping[str, Any]) -> Transport:

@@ -26,6 +26,7 @@ from chaos.network.links import (
     etcd_peer_link,
     load_link,
     rewrite,
+    route_endpoints,
     upstream_link,
 )
 from chaos.network.proxy import ChaosProxy, ProxyClient, ProxyNotReady
@@ -152,14 +153,10 @@ class RunLinks:
     def etcd_endpoints(self, target: str, endpoints: str, members: Mapping[str, str]) -> str:
         """`endpoints` (comma-separated client URLs) as target `target` gets them: each URL a link to that member
         (`members`: client URL -> member name)."""
-        routed = []
-        for i, url in enumerate(u for u in endpoints.split(",") if u):
-            parts = urlsplit(url)
-            member = members.get(url, f"e{i}")
-            link = self.route(etcd_client_link(target, member), LinkKind.ETCD_CLIENT, parts.netloc, target=target,
-                              member=member)
-            routed.append(parts._replace(netloc=link.listen).geturl())
-        return ",".join(routed)
+        return route_endpoints(
+            endpoints, lambda i, url: members.get(url, f"e{i}"),
+            lambda member, upstream: self.route(etcd_client_link(target, member), LinkKind.ETCD_CLIENT, upstream,
+                                                target=target, member=member).listen)
 
     def rewrite_upstreams(self, target: str, text: str) -> str:
         """`text` (an argv word, an env value, the config) with each of the target's upstreams a link's address."""

@@ -220,13 +220,7 @@ class KubernetesPlatform(Platform[PodTarget]):
         front = FrontProxy(self.space.core, namespace=deployed.namespace, run_id=self.run_id, links=links,
                            image=image, reach=self.cluster.how_to_reach()).start()
         self._fronts.append(front)
-
-        def pick() -> str:
-            return front.name  # the one pod every connection goes to
-
-        def forward(port: int, name: str) -> Tunnel:
-            return Tunnel(PortForwardDial(self.cluster.api.configuration, deployed.namespace, port, pick), name)
-
+        forward = self._forwards(deployed.namespace, lambda: front.name)  # the one pod every connection goes to
         proxy = open_pod_proxy(links, forward, f"kubectl -n {deployed.namespace} logs {front.name}")
         self._links.adopt(proxy, links.links)
         load_port = links.load_port
@@ -236,6 +230,14 @@ class KubernetesPlatform(Platform[PodTarget]):
                 if self.cluster.in_cluster else forward(load_port, front.name))
         self._front_tunnels.append(load)
         self._load_links[spec.name] = load.endpoint
+
+    def _forwards(self, namespace: str, pick_pod: Callable[[], str | None]) -> Callable[[int, str], Tunnel]:
+        """What opens a port-forward tunnel (to a port, named) to the pod `pick_pod` says at each connection."""
+
+        def forward(port: int, name: str) -> Tunnel:
+            return Tunnel(PortForwardDial(self.cluster.api.configuration, namespace, port, pick_pod), name)
+
+        return forward
 
     def _sidecar(self, spec: TargetSpec, etcd_endpoints: str, port: int) -> PodLinks | None:
         """The chaosproxy sidecar target `spec` gets (None: no link of it is planned)."""
@@ -258,11 +260,7 @@ class KubernetesPlatform(Platform[PodTarget]):
         """Reach the running sidecar's control API (and the links the suite times requests through) by port-forward,
         and take its links as the run's."""
         assert self._links is not None
-
-        def forward(port: int, name: str) -> Tunnel:
-            return Tunnel(PortForwardDial(self.cluster.api.configuration, workload.namespace, port,
-                                          lambda: ready_pod(self.space.core, workload)), name)
-
+        forward = self._forwards(workload.namespace, lambda: ready_pod(self.space.core, workload))
         proxy = open_pod_proxy(links, forward, f"kubectl -n {workload.namespace} logs -l {workload.selector} "
                                                "-c chaosproxy")
         self._links.adopt(proxy, [proxy.probed(link) for link in links.links])

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from chaos.network.links import (
     LinkKind,
@@ -27,6 +26,7 @@ from chaos.network.links import (
     Transport,
     etcd_client_link,
     load_link,
+    route_endpoints,
     upstream_link,
 )
 from chaos.network.routing import RoutedLink
@@ -56,16 +56,10 @@ def plan_sidecar(plan: LinkPlan, spec: TargetSpec, *, etcd_endpoints: str, membe
         links.append(link)
         return link
 
-    endpoints = ""
-    if plan.etcd_client(name):
-        routed = []
-        urls = [url for url in etcd_endpoints.split(",") if url]
-        for i, url in enumerate(urls):
-            parts = urlsplit(url)
-            member = members[i] if i < len(members) else f"e{i}"
-            link = add(etcd_client_link(name, member), LinkKind.ETCD_CLIENT, parts.netloc, member=member)
-            routed.append(parts._replace(netloc=link.listen).geturl())
-        endpoints = ",".join(routed)
+    endpoints = "" if not plan.etcd_client(name) else route_endpoints(
+        etcd_endpoints, lambda i, _: members[i] if i < len(members) else f"e{i}",
+        lambda member, upstream: add(etcd_client_link(name, member), LinkKind.ETCD_CLIENT, upstream,
+                                     member=member).listen)
     for request in plan.upstreams(name):
         upstream = str(request.upstream)
         add(upstream_link(name, upstream, request.protocol), LinkKind.UPSTREAM, upstream, protocol=request.protocol)
